@@ -1,0 +1,293 @@
+"""Training GANs: one D step, one G step, and a thin loop around them.
+
+The two steps are small functions so that lessons can call them one at a time and
+watch what each does. The loop only alternates them, updates learning rates, shows a
+progress bar and calls callbacks (where snapshots, plots and widgets attach).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+import torch
+from torch import nn
+
+from . import checkpoints
+from .losses import get_loss, gradient_penalty, r1_penalty
+
+__all__ = [
+    "TrainConfig",
+    "History",
+    "Snapshots",
+    "make_grid",
+    "d_step",
+    "g_step",
+    "make_optimizers",
+    "lr_factor",
+    "train_gan",
+    "save_checkpoint",
+    "load_checkpoint",
+]
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "nonsaturating"  # loss family, one of genai_course.losses.LOSSES
+    steps: int = 5000  # generator updates (each preceded by d_steps discriminator updates)
+    batch_size: int = 256  # real and fake examples per step (a multiple of D's pack)
+    lr_g: float = 1e-3  # Adam learning rate of G at the start
+    lr_d: float = 1e-3  # Adam learning rate of D at the start
+    beta1: float = 0.5  # Adam's momentum; 0.5 is the usual GAN choice (0.9 tends to oscillate)
+    beta2: float = 0.99  # Adam's second-moment decay
+    d_steps: int = 1  # D updates per G update (5 is usual for WGAN-GP)
+    r1_gamma: float = 0.0  # weight of the R1 penalty on D's slope at real data (0 = off)
+    r1_every: int = 1  # apply R1 every k-th D step, weighted k times ("lazy" R1: same effect, less compute)
+    gp_weight: float = 0.0  # weight of the WGAN-GP gradient penalty (10 is usual; 0 = off)
+    lr_decay: str = "none"  # 'none', 'linear' or 'cosine': learning rate falls to lr_final x start
+    lr_final: float = 0.0  # final learning rate as a fraction of the starting one
+    seed: int = 0  # seeds the noise of every step, so a run is repeatable
+
+
+@dataclass
+class History:
+    """What a training run recorded: losses per step and any snapshots."""
+
+    step: list[int] = field(default_factory=list)
+    d_loss: list[float] = field(default_factory=list)
+    g_loss: list[float] = field(default_factory=list)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Callback(Protocol):
+    def __call__(self, step: int, G: nn.Module, D: nn.Module, logs: dict[str, float]) -> None: ...
+
+
+def _sample_noise(G: nn.Module, n: int, generator: torch.Generator | None) -> torch.Tensor:
+    return G.sample_latent(n, generator=generator)  # (n, latent_dim)
+
+
+def d_step(
+    G: nn.Module,
+    D: nn.Module,
+    real: torch.Tensor,
+    opt_d: torch.optim.Optimizer,
+    loss: str = "nonsaturating",
+    *,
+    r1_gamma: float = 0.0,
+    gp_weight: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """One discriminator update on a batch of real examples (B, ...) and as many fakes.
+
+    The fakes are detached: this step must change D only, never G.
+    Returns {'d_loss': ..., 'r1': ..., 'gp': ...} (penalties only when used).
+    """
+    fake = G(_sample_noise(G, real.shape[0], generator)).detach()  # (B, ...) no path back to G
+    d_loss = get_loss(loss).d(D(real), D(fake))
+    logs = {"d_loss": d_loss.item()}
+    if r1_gamma:
+        r1 = r1_penalty(D, real)
+        d_loss = d_loss + 0.5 * r1_gamma * r1
+        logs["r1"] = r1.item()
+    if gp_weight:
+        gp = gradient_penalty(D, real, fake, generator=generator)
+        d_loss = d_loss + gp_weight * gp
+        logs["gp"] = gp.item()
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    return logs
+
+
+def g_step(
+    G: nn.Module,
+    D: nn.Module,
+    batch_size: int,
+    opt_g: torch.optim.Optimizer,
+    loss: str = "nonsaturating",
+    *,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """One generator update: make ``batch_size`` fakes and step G to fool D.
+
+    Gradients flow through D into G, but only G's optimizer steps; D's gradients are
+    cleared by its own next step (``zero_grad``) and never applied.
+    """
+    fake = G(_sample_noise(G, batch_size, generator))  # (B, ...) keeps the graph to G
+    g_loss = get_loss(loss).g(D(fake))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return {"g_loss": g_loss.item()}
+
+
+def make_optimizers(G: nn.Module, D: nn.Module, config: TrainConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for G and for D with the config's learning rates and betas."""
+    betas = (config.beta1, config.beta2)
+    return (
+        torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=betas),
+        torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=betas),
+    )
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Learning-rate multiplier at ``step`` (0-based) of ``config.steps``."""
+    progress = min(step / max(config.steps, 1), 1.0)
+    if config.lr_decay == "none":
+        return 1.0
+    if config.lr_decay == "linear":
+        return 1.0 - (1.0 - config.lr_final) * progress
+    if config.lr_decay == "cosine":
+        return config.lr_final + (1.0 - config.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
+    raise ValueError(f"lr_decay must be 'none', 'linear' or 'cosine' (got {config.lr_decay!r})")
+
+
+def make_grid(extent: float, resolution: int = 64) -> torch.Tensor:
+    """A square grid of points covering [-extent, extent]^2: (resolution**2, 2).
+
+    Point ``iy * resolution + ix`` is (xs[ix], ys[iy]), so ``values.reshape(resolution,
+    resolution)`` has rows = y and columns = x, ready for ``imshow(origin="lower")``.
+    """
+    ticks = torch.linspace(-extent, extent, resolution)
+    yy, xx = torch.meshgrid(ticks, ticks, indexing="ij")  # (R, R) each: rows = y
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)  # (R*R, 2)
+
+
+class Snapshots:
+    """Callback that records, every ``every`` steps, G's samples from fixed noise and D's
+    logits on a fixed grid of points (for the training scrubber).
+
+    z: (N, latent_dim) fixed noise. grid: (M, 2) points where D is evaluated (2D data only;
+    None skips it). ``transform`` maps G's output to data units (e.g. undo normalisation).
+    """
+
+    def __init__(
+        self,
+        every: int,
+        z: torch.Tensor,
+        grid: torch.Tensor | None = None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        inverse: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        if every < 1:
+            raise ValueError(f"every must be a positive number of steps (got {every})")
+        self.every, self.z, self.grid = every, z, grid
+        self.transform = transform or (lambda x: x)
+        self.inverse = inverse or (lambda x: x)
+        self.records: list[dict[str, Any]] = []
+
+    @torch.no_grad()
+    def record(self, step: int, G: nn.Module, D: nn.Module) -> None:
+        snap: dict[str, Any] = {"step": step, "samples": self.transform(G(self.z)).cpu()}
+        if self.grid is not None and getattr(D.config, "pack", 1) == 1:
+            snap["d_logits"] = D(self.inverse(self.grid)).cpu()  # (M,)
+        self.records.append(snap)
+
+    def __call__(self, step: int, G: nn.Module, D: nn.Module, logs: dict[str, float]) -> None:
+        if step % self.every == 0:
+            self.record(step, G, D)
+
+
+def train_gan(
+    G: nn.Module,
+    D: nn.Module,
+    sample_real: Callable[[int, torch.Generator], torch.Tensor],
+    config: TrainConfig,
+    *,
+    callbacks: Iterable[Callback] = (),
+    progress: bool = True,
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
+    generator: torch.Generator | None = None,
+    start_step: int = 0,
+    stop_at: int | None = None,
+    history: History | None = None,
+) -> History:
+    """Alternate ``config.d_steps`` D updates and one G update for ``config.steps`` steps.
+
+    sample_real(n, generator) -> (n, ...) real examples. ``optimizers``, ``generator`` and
+    ``start_step`` let a run continue from a checkpoint; ``stop_at`` ends early (at that step).
+    Callbacks get (step, G, D, logs) after every step, with step counted from 1.
+    """
+    from tqdm.auto import tqdm
+
+    if config.batch_size % getattr(D.config, "pack", 1):
+        raise ValueError(f"batch_size {config.batch_size} must be a multiple of D's pack={D.config.pack}")
+    get_loss(config.loss)  # fail early on a bad name
+    lr_factor(0, config)
+    opt_g, opt_d = optimizers or make_optimizers(G, D, config)
+    if generator is None:
+        generator = torch.Generator().manual_seed(config.seed)
+    history = history or History()
+    callbacks = list(callbacks)
+    end = config.steps if stop_at is None else min(stop_at, config.steps)
+    G.train()
+    D.train()
+    t0 = time.perf_counter()
+    bar = tqdm(range(start_step, end), total=end, initial=start_step, disable=not progress, mininterval=0.5, desc="training")
+    for step in bar:
+        factor = lr_factor(step, config)
+        for opt, lr in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+        r1_gamma = config.r1_gamma * config.r1_every if step % config.r1_every == 0 else 0.0
+        for _ in range(config.d_steps):
+            real = sample_real(config.batch_size, generator)
+            logs = d_step(G, D, real, opt_d, config.loss, r1_gamma=r1_gamma, gp_weight=config.gp_weight, generator=generator)
+        logs.update(g_step(G, D, config.batch_size, opt_g, config.loss, generator=generator))
+        history.step.append(step + 1)
+        history.d_loss.append(logs["d_loss"])
+        history.g_loss.append(logs["g_loss"])
+        if progress and (step + 1) % 200 == 0:
+            bar.set_postfix(d_loss=f"{logs['d_loss']:.3f}", g_loss=f"{logs['g_loss']:.3f}", refresh=False)
+        for callback in callbacks:
+            callback(step + 1, G, D, logs)
+    bar.close()
+    history.seconds += time.perf_counter() - t0
+    for callback in callbacks:
+        if isinstance(callback, Snapshots):
+            history.snapshots = callback.records
+    return history
+
+
+def save_checkpoint(
+    path: str,
+    *,
+    model: str,
+    config: dict[str, Any],
+    G: nn.Module,
+    D: nn.Module,
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
+    step: int,
+    generator: torch.Generator | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a checkpoint: config, both networks' weights, optimizers, step and RNG states."""
+    payload: dict[str, Any] = {
+        "model": model,
+        "config": config,
+        "step": int(step),
+        "weights": {"G": G.state_dict(), "D": D.state_dict()},
+        "rng": {"torch": torch.get_rng_state(), **({"generator": generator.get_state()} if generator is not None else {})},
+        "extra": extra or {},
+    }
+    if optimizers is not None:
+        payload["optimizers"] = {"G": optimizers[0].state_dict(), "D": optimizers[1].state_dict()}
+    checkpoints.save(path, payload)
+
+
+def load_checkpoint(path: str) -> dict[str, Any]:
+    """Read a checkpoint written by ``save_checkpoint`` (safely: ``weights_only=True``)."""
+    data = checkpoints.load(path)
+    missing = [k for k in ("model", "config", "step", "weights") if k not in data]
+    if missing:
+        raise checkpoints.CheckpointError(f"{path} is missing {', '.join(missing)}: not a GAN training checkpoint")
+    return data
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A dataclass config as a plain dict (what checkpoints store)."""
+    return asdict(config)
