@@ -1,0 +1,88 @@
+# genai-course: `make lab` to learn, `make test` to check everything.
+#
+#   make setup      create .venv: CPU PyTorch first, then the course with its lab and test extras
+#   make lab        open JupyterLab on the lessons (headless: make lab LAB_ARGS="--no-browser --ip=127.0.0.1 --port=8888")
+#   make test       exercises in sync, all pytest tests, then nbval over every executed notebook
+#   make test-fast  unit tests only (no model training, no notebook runs)
+#   make nbval      re-run every notebooks/*.ipynb and solutions/*.ipynb and compare outputs
+#   make notebooks  re-execute every paired notebook and store its outputs in the .ipynb
+#   make build      regenerate exercises/ from solutions/
+#   make bench      time the training budgets
+#   make clean      remove caches and build output (make distclean also removes .venv)
+
+PY ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+
+# Installed before the package so that pip never resolves `torch` on its own: the
+# CPU wheel of this exact release is what the course is timed and tested on.
+# pyproject.toml's range admits it and nothing newer.
+TORCH_PIN ?= torch==2.13.0
+# Where to get it. PyPI's Linux wheels are CUDA builds (macOS and Windows ones are CPU);
+# on a Linux laptop use: make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+
+# Extra arguments for `jupyter lab`, e.g. LAB_ARGS="--no-browser --ip=127.0.0.1 --port=8888".
+LAB_ARGS ?=
+# Jupyter refuses to run as root unless told to.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+NOTEBOOK_DIRS = notebooks solutions
+PAIRED_SOURCES = $(wildcard $(addsuffix /*.py,$(NOTEBOOK_DIRS)))
+EXECUTED_NOTEBOOKS = $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
+
+# nbval: compare outputs (--nbval, not --nbval-lax); run in this venv's Python whatever
+# kernelspecs the machine has (--nbval-current-env); sanitize addresses and progress bars.
+# Explicit .ipynb paths, so pytest's testpaths (tests/) are not collected again.
+NBVAL_FLAGS = --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	--nbval-cell-timeout=600 -p no:cacheprovider
+
+.PHONY: setup lab test test-fast nbval bench build notebooks clean distclean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install "$(TORCH_PIN)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
+	$(BIN)/python -m pip install -e ".[lab,test]"
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
+
+test: setup
+	$(BIN)/genai-course build --check
+	$(BIN)/python -m pytest tests
+	$(MAKE) --no-print-directory nbval
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not slow and not notebooks"
+
+nbval: setup
+ifeq ($(strip $(EXECUTED_NOTEBOOKS)),)
+	@echo "nbval: no executed notebooks in $(NOTEBOOK_DIRS) yet, nothing to run"
+else
+	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(EXECUTED_NOTEBOOKS)
+endif
+
+bench: setup
+	$(BIN)/python scripts/bench.py
+
+build: setup
+	$(BIN)/genai-course build
+
+notebooks: setup
+ifeq ($(strip $(PAIRED_SOURCES)),)
+	@echo "notebooks: no py:percent notebooks in $(NOTEBOOK_DIRS) yet"
+else
+	$(BIN)/python scripts/execute_notebooks.py $(PAIRED_SOURCES)
+endif
+
+clean:
+	rm -rf build dist out .pytest_cache *.egg-info
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 | xargs -0 -r rm -rf
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Execute paired notebooks and store their outputs in the .ipynb half.
+
+    python scripts/execute_notebooks.py notebooks/*.py solutions/*.py
+
+For each argument (``NN_name.py`` in py:percent, or ``NN_name.ipynb``) the cells are read
+from the .py when it exists (it is the source; it is never rewritten), run top to bottom
+in a fresh kernel of *this* Python (cwd = the notebook's folder, 600 s per cell), and
+written with their outputs to the paired ``NN_name.ipynb``. Nothing volatile is kept:
+no widget state (widget outputs keep their text fallback), no execution timestamps, a minimal kernelspec/language_info, and cell
+ids derived from the cell contents, so re-running unchanged notebooks changes nothing
+but outputs that really changed.
+
+A cell that raises fails the run (exit 1, the notebook's .ipynb is left as it was)
+unless it is marked ``# NBVAL_RAISES_EXCEPTION`` (or tagged raises-exception).
+Prints the seconds each notebook took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager, NATIVE_KERNEL_NAME
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from traitlets import default
+
+CELL_TIMEOUT_S = 600
+RAISES_TAGS = {"raises-exception", "nbval-raises-exception"}
+RAISES_COMMENT = "NBVAL_RAISES_EXCEPTION"
+
+KERNELSPEC = {"name": NATIVE_KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
+LANGUAGE_INFO = {
+    "name": "python",
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+}
+VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+class CurrentEnvKernelSpecManager(KernelSpecManager):
+    """Resolve the ``python3`` kernel to this interpreter, whatever kernelspecs are installed.
+
+    jupyter_client already maps ipykernel's own spec to ``sys.executable``, but a
+    ``python3`` kernelspec in the user's or the system's Jupyter folders would win and
+    could point at another Python (without torch or the course).
+    """
+
+    def get_kernel_spec(self, kernel_name):
+        if kernel_name == NATIVE_KERNEL_NAME:
+            from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+
+            return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
+        return super().get_kernel_spec(kernel_name)
+
+
+class CurrentEnvKernelManager(AsyncKernelManager):
+    @default("kernel_spec_manager")
+    def _kernel_spec_manager_default(self):
+        return CurrentEnvKernelSpecManager(data_dir=self.data_dir)
+
+
+def may_raise(cell) -> bool:
+    if RAISES_TAGS & set(cell.metadata.get("tags", [])):
+        return True
+    return any(
+        line.strip().startswith("#") and line.strip().lstrip("#").strip() == RAISES_COMMENT
+        for line in cell.source.splitlines()
+    )
+
+
+def stable_ids(nb) -> None:
+    """Cell ids from the cell contents (nbformat >= 4.5 wants ids; random ones churn git)."""
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        digest = hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:8]
+        n = seen.get(digest, 0)
+        seen[digest] = n + 1
+        cell["id"] = digest if n == 0 else f"{digest}-{n}"
+
+
+def clean(nb, added_tags: set[int]) -> None:
+    for i, cell in enumerate(nb.cells):
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+        for output in cell.get("outputs", []):
+            # Without stored widget state a widget view only points at a model that no
+            # longer exists (a random id); keep the text fallback instead.
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and len(data) > 1:
+                del data[WIDGET_VIEW]
+        if i in added_tags:
+            tags = [t for t in cell.metadata.get("tags", []) if t != "raises-exception"]
+            if tags:
+                cell.metadata["tags"] = tags
+            else:
+                cell.metadata.pop("tags", None)
+    keep = {k: v for k, v in nb.metadata.items() if k not in ("widgets", "kernelspec", "language_info", "jupytext")}
+    nb.metadata.clear()
+    nb.metadata.update(keep)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    stable_ids(nb)
+
+
+def source_of(path: Path) -> tuple[Path, Path]:
+    """(file to read the cells from, .ipynb to write)."""
+    if path.suffix not in (".py", ".ipynb"):
+        raise ValueError(f"{path}: expected a .py (py:percent) or .ipynb notebook")
+    py, ipynb = path.with_suffix(".py"), path.with_suffix(".ipynb")
+    src = py if py.exists() else ipynb
+    if not src.exists():
+        raise FileNotFoundError(f"{path}: no such notebook")
+    return src, ipynb
+
+
+def execute(path: Path) -> float:
+    """Run one notebook, write its .ipynb, return the seconds it took (raises on failure)."""
+    src, ipynb = source_of(path)
+    nb = jupytext.read(src, fmt="py:percent" if src.suffix == ".py" else None)
+    added_tags: set[int] = set()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        if may_raise(cell) and "raises-exception" not in cell.metadata.get("tags", []):
+            cell.metadata.setdefault("tags", []).append("raises-exception")
+            added_tags.add(i)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=NATIVE_KERNEL_NAME,
+        kernel_manager_class=CurrentEnvKernelManager,
+        resources={"metadata": {"path": str(src.parent.resolve())}},
+        allow_errors=False,
+        store_widget_state=False,
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    clean(nb, added_tags)
+    nbformat.validate(nb)
+    jupytext.write(nb, ipynb, fmt="ipynb")
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="py:percent notebooks (or .ipynb)")
+    args = parser.parse_args(argv)
+
+    failed: list[str] = []
+    total = 0.0
+    done: set[Path] = set()
+    for path in args.paths:
+        stem = path.with_suffix("").resolve()
+        if stem in done:  # notebooks/*.py and notebooks/*.ipynb may both be given
+            continue
+        done.add(stem)
+        try:
+            seconds = execute(path)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+            print(f"FAILED  {path}: {type(exc).__name__}\n{exc}", file=sys.stderr, flush=True)
+            failed.append(str(path))
+            continue
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"FAILED  {exc}", file=sys.stderr, flush=True)
+            failed.append(str(path))
+            continue
+        total += seconds
+        print(f"{seconds:7.1f} s  {path.with_suffix('.ipynb')}", flush=True)
+    print(f"{total:7.1f} s  in all, {len(done) - len(failed)} notebook(s) written", flush=True)
+    if failed:
+        print(f"{len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
