@@ -7,7 +7,9 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 __all__ = ["main", "UsageError"]
@@ -32,6 +34,63 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _writable(path: str, what: str) -> Path:
+    """Check an output path can be written before spending time on work."""
+    out = Path(path)
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise UsageError(f"{what} {path} is a folder; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {what} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"cannot write {what} {path}: folder {folder} is not writable")
+    return out
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from . import models
+
+    if args.model not in models.MODELS:
+        raise UsageError(f"unknown model {args.model!r}: choose one of {', '.join(models.MODELS)}")
+    if args.out is None:
+        Path("runs").mkdir(exist_ok=True)
+    out = _writable(args.out or f"runs/{args.model}-seed{args.seed}.pt", "checkpoint")
+    model = models.train_model(args.model, steps=args.steps, seed=args.seed, progress=not args.quiet)
+    model.save(str(out))
+    print(f"trained {args.model} (seed {args.seed}, {model.step} steps, {model.history.seconds:.1f} s); checkpoint written to {out}")
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from . import models
+    from .checkpoints import CheckpointError
+
+    out = _writable(args.out, "output file")
+    if out.suffix != ".npz":
+        raise UsageError(f"output file {args.out} should end in .npz")
+    try:
+        model = models.load_model(args.checkpoint)
+    except CheckpointError as e:
+        raise UsageError(str(e)) from None
+    if args.label is not None:
+        raise UsageError(f"model {model.name} is not conditional: it takes no --label")
+    x = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed))
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    np.savez(tmp, x=x.numpy().astype(np.float32))
+    os.replace(tmp, out)
+    print(f"wrote {args.n} samples of {model.name} to {out} (array x, shape {tuple(x.shape)})")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from . import roomcheck
+
+    return roomcheck.main(smoke_seconds=args.seconds)
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from . import grading
 
@@ -47,6 +106,26 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="genai-course", description="Learn generative AI by building it.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a course model with its lesson defaults")
+    p.add_argument("model", help="gan-ring8 or gan-grid25")
+    p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the lesson's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file")
+    p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
+    p.add_argument("-n", type=_positive_int, required=True, help="number of samples")
+    p.add_argument("--label", type=int, default=None, help="class label (conditional models only)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, help="output .npz file (array x; y for conditional models)")
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("check", help="check this machine is ready for the workshop")
+    p.add_argument("--seconds", type=float, default=5.0, help="length of the smoke training (default 5)")
+    p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("build", help="regenerate exercises/ from solutions/")
     p.add_argument("--check", action="store_true", help="only check that exercises/ is up to date (exit 1 if not)")
