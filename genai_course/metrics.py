@@ -38,17 +38,24 @@ class ModeReport:
         )
 
 
-def nearest_mode(x: torch.Tensor, mixture: Mixture) -> tuple[torch.Tensor, torch.Tensor]:
-    """For points (N, 2): index of the nearest mode (N,) and the distance to it (N,)."""
+def _check_shape(x: torch.Tensor) -> None:
     if x.dim() != 2 or x.shape[1] != 2:
         raise ValueError(f"samples must have shape (N, 2) (got {tuple(x.shape)})")
-    dist = torch.cdist(x.detach().float().cpu(), mixture.means)  # (N, K)
+
+
+def nearest_mode(x: torch.Tensor, mixture: Mixture) -> tuple[torch.Tensor, torch.Tensor]:
+    """For points (N, 2): index of the nearest mode (N,) and the distance to it (N,)."""
+    _check_shape(x)
+    # exact differences: cdist's default matrix-product shortcut errs by ~2e-4, which can move a
+    # point across the ring's 3-std cutoff (0.03) on one machine and not on another
+    dist = torch.cdist(x.detach().float().cpu(), mixture.means, compute_mode="donot_use_mm_for_euclid_dist")  # (N, K)
     d, k = dist.min(dim=1)
     return k, d
 
 
 def mode_metrics(x: torch.Tensor, mixture: Mixture, n_std: float = 3.0) -> ModeReport:
     """Score samples (N, 2) against a mixture: modes captured, high-quality fraction, reverse KL."""
+    _check_shape(x)  # first: a 0-dim or 1-dim input has no x.shape[0] to count
     if x.shape[0] == 0:
         raise ValueError("need at least one sample to score")
     if not torch.isfinite(x).all():

@@ -1,0 +1,365 @@
+# %% [markdown]
+# # Lesson 01: What a generative model does
+#
+# By the end of this lesson you can say precisely what a generative model is for: it
+# lets you **draw new samples** that look as if they came from the same unknown
+# distribution as your data. You will build the two toy data sets that the GAN lessons
+# use (a ring of 8 Gaussians and a grid of 25), write a sampler and a log density for
+# them by hand, check both against the course library `genai_course.data`, and build the
+# yardsticks we will use to judge every generator in this course (modes captured,
+# high-quality fraction, reverse KL). Nothing is trained here; the whole notebook runs in
+# a few seconds on a laptop CPU.
+#
+# Where it sits: this is the first lesson. Lesson 02 builds a generator network,
+# lesson 03 the discriminator that will teach it, lessons 04-05 the losses and the
+# training loop.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+_ = torch.manual_seed(0)  # seed the global RNG; below, every draw also gets its own seeded generator
+
+# %% [markdown]
+# ## Data are samples from a distribution nobody wrote down
+#
+# A data set $x_1, \dots, x_N$ (photos, names, points in the plane) is treated as $N$
+# independent draws from some distribution $p_{\text{data}}(x)$. We never see
+# $p_{\text{data}}$ itself, only the samples. A **generative model** is a distribution
+# $p_\theta$ that we *can* work with, fitted so that $p_\theta \approx p_{\text{data}}$.
+#
+# "Working with" a distribution can mean two different things:
+#
+# * a **density** you can evaluate: given any $x$, compute $p(x)$ (or $\log p(x)$);
+# * a **sampler** you can run: a program that outputs a fresh $x \sim p$ each time.
+#
+# For the standard normal we have both: the formula
+# $p(x) = \frac{1}{\sqrt{2\pi}} e^{-x^2/2}$ and the sampler `torch.randn`. The picture
+# below shows they describe the same thing: a histogram of many samples traces the density.
+
+# %%
+g = torch.Generator().manual_seed(0)
+samples = torch.randn(20_000, generator=g)  # the sampler: (20000,)
+xs = torch.linspace(-4, 4, 200)
+density = torch.exp(-xs**2 / 2) / math.sqrt(2 * math.pi)  # the density: (200,)
+
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.hist(samples.numpy(), bins=80, density=True, alpha=0.5, label="histogram of 20,000 samples")
+ax.plot(xs.numpy(), density.numpy(), "k", label="density $p(x)$")
+ax.set(xlabel="x", ylabel="p(x)", title="one distribution, two views")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Many models give you only one of the two. A GAN, the model of lessons 02-05, is a
+# pure sampler: it can produce points, but it cannot tell you how likely a point is.
+# That is why we need to be careful about how we judge it (the second half of this lesson).
+
+# %% [markdown]
+# ## Two toy data sets: a ring of 8 and a grid of 25
+#
+# Real data are too complicated to see, so the GAN lessons use two 2D mixtures whose
+# truth we know exactly (the benchmark of the PacGAN and VEEGAN papers):
+#
+# * **ring of 8**: means $\mu_k = (\cos\frac{2\pi k}{8}, \sin\frac{2\pi k}{8})$, $k = 0..7$, std $\sigma = 0.01$;
+# * **grid of 25**: means $\{-4, -2, 0, 2, 4\}^2$, std $\sigma = 0.05$.
+#
+# Each is an equal-weight mixture of $K$ round Gaussians:
+#
+# $$p(x) = \frac{1}{K} \sum_{k=1}^{K} \mathcal{N}(x;\, \mu_k,\, \sigma^2 I).$$
+#
+# First the means, written by hand.
+
+# %%
+angles = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8  # (8,) in float64, so cos(pi/2) rounds to 0
+ring_means = torch.stack([angles.cos(), angles.sin()], dim=1).float()  # (8, 2)
+ring_std = 0.01
+
+ticks = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+grid_means = torch.cartesian_prod(ticks, ticks)  # (25, 2): every (a, b) pair
+grid_std = 0.05
+
+print("ring means:", tuple(ring_means.shape), " grid means:", tuple(grid_means.shape))
+
+# %% [markdown]
+# ## A sampler, by hand
+#
+# Sampling a mixture is two steps ("ancestral sampling"): pick which mode, then add noise.
+#
+# $$k \sim \text{Uniform}\{1, \dots, K\}, \qquad \varepsilon \sim \mathcal{N}(0, I), \qquad x = \mu_k + \sigma\,\varepsilon.$$
+#
+# We pass a `torch.Generator` so that the same seed always gives the same points. The
+# order of the random calls matters for that: first all the mode indices, then all the noise.
+
+
+# %%
+def sample_mixture(means: torch.Tensor, std: float, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Draw n points from the equal-weight mixture: means (K, 2) -> (n, 2)."""
+    K = means.shape[0]
+    k = torch.randint(K, (n,), generator=generator)  # (n,) which mode each point comes from
+    noise = torch.randn(n, 2, generator=generator)  # (n, 2) standard normal
+    return means[k] + std * noise  # (n, 2)
+
+
+ring_x = sample_mixture(ring_means, ring_std, 2000, torch.Generator().manual_seed(1))
+grid_x = sample_mixture(grid_means, grid_std, 2000, torch.Generator().manual_seed(1))
+print("ring samples:", tuple(ring_x.shape), ring_x.dtype, " grid samples:", tuple(grid_x.shape))
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 4.3), layout="constrained")
+axes[0].scatter(ring_x[:, 0], ring_x[:, 1], s=2, alpha=0.5)
+axes[0].set(title="ring of 8, std 0.01: 2000 samples", aspect="equal")
+axes[1].scatter(grid_x[:, 0], grid_x[:, 1], s=2, alpha=0.5)
+axes[1].set(title="grid of 25, std 0.05: 2000 samples", aspect="equal")
+# zoom on the ring's mode k = 0 at (1, 0): a round Gaussian blob
+axes[2].scatter(ring_x[:, 0], ring_x[:, 1], s=4, alpha=0.5)
+axes[2].scatter([1.0], [0.0], marker="+", c="k", s=80)
+axes[2].add_patch(plt.Circle((1.0, 0.0), 3 * ring_std, fill=False, color="k", ls="--"))
+axes[2].set(xlim=(0.95, 1.05), ylim=(-0.05, 0.05), aspect="equal", title="zoom on mode (1, 0); dashed: 3 std")
+plt.show()
+
+# %% [markdown]
+# The modes are tiny and far apart: almost all of the plane has (nearly) zero probability.
+# That is what makes these benchmarks hard for a generator: it must put its points
+# exactly on the small islands, and on *all* of them.
+
+# %% [markdown]
+# ## The log density, by hand
+#
+# Writing out the Gaussian $\mathcal{N}(x; \mu_k, \sigma^2 I) = \frac{1}{2\pi\sigma^2}\exp\!\left(-\frac{\|x-\mu_k\|^2}{2\sigma^2}\right)$ in 2D,
+#
+# $$\log p(x) = \log \sum_{k=1}^{K} \exp\!\left(-\frac{\|x-\mu_k\|^2}{2\sigma^2}\right) - \log K - \log(2\pi\sigma^2).$$
+#
+# Computing the sum directly fails: with $\sigma = 0.01$, a point only $0.15$ away from
+# its nearest mode has $\exp(-0.15^2 / 0.0002) = e^{-112}$, which rounds to $0$ in float32,
+# so the log becomes $-\infty$. The fix is the **log-sum-exp** trick: with $a_k$ the
+# exponents and $m = \max_k a_k$,
+# $\log \sum_k e^{a_k} = m + \log \sum_k e^{a_k - m}$, where the largest term is $e^0 = 1$
+# and nothing underflows. `torch.logsumexp` does exactly this.
+
+# %%
+point = torch.tensor([[0.0, 0.0]])  # the centre of the ring: distance 1 from every mode
+a = -(point[:, None, :] - ring_means[None, :, :]).pow(2).sum(-1) / (2 * ring_std**2)  # (1, 8) exponents
+naive = torch.log(torch.exp(a).sum(1))  # exp(-5000) underflows to 0
+stable = torch.logsumexp(a, dim=1)
+print("naive log-sum-exp is -inf:", bool(torch.isinf(naive).all()))
+print("torch.logsumexp:", round(stable.item(), 1), " exact: -5000 + log 8 =", round(-5000 + math.log(8), 1))
+
+
+# %%
+def mixture_log_prob(x: torch.Tensor, means: torch.Tensor, std: float) -> torch.Tensor:
+    """log p(x) of the equal-weight mixture: x (N, 2), means (K, 2) -> (N,)."""
+    K = means.shape[0]
+    d2 = (x[:, None, :] - means[None, :, :]).pow(2).sum(-1)  # (N, K) squared distances
+    # log p(x) = logsumexp_k(-d2_k / (2 std^2)) - log K - log(2 pi std^2)
+    return torch.logsumexp(-d2 / (2 * std**2), dim=1) - math.log(K) - math.log(2 * math.pi * std**2)
+
+
+logp = mixture_log_prob(ring_x, ring_means, ring_std)
+print("log p of the samples:", tuple(logp.shape))
+print("at a mode's centre log p =", round(mixture_log_prob(ring_means[:1], ring_means, ring_std).item(), 2))
+
+# %% [markdown]
+# As a heat map over the plane. The density is so peaked that $\log p$ falls by
+# thousands of nats between the modes; we shade only the top 30 nats (darker = more
+# likely) so the islands are visible.
+
+
+# %%
+def plane(extent: float, resolution: int = 300) -> torch.Tensor:
+    """A square grid of points over [-extent, extent]^2: (resolution^2, 2), row-major in y."""
+    t = torch.linspace(-extent, extent, resolution)
+    yy, xx = torch.meshgrid(t, t, indexing="ij")  # (R, R) each
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)  # (R*R, 2)
+
+
+def show_log_density(ax, means, std, extent, resolution=300):
+    logp = mixture_log_prob(plane(extent, resolution), means, std).reshape(resolution, resolution)  # (R, R)
+    top = logp.max().item()
+    return ax.imshow(logp, origin="lower", extent=(-extent, extent, -extent, extent), cmap="Blues", vmin=top - 30, vmax=top)
+
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
+im = show_log_density(axes[0], ring_means, ring_std, 1.5)
+axes[0].set_title("ring of 8: log p(x)")
+fig.colorbar(im, ax=axes[0], label="log p (nats)", shrink=0.8)
+im = show_log_density(axes[1], grid_means, grid_std, 6.0)
+axes[1].set_title("grid of 25: log p(x)")
+fig.colorbar(im, ax=axes[1], label="log p (nats)", shrink=0.8)
+plt.show()
+
+# %% [markdown]
+# ## The library version agrees
+#
+# `genai_course.data` holds the tested versions: `data.ring8()` and `data.grid25()` return
+# a `Mixture` with `.means`, `.std`, `.sample(n, generator=)` and `.log_prob(x)`. Because our
+# sampler makes the same random calls in the same order, the same seed gives the same points.
+
+# %%
+from genai_course import data
+
+ring, grid = data.ring8(), data.grid25()
+print(ring.name, ring.n_modes, "modes, std", ring.std, "|", grid.name, grid.n_modes, "modes, std", grid.std)
+print("same means:", torch.equal(ring_means, ring.means), torch.equal(grid_means, grid.means))
+
+mine = sample_mixture(ring_means, ring_std, 1000, torch.Generator().manual_seed(42))
+lib = ring.sample(1000, generator=torch.Generator().manual_seed(42))
+print("ring: same seed, same samples:", torch.equal(mine, lib))
+mine = sample_mixture(grid_means, grid_std, 1000, torch.Generator().manual_seed(42))
+lib = grid.sample(1000, generator=torch.Generator().manual_seed(42))
+print("grid: same seed, same samples:", torch.equal(mine, lib))
+
+# %% [markdown]
+# The log densities agree too, at samples and at every point of a plane (far from the
+# modes as well), up to float32 rounding: both sides are within about $10^{-6}$ of an
+# exact float64 computation, so we compare with an absolute tolerance of $10^{-5}$
+# (the default relative tolerance alone fails wherever $\log p(x)$ is close to 0).
+
+# %%
+for mix, means, std, extent in ((ring, ring_means, ring_std, 1.5), (grid, grid_means, grid_std, 6.0)):
+    pts = torch.cat([mix.sample(500, generator=torch.Generator().manual_seed(3)), plane(extent, 50)])  # (3000, 2)
+    print(f"{mix.name}: mixture_log_prob == Mixture.log_prob:", torch.allclose(mixture_log_prob(pts, means, std), mix.log_prob(pts), atol=1e-5))
+
+# %% [markdown]
+# ## What are "good samples"? The course's yardsticks
+#
+# A GAN gives us samples, not a density, so we cannot score it by its likelihood of
+# held-out data. For these benchmarks we know where the modes are, so we can ask
+# concrete questions of a batch of $N$ samples (the PacGAN protocol, $N = 2500$):
+#
+# 1. **Nearest mode**: for each sample $x_i$, $k_i = \arg\min_k \|x_i - \mu_k\|$ and the distance $d_i$ to it.
+# 2. **High-quality fraction**: the share of samples with $d_i \le 3\sigma$. For true
+#    samples $\|x - \mu_k\|^2/\sigma^2$ is chi-squared with 2 degrees of freedom, so
+#    $P(d \le 3\sigma) = 1 - e^{-9/2} \approx 98.9\%$.
+# 3. **Modes captured**: how many modes are the nearest mode of at least one high-quality sample.
+# 4. **Reverse KL**: let $\hat p_k$ be the share of samples whose nearest mode is $k$.
+#    Compare it with the true share $u_k = 1/K$:
+#    $\mathrm{KL}(\hat p \,\|\, u) = \sum_k \hat p_k \log(\hat p_k K)$.
+#    It is $0$ when every mode is hit equally often and $\log(K/m)$ when the samples
+#    sit evenly on only $m$ modes.
+
+
+# %%
+def nearest_mode(x: torch.Tensor, means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (N, 2), means (K, 2) -> index of the nearest mode (N,), distance to it (N,)."""
+    dist = (x[:, None, :] - means[None, :, :]).norm(dim=-1)  # (N, K)
+    d, k = dist.min(dim=1)
+    return k, d
+
+
+def my_mode_metrics(x: torch.Tensor, means: torch.Tensor, std: float) -> dict:
+    K = means.shape[0]
+    k, d = nearest_mode(x, means)
+    hq = d <= 3 * std  # (N,) high-quality samples
+    p = torch.bincount(k, minlength=K).double() / len(k)  # (K,) histogram over modes
+    nz = p > 0  # 0 log 0 = 0
+    return {
+        "modes": torch.unique(k[hq]).numel(),
+        "hq_fraction": hq.float().mean().item(),
+        "reverse_kl": (p[nz] * (p[nz] * K).log()).sum().item(),
+    }
+
+
+true_x = ring.sample(2500, generator=torch.Generator().manual_seed(1))
+ours = my_mode_metrics(true_x, ring_means, ring_std)
+print({"modes": ours["modes"], "hq_fraction": round(ours["hq_fraction"], 3), "reverse_kl": round(ours["reverse_kl"], 3)})
+
+# %% [markdown]
+# The library's `metrics.mode_metrics(x, mixture)` computes the same three numbers and
+# returns them as a `ModeReport`.
+
+# %%
+from genai_course import metrics
+
+report = metrics.mode_metrics(true_x, ring)
+print(report)
+print("same modes:", ours["modes"] == report.modes)
+print("same high-quality fraction:", math.isclose(ours["hq_fraction"], report.hq_fraction, abs_tol=1e-6))
+print("same reverse KL:", math.isclose(ours["reverse_kl"], report.reverse_kl, abs_tol=1e-6))
+
+# %% [markdown]
+# ## Three toy "generators", scored side by side
+#
+# To see what each number catches, here are three fake generators for the ring, each a
+# sampler we can run:
+#
+# * **perfect**: the true sampler;
+# * **collapsed**: puts all its mass on only 3 of the 8 modes. This is *mode collapse*,
+#   the classic GAN failure you will meet in lesson 05: every sample looks real, but
+#   most of the data's variety is gone;
+# * **blurry**: the right modes, but 10 times the noise (std 0.1).
+
+# %%
+N = 2500
+toy = {
+    "perfect": ring.sample(N, generator=torch.Generator().manual_seed(1)),
+    "collapsed": sample_mixture(ring_means[:3], ring_std, N, torch.Generator().manual_seed(2)),
+    "blurry": sample_mixture(ring_means, 10 * ring_std, N, torch.Generator().manual_seed(3)),
+}
+reports = {name: metrics.mode_metrics(x, ring) for name, x in toy.items()}
+for name, r in reports.items():
+    print(f"{name:>9}: {r}")
+
+# %%
+fig, axes = plt.subplots(2, 3, figsize=(12, 7.5), gridspec_kw={"height_ratios": [3, 1.3]})
+for col, (name, x) in enumerate(toy.items()):
+    ax = axes[0, col]
+    show_log_density(ax, ring_means, ring_std, 1.5)
+    ax.scatter(x[:, 0], x[:, 1], s=2, c="C1", alpha=0.5)
+    r = reports[name]
+    ax.set_title(f"{name}\nmodes {r.modes}/8, HQ {r.hq_fraction:.0%}, KL {r.reverse_kl:.2f}")
+    k, _ = nearest_mode(x, ring_means)
+    share = torch.bincount(k, minlength=8).float() / N  # (8,)
+    axes[1, col].bar(range(8), share, color="C1")
+    axes[1, col].axhline(1 / 8, color="k", ls="--", lw=1, label="uniform 1/8")
+    axes[1, col].set(ylim=(0, 0.4), xlabel="nearest mode", ylabel="share of samples")
+axes[1, 0].legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Read the table and the pictures together:
+#
+# * **perfect** scores 8/8 modes, about 98.9% high quality and a reverse KL near 0: the
+#   best any generator can do (the 1.1% outside $3\sigma$ are genuine, rare true samples).
+# * **collapsed** keeps a high-quality fraction as good as the truth (each sample looks
+#   perfect on its own), but captures only 3 modes and has reverse KL near
+#   $\log(8/3) \approx 0.98$. Judging samples one at a time would miss this failure.
+# * **blurry** captures all 8 modes with a near-uniform histogram (reverse KL near 0),
+#   but only about 4% of its samples are high quality.
+#
+# No single number is enough: **modes captured** and **reverse KL** measure *diversity*,
+# the **high-quality fraction** measures *quality*. Every GAN in this course is scored
+# with all three.
+
+# %% [markdown]
+# ## What a GAN will have to learn
+#
+# We wrote two things for each mixture: a sampler and a log density. A GAN will learn
+# only the first. Its generator is a sampler of the form $x = G(z)$ with random $z$,
+# just like our `sample_mixture` turns random $(k, \varepsilon)$ into $\mu_k + \sigma\varepsilon$,
+# except that $G$ is a neural network whose weights must be learned from data. It never
+# gives us $\log p(x)$, so it cannot be trained by maximising likelihood. Instead a second
+# network, the discriminator, will compare its samples with real ones. Lesson 02 builds
+# $G$ itself.
+
+# %% [markdown]
+# ## Summary
+#
+# * Data are samples from an unknown distribution $p_{\text{data}}$; a generative model lets us draw more.
+# * A distribution can be given as a **density** to evaluate or a **sampler** to run; a GAN is only a sampler.
+# * A mixture is sampled in two steps (pick a mode, add noise); its log density needs `torch.logsumexp` to avoid underflow.
+# * Our hand-written sampler and log density match `genai_course.data` exactly (same seed, same points).
+# * Samples are judged by **modes captured**, **high-quality fraction** and **reverse KL**
+#   (`metrics.mode_metrics`): collapse fails the first and last, blur fails the second.
+#
+# ## Exercises
+#
+# Open `exercises/01_what_generative_models_do.ipynb`. You will write
+# `sample_ring8(n, generator)`, a sampler for the ring of 8, and
+# `mixture_log_prob(x, means, std)`, the mixture's log density; a check cell after each
+# tells you at once whether it is right.
+#
+# Next: **lesson 02, the generator**.

@@ -1,0 +1,280 @@
+# %% [markdown]
+# # Lesson 02: The generator
+#
+# By the end of this lesson you can build a GAN's generator from plain PyTorch: a small
+# neural network $G$ that turns random noise $z$ into a data point $x = G(z)$. You will
+# write it layer by layer with `nn.Linear` and `nn.ReLU`, follow the tensor shapes
+# through it, count its parameters, and look at what an untrained $G$ does to the plane
+# of noise (it warps and folds it). Then you load your weights into the library's
+# `genai_course.gan.Generator`, check that the two agree, and sample from it without
+# gradients. Nothing is trained; the notebook runs in a few seconds on a laptop CPU.
+#
+# Where it sits: lesson 01 showed that a GAN is a *sampler*; this lesson builds the
+# sampler's network. Lesson 03 builds the discriminator that will teach it.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+_ = torch.manual_seed(0)  # seeds the weights of every network built below
+
+# %% [markdown]
+# ## Why a random input?
+#
+# A sampler must give a *different* point each time it runs, so its randomness has to
+# come from somewhere. A GAN takes it from a simple distribution that is easy to sample,
+# the standard normal in $d$ dimensions, and pushes it through a learned function:
+#
+# $$z \sim \mathcal{N}(0, I_d), \qquad x = G_\theta(z).$$
+#
+# $z$ is the **latent** vector ("hidden cause"), $d$ = `latent_dim`. The distribution of
+# $x$ (the *pushforward* of $\mathcal{N}(0, I)$ through $G_\theta$) is the model $p_\theta$:
+# we can sample it as often as we like, but never write down its density. Lesson 01's
+# mixture sampler had the same form, $x = \mu_k + \sigma\varepsilon$ with random
+# $(k, \varepsilon)$; here the function is a neural network whose weights $\theta$ will be
+# learned. For 2D data, $d = 2$ is enough and lets us draw the latent space.
+
+# %%
+latent_dim = 2
+B = 1000  # batch size: how many samples at once
+z = torch.randn(B, latent_dim, generator=torch.Generator().manual_seed(1))  # (B, latent_dim)
+print("z:", tuple(z.shape), z.dtype)
+
+# %% [markdown]
+# ## A generator, by hand
+#
+# $G$ is a multilayer perceptron (MLP): linear maps with a ReLU, $\mathrm{relu}(a) = \max(0, a)$,
+# between them. With three hidden layers of width $h$,
+#
+# $$x = W_4\, \mathrm{relu}\big(W_3\, \mathrm{relu}(W_2\, \mathrm{relu}(W_1 z + b_1) + b_2) + b_3\big) + b_4,$$
+#
+# with $W_1 \in \mathbb{R}^{h \times d}$, $W_2, W_3 \in \mathbb{R}^{h \times h}$,
+# $W_4 \in \mathbb{R}^{2 \times h}$. The last layer has no activation: a point in the
+# plane can have any coordinates, negative ones included. `nn.Linear(n_in, n_out)` holds
+# one $(W, b)$ pair and works on a whole batch at once, row by row.
+
+
+# %%
+class MyGenerator(nn.Module):
+    """G(z): (B, latent_dim) -> (B, data_dim), an MLP with three hidden ReLU layers."""
+
+    def __init__(self, latent_dim: int = 2, hidden: int = 128, data_dim: int = 2) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden),  # (B, latent_dim) -> (B, hidden)
+            nn.ReLU(),  # (B, hidden), elementwise max(0, .)
+            nn.Linear(hidden, hidden),  # (B, hidden) -> (B, hidden)
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),  # (B, hidden) -> (B, hidden)
+            nn.ReLU(),
+            nn.Linear(hidden, data_dim),  # (B, hidden) -> (B, data_dim): no activation
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)  # (B, latent_dim) -> (B, data_dim)
+
+
+G_mine = MyGenerator(latent_dim=2, hidden=128, data_dim=2)
+
+h = z
+for i, layer in enumerate(G_mine.net):
+    h = layer(h)
+    print(f"layer {i}: {type(layer).__name__:6} -> {tuple(h.shape)}")
+
+# %% [markdown]
+# ### How many parameters?
+#
+# A linear layer from $n_\text{in}$ to $n_\text{out}$ units has $n_\text{in} n_\text{out}$
+# weights and $n_\text{out}$ biases; ReLU has none. So
+# $(2 \cdot 128 + 128) + 2\,(128 \cdot 128 + 128) + (128 \cdot 2 + 2) = 33{,}666$.
+
+# %%
+for name, p in G_mine.named_parameters():
+    print(f"{name:14} {str(tuple(p.shape)):11} {p.numel():6}")
+n_params = sum(p.numel() for p in G_mine.parameters())
+print("total:", n_params, "| by the formula:", (2 * 128 + 128) + 2 * (128 * 128 + 128) + (128 * 2 + 2))
+
+# %% [markdown]
+# ## What an untrained generator does to the plane
+#
+# Push the batch of $z$ through $G$ and colour every point by the angle of its $z$,
+# $\operatorname{atan2}(z_2, z_1)$: points of one colour on the left land on points of the
+# same colour on the right. The weights are random, so $G$ is just *some* smooth-ish map:
+# it squeezes the latent cloud into a small, skewed blob near the origin.
+
+# %%
+from genai_course import data
+
+ring = data.ring8()
+with torch.no_grad():  # we only look: no gradients needed (more on this below)
+    x = G_mine(z)  # (B, 2)
+angle = torch.atan2(z[:, 1], z[:, 0])  # (B,) in (-pi, pi]
+
+fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), layout="constrained")
+axes[0].scatter(z[:, 0], z[:, 1], c=angle, cmap="hsv", s=5)
+axes[0].set(title="latent z ~ N(0, I), colour = angle of z", xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
+axes[1].scatter(x[:, 0], x[:, 1], c=angle, cmap="hsv", s=5)
+axes[1].set(title="G(z), zoomed in", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+axes[2].scatter(ring.means[:, 0], ring.means[:, 1], marker="+", c="k", s=80, label="ring of 8 (the data)")
+axes[2].scatter(x[:, 0], x[:, 1], c=angle, cmap="hsv", s=5)
+axes[2].set(title="G(z) at the data's scale", xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), aspect="equal")
+axes[2].legend(loc="lower left")
+plt.show()
+print("spread of G(z) (std per coordinate):", [round(s, 2) for s in x.std(0).tolist()], "| radius of the ring: 1.0")
+
+# %% [markdown]
+# Nearby $z$ still land near each other ($G$ is continuous: each colour forms a band),
+# but the latent disc is squashed, stretched and folded over itself, so bands of
+# different colours overlap: quite different $z$ can give almost the same $x$. And all
+# of it lands in one small blob, nowhere near the ring: nothing in $G$ knows about the data yet.
+
+# %% [markdown]
+# ## Shapes: batch size and latent size
+#
+# The batch size $B$ is free: every layer works row by row, so $G$ maps $(B, d)$ to
+# $(B, 2)$ for any $B$. The latent size $d$ is fixed when the network is built: it is the
+# number of columns of the first layer's weight matrix $W_1$, shape $(h, d)$.
+
+# %%
+for batch in (1, 16, 1000):
+    out = G_mine(torch.randn(batch, 2))
+    print(f"z {(batch, 2)!s:11} -> G(z) {tuple(out.shape)}")
+
+G8 = MyGenerator(latent_dim=8)
+print("latent_dim 8: first weight", tuple(G8.net[0].weight.shape), "| z (5, 8) -> G(z)", tuple(G8(torch.randn(5, 8)).shape))
+
+# %% [markdown]
+# ## The fabric picture
+#
+# A ReLU network is *piecewise linear*: each ReLU is either off (output 0) or on
+# (output = input), and in each region of the plane where the on/off pattern stays the
+# same, $G$ is one affine map. So a straight line in latent space comes out as a chain of
+# straight segments with a kink wherever some unit switches. Draw a grid of lines in $z$
+# and their images: $G$ stretches, shears and folds the latent "fabric". Training will
+# move these folds so that the fabric lands on the data's modes.
+
+# %%
+ticks = torch.linspace(-3, 3, 13)  # 13 lines each way
+t = torch.linspace(-3, 3, 400)  # 400 points along each line
+horizontal = torch.stack([torch.stack([t, torch.full_like(t, c)], dim=1) for c in ticks])  # (13, 400, 2): z_2 = c
+vertical = torch.stack([torch.stack([torch.full_like(t, c), t], dim=1) for c in ticks])  # (13, 400, 2): z_1 = c
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
+with torch.no_grad():
+    for lines, cmap in ((horizontal, plt.cm.Blues), (vertical, plt.cm.Oranges)):
+        images = G_mine(lines.reshape(-1, 2)).reshape(lines.shape)  # (13*400, 2) -> back to (13, 400, 2)
+        for i in range(len(ticks)):
+            colour = cmap(0.35 + 0.65 * i / (len(ticks) - 1))
+            axes[0].plot(lines[i, :, 0], lines[i, :, 1], color=colour, lw=1)
+            axes[1].plot(images[i, :, 0], images[i, :, 1], color=colour, lw=1)
+axes[0].set(title="a grid of lines in latent space", xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
+axes[1].set(title="their images under the untrained G", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+plt.show()
+
+# %% [markdown]
+# ## The library version agrees
+#
+# `genai_course.gan.Generator` is the tested reference. It is built from a
+# `GeneratorConfig` and keeps the same stack of layers in `G.net` (an `nn.Sequential` of
+# Linear/ReLU pairs, then a final Linear), so its parameters have the same names as ours
+# and `load_state_dict` copies our weights straight in.
+
+# %%
+from genai_course import gan
+
+G = gan.Generator(gan.GeneratorConfig(latent_dim=2, hidden=128, layers=3))
+print(G)
+
+# %%
+print("same parameter names and shapes:", {k: v.shape for k, v in G.state_dict().items()} == {k: v.shape for k, v in G_mine.state_dict().items()})
+result = G.load_state_dict(G_mine.state_dict())  # copy our weights into the library's net
+print("missing keys:", result.missing_keys, "| unexpected keys:", result.unexpected_keys)
+print("same outputs:", torch.allclose(G_mine(z), G(z)))
+
+# %% [markdown]
+# The library version also checks its input, and says what it expected:
+
+# %%
+for bad in (torch.randn(4, 3), torch.randn(2)):
+    try:
+        G(bad)
+    except ValueError as e:
+        print("ValueError:", e)
+
+# %% [markdown]
+# ## Sampling without gradients
+#
+# While training, PyTorch records every operation on $z$ so that it can later compute
+# gradients for $\theta$. When we only want samples (to look at them, to score them),
+# that record is wasted time and memory, so `G.sample(n, generator=)` draws
+# $z \sim \mathcal{N}(0, I)$ with the given random generator and runs $G$ under
+# `torch.no_grad()`. The same seed gives the same samples.
+
+# %%
+x1 = G.sample(500, generator=torch.Generator().manual_seed(7))  # (500, 2)
+x2 = G.sample(500, generator=torch.Generator().manual_seed(7))
+x3 = G.sample(500, generator=torch.Generator().manual_seed(8))
+print("shape:", tuple(x1.shape), "| same seed, same samples:", torch.equal(x1, x2), "| other seed, same samples:", torch.equal(x1, x3))
+print("G(z) tracks gradients:", G(z).requires_grad, "| G.sample's output does:", x1.requires_grad)
+
+with torch.no_grad():
+    by_hand = G_mine(torch.randn(500, 2, generator=torch.Generator().manual_seed(7)))
+print("G.sample(n, generator) == G(torch.randn(n, latent_dim, generator)):", torch.allclose(x1, by_hand))
+
+# %% [markdown]
+# ## Explore the latent space
+#
+# The explorer shows $G(z)$ for 500 fixed $z$ over the ring's density, each sample in
+# the colour of its nearest mode, and a gold star for the one $z$ you set with the
+# sliders. The right panel is the latent plane itself, coloured by the mode each $z$ lands
+# nearest to, faded where it misses every mode by more than $3\sigma$. For this untrained
+# $G$ the whole plane is faded: no $z$ hits a mode (the pale colours only say which mode
+# is nearest). Move the sliders and watch the star crawl across the small blob.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from genai_course import widgets
+
+explorer = widgets.latent_explorer(G, mixture=ring)
+explorer
+
+# %%
+print("sliders:", [s.description for s in explorer.sliders], "| picture is a PNG:", explorer.render()[:4] == b"\x89PNG")
+
+# %% [markdown]
+# ## An untrained generator knows nothing about the data
+#
+# Scored with lesson 01's yardsticks, the untrained $G$ captures no mode and no sample is
+# of high quality: its blob near the origin is far from every mode of the ring.
+
+# %%
+from genai_course import metrics
+
+print(metrics.mode_metrics(G.sample(2500, generator=torch.Generator().manual_seed(0)), ring))
+
+# %% [markdown]
+# To learn, $G$ needs a signal that says *which way* to move each sample. There is no
+# density to maximise, so the signal will come from a second network, the
+# **discriminator**, which learns to tell real points from $G$'s points; $G$ then
+# follows the discriminator's gradient towards "more real". Lesson 03 builds that critic.
+
+# %% [markdown]
+# ## Summary
+#
+# * A generator is a function $x = G_\theta(z)$ of random latent noise $z \sim \mathcal{N}(0, I)$; the randomness of the samples comes from $z$.
+# * Ours is an MLP: Linear/ReLU pairs and a final Linear, mapping $(B, d)$ to $(B, 2)$ for any batch size $B$; $d$ is fixed by the first weight matrix.
+# * A ReLU network is piecewise linear: it stretches and folds the latent plane; training will move the folds onto the data.
+# * `gan.Generator` holds the same layers in `G.net`: with our weights it gives the same outputs; `G.sample(n, generator=)` samples under `torch.no_grad()`, same seed same samples.
+# * Untrained, $G$ scores 0 modes: it knows nothing about the data yet.
+#
+# ## Exercises
+#
+# Open `exercises/02_the_generator.ipynb`. You will write `make_generator(latent_dim,
+# hidden, data_dim)`, which builds the network, and `generate(G, n, generator)`, which
+# draws $z$ and returns samples without gradients; a check cell after each tells you at
+# once whether it is right.
+#
+# Next: **lesson 03, the discriminator**.
