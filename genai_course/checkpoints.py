@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,16 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a folder, not a file")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. torch's note on pickle protocols: noise before a clear error
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle errors, zip errors, refused globals ...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
+        reason = lines[0]
+        if reason.startswith("Weights only load failed"):
+            # torch's first line suggests weights_only=False; name what was refused instead
+            detail = [line for line in lines[1:] if not line.startswith(("Please file an issue", "Check the documentation"))]
+            reason = "refused by the safe loader" + (f": {detail[0]}" if detail else "")
         raise CheckpointError(f"{path} is not a readable course checkpoint ({reason[:200]})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a genai-course checkpoint (no '{FORMAT}' marker)")

@@ -40,6 +40,8 @@ def _writable(path: str, what: str) -> Path:
     folder = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise UsageError(f"{what} {path} is a folder; give a file name")
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"cannot write {what} {path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise UsageError(f"cannot write {what} {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

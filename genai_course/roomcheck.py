@@ -47,12 +47,13 @@ def main(smoke_seconds: float = 5.0) -> int:
         from . import models
 
         model = models.build("gan-ring8", seed=0)
+        lesson_steps = model.recipe.train.steps  # read now: fit(steps=...) below rewrites it
         start, steps = time.perf_counter(), 0
         while time.perf_counter() - start < smoke_seconds:
             model.fit(steps=model.step + 50, progress=False)
             steps = model.step
         rate = steps / (time.perf_counter() - start)
-        full = model.recipe.train.steps / rate if rate else float("inf")
+        full = lesson_steps / rate if rate else float("inf")
         ok = full <= 180
         results.append(_line(ok, "smoke training", f"{rate:.0f} steps/s: a lesson-05 run takes about {full:.0f} s" + ("" if ok else " (slow: use the pretrained checkpoints)")))
     except Exception as e:  # the room check must report, not crash

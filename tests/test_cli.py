@@ -1,0 +1,190 @@
+"""genai_course.cli: train and sample work; bad input is one clear line and exit code 2."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from genai_course import cli, models
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
+    """cli.main in this process: (exit code, stdout, stderr), argparse's own exits included."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_clear_line(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert err.startswith("genai-course")
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """`genai-course train gan-ring8 --steps 30 --seed 0 --out tmp/x.pt --quiet`, run from a scratch folder."""
+    root = tmp_path_factory.mktemp("cli")
+    (root / "tmp").mkdir()
+    stdout, cwd = io.StringIO(), os.getcwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(stdout):
+            code = cli.main(["train", "gan-ring8", "--steps", "30", "--seed", "0", "--out", "tmp/x.pt", "--quiet"])
+    finally:
+        os.chdir(cwd)
+    return SimpleNamespace(code=code, stdout=stdout.getvalue(), checkpoint=root / "tmp" / "x.pt", root=root)
+
+
+def test_train_writes_a_checkpoint_and_says_where(trained):
+    assert trained.code == 0
+    assert trained.stdout.count("\n") == 1
+    assert trained.stdout.startswith("trained gan-ring8 (seed 0, 30 steps, ")
+    assert trained.stdout.rstrip().endswith("checkpoint written to tmp/x.pt")
+    model = models.load_model(str(trained.checkpoint))
+    assert (model.name, model.step, model.seed) == ("gan-ring8", 30, 0)
+    assert model.recipe.generator.hidden == 128  # the lesson's recipe, only shorter
+    assert sorted(os.listdir(trained.checkpoint.parent)) == ["x.pt"]
+
+
+def test_train_default_output_goes_to_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(["train", "gan-grid25", "--steps", "1", "--seed", "3", "--quiet"], capsys)
+    assert code == 0 and err == ""
+    assert out.rstrip().endswith("checkpoint written to runs/gan-grid25-seed3.pt")
+    assert models.load_model("runs/gan-grid25-seed3.pt").step == 1
+
+
+def test_sample_writes_npz(trained, tmp_path, capsys):
+    out_file = tmp_path / "s.npz"
+    code, out, err = run_main(["sample", str(trained.checkpoint), "-n", "100", "--out", str(out_file)], capsys)
+    assert code == 0 and err == ""
+    assert out == f"wrote 100 samples of gan-ring8 to {out_file} (array x, shape (100, 2))\n"
+    with np.load(out_file) as npz:
+        assert npz.files == ["x"]
+        assert npz["x"].shape == (100, 2) and npz["x"].dtype == np.float32
+        assert np.isfinite(npz["x"]).all()
+    assert sorted(os.listdir(tmp_path)) == ["s.npz"]  # no temporary file left
+
+
+def test_sample_same_seed_same_samples(trained, tmp_path, capsys):
+    arrays = {}
+    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
+        code, _, _ = run_main(["sample", str(trained.checkpoint), "-n", "50", "--seed", seed, "--out", str(tmp_path / f"{name}.npz")], capsys)
+        assert code == 0
+        with np.load(tmp_path / f"{name}.npz") as npz:
+            arrays[name] = npz["x"]
+    assert np.array_equal(arrays["a"], arrays["b"])
+    assert not np.array_equal(arrays["a"], arrays["c"])
+    model = models.load_model(str(trained.checkpoint))  # the same numbers as the library's own sample()
+    assert np.array_equal(arrays["a"], model.sample(50, generator=torch.Generator().manual_seed(5)).numpy())
+
+
+def bad_inputs(trained: SimpleNamespace, tmp: Path) -> list[tuple[str, list[str], list[str]]]:
+    corrupt = tmp / "corrupt.pt"
+    corrupt.write_bytes(random.Random(0).randbytes(2048))
+    foreign = tmp / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    a_file = tmp / "somefile.txt"
+    a_file.write_text("not a folder")
+    ckpt, out = str(trained.checkpoint), str(tmp / "out.npz")
+    return [
+        ("unknown model", ["train", "gan-ring9", "--steps", "1", "--out", str(tmp / "m.pt")],
+         ["unknown model 'gan-ring9': choose one of gan-ring8, gan-grid25"]),
+        ("zero steps", ["train", "gan-ring8", "--steps", "0"], ["argument --steps: must be a positive whole number (got 0)"]),
+        ("text steps", ["train", "gan-ring8", "--steps", "ten"], ["argument --steps: expected a whole number (got 'ten')"]),
+        ("train into missing folder", ["train", "gan-ring8", "--steps", "1", "--out", str(tmp / "nope" / "m.pt")],
+         [f"cannot write checkpoint {tmp / 'nope' / 'm.pt'}: folder {tmp / 'nope'} does not exist"]),
+        ("missing checkpoint", ["sample", str(tmp / "missing.pt"), "-n", "5", "--out", out], [f"checkpoint {tmp / 'missing.pt'} does not exist"]),
+        ("checkpoint is a folder", ["sample", str(tmp), "-n", "5", "--out", out], [f"checkpoint {tmp} is a folder, not a file"]),
+        ("corrupt checkpoint", ["sample", str(corrupt), "-n", "5", "--out", out], [f"{corrupt} is not a readable course checkpoint"]),
+        ("foreign checkpoint", ["sample", str(foreign), "-n", "5", "--out", out], [f"{foreign} is not a genai-course checkpoint"]),
+        ("zero samples", ["sample", ckpt, "-n", "0", "--out", out], ["argument -n: must be a positive whole number (got 0)"]),
+        ("negative samples", ["sample", ckpt, "-n", "-5", "--out", out], ["argument -n: must be a positive whole number (got -5)"]),
+        ("fractional samples", ["sample", ckpt, "-n", "2.5", "--out", out], ["argument -n: expected a whole number (got '2.5')"]),
+        ("no -n", ["sample", ckpt, "--out", out], ["the following arguments are required: -n"]),
+        ("out in missing folder", ["sample", ckpt, "-n", "5", "--out", str(tmp / "nope" / "out.npz")],
+         [f"cannot write output file {tmp / 'nope' / 'out.npz'}: folder {tmp / 'nope'} does not exist"]),
+        ("out under a file", ["sample", ckpt, "-n", "5", "--out", str(a_file / "out.npz")], [f"cannot write output file {a_file / 'out.npz'}: {a_file} is a file, not a folder"]),
+        ("out is a folder", ["sample", ckpt, "-n", "5", "--out", str(tmp)], [f"output file {tmp} is a folder; give a file name"]),
+        ("label on unconditional model", ["sample", ckpt, "-n", "5", "--label", "3", "--out", out],
+         ["model gan-ring8 is not conditional: it takes no --label"]),
+        ("not npz", ["sample", ckpt, "-n", "5", "--out", str(tmp / "out.txt")], [f"output file {tmp / 'out.txt'} should end in .npz"]),
+        ("no command", [], ["the following arguments are required: command"]),
+        ("unknown command", ["serve"], ["invalid choice: 'serve'"]),
+    ]
+
+
+BAD_IDS = [
+    "unknown model", "zero steps", "text steps", "train into missing folder", "missing checkpoint", "checkpoint is a folder",
+    "corrupt checkpoint", "foreign checkpoint", "zero samples", "negative samples", "fractional samples", "no -n",
+    "out in missing folder", "out under a file", "out is a folder", "label on unconditional model", "not npz", "no command",
+    "unknown command",
+]
+
+
+@pytest.mark.parametrize("case", BAD_IDS)
+def test_bad_input_is_one_clear_line(case, trained, tmp_path, capsys):
+    table = {name: (argv, fragments) for name, argv, fragments in bad_inputs(trained, tmp_path)}
+    assert set(table) == set(BAD_IDS)
+    before = sorted(os.listdir(tmp_path))
+    argv, fragments = table[case]
+    code, out, err = run_main(argv, capsys)
+    assert_one_clear_line(code, err, *fragments)
+    assert out == ""
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written
+
+
+def run_module(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "default"}
+    return subprocess.run([sys.executable, "-m", "genai_course", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["sample", "corrupt.pt", "-n", "5", "--out", "out.npz"], "corrupt.pt is not a readable course checkpoint"),
+        (["sample", "corrupt.pt", "-n", "-5", "--out", "out.npz"], "argument -n: must be a positive whole number (got -5)"),
+    ],
+    ids=["corrupt-checkpoint", "negative-n"],
+)
+def test_python_dash_m_bad_input_exit_code_and_one_line(args, fragment, tmp_path):
+    (tmp_path / "corrupt.pt").write_bytes(random.Random(1).randbytes(2048))
+    result = run_module(args, tmp_path)
+    assert result.stdout == ""
+    assert_one_clear_line(result.returncode, result.stderr, fragment)
+
+
+def test_check_reports_the_room(capsys):
+    code, out, err = run_main(["check", "--seconds", "1"], capsys)
+    assert code in (0, 1)
+    lines = out.splitlines()
+    for item in ("Python", "PyTorch", "JupyterLab", "threads", "device", "smoke training"):
+        assert any(item in line for line in lines), (item, out)
+    assert lines[-1] in ("room ready", "room NOT ready: fix the red lines above")
+    assert (code == 0) == (lines[-1] == "room ready")
+    # the estimate is for the lesson's whole run (8000 steps), not for the smoke run just timed
+    smoke = next(line for line in lines if "smoke training" in line)
+    match = re.search(r"(\d+) steps/s: a lesson-05 run takes about (\d+) s", smoke)
+    assert match, smoke
+    rate, seconds = int(match[1]), int(match[2])
+    assert seconds == pytest.approx(models.get_recipe("gan-ring8").train.steps / rate, rel=0.05, abs=2)

@@ -1,0 +1,109 @@
+"""genai_course.models: the registry, recipes, and the build/fit/sample/save/load round trip."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+
+import pytest
+import torch
+
+from genai_course import checkpoints, models
+from genai_course.train import save_checkpoint
+
+
+def test_registry_names():
+    assert list(models.MODELS) == ["gan-ring8", "gan-grid25"]
+
+
+def test_get_recipe_unknown_name_message():
+    with pytest.raises(ValueError, match=re.escape("unknown model 'gan-ring9': choose one of gan-ring8, gan-grid25")):
+        models.get_recipe("gan-ring9")
+
+
+def test_get_recipe_returns_a_fresh_copy():
+    recipe = models.get_recipe("gan-ring8")
+    recipe.train.steps = 1
+    recipe.generator.hidden = 1
+    fresh = models.get_recipe("gan-ring8")
+    assert fresh.train.steps == 8000 and fresh.generator.hidden == 128
+    assert models.get_recipe("gan-grid25").mixture == "grid25"
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_recipe_dict_round_trip(name):
+    recipe = models.get_recipe(name)
+    as_dict = recipe.to_dict()
+    assert set(as_dict) == {"mixture", "generator", "discriminator", "train", "normalize"}
+    assert models.GANRecipe.from_dict(as_dict) == recipe
+
+
+def test_tiny_recipe_dict_round_trip(tiny_recipe):
+    assert models.GANRecipe.from_dict(tiny_recipe.to_dict()) == tiny_recipe
+
+
+def test_build_seeds_weights_and_training_noise():
+    a, b, c = models.build("gan-ring8", seed=4), models.build("gan-ring8", seed=4), models.build("gan-ring8", seed=5)
+    assert a.recipe.train.seed == 4 and a.seed == 4 and a.name == "gan-ring8"
+    assert all(torch.equal(p, q) for p, q in zip(a.G.parameters(), b.G.parameters()))
+    assert not torch.equal(a.G.net[0].weight, c.G.net[0].weight)
+
+
+def test_normalisation_round_trip(tiny_recipe):
+    model = models.TrainedGAN(tiny_recipe)
+    real = model.sample_real(5000, generator=torch.Generator().manual_seed(0))
+    assert real.pow(2).sum(1).mean().sqrt().item() == pytest.approx(1.0, rel=0.01)  # unit spread for G
+    x = torch.randn(4, 2)
+    torch.testing.assert_close(model.to_data(model.from_data(x)), x)
+    assert model.scale == pytest.approx(math.sqrt(1 + 2 * 0.01**2))
+
+
+def test_fit_sample_save_load_round_trip(tmp_path, tiny_recipe):
+    model = models.TrainedGAN(copy.deepcopy(tiny_recipe), name="tiny", seed=1)
+    history = model.fit(steps=10, progress=False)
+    assert model.step == 10 and history.step == list(range(1, 11)) and model.recipe.train.steps == 10
+    samples = model.sample(300, generator=torch.Generator().manual_seed(2))
+    assert samples.shape == (300, 2) and samples.dtype == torch.float32 and not samples.requires_grad
+
+    path = tmp_path / "tiny.pt"
+    model.save(str(path))
+    loaded = models.load_model(str(path))
+    assert (loaded.name, loaded.step, loaded.seed) == ("tiny", 10, 1)
+    assert loaded.recipe == model.recipe
+    assert torch.equal(loaded.sample(300, generator=torch.Generator().manual_seed(2)), samples)
+    assert not torch.equal(loaded.sample(300, generator=torch.Generator().manual_seed(3)), samples)
+    assert checkpoints.load(path)["extra"]["kind"] == "gan2d"
+
+
+def test_snapshots_record_in_data_units(tiny_recipe):
+    model = models.TrainedGAN(tiny_recipe)
+    snaps = model.snapshots(every=5, n=50, resolution=8)
+    model.fit(steps=10, callbacks=[snaps], progress=False)
+    assert [r["step"] for r in model.history.snapshots] == [5, 10]
+    last = model.history.snapshots[-1]
+    assert last["samples"].shape == (50, 2) and last["d_logits"].shape == (64,)
+    torch.testing.assert_close(last["samples"], model.to_data(model.G(snaps.z)).detach())
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5])
+def test_sample_bad_n_message(tiny_recipe, n):
+    with pytest.raises(ValueError, match=re.escape(f"n must be a positive whole number (got {n!r})")):
+        models.TrainedGAN(tiny_recipe).sample(n)
+
+
+def test_load_model_of_an_unusable_config_message(tmp_path, tiny_recipe):
+    model = models.TrainedGAN(tiny_recipe)
+    path = tmp_path / "broken.pt"
+    save_checkpoint(str(path), model="tiny", config={"mixture": "ring8"}, G=model.G, D=model.D, step=0)
+    with pytest.raises(checkpoints.CheckpointError, match=re.escape(f"{path} does not hold a usable course model (KeyError: ")):
+        models.load_model(str(path))
+
+
+def test_load_model_with_mismatched_weights_message(tmp_path, tiny_recipe):
+    model = models.TrainedGAN(tiny_recipe)
+    path = tmp_path / "mismatch.pt"
+    big = models.get_recipe("gan-ring8")  # 128-unit networks, while the weights are 16-unit
+    save_checkpoint(str(path), model="tiny", config=big.to_dict(), G=model.G, D=model.D, step=0)
+    with pytest.raises(checkpoints.CheckpointError, match=re.escape(f"{path} does not hold a usable course model (RuntimeError: ")):
+        models.load_model(str(path))
