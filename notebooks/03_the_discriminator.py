@@ -1,0 +1,438 @@
+# %% [markdown]
+# # Lesson 03: The discriminator
+#
+# By the end of this lesson you can build a GAN's discriminator from plain PyTorch: a
+# classifier $D$ that looks at a point $x$ and says how sure it is that $x$ is real data
+# rather than a generator's fake. You will see why $D$ outputs a *logit* instead of a
+# probability, write $D$ layer by layer with `nn.Linear` and `nn.LeakyReLU`, check it
+# against the library's `genai_course.gan.Discriminator`, and train it alone for a few
+# seconds to tell the ring of 8 from a bad generator's blob, drawing its decision
+# surface and measuring its accuracy. Last comes **packing** (PacGAN): a discriminator
+# that judges two examples at once, and a small experiment that shows why that helps it
+# spot a generator that has collapsed onto one mode. The notebook runs in about 15 s
+# on a laptop CPU.
+#
+# Where it sits: lesson 02 built the generator $G$; this lesson builds the critic that
+# will teach it. Lesson 04 turns $D$'s logits into the loss functions of both players,
+# and lesson 05 trains the two together.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genai_course import data, gan, train, widgets
+
+_ = torch.manual_seed(0)  # seeds the weights of every network built below
+ring = data.ring8()
+
+# %% [markdown]
+# ## What a discriminator does
+#
+# A discriminator is a binary classifier. It takes a batch of points $x$, shape $(B, 2)$,
+# and returns one real number per point, shape $(B,)$: the **logit** $\ell = D(x)$.
+# Large positive $\ell$ means "real", large negative $\ell$ means "fake", and $\ell = 0$
+# means "can't tell". The logit becomes a probability through the sigmoid,
+#
+# $$P(\text{real} \mid x) = \sigma(\ell) = \frac{1}{1 + e^{-\ell}}, \qquad
+# \ell = \log \frac{P(\text{real} \mid x)}{1 - P(\text{real} \mid x)}.$$
+#
+# So the logit is the log-odds: $\ell = 2$ means odds of $e^2 \approx 7.4$ to 1 that
+# the point is real. GAN papers write $D(x)$ for the *probability*; in code, and in this
+# course, `D(x)` returns the logit and we apply $\sigma$ only when we want a probability.
+
+# %%
+l = torch.linspace(-8, 8, 200)
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(l, torch.sigmoid(l), "k")
+ax.axhline(0.5, color="grey", lw=0.5)
+ax.axvline(0, color="grey", lw=0.5)
+ax.set(xlabel=r"logit $\ell$", ylabel=r"$\sigma(\ell)$ = P(real)", title="the sigmoid squashes a logit into (0, 1)")
+plt.show()
+
+# %% [markdown]
+# ## Why we keep logits
+#
+# The sigmoid flattens out fast. In float32, $\sigma(20)$ is $1 - 2 \times 10^{-9}$, which
+# rounds to exactly `1.0`: the probability has forgotten *how* sure $D$ was, while the
+# logit still says 20.
+
+# %%
+for value in (-20.0, -5.0, 0.0, 5.0, 20.0):
+    p = torch.sigmoid(torch.tensor(value))
+    print(f"logit {value:6.1f}   sigmoid {p.item():<9.3g}   1 - sigmoid {(1 - p).item():.3g}")
+
+# %% [markdown]
+# That matters because the losses take logarithms of these probabilities. The
+# discriminator's loss is the binary cross-entropy (BCE): for a point with label
+# $y$ (1 = real, 0 = fake) it is $-y \log \sigma(\ell) - (1 - y) \log(1 - \sigma(\ell))$.
+# Take a fake point ($y = 0$) that $D$ wrongly calls real with logit 30. The true loss is
+# $-\log(1 - \sigma(30)) \approx 30$. Computed from the rounded probability it is
+# $-\log 0 = \infty$, which PyTorch's `F.binary_cross_entropy` clamps to 100. Its twin
+# `F.binary_cross_entropy_with_logits` takes the logit and computes the same formula in a
+# form that never rounds to $\log 0$ (lesson 04 shows how). So $D$ returns logits and
+# every loss in the course takes logits.
+
+# %%
+logit, label = torch.tensor([30.0]), torch.tensor([0.0])  # a fake that D calls real, very sure
+print("BCE on the probability:", round(F.binary_cross_entropy(torch.sigmoid(logit), label).item(), 4))
+print("BCE on the logit:      ", round(F.binary_cross_entropy_with_logits(logit, label).item(), 4))
+
+# %% [markdown]
+# ## Why LeakyReLU
+#
+# $D$ is an MLP like lesson 02's generator, with one change: between the linear layers it
+# uses $\mathrm{leaky}(a) = \max(a, 0.2a)$ instead of $\mathrm{relu}(a) = \max(a, 0)$.
+# The reason is the generator. $G$ learns from $D$'s gradient with respect to its
+# *input*, $\nabla_x D(x)$ (lesson 05), and a ReLU passes no gradient at all where its
+# input is negative. A LeakyReLU always passes at least 0.2 of it, so wherever a fake
+# lands, some signal comes back.
+
+# %%
+a = torch.linspace(-3, 3, 601, requires_grad=True)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+for act, name in ((nn.ReLU(), "ReLU"), (nn.LeakyReLU(0.2), "LeakyReLU(0.2)")):
+    out = act(a)
+    (slope,) = torch.autograd.grad(out.sum(), a)  # d act / d a, elementwise
+    axes[0].plot(a.detach(), out.detach(), label=name)
+    axes[1].plot(a.detach(), slope, label=name)
+axes[0].set(title="activation", xlabel="input $a$")
+axes[1].set(title="its slope: the share of gradient passed back", xlabel="input $a$", ylim=(-0.1, 1.1))
+axes[0].legend()
+plt.show()
+
+# %% [markdown]
+# ## A discriminator, by hand
+#
+# Three hidden layers of width $h$ and a final linear layer with **one** output unit and
+# no activation (a logit can be any real number):
+#
+# $$\ell = w_4^\top \mathrm{leaky}\big(W_3\, \mathrm{leaky}(W_2\, \mathrm{leaky}(W_1 x + b_1) + b_2) + b_3\big) + b_4.$$
+#
+# The last `nn.Linear(h, 1)` returns shape $(B, 1)$; `.squeeze(1)` drops the trailing
+# axis so that we get one logit per example, $(B,)$, the shape the losses expect.
+
+
+# %%
+class MyDiscriminator(nn.Module):
+    """D(x): (B, data_dim) -> logits (B,), an MLP with three hidden LeakyReLU layers."""
+
+    def __init__(self, data_dim: int = 2, hidden: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(data_dim, hidden),  # (B, data_dim) -> (B, hidden)
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),  # (B, hidden) -> (B, hidden)
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),  # (B, hidden) -> (B, hidden)
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),  # (B, hidden) -> (B, 1): one logit, no activation
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)  # (B, 1) -> (B,)
+
+
+D_mine = MyDiscriminator()
+x = ring.sample(1000, generator=torch.Generator().manual_seed(1))  # (1000, 2) real points
+
+h = x
+for i, layer in enumerate(D_mine.net):
+    h = layer(h)
+    print(f"layer {i}: {type(layer).__name__:9} -> {tuple(h.shape)}")
+print("after squeeze(1):", tuple(D_mine(x).shape))
+print("parameters:", sum(p.numel() for p in D_mine.parameters()))
+
+# %% [markdown]
+# ## An untrained discriminator has no opinion
+#
+# Evaluate $D$ on a $200 \times 200$ grid of points covering the plane
+# (`train.make_grid(extent, resolution)` gives it as a $(200^2, 2)$ batch) and colour
+# each point by $\sigma(D(x))$: blue = "real", red = "fake", white = "can't tell". With
+# random weights, the logits are small everywhere, so the whole plane is a pale 0.5.
+
+# %%
+grid = train.make_grid(2.0, 200)  # (40000, 2)
+with torch.no_grad():
+    p_grid = torch.sigmoid(D_mine(grid))  # (40000,)
+
+fig, ax = plt.subplots(figsize=(4.5, 4.5))
+widgets.plot_decision(ax, grid, D_mine(grid).detach(), points=x[:300], title="untrained D; black = real points")
+plt.show()
+print("every grid point has 0.4 < sigmoid(D(x)) < 0.6:", bool(((p_grid > 0.4) & (p_grid < 0.6)).all()))
+
+# %% [markdown]
+# ## The library version agrees
+#
+# `genai_course.gan.Discriminator` is the tested reference. It is built from a
+# `DiscriminatorConfig` (defaults: 3 hidden layers of 128 units, LeakyReLU(0.2)) and
+# keeps the same stack of layers in `D.net`, so `load_state_dict` copies our weights
+# straight in and the two must give the same logits.
+
+# %%
+D = gan.Discriminator(gan.DiscriminatorConfig(data_dim=2, hidden=128, layers=3))
+print(D.net)
+
+# %%
+result = D.load_state_dict(D_mine.state_dict())  # copy our weights into the library's net
+print("missing keys:", result.missing_keys, "| unexpected keys:", result.unexpected_keys)
+print("output shape:", tuple(D(x).shape), "| same logits:", torch.allclose(D_mine(x), D(x)))
+
+# %% [markdown]
+# The library version also checks its input, and says what it expected:
+
+# %%
+for bad in (torch.randn(4, 3), torch.randn(2)):
+    try:
+        D(bad)
+    except ValueError as e:
+        print("ValueError:", e)
+
+# %% [markdown]
+# ## Training the discriminator alone
+#
+# Before $G$ can learn anything, $D$ must be able to tell real from fake. Let us check
+# that it can, against a fixed **bad generator**: one that ignores the ring completely
+# and draws from a blob around the origin, $x \sim \mathcal{N}(0, 0.6^2 I)$. (An
+# untrained $G$ from lesson 02 is even easier to catch: its samples form a tiny blob.)
+#
+# The loss is the BCE from above with real points labelled 1 and fakes labelled 0, one
+# mean over each batch, added:
+#
+# $$L_D = -\frac{1}{B}\sum_{i=1}^{B} \log \sigma(\ell^{\text{real}}_i)
+#         -\frac{1}{B}\sum_{i=1}^{B} \log\big(1 - \sigma(\ell^{\text{fake}}_i)\big).$$
+#
+# Before training $\sigma(\ell) \approx 0.5$ everywhere, so $L_D \approx 2 \log 2 \approx 1.39$;
+# a perfect $D$ drives it to 0.
+
+# %%
+def blob(n: int, generator: torch.Generator) -> torch.Tensor:
+    """The bad generator's samples: N(0, 0.6^2 I), (n, 2)."""
+    return 0.6 * torch.randn(n, 2, generator=generator)
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """BCE on logits: real labelled 1, fake labelled 0. (N,), (N,) -> scalar."""
+    return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
+        fake_logits, torch.zeros_like(fake_logits)
+    )
+
+
+def train_d(D: nn.Module, sample_fake, steps: int, seed: int, batch_size: int = 256) -> list[float]:
+    """Train D alone (Adam) on fresh real and fake batches; returns the loss of every step."""
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.99))
+    history = []
+    for _ in range(steps):
+        real, fake = ring.sample(batch_size, generator=g), sample_fake(batch_size, g)  # (B, 2) each
+        loss = d_loss(D(real), D(fake))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    return history
+
+
+torch.manual_seed(0)
+D = gan.Discriminator()  # a fresh D
+history = train_d(D, blob, steps=500, seed=0)
+print("steps:", len(history), "| first loss:", round(history[0], 2), "| last 50 steps' mean loss below 0.4:", sum(history[-50:]) / 50 < 0.4)
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(history)
+ax.axhline(2 * torch.log(torch.tensor(2.0)).item(), color="grey", ls="--", lw=0.8, label="2 log 2: D guesses")
+ax.set(xlabel="step", ylabel="$L_D$", title="D's loss, ring of 8 vs the blob", ylim=(0, 1.6))
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## What D has learned
+#
+# The decision surface after 500 steps, with fresh (held-out) real points in black and
+# fakes in gold:
+
+# %%
+g_test = torch.Generator().manual_seed(1000)  # held-out points, never seen in training
+real_test, fake_test = ring.sample(2000, generator=g_test), blob(2000, g_test)
+with torch.no_grad():
+    grid_logits = D(grid)  # (40000,)
+
+fig, ax = plt.subplots(figsize=(5, 5))
+widgets.plot_decision(ax, grid, grid_logits, points=real_test[:500], size=8, colorbar=True, title="D after 500 steps")
+ax.scatter(fake_test[:500, 0], fake_test[:500, 1], s=3, c="gold", zorder=2)
+plt.show()
+
+# %% [markdown]
+# $D$ has carved a thin blue band along the ring and called everything else fake. It
+# knows nothing about where the data *could* be: it only draws a line between the two
+# samples it was shown. Inside the band it has not yet resolved the eight separate modes,
+# so the few blob points that happen to fall on the band are called real.
+#
+# Its **accuracy** is the share of all held-out examples that it classifies correctly,
+# with $\ell > 0$ read as "real":
+
+# %%
+def accuracy(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> float:
+    """Share of all judgements D gets right: logit > 0 means 'real'."""
+    with torch.no_grad():
+        real_logits, fake_logits = D(real), D(fake)  # (N_real / pack,), (N_fake / pack,)
+    correct = (real_logits > 0).sum() + (fake_logits <= 0).sum()
+    return correct.item() / (real_logits.numel() + fake_logits.numel())
+
+
+acc = accuracy(D, real_test, fake_test)
+with torch.no_grad():
+    real_ok = (D(real_test) > 0).float().mean().item()
+    fake_ok = (D(fake_test) <= 0).float().mean().item()
+print("held-out accuracy above 0.9:", acc > 0.9)
+print("real points called real:", f"{real_ok:.2f}")
+print("fakes called fake above 0.9:", fake_ok > 0.9)
+
+# %% [markdown]
+# Every real point is recognised; the mistakes are fakes that lie on the ring, where
+# the blob and the data overlap. That is all we need from $D$ at the start of a GAN:
+# it clearly prefers the data, and its gradient points from the blob towards the band.
+
+# %% [markdown]
+# ## Packing: judging several examples at once
+#
+# A generator can cheat a one-at-a-time judge. Suppose $G$ collapses and puts *every*
+# sample on one mode of the ring. Each sample on its own looks perfectly real: real data
+# has points there too. What gives $G$ away is the **lack of diversity**: a batch of
+# its samples are all alike, which real batches almost never are.
+#
+# PacGAN (Lin et al., 2018) lets $D$ see this by feeding it `pack` examples at once,
+# concatenated into one input: $D$ maps $(B, 2)$ to $(B/\text{pack},)$, one verdict per
+# pack, and real packs are made of real examples only, fake packs of fakes only. In the
+# library, `DiscriminatorConfig(pack=2)` gives a first layer with $2 \times 2 = 4$ inputs;
+# `forward` reshapes $(B, 2)$ to $(B/2, 4)$, so examples $2i$ and $2i+1$ form pack $i$.
+
+# %%
+D_pack = gan.Discriminator(gan.DiscriminatorConfig(pack=2))
+print("first layer:", D_pack.net[0])
+x8 = ring.sample(8, generator=torch.Generator().manual_seed(2))  # (8, 2)
+print("input", tuple(x8.shape), "-> packed", tuple(x8.reshape(4, 4).shape), "-> logits", tuple(D_pack(x8).shape))
+print("same as the net on the reshaped batch:", torch.allclose(D_pack(x8), D_pack.net(x8.reshape(4, 4)).squeeze(1)))
+try:
+    D_pack(x8[:7])
+except ValueError as e:
+    print("ValueError:", e)
+
+# %% [markdown]
+# ### A collapsed generator
+#
+# Our fake now comes from a generator that found one mode perfectly and forgot the
+# other seven: every sample is mode 0, $(1, 0)$, plus the same $\sigma = 0.01$ noise
+# as the data.
+
+# %%
+def collapsed(n: int, generator: torch.Generator) -> torch.Tensor:
+    """A mode-collapsed generator: all n points on mode 0 of the ring, (n, 2)."""
+    return ring.means[0] + ring.std * torch.randn(n, 2, generator=generator)
+
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
+g_show = torch.Generator().manual_seed(3)
+widgets.plot_points(axes[0], ring.sample(500, generator=g_show), ring, title="real: the ring of 8")
+widgets.plot_points(axes[1], collapsed(500, g_show), ring, title="fake: all on mode 0")
+plt.show()
+
+# %% [markdown]
+# What is the best an unpacked $D$ could do? A real point at mode 0 looks *exactly* like
+# a fake, and since fakes are eight times as dense there, the best verdict for anything
+# at mode 0 is "fake". So with equally many real and fake examples, $D$ is at best wrong
+# on the $\frac18$ of real points that sit on mode 0: accuracy at most
+# $\frac12(\frac78 + 1) = \frac{15}{16} \approx 0.94$, however long it trains.
+#
+# A packed $D$ sees pairs. A fake pair is always (mode 0, mode 0); a real pair is that
+# only $\frac{1}{64}$ of the time. Its ceiling is $\frac12(\frac{63}{64} + 1) =
+# \frac{127}{128} \approx 0.99$. Let us train both, with the same loss and the same number
+# of steps, and see whether they reach these limits.
+
+# %%
+torch.manual_seed(0)
+D_single = gan.Discriminator(gan.DiscriminatorConfig(pack=1))
+D_packed = gan.Discriminator(gan.DiscriminatorConfig(pack=2))
+history_single = train_d(D_single, collapsed, steps=400, seed=0)
+history_packed = train_d(D_packed, collapsed, steps=400, seed=0)
+
+g_test = torch.Generator().manual_seed(2)  # held-out
+real_test, fake_test = ring.sample(5000, generator=g_test), collapsed(5000, g_test)
+acc_single = accuracy(D_single, real_test, fake_test)  # over 10000 single examples
+acc_packed = accuracy(D_packed, real_test, fake_test)  # over 5000 packs of 2
+print(f"unpacked D: held-out accuracy {acc_single:.2f} (its ceiling 15/16 = {15 / 16:.2f})")
+print(f"packed D:   held-out accuracy {acc_packed:.2f} (its ceiling 127/128 = {127 / 128:.2f})")
+
+# %%
+# The lowest loss any D can reach: at the optimum D says sigmoid(l) = p_real / (p_real + p_fake).
+# Unpacked, that is 1/9 on mode 0 (real density 1/8 there, fake density 1); packed, 1/65 on (mode 0, mode 0).
+floor_single = (1 / 8) * math.log(9) + math.log(9 / 8)  # real points on mode 0 + all fakes
+floor_packed = (1 / 64) * math.log(65) + math.log(65 / 64)  # real pairs on (0, 0) + all fake pairs
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(history_single, label="unpacked D")
+ax.plot(history_packed, label="packed D (pack=2)")
+ax.axhline(floor_single, color="C0", ls="--", lw=1, label="lowest possible, unpacked")
+ax.axhline(floor_packed, color="C1", ls="--", lw=1, label="lowest possible, packed")
+ax.set(xlabel="step", ylabel="$L_D$", title="ring of 8 vs a collapsed generator", ylim=(0, 1.6))
+ax.legend()
+plt.show()
+print(f"lowest possible loss: unpacked {floor_single:.2f}, packed {floor_packed:.2f}")
+
+# %% [markdown]
+# Both reach the best their input allows. The dashed lines are the lowest loss any
+# discriminator can reach, computed from the two densities (the best $D$ says
+# $\sigma(\ell) = p_\text{real} / (p_\text{real} + p_\text{fake})$ at each input). The unpacked
+# $D$ sits on its floor, far above zero, because it cannot tell a real point at mode 0
+# from a fake; the packed $D$'s floor is about five times lower, and it gets close to it.
+#
+# The pictures show where each one says "fake". For the packed $D$ we fix one member
+# of the pair (the gold star) and move the other over the plane.
+
+# %%
+grid = train.make_grid(1.5, 200)  # (40000, 2)
+shown = ring.sample(400, generator=torch.Generator().manual_seed(5))
+fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
+with torch.no_grad():
+    widgets.plot_decision(axes[0], grid, D_single(grid), points=shown, title="unpacked D")
+    for ax, mode in zip(axes[1:], (2, 0)):
+        partner = ring.means[mode].expand_as(grid)  # (40000, 2): the same partner for every grid point
+        pairs = torch.stack([grid, partner], dim=1).reshape(-1, 2)  # (80000, 2): rows 2i, 2i+1 = one pack
+        widgets.plot_decision(ax, grid, D_packed(pairs), points=shown, title=f"packed D, partner on mode {mode}")
+        ax.scatter(*ring.means[mode], marker="*", s=250, c="gold", edgecolors="k", zorder=4)
+plt.show()
+
+# %% [markdown]
+# * The **unpacked** $D$ can only reject the fakes *where they pile up*: it paints
+#   mode 0 red, real points there included.
+# * The **packed** $D$ calls a point on mode 0 real when its partner sits on another
+#   mode (middle), and fake only when both are on mode 0 (right): it has learned
+#   "two points on the same mode is suspicious", a statement about *diversity* that no
+#   one-at-a-time judge can make.
+#
+# In training (lesson 05) this is what lets a packed $D$ push a collapsing $G$ to spread
+# out: its gradient says "your samples are too alike", not only "this spot is
+# overcrowded". The price is small: the first layer is `pack` times wider, and batches
+# must be a multiple of `pack`.
+
+# %% [markdown]
+# ## Summary
+#
+# * A discriminator maps a batch $(B, 2)$ to one **logit** per example $(B,)$; $\sigma(\ell)$ is its probability that the example is real.
+# * We keep logits because probabilities round to exactly 0 or 1; the losses take logits (`F.binary_cross_entropy_with_logits`) and stay exact.
+# * Ours is an MLP with LeakyReLU(0.2), which always passes gradient back to the input; `gan.Discriminator` holds the same layers in `D.net` and gives the same logits with our weights.
+# * Trained alone for a few hundred steps with BCE, $D$ separates the ring from a blob; its decision surface shows it only learns a boundary between the samples it saw.
+# * **Packing** (`DiscriminatorConfig(pack=2)`, $(B, 2) \to (B/2,)$) lets $D$ judge diversity: against a generator collapsed onto one mode, the unpacked $D$'s accuracy is capped at $15/16$, the packed one's at $127/128$.
+#
+# ## Exercises
+#
+# Open `exercises/03_the_discriminator.ipynb`. You will write `make_discriminator(data_dim,
+# hidden)`, which builds a network returning one logit per example, and
+# `discriminator_accuracy(D, real, fake)`, the share of examples $D$ gets right; a check
+# cell after each tells you at once whether it is right.
+#
+# Next: **lesson 04, loss functions**: what $D$ and $G$ each minimise, and why the
+# generator's loss from the original GAN paper barely moves it at the start.
