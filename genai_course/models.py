@@ -44,20 +44,31 @@ class GANRecipe:
 
 
 # The lesson-05 cure: non-saturating loss, R1 penalty on D, learning rate decayed to zero.
+# Measured on 2 CPU cores: about a minute; 64-unit networks fit twice the steps of 128-unit
+# ones in that time, and the steps are what put samples on the modes.
 _CURE = TrainConfig(
     loss="nonsaturating",  # strong gradients for G early on
-    steps=8000,  # about a minute on 2 CPU cores
+    steps=12000,  # about a minute on 2 CPU cores
     batch_size=256,
-    lr_g=2e-3,
-    lr_d=2e-3,
+    lr_g=3e-3,
+    lr_d=3e-3,
     r1_gamma=0.3,  # keeps D smooth at the data, so G is pulled towards every mode
     r1_every=4,  # lazy R1: a quarter of the double-backward cost
-    lr_decay="cosine",  # large steps to find the modes, tiny ones to sharpen them
+    lr_decay="linear",  # large steps to find the modes, tiny ones at the end to sharpen them
 )
+_SMALL_G = gan.GeneratorConfig(hidden=64)  # 3 hidden layers of 64 units
+_SMALL_D = gan.DiscriminatorConfig(hidden=64)
+
+
+def _cure(mixture: str, **train: Any) -> GANRecipe:
+    return GANRecipe(mixture, dataclasses.replace(_SMALL_G), dataclasses.replace(_SMALL_D), dataclasses.replace(_CURE, **train))
+
 
 MODELS: dict[str, Callable[[], GANRecipe]] = {
-    "gan-ring8": lambda: GANRecipe("ring8", train=dataclasses.replace(_CURE)),
-    "gan-grid25": lambda: GANRecipe("grid25", train=dataclasses.replace(_CURE)),
+    # The ring's modes are half as wide relative to their spacing as the grid's; a smaller
+    # learning rate keeps them sharp on every seed (at 3e-3, one seed in three ended at 86-88%).
+    "gan-ring8": lambda: _cure("ring8", lr_g=2e-3, lr_d=2e-3),
+    "gan-grid25": lambda: _cure("grid25"),
 }
 
 

@@ -87,7 +87,10 @@ def d_step(
     Returns {'d_loss': ..., 'r1': ..., 'gp': ...} (penalties only when used).
     """
     fake = G(_sample_noise(G, real.shape[0], generator)).detach()  # (B, ...) no path back to G
-    d_loss = get_loss(loss).d(D(real), D(fake))
+    # one forward pass over real and fake together (cheaper than two), then split the logits
+    logits = D(torch.cat([real, fake]))  # (2B / pack,)
+    real_logits, fake_logits = logits.chunk(2)
+    d_loss = get_loss(loss).d(real_logits, fake_logits)
     logs = {"d_loss": d_loss.item()}
     if r1_gamma:
         r1 = r1_penalty(D, real)
