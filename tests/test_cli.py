@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import contextlib
 import io
 import os
@@ -62,7 +64,9 @@ def test_train_writes_a_checkpoint_and_says_where(trained):
     assert trained.stdout.rstrip().endswith("checkpoint written to tmp/x.pt")
     model = models.load_model(str(trained.checkpoint))
     assert (model.name, model.step, model.seed) == ("gan-ring8", 30, 0)
-    assert model.recipe.generator.hidden == 128  # the lesson's recipe, only shorter
+    lesson = models.get_recipe("gan-ring8")  # the lesson's recipe, only shorter
+    assert model.recipe.generator == lesson.generator and model.recipe.discriminator == lesson.discriminator
+    assert dataclasses.replace(model.recipe.train, steps=lesson.train.steps) == lesson.train
     assert sorted(os.listdir(trained.checkpoint.parent)) == ["x.pt"]
 
 

@@ -23,11 +23,14 @@ def test_get_recipe_unknown_name_message():
 
 
 def test_get_recipe_returns_a_fresh_copy():
+    original = models.get_recipe("gan-ring8").to_dict()
     recipe = models.get_recipe("gan-ring8")
     recipe.train.steps = 1
     recipe.generator.hidden = 1
+    recipe.discriminator.pack = 4
     fresh = models.get_recipe("gan-ring8")
-    assert fresh.train.steps == 8000 and fresh.generator.hidden == 128
+    assert fresh.to_dict() == original
+    assert fresh.train.steps > 1 and fresh.generator.hidden > 1 and fresh.discriminator.pack == 1
     assert models.get_recipe("gan-grid25").mixture == "grid25"
 
 
