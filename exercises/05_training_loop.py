@@ -92,8 +92,8 @@ checks.train_loop(train)
 # ## See your GAN learn
 #
 # Your loop, for 1,500 steps on the ring of 8 with small networks (a few seconds).
-# Expect the samples to reach the ring, probably not on every mode: lesson 05 explains
-# why, and what the library's recipe adds.
+# Expect the samples to reach the ring, many of them strung between modes rather than on
+# them: lesson 05 explains why, and what the library's recipe adds.
 
 # %%
 try:

@@ -245,6 +245,14 @@ explorer
 print("sliders:", [s.description for s in explorer.sliders], "| picture is a PNG:", explorer.render()[:4] == b"\x89PNG")
 
 # %% [markdown]
+# The explorer's current picture as a still image (what you see above when the widget is live):
+
+# %%
+from IPython.display import Image
+
+Image(explorer.render())
+
+# %% [markdown]
 # ## An untrained generator knows nothing about the data
 #
 # Scored with lesson 01's yardsticks, the untrained $G$ captures no mode and no sample is

@@ -413,9 +413,9 @@ plt.show()
 #   "two points on the same mode is suspicious", a statement about *diversity* that no
 #   one-at-a-time judge can make.
 #
-# In training (lesson 05) this is what lets a packed $D$ push a collapsing $G$ to spread
-# out: its gradient says "your samples are too alike", not only "this spot is
-# overcrowded". The price is small: the first layer is `pack` times wider, and batches
+# In training, a packed $D$'s gradient can tell a collapsing $G$ "your samples are too
+# alike", not only "this spot is overcrowded"; PacGAN (Lin et al., 2018) measured that this
+# reduces mode dropping on the grid of 25, and lesson 05 lets you try it. The price is small: the first layer is `pack` times wider, and batches
 # must be a multiple of `pack`.
 
 # %% [markdown]

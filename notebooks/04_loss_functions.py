@@ -193,9 +193,9 @@ print("minimax G loss == -BCE(fake, 0):       ", torch.allclose(losses.minimax_g
 # %% [markdown]
 # ## Saturation: where the generator starts
 #
-# At the start of training $G$ is bad and $D$ quickly learns to reject its fakes with
-# confidence: $\ell_f \approx -6$, $D(G(z)) \approx 0.0025$ (lesson 03's $D$ did this in a
-# few hundred steps). $G$ learns only through the gradient of its loss with respect to
+# Early in training, while $G$ is bad, $D$ *can* learn to reject its fakes with confidence
+# (Goodfellow et al., 2014, point this out); take $\ell_f \approx -6$, $D(G(z)) \approx 0.0025$,
+# as an example. $G$ learns only through the gradient of its loss with respect to
 # $\ell_f$, passed back through $D$ into $G$'s weights. So let us move one fake's logit
 # from "clearly fake" ($-6$) to "clearly real" ($+6$) and ask autograd for the loss and its
 # gradient $\partial L_G / \partial \ell_f$ along the way. A negative gradient means
@@ -473,8 +473,9 @@ print("MLP discriminator, same penalty:", torch.allclose(my_r1_penalty(D, real),
 # %%
 from genai_course import models
 
-recipe = models.get_recipe("gan-ring8").train
+recipe = models.get_recipe("gan-grid25").train
 print("loss:", recipe.loss, "| r1_gamma:", recipe.r1_gamma, "| R1 every", recipe.r1_every, "D steps | gp_weight:", recipe.gp_weight)
+print("learning rate:", recipe.lr_g, "decaying", recipe.lr_decay, "to 0 over", recipe.steps, "steps")
 
 # %% [markdown]
 # ## Summary
