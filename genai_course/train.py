@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
 import torch
@@ -66,10 +66,6 @@ class Callback(Protocol):
     def __call__(self, step: int, G: nn.Module, D: nn.Module, logs: dict[str, float]) -> None: ...
 
 
-def _sample_noise(G: nn.Module, n: int, generator: torch.Generator | None) -> torch.Tensor:
-    return G.sample_latent(n, generator=generator)  # (n, latent_dim)
-
-
 def d_step(
     G: nn.Module,
     D: nn.Module,
@@ -86,7 +82,7 @@ def d_step(
     The fakes are detached: this step must change D only, never G.
     Returns {'d_loss': ..., 'r1': ..., 'gp': ...} (penalties only when used).
     """
-    fake = G(_sample_noise(G, real.shape[0], generator)).detach()  # (B, ...) no path back to G
+    fake = G(G.sample_latent(real.shape[0], generator=generator)).detach()  # (B, ...) no path back to G
     # one forward pass over real and fake together (cheaper than two), then split the logits
     logits = D(torch.cat([real, fake]))  # (2B / pack,)
     real_logits, fake_logits = logits.chunk(2)
@@ -120,7 +116,7 @@ def g_step(
     Gradients flow through D into G, but only G's optimizer steps; D's gradients are
     cleared by its own next step (``zero_grad``) and never applied.
     """
-    fake = G(_sample_noise(G, batch_size, generator))  # (B, ...) keeps the graph to G
+    fake = G(G.sample_latent(batch_size, generator=generator))  # (B, ...) keeps the graph to G
     g_loss = get_loss(loss).g(D(fake))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
@@ -290,8 +286,3 @@ def load_checkpoint(path: str) -> dict[str, Any]:
     if missing:
         raise checkpoints.CheckpointError(f"{path} is missing {', '.join(missing)}: not a GAN training checkpoint")
     return data
-
-
-def config_dict(config: Any) -> dict[str, Any]:
-    """A dataclass config as a plain dict (what checkpoints store)."""
-    return asdict(config)

@@ -16,7 +16,6 @@ from genai_course.train import (
     History,
     Snapshots,
     TrainConfig,
-    config_dict,
     d_step,
     g_step,
     load_checkpoint,
@@ -251,7 +250,7 @@ def test_save_and_load_checkpoint_round_trip(tmp_path):
     generator = torch.Generator().manual_seed(3)
     train_gan(G, D, sample_ring, config, optimizers=optimizers, generator=generator, progress=False)
     path = tmp_path / "run.pt"
-    save_checkpoint(str(path), model="tiny", config=config_dict(config), G=G, D=D, optimizers=optimizers,
+    save_checkpoint(str(path), model="tiny", config=dataclasses.asdict(config), G=G, D=D, optimizers=optimizers,
                     step=5, generator=generator, extra={"note": "hi"})
     ckpt = load_checkpoint(str(path))
     assert (ckpt["model"], ckpt["step"], ckpt["extra"]) == ("tiny", 5, {"note": "hi"})
