@@ -1,9 +1,12 @@
-"""Toy data for the GAN lessons: 2D Gaussian mixtures (the PacGAN/VEEGAN protocol).
+"""The course's data, all offline.
 
-Two benchmark mixtures, both with equal weights on every mode:
+2D Gaussian mixtures (the PacGAN/VEEGAN protocol), both with equal weights on every mode:
 
 * ``ring8``:  8 Gaussians at (cos 2*pi*k/8, sin 2*pi*k/8), k = 0..7, std 0.01.
 * ``grid25``: 25 Gaussians at {-4, -2, 0, 2, 4}^2, std 0.05.
+
+Real handwriting: scikit-learn's 8x8 digits (1,797 images from 43 writers, 16 grey
+levels, shipped inside scikit-learn, so nothing is downloaded), see ``load_digits``.
 
 Sampling is seeded by passing a ``torch.Generator`` (``generator=``), so the same
 generator state always gives the same points.
@@ -11,12 +14,16 @@ generator state always gives the same points.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Mixture", "ring8", "grid25", "MIXTURES", "get_mixture", "set_seed"]
+__all__ = [
+    "Mixture", "ring8", "grid25", "MIXTURES", "get_mixture", "set_seed",
+    "Digits", "load_digits", "DIGITS_TEST_SIZE", "DIGITS_SPLIT_SEED",
+]
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -93,3 +100,53 @@ def get_mixture(name: str) -> Mixture:
     if name not in MIXTURES:
         raise ValueError(f"unknown mixture {name!r}: choose one of {', '.join(sorted(MIXTURES))}")
     return MIXTURES[name]()
+
+
+# The digits split, fixed for the whole course: a random permutation of the 1,797 images
+# drawn with this seed; the first DIGITS_TEST_SIZE are held out, the rest are for training.
+DIGITS_TEST_SIZE = 300
+DIGITS_SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Digits:
+    """scikit-learn's 8x8 handwritten digits, split once for the whole course.
+
+    Images are float32 in [0, 1] (the 16 grey levels 0..16 divided by 16), shaped
+    (N, 1, 8, 8) as convolutional networks expect: batch, channel, height, width.
+    Labels are int64 in 0..9. Models are trained on ``train`` only; ``test`` is held out
+    for judging them (and for the digit classifier's accuracy).
+    """
+
+    x_train: torch.Tensor  # (1497, 1, 8, 8) float32 in [0, 1]
+    y_train: torch.Tensor  # (1497,) int64
+    x_test: torch.Tensor  # (300, 1, 8, 8)
+    y_test: torch.Tensor  # (300,)
+
+    num_classes = 10
+    image_shape = (1, 8, 8)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw n training digits with replacement: images (n, 1, 8, 8) and labels (n,)."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be a positive whole number of digits (got {n!r})")
+        i = torch.randint(self.x_train.shape[0], (n,), generator=generator)  # (n,)
+        return self.x_train[i], self.y_train[i]
+
+
+@functools.lru_cache(maxsize=1)
+def load_digits() -> Digits:
+    """The 1,797 digits, split into 1,497 for training and 300 held out (fixed, see above).
+
+    The data ships inside scikit-learn (``sklearn.datasets.load_digits``): no download.
+    The split is the same on every machine: ``torch.randperm(1797)`` with a generator
+    seeded ``DIGITS_SPLIT_SEED``; the first ``DIGITS_TEST_SIZE`` indices are the test set.
+    """
+    from sklearn.datasets import load_digits as _sklearn_digits
+
+    raw = _sklearn_digits()
+    x = torch.tensor(raw.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (1797, 1, 8, 8) in [0, 1]
+    y = torch.tensor(raw.target, dtype=torch.int64)  # (1797,)
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(DIGITS_SPLIT_SEED))
+    test, train = perm[:DIGITS_TEST_SIZE], perm[DIGITS_TEST_SIZE:]
+    return Digits(x[train], y[train], x[test], y[test])
