@@ -6,6 +6,10 @@ Lessons 02-03 build these step by step; this module is the tested reference vers
 * ``Discriminator``: maps data, shape (B, data_dim), to one *logit* per example, shape (B,).
   A logit is a real number; ``sigmoid(logit)`` is D's probability that the input is real.
   With packing (PacGAN), D sees ``pack`` examples at once and returns one logit per pack.
+* ``ConvGenerator`` and ``ConvDiscriminator``: the DCGAN-style versions for 8x8 images
+  (lesson 06), shaped (B, 1, 8, 8) with pixels in [0, 1]. With ``num_classes > 0`` they
+  are class-conditional (lesson 07): G(z, y) draws a digit of class y, and D(x, y) judges
+  whether x is a real digit *of class y* (projection discriminator).
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["GeneratorConfig", "DiscriminatorConfig", "Generator", "Discriminator", "mlp"]
+__all__ = [
+    "GeneratorConfig", "DiscriminatorConfig", "Generator", "Discriminator", "mlp",
+    "ConvGeneratorConfig", "ConvDiscriminatorConfig", "ConvGenerator", "ConvDiscriminator",
+]
 
 
 @dataclass
@@ -104,3 +111,140 @@ class Discriminator(nn.Module):
         # Packing: concatenate `pack` consecutive examples into one input of D.
         x = x.reshape(x.shape[0] // c.pack, c.pack * c.data_dim)  # (B/pack, pack*data_dim)
         return self.net(x).squeeze(1)  # (B/pack,)
+
+
+# ---------------------------------------------------------------------------------------
+# Convolutional GANs for 8x8 images (lessons 06-07)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ConvGeneratorConfig:
+    latent_dim: int = 32  # size of z; 8x8 digits need more than the 2 of the 2D lessons
+    channels: int = 32  # feature maps at 4x4; the 2x2 layer has twice as many
+    num_classes: int = 0  # 0: unconditional G(z); K > 0: conditional G(z, y) with y in 0..K-1
+
+
+@dataclass
+class ConvDiscriminatorConfig:
+    channels: int = 32  # feature maps at 4x4; the 2x2 layer has twice as many
+    num_classes: int = 0  # 0: unconditional D(x); K > 0: conditional D(x, y) (projection)
+
+
+def _check_labels(y: torch.Tensor | None, batch: int, num_classes: int, who: str) -> None:
+    """Conditional networks need one label in 0..K-1 per example; unconditional ones none."""
+    if num_classes == 0:
+        if y is not None:
+            raise ValueError(f"this {who} is unconditional (num_classes=0): call it without labels")
+        return
+    if y is None:
+        raise ValueError(f"this {who} is conditional (num_classes={num_classes}): pass labels y of shape ({batch},)")
+    if y.dtype not in (torch.int64, torch.int32) or y.shape != (batch,):
+        raise ValueError(
+            f"labels must be whole numbers of shape ({batch},), one per example (got {y.dtype} of shape {tuple(y.shape)})"
+        )
+    if batch and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1} (got values from {int(y.min())} to {int(y.max())})")
+
+
+class ConvGenerator(nn.Module):
+    """DCGAN-style generator: z (B, latent_dim) [and labels y (B,)] -> images (B, 1, 8, 8) in [0, 1].
+
+    A linear layer makes a 2x2 grid of 2C feature maps; each transposed convolution (kernel 4,
+    stride 2, padding 1) doubles the height and width: 2x2 -> 4x4 -> 8x8. Batch norm after the
+    hidden layers keeps their activations on a common scale; a sigmoid puts pixels in [0, 1].
+    Conditional (num_classes K > 0): the label, one-hot, is appended to z.
+    """
+
+    def __init__(self, config: ConvGeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or ConvGeneratorConfig()
+        for name in ("latent_dim", "channels"):
+            if not isinstance(getattr(c, name), int) or getattr(c, name) < 1:
+                raise ValueError(f"{name} must be a positive int (got {getattr(c, name)!r})")
+        if not isinstance(c.num_classes, int) or c.num_classes < 0:
+            raise ValueError(f"num_classes must be 0 (unconditional) or a positive int (got {c.num_classes!r})")
+        ch = c.channels
+        self.project = nn.Sequential(  # (B, latent_dim + K) -> (B, 2C * 2 * 2)
+            nn.Linear(c.latent_dim + c.num_classes, 2 * ch * 2 * 2), nn.BatchNorm1d(2 * ch * 2 * 2), nn.ReLU()
+        )
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(2 * ch, ch, kernel_size=4, stride=2, padding=1),  # (B, 2C, 2, 2) -> (B, C, 4, 4)
+            nn.BatchNorm2d(ch),
+            nn.ReLU(),
+            nn.ConvTranspose2d(ch, 1, kernel_size=4, stride=2, padding=1),  # (B, C, 4, 4) -> (B, 1, 8, 8)
+            nn.Sigmoid(),  # pixels in [0, 1], like the data
+        )
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z: (B, latent_dim), y: (B,) labels if conditional -> images (B, 1, 8, 8) in [0, 1]."""
+        c = self.config
+        if z.dim() != 2 or z.shape[1] != c.latent_dim:
+            raise ValueError(f"ConvGenerator expects noise of shape (batch, {c.latent_dim}) (got {tuple(z.shape)})")
+        _check_labels(y, z.shape[0], c.num_classes, "generator")
+        if y is not None:
+            z = torch.cat([z, nn.functional.one_hot(y.long(), c.num_classes).to(z.dtype)], dim=1)  # (B, latent_dim + K)
+        h = self.project(z).view(-1, 2 * c.channels, 2, 2)  # (B, 2C, 2, 2)
+        return self.up(h)  # (B, 1, 8, 8)
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw latent noise z ~ N(0, I): (n, latent_dim), on the generator's device."""
+        device = next(self.parameters()).device
+        return torch.randn(n, self.config.latent_dim, generator=generator).to(device)
+
+    def sample_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Labels for n fakes, uniform over the classes: (n,) int64; None if unconditional."""
+        if self.config.num_classes == 0:
+            return None
+        device = next(self.parameters()).device
+        return torch.randint(self.config.num_classes, (n,), generator=generator).to(device)
+
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Generate n images without tracking gradients: (n, 1, 8, 8) in [0, 1].
+
+        Conditional: ``y`` (n,) picks each image's class (default: uniform random labels).
+        """
+        if y is None:
+            y = self.sample_labels(n, generator=generator)
+        return self(self.sample_latent(n, generator=generator), y)
+
+
+class ConvDiscriminator(nn.Module):
+    """DCGAN-style discriminator: images (B, 1, 8, 8) [and labels y (B,)] -> logits (B,).
+
+    Two strided convolutions halve the size twice (8x8 -> 4x4 -> 2x2) with LeakyReLU and no
+    batch norm (batch norm would mix real and fake examples of a batch, and breaks the R1
+    penalty's per-example gradients). Conditional (K > 0): a projection discriminator adds
+    <embed(y), h> to the logit, so D scores how well the features h match class y.
+    """
+
+    def __init__(self, config: ConvDiscriminatorConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or ConvDiscriminatorConfig()
+        if not isinstance(c.channels, int) or c.channels < 1:
+            raise ValueError(f"channels must be a positive int (got {c.channels!r})")
+        if not isinstance(c.num_classes, int) or c.num_classes < 0:
+            raise ValueError(f"num_classes must be 0 (unconditional) or a positive int (got {c.num_classes!r})")
+        ch = c.channels
+        self.features = nn.Sequential(
+            nn.Conv2d(1, ch, kernel_size=4, stride=2, padding=1),  # (B, 1, 8, 8) -> (B, C, 4, 4)
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(ch, 2 * ch, kernel_size=4, stride=2, padding=1),  # -> (B, 2C, 2, 2)
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),  # -> (B, 2C * 4)
+        )
+        self.head = nn.Linear(2 * ch * 4, 1)
+        self.embed = nn.Embedding(c.num_classes, 2 * ch * 4) if c.num_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, 1, 8, 8), y: (B,) labels if conditional -> logits (B,)."""
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 8, 8):
+            raise ValueError(f"ConvDiscriminator expects images of shape (batch, 1, 8, 8) (got {tuple(x.shape)})")
+        _check_labels(y, x.shape[0], self.config.num_classes, "discriminator")
+        h = self.features(x)  # (B, F)
+        logits = self.head(h).squeeze(1)  # (B,)
+        if self.embed is not None:
+            # projection: logit += <embed(y), h>, D's score for "real, and of class y"
+            logits = logits + (self.embed(y) * h).sum(dim=1)
+        return logits

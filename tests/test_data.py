@@ -134,3 +134,41 @@ def test_scale_is_the_rms_radius(name):
 def test_bad_n_message(n):
     with pytest.raises(ValueError, match=re.escape(f"n must be a positive whole number of samples (got {n!r})")):
         data.ring8().sample(n)
+
+
+# ---------------------------------------------------------------------------------------- digits
+
+
+def test_digits_split_is_fixed_disjoint_and_complete():
+    d = data.load_digits()
+    assert d.x_train.shape == (1497, 1, 8, 8) and d.x_test.shape == (300, 1, 8, 8)
+    assert d.x_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
+    assert d.y_train.shape == (1497,) and d.y_test.shape == (300,)
+    assert float(d.x_train.min()) == 0.0 and float(d.x_train.max()) == 1.0
+    # 16 grey levels: every pixel is a multiple of 1/16
+    assert torch.equal(d.x_train * 16, (d.x_train * 16).round())
+    # every class in both parts
+    assert d.y_train.bincount(minlength=10).min() > 100 and d.y_test.bincount(minlength=10).min() > 15
+    # train and test hold different images: together they are sklearn's 1,797 exactly once
+    from sklearn.datasets import load_digits as sk
+
+    raw = torch.tensor(sk().images, dtype=torch.float32).unsqueeze(1) / 16
+    perm = torch.randperm(1797, generator=torch.Generator().manual_seed(data.DIGITS_SPLIT_SEED))
+    assert torch.equal(d.x_test, raw[perm[:300]]) and torch.equal(d.x_train, raw[perm[300:]])
+
+
+def test_digits_sample_is_seeded_and_labelled():
+    d = data.load_digits()
+    x1, y1 = d.sample(64, generator=torch.Generator().manual_seed(3))
+    x2, y2 = d.sample(64, generator=torch.Generator().manual_seed(3))
+    assert x1.shape == (64, 1, 8, 8) and y1.shape == (64,)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    # each sampled image is a training image with its own label
+    i = [int(((d.x_train - x1[k]).abs().flatten(1).sum(1) == 0).nonzero()[0]) for k in range(5)]
+    assert torch.equal(d.y_train[i], y1[:5])
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5, True])
+def test_digits_sample_bad_n(n):
+    with pytest.raises(ValueError, match=r"n must be a positive whole number of digits \(got"):
+        data.load_digits().sample(n)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from genai_course import losses
+from genai_course import gan, losses
 from genai_course.gan import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, mlp
 
 # (latent_dim, data_dim, hidden, layers, G activation, D activation, pack)
@@ -143,3 +143,89 @@ def test_sample_is_g_of_seeded_noise_without_gradients():
     assert not out.requires_grad and out.grad_fn is None
     torch.testing.assert_close(out, G(torch.randn(20, 2, generator=torch.Generator().manual_seed(1))).detach())
     assert torch.is_grad_enabled()  # no_grad did not leak out of sample
+
+
+# ------------------------------------------------------------------------- convolutional GANs
+
+
+def conv_pair(num_classes: int = 0, seed: int = 0):
+    torch.manual_seed(seed)
+    return (
+        gan.ConvGenerator(gan.ConvGeneratorConfig(latent_dim=8, channels=8, num_classes=num_classes)),
+        gan.ConvDiscriminator(gan.ConvDiscriminatorConfig(channels=8, num_classes=num_classes)),
+    )
+
+
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_conv_shapes_and_pixel_range(num_classes):
+    G, D = conv_pair(num_classes)
+    y = torch.arange(6) % 10 if num_classes else None
+    x = G(torch.randn(6, 8), y).detach()
+    assert x.shape == (6, 1, 8, 8)
+    assert float(x.min()) >= 0 and float(x.max()) <= 1
+    assert D(x, y).shape == (6,)
+    # the transposed convolutions double the size: 2x2 -> 4x4 -> 8x8
+    h = G.project(torch.randn(6, 8 + num_classes)).view(6, 16, 2, 2)
+    assert G.up[0](h).shape == (6, 8, 4, 4)
+
+
+def test_conditional_generator_uses_its_label():
+    G, _ = conv_pair(10)
+    G.eval()
+    z = torch.randn(10, 8)
+    x = G(z.expand(10, 8).contiguous(), torch.arange(10))  # the same z, ten labels
+    assert (x[1:] - x[:1]).abs().flatten(1).amax(1).min() > 1e-4
+    # the label goes in as a one-hot vector appended to z
+    manual = G.up(G.project(torch.cat([z, torch.eye(10)], 1)).view(10, 16, 2, 2))
+    assert torch.allclose(G(z, torch.arange(10)), manual)
+
+
+def test_projection_discriminator_formula():
+    _, D = conv_pair(10)
+    x, y = torch.rand(5, 1, 8, 8), torch.tensor([0, 3, 3, 9, 1])
+    h = D.features(x)
+    assert torch.allclose(D(x, y), D.head(h).squeeze(1) + (D.embed(y) * h).sum(1))
+    assert not torch.allclose(D(x, y), D(x, (y + 1) % 10))
+
+
+def test_conv_gradients_reach_every_parameter():
+    G, D = conv_pair(10)
+    y = torch.arange(8) % 10
+    D(G(torch.randn(8, 8), y), y).sum().backward()
+    for name, p in [*G.named_parameters(), *D.named_parameters()]:
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_conv_sample_same_seed_same_images():
+    G, _ = conv_pair(10)
+    a = G.sample(12, generator=torch.Generator().manual_seed(1))
+    b = G.sample(12, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.shape == (12, 1, 8, 8) and not a.requires_grad
+    seven = G.sample(4, torch.full((4,), 7), generator=torch.Generator().manual_seed(1))
+    assert seven.shape == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "num_classes, call, message",
+    [
+        (0, lambda G, D: G(torch.randn(3, 7)), "ConvGenerator expects noise of shape (batch, 8) (got (3, 7))"),
+        (0, lambda G, D: G(torch.randn(3, 8), torch.zeros(3, dtype=torch.long)), "this generator is unconditional (num_classes=0): call it without labels"),
+        (10, lambda G, D: G(torch.randn(3, 8)), "this generator is conditional (num_classes=10): pass labels y of shape (3,)"),
+        (10, lambda G, D: G(torch.randn(3, 8), torch.tensor([0, 5, 10])), "labels must lie in 0..9 (got values from 0 to 10)"),
+        (10, lambda G, D: G(torch.randn(3, 8), torch.zeros(3)), "labels must be whole numbers of shape (3,), one per example (got torch.float32 of shape (3,))"),
+        (10, lambda G, D: D(torch.rand(3, 1, 8, 8)), "this discriminator is conditional (num_classes=10): pass labels y of shape (3,)"),
+        (0, lambda G, D: D(torch.rand(3, 64)), "ConvDiscriminator expects images of shape (batch, 1, 8, 8) (got (3, 64))"),
+        (0, lambda G, D: D(torch.rand(3, 1, 16, 16)), "ConvDiscriminator expects images of shape (batch, 1, 8, 8) (got (3, 1, 16, 16))"),
+    ],
+)
+def test_conv_bad_input_messages(num_classes, call, message):
+    G, D = conv_pair(num_classes)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call(G, D)
+
+
+def test_conv_bad_config_messages():
+    with pytest.raises(ValueError, match=re.escape("channels must be a positive int (got 0)")):
+        gan.ConvGenerator(gan.ConvGeneratorConfig(channels=0))
+    with pytest.raises(ValueError, match=re.escape("num_classes must be 0 (unconditional) or a positive int (got -1)")):
+        gan.ConvDiscriminator(gan.ConvDiscriminatorConfig(num_classes=-1))
