@@ -66,6 +66,17 @@ class Callback(Protocol):
     def __call__(self, step: int, G: nn.Module, D: nn.Module, logs: dict[str, float]) -> None: ...
 
 
+def _fake_labels(G: nn.Module, n: int, generator: torch.Generator | None) -> torch.Tensor | None:
+    """Uniform random labels for n fakes if G is conditional (has ``sample_labels``), else None."""
+    sample_labels = getattr(G, "sample_labels", None)
+    return sample_labels(n, generator=generator) if sample_labels is not None else None
+
+
+def _conditioned(net: nn.Module, labels: torch.Tensor | None) -> Callable[..., torch.Tensor]:
+    """net itself, or net with its labels filled in (a conditional network takes (x, y))."""
+    return net if labels is None else (lambda x: net(x, labels))
+
+
 def d_step(
     G: nn.Module,
     D: nn.Module,
@@ -73,27 +84,33 @@ def d_step(
     opt_d: torch.optim.Optimizer,
     loss: str = "nonsaturating",
     *,
+    labels: torch.Tensor | None = None,
     r1_gamma: float = 0.0,
     gp_weight: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """One discriminator update on a batch of real examples (B, ...) and as many fakes.
 
-    The fakes are detached: this step must change D only, never G.
+    The fakes are detached: this step must change D only, never G. For conditional
+    networks, ``labels`` (B,) are the real examples' classes; the fakes are drawn with the
+    same labels, so D sees the same classes on both sides and can only tell them apart by
+    how well each image matches its label.
     Returns {'d_loss': ..., 'r1': ..., 'gp': ...} (penalties only when used).
     """
-    fake = G(G.sample_latent(real.shape[0], generator=generator)).detach()  # (B, ...) no path back to G
+    z = G.sample_latent(real.shape[0], generator=generator)
+    fake = _conditioned(G, labels)(z).detach()  # (B, ...) no path back to G
     # one forward pass over real and fake together (cheaper than two), then split the logits
-    logits = D(torch.cat([real, fake]))  # (2B / pack,)
+    both = None if labels is None else torch.cat([labels, labels])  # (2B,)
+    logits = _conditioned(D, both)(torch.cat([real, fake]))  # (2B / pack,)
     real_logits, fake_logits = logits.chunk(2)
     d_loss = get_loss(loss).d(real_logits, fake_logits)
     logs = {"d_loss": d_loss.item()}
     if r1_gamma:
-        r1 = r1_penalty(D, real)
+        r1 = r1_penalty(_conditioned(D, labels), real)
         d_loss = d_loss + 0.5 * r1_gamma * r1
         logs["r1"] = r1.item()
     if gp_weight:
-        gp = gradient_penalty(D, real, fake, generator=generator)
+        gp = gradient_penalty(_conditioned(D, labels), real, fake, generator=generator)
         d_loss = d_loss + gp_weight * gp
         logs["gp"] = gp.item()
     opt_d.zero_grad(set_to_none=True)
@@ -114,10 +131,13 @@ def g_step(
     """One generator update: make ``batch_size`` fakes and step G to fool D.
 
     Gradients flow through D into G, but only G's optimizer steps; D's gradients are
-    cleared by its own next step (``zero_grad``) and never applied.
+    cleared by its own next step (``zero_grad``) and never applied. A conditional G draws
+    uniform random labels, and D judges each fake against the label it was drawn for.
     """
-    fake = G(G.sample_latent(batch_size, generator=generator))  # (B, ...) keeps the graph to G
-    g_loss = get_loss(loss).g(D(fake))
+    z = G.sample_latent(batch_size, generator=generator)
+    labels = _fake_labels(G, batch_size, generator)  # (B,) or None
+    fake = _conditioned(G, labels)(z)  # (B, ...) keeps the graph to G
+    g_loss = get_loss(loss).g(_conditioned(D, labels)(fake))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
@@ -161,8 +181,10 @@ class Snapshots:
     """Callback that records, every ``every`` steps, G's samples from fixed noise and D's
     logits on a fixed grid of points (for the training scrubber).
 
-    z: (N, latent_dim) fixed noise. grid: (M, 2) points where D is evaluated (2D data only;
-    None skips it). ``transform`` maps G's output to data units (e.g. undo normalisation).
+    z: (N, latent_dim) fixed noise; labels: (N,) fixed classes for a conditional G. grid: (M, 2)
+    points where D is evaluated (2D data only; None skips it). ``transform`` maps G's output to
+    data units (e.g. undo normalisation). G is sampled in eval mode (batch norm uses its running
+    statistics and does not update them), then put back in the mode it was in.
     """
 
     def __init__(
@@ -172,17 +194,21 @@ class Snapshots:
         grid: torch.Tensor | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         inverse: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        labels: torch.Tensor | None = None,
     ) -> None:
         if every < 1:
             raise ValueError(f"every must be a positive number of steps (got {every})")
-        self.every, self.z, self.grid = every, z, grid
+        self.every, self.z, self.grid, self.labels = every, z, grid, labels
         self.transform = transform or (lambda x: x)
         self.inverse = inverse or (lambda x: x)
         self.records: list[dict[str, Any]] = []
 
     @torch.no_grad()
     def record(self, step: int, G: nn.Module, D: nn.Module) -> None:
-        snap: dict[str, Any] = {"step": step, "samples": self.transform(G(self.z)).cpu()}
+        was_training = G.training
+        G.eval()
+        snap: dict[str, Any] = {"step": step, "samples": self.transform(_conditioned(G, self.labels)(self.z)).cpu()}
+        G.train(was_training)
         if self.grid is not None and getattr(D.config, "pack", 1) == 1:
             snap["d_logits"] = D(self.inverse(self.grid)).cpu()  # (M,)
         self.records.append(snap)
@@ -208,7 +234,8 @@ def train_gan(
 ) -> History:
     """Alternate ``config.d_steps`` D updates and one G update for ``config.steps`` steps.
 
-    sample_real(n, generator) -> (n, ...) real examples. ``optimizers``, ``generator`` and
+    sample_real(n, generator) -> (n, ...) real examples, or a pair (examples, labels (n,)) to
+    train conditional networks G(z, y) and D(x, y). ``optimizers``, ``generator`` and
     ``start_step`` let a run continue from a checkpoint; ``stop_at`` ends early (at that step).
     Callbacks get (step, G, D, logs) after every step, with step counted from 1.
     """
@@ -236,7 +263,11 @@ def train_gan(
         r1_gamma = config.r1_gamma * config.r1_every if step % config.r1_every == 0 else 0.0
         for _ in range(config.d_steps):
             real = sample_real(config.batch_size, generator)
-            logs = d_step(G, D, real, opt_d, config.loss, r1_gamma=r1_gamma, gp_weight=config.gp_weight, generator=generator)
+            real, labels = real if isinstance(real, tuple) else (real, None)
+            logs = d_step(
+                G, D, real, opt_d, config.loss,
+                labels=labels, r1_gamma=r1_gamma, gp_weight=config.gp_weight, generator=generator,
+            )
         logs.update(g_step(G, D, config.batch_size, opt_g, config.loss, generator=generator))
         history.step.append(step + 1)
         history.d_loss.append(logs["d_loss"])

@@ -303,3 +303,84 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, tiny_recipe):
 def test_history_defaults():
     h = History()
     assert (h.step, h.d_loss, h.g_loss, h.snapshots, h.seconds) == ([], [], [], [], 0.0)
+
+
+# --------------------------------------------------------------------- conditional (lesson 07)
+
+
+def conv_pair(num_classes: int = 10, seed: int = 0):
+    from genai_course import gan
+
+    torch.manual_seed(seed)
+    return (
+        gan.ConvGenerator(gan.ConvGeneratorConfig(latent_dim=8, channels=8, num_classes=num_classes)),
+        gan.ConvDiscriminator(gan.ConvDiscriminatorConfig(channels=8, num_classes=num_classes)),
+    )
+
+
+class LabelSpy(torch.nn.Module):
+    """Wraps a conditional network and records the labels it is called with."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net, self.calls = net, []
+        self.config = net.config
+        if hasattr(net, "sample_latent"):
+            self.sample_latent, self.sample_labels = net.sample_latent, net.sample_labels
+
+    def forward(self, x, y):
+        self.calls.append(y.clone())
+        return self.net(x, y)
+
+
+def test_conditional_d_step_fakes_share_the_real_labels_and_g_is_untouched():
+    G, D = conv_pair()
+    spy_g, spy_d = LabelSpy(G), LabelSpy(D)
+    opt_g, opt_d = make_optimizers(G, D, TrainConfig())
+    real, labels = torch.rand(16, 1, 8, 8), torch.arange(16) % 10
+    before_g, before_d = params(G), params(D)
+    logs = d_step(spy_g, spy_d, real, opt_d, labels=labels, r1_gamma=1.0, generator=torch.Generator().manual_seed(0))
+    assert unchanged(before_g, G) and not unchanged(before_d, D)
+    assert set(logs) == {"d_loss", "r1"}
+    assert torch.equal(spy_g.calls[0], labels)  # fakes drawn for the real batch's classes
+    assert torch.equal(spy_d.calls[0], torch.cat([labels, labels]))  # D judges both halves against those classes
+    assert all(torch.equal(c, labels) for c in spy_d.calls[1:])  # R1 at the real images with their labels
+
+
+def test_conditional_g_step_judges_each_fake_against_its_own_label():
+    G, D = conv_pair()
+    spy_g, spy_d = LabelSpy(G), LabelSpy(D)
+    opt_g, _ = make_optimizers(G, D, TrainConfig())
+    before_g, before_d = params(G), params(D)
+    g_step(spy_g, spy_d, 200, opt_g, generator=torch.Generator().manual_seed(0))
+    assert not unchanged(before_g, G) and unchanged(before_d, D)
+    (asked,), (judged,) = spy_g.calls, spy_d.calls
+    assert torch.equal(asked, judged)
+    assert asked.min() >= 0 and asked.max() <= 9 and len(asked.unique()) == 10  # uniform over the classes
+
+
+def test_conditional_train_gan_runs_from_labelled_batches():
+    G, D = conv_pair()
+    digits = __import__("genai_course.data", fromlist=["load_digits"]).load_digits()
+    history = train_gan(G, D, digits.sample, TrainConfig(steps=5, batch_size=16, r1_gamma=1.0, r1_every=2), progress=False)
+    assert history.step == [1, 2, 3, 4, 5] and all(math.isfinite(v) for v in history.d_loss + history.g_loss)
+
+
+def test_unconditional_networks_refuse_labelled_batches():
+    G, D = conv_pair(num_classes=0)
+    digits = __import__("genai_course.data", fromlist=["load_digits"]).load_digits()
+    with pytest.raises(ValueError, match="this generator is unconditional"):
+        train_gan(G, D, digits.sample, TrainConfig(steps=1, batch_size=8), progress=False)
+
+
+def test_snapshots_sample_in_eval_mode_and_leave_batch_norm_alone():
+    G, D = conv_pair()
+    G.train()
+    stats = [b.clone() for b in G.buffers()]
+    snaps = Snapshots(1, torch.randn(20, 8), labels=torch.arange(20) % 10)
+    snaps(1, G, D, {})
+    assert G.training  # put back in the mode it was in
+    assert all(torch.equal(a, b) for a, b in zip(stats, G.buffers()))  # running statistics untouched
+    G.eval()
+    assert torch.equal(snaps.records[0]["samples"], G(snaps.z, snaps.labels))
+    assert snaps.records[0]["samples"].shape == (20, 1, 8, 8) and "d_logits" not in snaps.records[0]
