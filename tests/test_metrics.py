@@ -93,3 +93,93 @@ def test_wrong_shape_message(shape):
 def test_empty_input_message():
     with pytest.raises(ValueError, match=re.escape("need at least one sample to score")):
         mode_metrics(torch.zeros(0, 2), data.ring8())
+
+
+# ------------------------------------------------------------------------------ digit metrics
+
+from genai_course import metrics  # noqa: E402
+
+
+def test_frechet_distance_matches_scipy_sqrtm():
+    import numpy as np
+    from scipy import linalg
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(400, 6, generator=g, dtype=torch.float64)
+    b = torch.randn(300, 6, generator=g, dtype=torch.float64) @ torch.randn(6, 6, generator=g, dtype=torch.float64) + 0.5
+    s_a, s_b = np.cov(a.numpy().T), np.cov(b.numpy().T)
+    root = linalg.sqrtm(s_a @ s_b).real
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum().item() + np.trace(s_a + s_b - 2 * root)
+    assert metrics.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+    assert metrics.frechet_distance(b, a) == pytest.approx(expected, rel=1e-6)  # symmetric
+
+
+def test_frechet_distance_zero_for_the_same_set_and_mean_shift_adds_its_square():
+    a = torch.randn(200, 5, generator=torch.Generator().manual_seed(1))
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    shift = torch.tensor([3.0, 0, 0, 4.0, 0])
+    assert metrics.frechet_distance(a, a + shift) == pytest.approx(25.0, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "a, b, message",
+    [
+        (torch.zeros(5, 3), torch.zeros(5, 4), "need two feature sets (N, F) and (M, F) (got (5, 3) and (5, 4))"),
+        (torch.zeros(1, 3), torch.zeros(5, 3), "need at least 2 examples in each set to estimate a covariance"),
+    ],
+)
+def test_frechet_distance_bad_input(a, b, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        metrics.frechet_distance(a, b)
+
+
+def test_class_entropy_extremes():
+    assert metrics.class_entropy(torch.arange(1000) % 10) == pytest.approx(1.0)
+    assert metrics.class_entropy(torch.full((50,), 3)) == 0.0
+    assert metrics.class_entropy(torch.arange(1000) % 5) == pytest.approx(math.log(5) / math.log(10))
+
+
+def test_the_judge_knows_real_digits():
+    digits = data.load_digits()
+    clf = metrics.digit_classifier()
+    assert clf is metrics.digit_classifier()  # trained once per session
+    with torch.no_grad():
+        accuracy = (clf(digits.x_test).argmax(1) == digits.y_test).float().mean()
+    assert accuracy >= 0.97
+    report = metrics.digit_metrics(digits.x_test, digits.y_test)
+    assert report.confident >= 0.93 and report.class_entropy >= 0.98 and report.label_accuracy == float(accuracy)
+    assert report.frechet == pytest.approx(0.0, abs=1e-6)  # the held-out digits against themselves
+    assert 0 < report.frechet_real < 60
+    assert "label accuracy" in str(report) and report.as_dict()["n_samples"] == 300
+
+
+def test_digit_metrics_flag_noise_collapse_and_wrong_labels():
+    digits = data.load_digits()
+    real = metrics.digit_metrics(digits.x_train[:1000])
+    noise = metrics.digit_metrics(torch.rand(1000, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    collapsed = metrics.digit_metrics(digits.x_train[:1].repeat(1000, 1, 1, 1))
+    assert real.frechet < 2 * real.frechet_real and real.confident > 0.97
+    assert noise.frechet > 10 * real.frechet_real and noise.confident < 0.7  # noise: far from digits in feature space
+    assert collapsed.class_entropy == 0.0 and collapsed.frechet > 10 * real.frechet_real  # one digit, however sharp
+    wrong = metrics.digit_metrics(digits.x_test, (digits.y_test + 1) % 10)
+    assert wrong.label_accuracy < 0.05 and real.label_accuracy is None
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (torch.rand(10, 64), "samples must be images of shape (N, 1, 8, 8) (got (10, 64))"),
+        (torch.rand(10, 1, 16, 16), "samples must be images of shape (N, 1, 8, 8) (got (10, 1, 16, 16))"),
+        (torch.rand(10, 1, 8, 8) * 2 - 1, "pixels must lie in [0, 1] like the data (got values from"),
+        (torch.full((10, 1, 8, 8), float("nan")), "samples contain NaN or infinite values"),
+        (torch.rand(1, 1, 8, 8), "need at least 2 samples to score"),
+    ],
+)
+def test_digit_metrics_bad_input(x, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        metrics.digit_metrics(x, classifier=metrics.DigitClassifier())
+
+
+def test_digit_metrics_label_shape_message():
+    with pytest.raises(ValueError, match=re.escape("labels must have shape (10,), one per sample (got (5,))")):
+        metrics.digit_metrics(torch.rand(10, 1, 8, 8), torch.zeros(5, dtype=torch.long), classifier=metrics.DigitClassifier())
