@@ -1,11 +1,18 @@
-"""Pictures and widgets for exploring 2D GANs: samples over the true density, D's
-decision surface, a scrubber over training snapshots and a latent-space explorer.
+"""Pictures and widgets for exploring GANs.
 
-Figures are drawn with matplotlib's Agg canvas (never pyplot), rendered to PNG bytes
+2D lessons (01-05): samples over the true density, D's decision surface, a scrubber over
+training snapshots and a latent-space explorer. Digits lessons (06-07): ``show_digits``
+draws 8x8 images as a grid; ``digit_scrubber`` scrubs through training, ``digit_picker``
+moves one digit through latent space (and picks its class), ``interpolation`` walks the
+straight line between two latent points.
+
+Widget figures are drawn with matplotlib's Agg canvas (never pyplot), rendered to PNG bytes
 and shown in an ``ipywidgets.Image``, so nothing leaks into a notebook's inline backend
-and a test can see the picture change. ``plot_points`` and ``plot_decision`` draw on any
-matplotlib ``Axes`` and are reused by the lessons. ipywidgets is imported only when a
-widget is built.
+and a test can see the picture change. ``plot_points``, ``plot_decision`` and
+``show_digits`` draw on any matplotlib ``Axes`` and are reused by the lessons (only
+``show_digits`` without an ``ax`` makes a pyplot figure, for the notebook to show).
+ipywidgets is imported only when a widget is built. A widget that runs G puts it in eval
+mode (batch norm uses its running statistics) and gives it back in the mode it was in.
 """
 
 from __future__ import annotations
@@ -25,11 +32,19 @@ from .data import Mixture
 if TYPE_CHECKING:
     import ipywidgets
 
-__all__ = ["plot_points", "plot_decision", "training_scrubber", "latent_explorer"]
+__all__ = [
+    "plot_points", "plot_decision", "training_scrubber", "latent_explorer",
+    "show_digits", "digit_scrubber", "digit_picker", "interpolation",
+]
 
 _LOG_DENSITY_RANGE = 30.0  # shade log p(x) down to 30 nats below the peak: the narrow modes stay visible
 _MAX_SLIDERS = 8  # latent dimensions beyond this stay at 0 in the explorer
 _N_STD = 3.0  # a sample "hits" a mode within 3 std of its mean (the PacGAN high-quality rule)
+_GAP = 1.0  # grey gap between digits in a grid, in pixels of the 8x8 images
+_LABEL_ROOM = 4.0  # room above each digit for its label, in pixels
+_INCH_PER_PIXEL = 0.07  # figure size for show_digits: an 8x8 digit is about 0.6 inch wide
+_NEIGHBOURS = 8  # digits in the picker's strip
+_NEIGHBOUR_RADIUS = 0.5  # neighbour = z + 0.5 * noise (random z's are about 3x further apart)
 
 
 def _points(x: Any, what: str = "samples") -> np.ndarray:
@@ -370,4 +385,374 @@ def latent_explorer(
         children.append(w.Label(f"sliders move z[0]..z[{n_sliders - 1}]; z[{n_sliders}]..z[{latent_dim - 1}] stay 0"))
     box = w.VBox([*children, image])
     box.sliders, box.image, box.render = sliders, image, render
+    return box
+
+
+# ---------------------------------------------------------------------------------------
+# 8x8 digits (lessons 06-07)
+# ---------------------------------------------------------------------------------------
+
+
+def _digit_images(x: Any, what: str = "images") -> np.ndarray:
+    """Tensor or array (N, 1, 8, 8) -> float numpy array (N, 8, 8), or a clear error."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().float().cpu().numpy()
+    elif not isinstance(x, (np.ndarray, list, tuple)):
+        raise TypeError(f"{what} must be a tensor or array of shape (N, 1, 8, 8) (got {type(x).__name__})")
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 4 or x.shape[1:] != (1, 8, 8):
+        hint = ": reshape with x.reshape(-1, 1, 8, 8)" if x.shape[1:] in ((64,), (8, 8)) else ""
+        raise ValueError(
+            f"{what} must have shape (N, 1, 8, 8): N images of 1 channel, 8x8 pixels (got {x.shape}){hint}"
+        )
+    if len(x) == 0:
+        raise ValueError(f"{what} must hold at least one image (got shape {x.shape})")
+    return x[:, 0]  # (N, 8, 8)
+
+
+def _positive_int(value: Any, name: str, meaning: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number {meaning} (got {value!r})")
+    return int(value)
+
+
+def _label_texts(labels: Any, n: int) -> list[str] | None:
+    """None, or one short string per image from a list, array or tensor of n labels."""
+    if labels is None:
+        return None
+    if isinstance(labels, (torch.Tensor, np.ndarray)):
+        labels = labels.tolist()
+    if not isinstance(labels, (list, tuple)):
+        raise TypeError(f"labels must be a list, array or tensor with one label per image (got {type(labels).__name__})")
+    if len(labels) != n:
+        raise ValueError(f"labels must have one entry per image: {n} (got {len(labels)})")
+    return [f"{v:.2f}" if isinstance(v, float) else str(v) for v in labels]
+
+
+def _grid_shape(n: int, nrow: int, labelled: bool, gap: float = _GAP) -> tuple[int, int, float, float]:
+    """(columns, rows, width, height) of a grid of n digits, nrow per row, in pixels."""
+    cols, rows = min(nrow, n), -(-n // nrow)
+    pitch_y = 8 + gap + (_LABEL_ROOM if labelled else 0.0)
+    return cols, rows, cols * (8 + gap) + gap, rows * pitch_y + gap
+
+
+def _draw_digits(
+    ax: Axes, imgs: np.ndarray, nrow: int, labels: list[str] | None = None, gap: float = _GAP
+) -> list[tuple[float, float]]:
+    """Draw imgs (N, 8, 8) on ax as a grid, one AxesImage per digit; returns each one's (left, top).
+
+    Axis units are pixels of the digits, with y pointing down the page; ``gap`` pixels of grey
+    separate the digits and frame the grid.
+    """
+    _, _, width, height = _grid_shape(len(imgs), nrow, labels is not None, gap)
+    pitch_x, pitch_y = 8 + gap, 8 + gap + (_LABEL_ROOM if labels is not None else 0.0)
+    corners = []
+    for i, img in enumerate(imgs):
+        row, col = divmod(i, nrow)
+        left, top = col * pitch_x, row * pitch_y + (_LABEL_ROOM if labels is not None else 0.0)
+        # extent = (left, right, bottom, top): with y down the page, "bottom" is the larger y
+        ax.imshow(img, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest", extent=(left, left + 8, top + 8, top))
+        if labels is not None:
+            ax.text(left + 4, top - 0.4, labels[i], ha="center", va="bottom", fontsize=7)
+        corners.append((left, top))
+    ax.set_xlim(-gap, width - gap)
+    ax.set_ylim(height - gap, -gap)  # inverted: row 0 at the top
+    ax.set_aspect("equal")
+    ax.set_facecolor("0.85")  # the gaps: light grey lines between white cells
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return corners
+
+
+def show_digits(x: Any, nrow: int = 10, labels: Any = None, ax: Axes | None = None, title: str | None = None) -> None:
+    """Draw images x (N, 1, 8, 8) (tensor or array, pixels in [0, 1]) as a grid, ``nrow`` per row.
+
+    Dark ink on white (cmap "gray_r", 0 = white, 1 = black), no ticks. ``labels`` (N,) (list,
+    array or tensor: classes, scores...) are written small above each image. Draws on ``ax``
+    (one digit per ``ax.images`` entry), or on a new pyplot figure sized to the grid.
+    """
+    imgs = _digit_images(x)  # (N, 8, 8)
+    nrow = _positive_int(nrow, "nrow", "of images per row")
+    texts = _label_texts(labels, len(imgs))
+    if ax is None:
+        import matplotlib.pyplot as plt  # a figure the notebook shows; the widgets never use pyplot
+
+        _, _, width, height = _grid_shape(len(imgs), nrow, texts is not None)
+        size = (max(width * _INCH_PER_PIXEL, 1.5), height * _INCH_PER_PIXEL + (0.3 if title else 0.0))
+        ax = plt.figure(figsize=size, layout="compressed").add_subplot()
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be one matplotlib Axes, e.g. axes[0] from plt.subplots (got {type(ax).__name__})")
+    _draw_digits(ax, imgs, nrow, texts)
+    if title is not None:
+        ax.set_title(title)
+
+
+def digit_scrubber(snapshots: Any, nrow: int = 10) -> ipywidgets.VBox:
+    """A slider (and Play button) over training snapshots of digits.
+
+    snapshots: a ``train.Snapshots`` callback after training (e.g. ``model.snapshots(every)``
+    passed to ``model.fit``), or its ``.records``: a list of dicts ``{"step": int, "samples":
+    (N, 1, 8, 8)}``. Shows the N digits G made from the same fixed noise at each recorded
+    step, ``nrow`` per row, captioned "step S of T" (T = the last recorded step); a conditional
+    G's fixed labels (``Snapshots.labels``) are written above the digits. The slider's value is
+    the snapshot's index (0-based). The box has ``.slider``, ``.play``, ``.caption``, ``.image``
+    and ``.render(i) -> bytes`` (PNG of snapshot i, cached).
+    """
+    import ipywidgets as w
+
+    records, _ = _snapshot_records(snapshots)
+    nrow = _positive_int(nrow, "nrow", "of images per row")
+    if not records:
+        raise ValueError("no snapshots recorded: pass model.snapshots(every=...) to model.fit's callbacks")
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict) or "step" not in rec or "samples" not in rec:
+            raise ValueError(f"snapshot {i} must be a dict with 'step' and 'samples' (got {rec!r:.80})")
+        shape = tuple(getattr(rec["samples"], "shape", ()))
+        if len(shape) == 2 and shape[1] == 2:
+            raise ValueError(f"snapshot {i} holds 2D points {shape}, not digits: use training_scrubber for 2D GANs")
+        _digit_images(rec["samples"], f"snapshot {i}'s samples")
+    labels = getattr(snapshots, "labels", None)  # a conditional G's fixed classes (N,), or None
+    texts = _label_texts(labels, len(labels)) if labels is not None else None
+    last_step = records[-1]["step"]
+    cache: dict[int, bytes] = {}
+
+    def render(i: int) -> bytes:
+        """PNG of snapshot i (0-based index into the records), cached."""
+        if not 0 <= i < len(records):
+            raise IndexError(f"snapshot index must be in 0..{len(records) - 1} (got {i})")
+        if i not in cache:
+            imgs = _digit_images(records[i]["samples"], f"snapshot {i}'s samples")  # (N, 8, 8)
+            _, _, width, height = _grid_shape(len(imgs), nrow, texts is not None)
+            fig = Figure(figsize=(width * _INCH_PER_PIXEL, height * _INCH_PER_PIXEL), layout="compressed")
+            _draw_digits(fig.subplots(), imgs, nrow, texts if texts is not None and len(texts) == len(imgs) else None)
+            cache[i] = _render(fig)
+        return cache[i]
+
+    def caption_text(i: int) -> str:
+        return f"step {records[i]['step']} of {last_step}"
+
+    last = len(records) - 1
+    slider = w.IntSlider(value=0, min=0, max=last, step=1, description="snapshot", readout=False, continuous_update=True)
+    play = w.Play(value=0, min=0, max=last, step=1, interval=300, description="play")
+    w.jslink((play, "value"), (slider, "value"))
+    caption = w.Label(caption_text(0))
+    image = w.Image(value=render(0), format="png")
+
+    def on_change(change: dict[str, Any]) -> None:
+        image.value = render(change["new"])
+        caption.value = caption_text(change["new"])
+
+    slider.observe(on_change, names="value")
+    box = w.VBox([w.HBox([play, slider, caption]), image])
+    box.slider, box.play, box.caption, box.image, box.render = slider, play, caption, image, render
+    return box
+
+
+def _digit_generator(G: Any) -> torch.nn.Module:
+    """G itself (or a trained model's ``.G``), checked to be a digits generator."""
+    if not isinstance(G, torch.nn.Module) and isinstance(getattr(G, "G", None), torch.nn.Module):
+        G = G.G  # a models.TrainedDigitsGAN: use its generator
+    config = getattr(G, "config", None)
+    latent_dim, num_classes = getattr(config, "latent_dim", None), getattr(config, "num_classes", None)
+    if (
+        not isinstance(G, torch.nn.Module)
+        or not isinstance(latent_dim, int) or latent_dim < 1
+        or not isinstance(num_classes, int) or num_classes < 0
+    ):
+        raise TypeError(
+            "G must be a digits generator with G.config.latent_dim and G.config.num_classes, such as "
+            f"gan.ConvGenerator() or models.build('cgan-digits').G (got {type(G).__name__})"
+        )
+    return G
+
+
+def _seed(value: Any, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a whole number (got {value!r})")
+    return int(value)
+
+
+def _class_label(G: torch.nn.Module, label: Any) -> int:
+    k = G.config.num_classes
+    if not isinstance(label, (int, np.integer)) or isinstance(label, bool) or not 0 <= label < k:
+        raise ValueError(f"label must be a class in 0..{k - 1} (got {label!r})")
+    return int(label)
+
+
+def _class_picker(G: torch.nn.Module, label: int) -> Any:
+    import ipywidgets as w
+
+    return w.ToggleButtons(
+        options=list(range(G.config.num_classes)), value=label, description="class", style={"button_width": "2.4em"}
+    )
+
+
+def _strip_and_big(n: int, labelled: bool, width: float, big: float, strip_first: bool) -> tuple[Figure, Axes, Axes]:
+    """A figure ``width`` inches wide: a strip of n digits across it and one big digit ``big`` inches square.
+
+    Placed by hand (in inches) rather than by a layout engine, so the strip always fills the width.
+    """
+    margin, title = 0.1, 0.3  # inches
+    _, _, w_px, h_px = _grid_shape(n, n, labelled)
+    strip_w = min(width - 2 * margin, 0.6 * n)  # at most about 0.6 inch per digit
+    strip_h = strip_w * h_px / w_px  # the strip fills the width at its own aspect ratio
+    height = 2 * title + strip_h + big + 2 * margin
+    fig = Figure(figsize=(width, height))
+    first_h, second_h = (strip_h, big) if strip_first else (big, strip_h)
+    first_w, second_w = (strip_w, big) if strip_first else (big, strip_w)
+    # rectangles [left, bottom, width, height] in figure fractions, measured from the bottom
+    second = fig.add_axes(((width - second_w) / 2 / width, margin / height, second_w / width, second_h / height))
+    bottom = (margin + second_h + title) / height
+    first = fig.add_axes(((width - first_w) / 2 / width, bottom, first_w / width, first_h / height))
+    return (fig, first, second) if strip_first else (fig, second, first)
+
+
+@torch.no_grad()
+def _generate_digits(G: torch.nn.Module, z: torch.Tensor, label: int | None) -> np.ndarray:
+    """G(z) or G(z, label) for z (B, latent_dim) -> numpy (B, 8, 8), with G in eval mode meanwhile."""
+    device = next(G.parameters(), torch.empty(0)).device
+    modes = [m.training for m in G.modules()]
+    G.eval()  # batch norm uses its running statistics: one digit must not depend on the others in the batch
+    try:
+        if label is None:
+            x = G(z.to(device))
+        else:
+            x = G(z.to(device), torch.full((z.shape[0],), label, dtype=torch.long, device=device))
+    finally:
+        for m, mode in zip(G.modules(), modes):
+            m.training = mode
+    return _digit_images(x, "G's outputs")  # (B, 8, 8)
+
+
+def digit_picker(G: Any, sliders: int = 4, seed: int = 0, label: int = 7) -> ipywidgets.VBox:
+    """Ask G for a digit and move it through latent space: "ask for a 7, move through the 7s".
+
+    z (1, latent_dim) is ``G.sample_latent(1, generator=torch.Generator().manual_seed(seed))``;
+    its first ``sliders`` coordinates (at most latent_dim) are FloatSliders in [-3, 3] (starting
+    at z's values, rounded to 0.01), the others stay fixed. Shows G(z) large and, below it, 8
+    neighbours G(z + 0.5 * noise) (fixed noise, same seed) that follow the sliders. A conditional G
+    (num_classes > 0) gets a class picker (ToggleButtons 0..K-1, starting at ``label``); an
+    unconditional one has none and ignores ``label``. G may also be a trained model (its
+    ``.G`` is used). The box has ``.sliders`` (list), ``.label`` (the class picker, or None),
+    ``.image`` and ``.render() -> bytes`` (PNG for the current settings, cached).
+    """
+    import ipywidgets as w
+
+    G = _digit_generator(G)
+    latent_dim, conditional = G.config.latent_dim, G.config.num_classes > 0
+    if not isinstance(sliders, (int, np.integer)) or isinstance(sliders, bool) or sliders < 0:
+        raise ValueError(f"sliders must be a whole number of latent coordinates, 0 or more (got {sliders!r})")
+    sliders = min(int(sliders), latent_dim)  # asking for more than there are gives them all
+    gen = torch.Generator().manual_seed(_seed(seed, "seed"))
+    z = G.sample_latent(1, generator=gen).cpu()  # (1, latent_dim)
+    noise = torch.randn(_NEIGHBOURS, latent_dim, generator=gen)  # (8, latent_dim): the neighbours' directions
+    picker = _class_picker(G, _class_label(G, label)) if conditional else None
+    coords = [w.FloatSlider(
+        value=min(max(round(float(z[0, i]), 2), -3.0), 3.0), min=-3.0, max=3.0, step=0.01,
+        description=f"z[{i}]", continuous_update=True,
+    ) for i in range(sliders)]
+    cache: dict[tuple[Any, ...], bytes] = {}
+
+    def render() -> bytes:
+        """PNG for the sliders' and class picker's current values, cached."""
+        values = tuple(round(s.value, 6) for s in coords)
+        y = picker.value if picker is not None else None
+        if (values, y) not in cache:
+            probe = z.clone()
+            probe[0, :sliders] = torch.tensor(values, dtype=probe.dtype)
+            batch = torch.cat([probe, probe + _NEIGHBOUR_RADIUS * noise])  # (1 + 8, latent_dim)
+            imgs = _generate_digits(G, batch, y)  # (9, 8, 8)
+            fig, strip, big = _strip_and_big(_NEIGHBOURS, False, width=4.8, big=2.8, strip_first=False)
+            _draw_digits(big, imgs[:1], 1, gap=0.1)
+            big.set_title("G(z)" if y is None else f"G(z, y={y})")
+            _draw_digits(strip, imgs[1:], _NEIGHBOURS)
+            strip.set_title("neighbours: z + 0.5 x noise", fontsize=9)
+            if len(cache) > 512:  # bound memory on long sessions
+                cache.clear()
+            cache[values, y] = _render(fig)
+        return cache[values, y]
+
+    image = w.Image(value=render(), format="png")
+
+    def on_change(change: dict[str, Any]) -> None:
+        image.value = render()
+
+    controls: list[Any] = [] if picker is None else [picker]
+    for control in (*controls, *coords):
+        control.observe(on_change, names="value")
+    controls.append(w.VBox(coords))
+    if latent_dim > sliders:
+        controls.append(w.Label(f"z[{sliders}]..z[{latent_dim - 1}] stay fixed (seed {seed})"))
+    box = w.VBox([w.HBox([w.VBox(controls), image])])
+    box.sliders, box.label, box.image, box.render = coords, picker, image, render
+    return box
+
+
+def interpolation(
+    G: Any, steps: int = 10, seed_a: int = 0, seed_b: int = 1, label: int | None = None
+) -> ipywidgets.VBox:
+    """Walk the straight line from z_a to z_b in latent space: z(t) = (1 - t) z_a + t z_b.
+
+    z_a and z_b (1, latent_dim) are ``G.sample_latent(1, generator=torch.Generator().manual_seed(s))``
+    for the seeds in ``.seed_a`` and ``.seed_b`` (IntText boxes). Shows a strip of ``steps``
+    digits at t = 0, 1/(steps-1), ..., 1, and G(z(t)) enlarged for the slider's t in [0, 1]
+    (starting at 0.5; a red frame marks t on the strip). A conditional G gets a class picker
+    ``.label`` (ToggleButtons, starting at ``label``, default 0) that holds the class fixed
+    along the path; for an unconditional G ``.label`` is None and ``label`` must be None.
+    G may also be a trained model (its ``.G`` is used). The box has ``.slider``,
+    ``.seed_a``, ``.seed_b``, ``.label``, ``.image`` and ``.render() -> bytes`` (PNG, cached).
+    """
+    import ipywidgets as w
+    from matplotlib.patches import Rectangle
+
+    G = _digit_generator(G)
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 2:
+        raise ValueError(f"steps must be a whole number of at least 2, the digits along the path (got {steps!r})")
+    steps = int(steps)
+    conditional = G.config.num_classes > 0
+    if not conditional and label is not None:
+        raise ValueError(
+            f"this G is unconditional (num_classes=0): it takes no class, so leave label=None (got {label!r})"
+        )
+    picker = _class_picker(G, _class_label(G, 0 if label is None else label)) if conditional else None
+    box_a = w.IntText(value=_seed(seed_a, "seed_a"), description="seed a")
+    box_b = w.IntText(value=_seed(seed_b, "seed_b"), description="seed b")
+    slider = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t", continuous_update=True)
+    ts = torch.linspace(0, 1, steps).unsqueeze(1)  # (steps, 1)
+    cache: dict[tuple[Any, ...], bytes] = {}
+
+    def render() -> bytes:
+        """PNG for the current seeds, t and class, cached."""
+        key = (box_a.value, box_b.value, round(slider.value, 6), picker.value if picker is not None else None)
+        if key not in cache:
+            a, b, t, y = key
+            z_a = G.sample_latent(1, generator=torch.Generator().manual_seed(a)).cpu()  # (1, latent_dim)
+            z_b = G.sample_latent(1, generator=torch.Generator().manual_seed(b)).cpu()
+            # z(t) = (1 - t) z_a + t z_b
+            path = torch.cat([(1 - ts) * z_a + ts * z_b, (1 - t) * z_a + t * z_b])  # (steps + 1, latent_dim)
+            imgs = _generate_digits(G, path, y)  # (steps + 1, 8, 8)
+            fig, strip, big = _strip_and_big(steps, True, width=max(4.8, 0.6 * steps), big=2.8, strip_first=True)
+            corners = _draw_digits(strip, imgs[:steps], steps, [f"{float(v):.2f}" for v in ts[:, 0]])
+            (left0, top), (left1, _) = corners[0], corners[-1]
+            strip.add_patch(Rectangle((left0 + t * (left1 - left0), top), 8, 8, fill=False, edgecolor="C3", linewidth=2))
+            strip.set_title(f"t from 0 (seed {a}) to 1 (seed {b})" + ("" if y is None else f", class {y}"), fontsize=9)
+            _draw_digits(big, imgs[steps:], 1, gap=0.1)
+            big.set_title(f"t = {t:.2f}")
+            if len(cache) > 512:  # bound memory on long sessions
+                cache.clear()
+            cache[key] = _render(fig)
+        return cache[key]
+
+    image = w.Image(value=render(), format="png")
+
+    def on_change(change: dict[str, Any]) -> None:
+        image.value = render()
+
+    for control in (slider, box_a, box_b, *([picker] if picker is not None else [])):
+        control.observe(on_change, names="value")
+    controls = w.VBox([*([picker] if picker is not None else []), w.HBox([box_a, box_b]), slider])
+    box = w.VBox([controls, image])
+    box.slider, box.seed_a, box.seed_b, box.label, box.image, box.render = slider, box_a, box_b, picker, image, render
     return box
