@@ -14,6 +14,7 @@ Lessons 02-03 build these step by step; this module is the tested reference vers
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -120,9 +121,10 @@ class Discriminator(nn.Module):
 
 @dataclass
 class ConvGeneratorConfig:
-    latent_dim: int = 32  # size of z; 8x8 digits need more than the 2 of the 2D lessons
+    latent_dim: int = 32  # Gaussian part of z; 8x8 digits need more than the 2 of the 2D lessons
     channels: int = 32  # feature maps at 4x4; the 2x2 layer has twice as many
     num_classes: int = 0  # 0: unconditional G(z); K > 0: conditional G(z, y) with y in 0..K-1
+    codes: int = 0  # a discrete part of z: a uniformly drawn one-hot code of this size (0 = none)
 
 
 @dataclass
@@ -154,6 +156,12 @@ class ConvGenerator(nn.Module):
     stride 2, padding 1) doubles the height and width: 2x2 -> 4x4 -> 8x8. Batch norm after the
     hidden layers keeps their activations on a common scale; a sigmoid puts pixels in [0, 1].
     Conditional (num_classes K > 0): the label, one-hot, is appended to z.
+
+    With ``codes`` = M > 0, z is (B, latent_dim + M): latent_dim Gaussian numbers, then a
+    one-hot code drawn uniformly from M choices and scaled by sqrt(latent_dim) (``sample_latent``
+    draws both). No label is
+    involved: the code is noise, like the rest of z, but discrete, so G can switch between
+    different digits with it instead of morphing one into another along a continuous path.
     """
 
     def __init__(self, config: ConvGeneratorConfig | None = None) -> None:
@@ -164,9 +172,12 @@ class ConvGenerator(nn.Module):
                 raise ValueError(f"{name} must be a positive int (got {getattr(c, name)!r})")
         if not isinstance(c.num_classes, int) or c.num_classes < 0:
             raise ValueError(f"num_classes must be 0 (unconditional) or a positive int (got {c.num_classes!r})")
+        if not isinstance(c.codes, int) or c.codes < 0:
+            raise ValueError(f"codes must be 0 (no discrete code) or a positive int (got {c.codes!r})")
         ch = c.channels
-        self.project = nn.Sequential(  # (B, latent_dim + K) -> (B, 2C * 2 * 2)
-            nn.Linear(c.latent_dim + c.num_classes, 2 * ch * 2 * 2), nn.BatchNorm1d(2 * ch * 2 * 2), nn.ReLU()
+        self.z_dim = c.latent_dim + c.codes  # width of z: the Gaussian part, then the one-hot code
+        self.project = nn.Sequential(  # (B, z_dim + K) -> (B, 2C * 2 * 2)
+            nn.Linear(self.z_dim + c.num_classes, 2 * ch * 2 * 2), nn.BatchNorm1d(2 * ch * 2 * 2), nn.ReLU()
         )
         self.up = nn.Sequential(
             nn.ConvTranspose2d(2 * ch, ch, kernel_size=4, stride=2, padding=1),  # (B, 2C, 2, 2) -> (B, C, 4, 4)
@@ -177,10 +188,11 @@ class ConvGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """z: (B, latent_dim), y: (B,) labels if conditional -> images (B, 1, 8, 8) in [0, 1]."""
+        """z: (B, z_dim), y: (B,) labels if conditional -> images (B, 1, 8, 8) in [0, 1]."""
         c = self.config
-        if z.dim() != 2 or z.shape[1] != c.latent_dim:
-            raise ValueError(f"ConvGenerator expects noise of shape (batch, {c.latent_dim}) (got {tuple(z.shape)})")
+        if z.dim() != 2 or z.shape[1] != self.z_dim:
+            parts = f": {c.latent_dim} Gaussian numbers, then a one-hot code of {c.codes}" if c.codes else ""
+            raise ValueError(f"ConvGenerator expects noise of shape (batch, {self.z_dim}){parts} (got {tuple(z.shape)})")
         _check_labels(y, z.shape[0], c.num_classes, "generator")
         if y is not None:
             z = torch.cat([z, nn.functional.one_hot(y.long(), c.num_classes).to(z.dtype)], dim=1)  # (B, latent_dim + K)
@@ -188,9 +200,17 @@ class ConvGenerator(nn.Module):
         return self.up(h)  # (B, 1, 8, 8)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw latent noise z ~ N(0, I): (n, latent_dim), on the generator's device."""
+        """Draw latent noise: (n, z_dim) on the generator's device; z ~ N(0, I), then the
+        one-hot code (uniform over ``codes`` choices) if there is one."""
         device = next(self.parameters()).device
-        return torch.randn(n, self.config.latent_dim, generator=generator).to(device)
+        z = torch.randn(n, self.config.latent_dim, generator=generator)  # (n, latent_dim)
+        if self.config.codes:
+            code = torch.randint(self.config.codes, (n,), generator=generator)  # (n,)
+            # scaled so the code weighs as much as the Gaussian part (|z|^2 ~ latent_dim); a plain
+            # 0/1 one-hot starts out as a small nudge that G learns to ignore
+            one_hot = nn.functional.one_hot(code, self.config.codes).float() * math.sqrt(self.config.latent_dim)
+            z = torch.cat([z, one_hot], dim=1)  # (n, z_dim)
+        return z.to(device)
 
     def sample_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
         """Labels for n fakes, uniform over the classes: (n,) int64; None if unconditional."""

@@ -648,6 +648,8 @@ def digit_picker(G: Any, sliders: int = 4, seed: int = 0, label: int = 7) -> ipy
     gen = torch.Generator().manual_seed(_seed(seed, "seed"))
     z = G.sample_latent(1, generator=gen).cpu()  # (1, latent_dim)
     noise = torch.randn(_NEIGHBOURS, latent_dim, generator=gen)  # (8, latent_dim): the neighbours' directions
+    codes = z.shape[1] - latent_dim  # a discrete one-hot code after the Gaussian part (gan.ConvGeneratorConfig.codes)
+    noise = torch.cat([noise, torch.zeros(_NEIGHBOURS, codes)], dim=1)  # neighbours keep z's code
     picker = _class_picker(G, _class_label(G, label)) if conditional else None
     coords = [w.FloatSlider(
         value=min(max(round(float(z[0, i]), 2), -3.0), 3.0), min=-3.0, max=3.0, step=0.01,

@@ -229,3 +229,20 @@ def test_conv_bad_config_messages():
         gan.ConvGenerator(gan.ConvGeneratorConfig(channels=0))
     with pytest.raises(ValueError, match=re.escape("num_classes must be 0 (unconditional) or a positive int (got -1)")):
         gan.ConvDiscriminator(gan.ConvDiscriminatorConfig(num_classes=-1))
+
+
+def test_discrete_code_in_the_latent():
+    torch.manual_seed(0)
+    G = gan.ConvGenerator(gan.ConvGeneratorConfig(latent_dim=9, channels=8, codes=4))
+    z = G.sample_latent(400, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (400, 13) and G.z_dim == 13
+    gaussian, code = z[:, :9], z[:, 9:]
+    assert abs(float(gaussian.mean())) < 0.1 and abs(float(gaussian.std()) - 1) < 0.1
+    # one entry of the code is on, scaled to sqrt(latent_dim) = 3 so it weighs like the Gaussian part
+    assert torch.equal((code > 0).sum(1), torch.ones(400, dtype=torch.long)) and set(code.unique().tolist()) == {0.0, 3.0}
+    assert (code > 0).float().mean(0).min() > 0.15  # every code value is drawn
+    assert G(z).shape == (400, 1, 8, 8)
+    with pytest.raises(ValueError, match=re.escape("expects noise of shape (batch, 13): 9 Gaussian numbers, then a one-hot code of 4 (got (2, 9))")):
+        G(torch.randn(2, 9))
+    with pytest.raises(ValueError, match=re.escape("codes must be 0 (no discrete code) or a positive int (got -2)")):
+        gan.ConvGenerator(gan.ConvGeneratorConfig(codes=-2))
