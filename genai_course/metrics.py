@@ -131,6 +131,11 @@ def train_digit_classifier(digits: Digits | None = None, *, epochs: int = 30, se
     is about 99% accurate and more than 90% sure of about 97% of them. Returned in eval mode.
     """
     digits = digits or load_digits()
+    with torch.enable_grad():  # also when called under no_grad (digit_metrics trains the judge on first use)
+        return _fit_classifier(digits, epochs, seed)
+
+
+def _fit_classifier(digits: Digits, epochs: int, seed: int) -> DigitClassifier:
     torch.manual_seed(seed)  # initial weights
     generator = torch.Generator().manual_seed(seed)  # batch order
     model = DigitClassifier()
