@@ -77,13 +77,25 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         model = models.load_model(args.checkpoint)
     except CheckpointError as e:
         raise UsageError(str(e)) from None
-    if args.label is not None:
-        raise UsageError(f"model {model.name} is not conditional: it takes no --label")
-    x = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed))
+    num_classes = getattr(model, "num_classes", 0)
+    generator = torch.Generator().manual_seed(args.seed)
+    arrays: dict[str, np.ndarray] = {}
+    if num_classes:
+        if args.label is not None and not 0 <= args.label < num_classes:
+            raise UsageError(f"--label must be a class from 0 to {num_classes - 1} for {model.name} (got {args.label})")
+        labels = model.check_labels(args.label, args.n)  # one class for all, or every class in turn
+        x = model.sample(args.n, generator=generator, labels=labels)
+        arrays["y"] = labels.numpy().astype(np.int64)
+    else:
+        if args.label is not None:
+            raise UsageError(f"model {model.name} is not conditional: it takes no --label")
+        x = model.sample(args.n, generator=generator)
+    arrays["x"] = x.numpy().astype(np.float32)
     tmp = out.with_name(f".{out.name}.tmp.npz")
-    np.savez(tmp, x=x.numpy().astype(np.float32))
+    np.savez(tmp, **arrays)
     os.replace(tmp, out)
-    print(f"wrote {args.n} samples of {model.name} to {out} (array x, shape {tuple(x.shape)})")
+    described = ", ".join(f"array {k}, shape {v.shape}" for k, v in sorted(arrays.items()))
+    print(f"wrote {args.n} samples of {model.name} to {out} ({described})")
     return 0
 
 
@@ -110,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a course model with its lesson defaults")
-    p.add_argument("model", help="gan-ring8 or gan-grid25")
+    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits")
     p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the lesson's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
@@ -120,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file")
     p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
     p.add_argument("-n", type=_positive_int, required=True, help="number of samples")
-    p.add_argument("--label", type=int, default=None, help="class label (conditional models only)")
+    p.add_argument("--label", type=int, default=None, help="class label for every sample (conditional models only; default: every class in turn)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output .npz file (array x; y for conditional models)")
     p.set_defaults(func=_cmd_sample)

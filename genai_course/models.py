@@ -16,7 +16,10 @@ import torch
 from . import data, gan
 from .train import History, Snapshots, TrainConfig, load_checkpoint, make_grid, make_optimizers, save_checkpoint, train_gan
 
-__all__ = ["GANRecipe", "TrainedGAN", "MODELS", "get_recipe", "build", "train_model", "load_model"]
+__all__ = [
+    "GANRecipe", "DigitsGANRecipe", "TrainedGAN", "TrainedDigitsGAN",
+    "MODELS", "get_recipe", "build", "train_model", "load_model",
+]
 
 
 @dataclass
@@ -60,19 +63,74 @@ _SMALL_G = gan.GeneratorConfig(hidden=64)  # 3 hidden layers of 64 units
 _SMALL_D = gan.DiscriminatorConfig(hidden=64)
 
 
+@dataclass
+class DigitsGANRecipe:
+    """Everything that defines a GAN training run on the 8x8 digits (conditional if num_classes > 0)."""
+
+    generator: gan.ConvGeneratorConfig = field(default_factory=gan.ConvGeneratorConfig)
+    discriminator: gan.ConvDiscriminatorConfig = field(default_factory=gan.ConvDiscriminatorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DigitsGANRecipe":
+        return cls(
+            generator=gan.ConvGeneratorConfig(**d["generator"]),
+            discriminator=gan.ConvDiscriminatorConfig(**d["discriminator"]),
+            train=TrainConfig(**d["train"]),
+        )
+
+
+# The digits recipe (lessons 06-07): about 55 s on 2 CPU cores (18-19 ms a step).
+# Measured while tuning (judge: metrics.digit_classifier, 1,000 samples; seeds 0-1):
+# * DCGAN with a Gaussian z only plateaus at a confident fraction of 0.74-0.80 (Adam beta1 0.5),
+#   0.84 with beta1 0, a 16-d z and a D of 64 channels (0.84-0.87 after 5,000 steps). No help:
+#   tanh outputs, no batch norm, hinge loss, R1 0.3, upsample+conv, a wider G, translation or
+#   cutout augmentation of D's inputs (DiffAugment), EMA of G, lr 3e-3.
+# * The gain came from a discrete code in z (gan.ConvGeneratorConfig.codes), scaled to weigh as
+#   much as the Gaussian part: 0.89-0.94 after 3,000 steps. (Unscaled 0/1 codes: 0.82-0.84.)
+# * The conditional model reaches a label accuracy of 0.95-0.96 after only 1,000 steps.
+_DIGITS = TrainConfig(
+    loss="nonsaturating",
+    steps=3000,
+    batch_size=64,  # small batches: more steps in the time; 1,497 training digits in all
+    lr_g=2e-3,
+    lr_d=2e-3,
+    beta1=0.0,  # no momentum (as in StyleGAN2): 0.5 left samples blurrier at the same step count
+    beta2=0.99,
+    r1_gamma=1.0,  # R1 on real digits keeps D smooth where the data is
+    r1_every=4,  # lazy R1
+    lr_decay="linear",  # large steps first, small ones to sharpen the strokes
+)
+
+
+def _digits(num_classes: int, codes: int = 0, **train: Any) -> DigitsGANRecipe:
+    return DigitsGANRecipe(
+        gan.ConvGeneratorConfig(latent_dim=16, num_classes=num_classes, codes=codes),
+        gan.ConvDiscriminatorConfig(channels=64, num_classes=num_classes),
+        dataclasses.replace(_DIGITS, **train),
+    )
+
+
 def _cure(mixture: str, **train: Any) -> GANRecipe:
     return GANRecipe(mixture, dataclasses.replace(_SMALL_G), dataclasses.replace(_SMALL_D), dataclasses.replace(_CURE, **train))
 
 
-MODELS: dict[str, Callable[[], GANRecipe]] = {
+Recipe = GANRecipe | DigitsGANRecipe
+
+MODELS: dict[str, Callable[[], Recipe]] = {
     # The ring's modes are half as wide relative to their spacing as the grid's; a smaller
     # learning rate keeps them sharp on every seed (at 3e-3, one seed in three ended at 86-88%).
     "gan-ring8": lambda: _cure("ring8", lr_g=2e-3, lr_d=2e-3),
     "gan-grid25": lambda: _cure("grid25"),
+    "dcgan-digits": lambda: _digits(0, codes=10),
+    "cgan-digits": lambda: _digits(10),
 }
 
 
-def get_recipe(name: str) -> GANRecipe:
+def get_recipe(name: str) -> Recipe:
     """A fresh copy of the named model's recipe (lesson defaults)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
@@ -82,19 +140,23 @@ def get_recipe(name: str) -> GANRecipe:
 class TrainedGAN:
     """A 2D GAN with its recipe: sample in data units, save and load checkpoints."""
 
-    def __init__(self, recipe: GANRecipe, name: str = "custom", seed: int = 0) -> None:
+    kind = "gan2d"  # recorded in checkpoints, so load_model knows what to rebuild
+
+    def __init__(self, recipe: Any, name: str = "custom", seed: int = 0) -> None:
         self.recipe, self.name, self.seed = recipe, name, seed
-        self.mixture = data.get_mixture(recipe.mixture)
-        self.scale = self.mixture.scale if recipe.normalize else 1.0
         torch.manual_seed(seed)  # the networks' initial weights depend on the seed
-        self.G = gan.Generator(recipe.generator)
-        self.D = gan.Discriminator(recipe.discriminator)
+        self.G, self.D = self._networks()
         self.optimizers = make_optimizers(self.G, self.D, recipe.train)
         self.generator = torch.Generator().manual_seed(seed)  # noise of every training step
         self.step = 0
         self.history = History()
 
-    def sample_real(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        self.mixture = data.get_mixture(self.recipe.mixture)
+        self.scale = self.mixture.scale if self.recipe.normalize else 1.0
+        return gan.Generator(self.recipe.generator), gan.Discriminator(self.recipe.discriminator)
+
+    def sample_real(self, n: int, generator: torch.Generator | None = None) -> Any:
         """Real training examples in the units G works in: (n, 2)."""
         return self.mixture.sample(n, generator=generator) / self.scale
 
@@ -136,15 +198,87 @@ class TrainedGAN:
         save_checkpoint(
             path, model=self.name, config=self.recipe.to_dict(), G=self.G, D=self.D,
             optimizers=self.optimizers, step=self.step, generator=self.generator,
-            extra={"kind": "gan2d", "seed": self.seed, "seconds": self.history.seconds},
+            extra={"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds},
         )
+
+
+class TrainedDigitsGAN(TrainedGAN):
+    """A convolutional GAN on the 8x8 digits, conditional if its recipe has num_classes > 0.
+
+    Samples are images (n, 1, 8, 8) in [0, 1]; a conditional model also takes labels (n,).
+    """
+
+    kind = "digits"
+
+    def _networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        self.digits = data.load_digits()
+        return gan.ConvGenerator(self.recipe.generator), gan.ConvDiscriminator(self.recipe.discriminator)
+
+    @property
+    def num_classes(self) -> int:
+        return self.recipe.generator.num_classes
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def sample_real(self, n: int, generator: torch.Generator | None = None) -> Any:
+        """n training digits (n, 1, 8, 8), with their labels (n,) if the model is conditional."""
+        x, y = self.digits.sample(n, generator=generator)
+        return (x, y) if self.conditional else x
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def from_data(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def snapshots(self, every: int, n: int = 100, resolution: int = 0) -> Snapshots:
+        """A Snapshots callback with n fixed noise vectors (and labels 0..9 in turn if conditional)."""
+        z = self.G.sample_latent(n, generator=torch.Generator().manual_seed(1234))
+        labels = torch.arange(n) % self.num_classes if self.conditional else None
+        return Snapshots(every, z, labels=labels)
+
+    def check_labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """Validate labels asked of the model: (n,) ints in 0..K-1 for conditional models, None otherwise."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(f"model {self.name} is not conditional: it takes no labels")
+            return None
+        if labels is None:
+            return torch.arange(n) % self.num_classes  # every class in turn: balanced
+        labels = torch.as_tensor(labels)
+        if labels.dim() == 0:
+            labels = labels.expand(n)
+        if labels.shape != (n,) or labels.dtype.is_floating_point:
+            raise ValueError(f"labels must be {n} whole numbers, or one for all (got shape {tuple(labels.shape)})")
+        if int(labels.min()) < 0 or int(labels.max()) >= self.num_classes:
+            raise ValueError(f"labels must lie in 0..{self.num_classes - 1} (got {int(labels.min())}..{int(labels.max())})")
+        return labels.long()
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, labels: Any = None) -> torch.Tensor:
+        """n images (n, 1, 8, 8) float32 in [0, 1]. Conditional: ``labels`` is one class for all,
+        or (n,) classes; by default every class in turn (0, 1, ..., 9, 0, 1, ...)."""
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive whole number (got {n!r})")
+        y = self.check_labels(labels, n)
+        self.G.eval()
+        return self.G.sample(n, y, generator=generator)
+
+
+_KINDS: dict[str, tuple[type[TrainedGAN], Any]] = {
+    "gan2d": (TrainedGAN, GANRecipe),
+    "digits": (TrainedDigitsGAN, DigitsGANRecipe),
+}
 
 
 def build(name: str, seed: int = 0) -> TrainedGAN:
     """An untrained model with the named recipe and seed."""
     recipe = get_recipe(name)
     recipe.train = dataclasses.replace(recipe.train, seed=seed)
-    return TrainedGAN(recipe, name=name, seed=seed)
+    cls = TrainedDigitsGAN if isinstance(recipe, DigitsGANRecipe) else TrainedGAN
+    return cls(recipe, name=name, seed=seed)
 
 
 def train_model(name: str, *, steps: int | None = None, seed: int = 0, progress: bool = True, callbacks: Iterable[Any] = ()) -> TrainedGAN:
@@ -160,8 +294,9 @@ def load_model(path: str) -> TrainedGAN:
 
     ckpt = load_checkpoint(path)
     try:
-        recipe = GANRecipe.from_dict(ckpt["config"])
-        model = TrainedGAN(recipe, name=ckpt["model"], seed=int(ckpt["extra"].get("seed", 0)))
+        cls, recipe_cls = _KINDS[ckpt["extra"].get("kind", "gan2d")]
+        recipe = recipe_cls.from_dict(ckpt["config"])
+        model = cls(recipe, name=ckpt["model"], seed=int(ckpt["extra"].get("seed", 0)))
         model.G.load_state_dict(ckpt["weights"]["G"])
         model.D.load_state_dict(ckpt["weights"]["D"])
         if "optimizers" in ckpt:

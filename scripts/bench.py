@@ -1,10 +1,12 @@
 """Benchmark the GAN lessons' quality numbers: every model x seed, through the CLI.
 
-    python scripts/bench.py [--models gan-ring8 gan-grid25] [--seeds 0 1 2] [--json FILE]
+    python scripts/bench.py [--models gan-ring8 cgan-digits ...] [--seeds 0 1 2] [--json FILE]
 
-For each model and seed: `genai-course train MODEL --seed S`, then `sample -n 2500`, then
-the PacGAN-protocol metrics. Prints a Markdown table (modes, high-quality fraction,
-reverse KL, training seconds) and the targets each row must meet.
+For each model and seed: `genai-course train MODEL --seed S`, then `sample`, then score:
+2D models on the PacGAN protocol (2,500 samples: modes, high-quality fraction, reverse KL),
+digit models with the course's digit classifier (1,000 samples, every class in turn for the
+conditional model: confident fraction, class entropy, label accuracy, feature distance beside
+the real-vs-real one). Prints one Markdown table per kind and the targets each row must meet.
 """
 
 from __future__ import annotations
@@ -23,6 +25,22 @@ import torch
 from genai_course import data, metrics, models
 
 TARGETS = {"hq_fraction": 0.90, "reverse_kl": 0.02, "seconds": 90.0}
+DIGIT_TARGETS = {"confident": 0.85, "class_entropy": 0.98, "label_accuracy": 0.95, "seconds": 90.0}
+
+
+def run_digits(model: str, seed: int, workdir: Path) -> dict:
+    ckpt, samples = workdir / f"{model}-{seed}.pt", workdir / f"{model}-{seed}.npz"
+    cli = [sys.executable, "-m", "genai_course"]
+    subprocess.run([*cli, "train", model, "--seed", str(seed), "--out", str(ckpt), "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*cli, "sample", str(ckpt), "-n", "1000", "--seed", str(seed), "--out", str(samples)], check=True, stdout=subprocess.DEVNULL)
+    arrays = np.load(samples)
+    labels = torch.from_numpy(arrays["y"]) if "y" in arrays.files else None
+    report = metrics.digit_metrics(torch.from_numpy(arrays["x"]), labels)
+    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    t = DIGIT_TARGETS
+    ok = report.confident >= t["confident"] and seconds <= t["seconds"]
+    ok = ok and (report.class_entropy >= t["class_entropy"] if labels is None else report.label_accuracy >= t["label_accuracy"])
+    return {"model": model, "seed": seed, **report.as_dict(), "seconds": seconds, "ok": ok}
 
 
 def run(model: str, seed: int, workdir: Path) -> dict:
@@ -43,21 +61,45 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args()
+    unknown = [m for m in args.models if m not in models.MODELS]
+    if unknown:
+        parser.error(f"unknown model {unknown[0]!r}: choose from {', '.join(models.MODELS)}")
+    points = [m for m in args.models if isinstance(models.get_recipe(m), models.GANRecipe)]
+    digits = [m for m in args.models if m not in points]
     rows = []
-    print("| model | seed | modes | high-quality | reverse KL | training s | meets targets |")
-    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for model in args.models:
+        if points:
+            print("| model | seed | modes | high-quality | reverse KL | training s | meets targets |")
+            print("|---|---|---|---|---|---|---|")
+        for model in points:
             for seed in args.seeds:
                 r = run(model, seed, Path(tmp))
                 rows.append(r)
                 print(f"| {model} | {seed} | {r['modes']}/{r['n_modes']} | {r['hq_fraction']:.1%} | {r['reverse_kl']:.4f} | {r['seconds']:.1f} | {'yes' if r['ok'] else 'NO'} |", flush=True)
-    for model in args.models:
-        mine = [r for r in rows if r["model"] == model]
-        print(f"{model}: median high-quality {statistics.median(r['hq_fraction'] for r in mine):.1%}, "
-              f"median reverse KL {statistics.median(r['reverse_kl'] for r in mine):.4f}, "
-              f"median training {statistics.median(r['seconds'] for r in mine):.1f} s")
-    print(f"targets: all modes, high-quality >= {TARGETS['hq_fraction']:.0%}, reverse KL <= {TARGETS['reverse_kl']}, training <= {TARGETS['seconds']:.0f} s")
+        for model in points:
+            mine = [r for r in rows if r["model"] == model]
+            print(f"{model}: median high-quality {statistics.median(r['hq_fraction'] for r in mine):.1%}, "
+                  f"median reverse KL {statistics.median(r['reverse_kl'] for r in mine):.4f}, "
+                  f"median training {statistics.median(r['seconds'] for r in mine):.1f} s")
+        if points:
+            print(f"targets: all modes, high-quality >= {TARGETS['hq_fraction']:.0%}, reverse KL <= {TARGETS['reverse_kl']}, training <= {TARGETS['seconds']:.0f} s\n")
+        if digits:
+            print("| model | seed | confident | class entropy | label accuracy | feature distance (real vs real) | training s | meets targets |")
+            print("|---|---|---|---|---|---|---|---|")
+        for model in digits:
+            for seed in args.seeds:
+                r = run_digits(model, seed, Path(tmp))
+                rows.append(r)
+                acc = "-" if r["label_accuracy"] is None else f"{r['label_accuracy']:.1%}"
+                print(f"| {model} | {seed} | {r['confident']:.1%} | {r['class_entropy']:.3f} | {acc} | {r['frechet']:.1f} ({r['frechet_real']:.1f}) | {r['seconds']:.1f} | {'yes' if r['ok'] else 'NO'} |", flush=True)
+        for model in digits:
+            mine = [r for r in rows if r["model"] == model]
+            print(f"{model}: median confident {statistics.median(r['confident'] for r in mine):.1%}, "
+                  f"median training {statistics.median(r['seconds'] for r in mine):.1f} s")
+        if digits:
+            t = DIGIT_TARGETS
+            print(f"targets: confident >= {t['confident']}, class entropy >= {t['class_entropy']} (dcgan), "
+                  f"label accuracy >= {t['label_accuracy']} (cgan), training <= {t['seconds']:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0 if all(r["ok"] for r in rows) else 1

@@ -192,3 +192,56 @@ def test_check_reports_the_room(capsys):
     assert match, smoke
     rate, seconds = int(match[1]), int(match[2])
     assert seconds == pytest.approx(models.get_recipe("gan-ring8").train.steps / rate, rel=0.05, abs=2)
+
+
+# ---------------------------------------------------------------------------- digit models
+
+
+@pytest.fixture(scope="module")
+def digit_checkpoints(tmp_path_factory):
+    """dcgan-digits and cgan-digits trained for 3 steps through the command line."""
+    root = tmp_path_factory.mktemp("digits")
+    paths = {}
+    for name in ("dcgan-digits", "cgan-digits"):
+        paths[name] = root / f"{name}.pt"
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli.main(["train", name, "--steps", "3", "--out", str(paths[name]), "--quiet"]) == 0
+    return paths
+
+
+def test_sample_digits_writes_images_in_0_1(digit_checkpoints, tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    code, stdout, _ = run_main(["sample", str(digit_checkpoints["dcgan-digits"]), "-n", "12", "--out", str(out)], capsys)
+    assert code == 0 and "array x, shape (12, 1, 8, 8)" in stdout
+    arrays = np.load(out)
+    assert set(arrays.files) == {"x"}
+    x = arrays["x"]
+    assert x.shape == (12, 1, 8, 8) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
+
+
+@pytest.mark.parametrize("label, expected", [(["--label", "7"], [7] * 12), ([], [k % 10 for k in range(12)])])
+def test_sample_conditional_writes_labels(label, expected, digit_checkpoints, tmp_path, capsys):
+    out = tmp_path / "c.npz"
+    code, stdout, _ = run_main(["sample", str(digit_checkpoints["cgan-digits"]), "-n", "12", *label, "--out", str(out)], capsys)
+    assert code == 0 and "array y, shape (12,)" in stdout
+    arrays = np.load(out)
+    assert arrays["y"].dtype == np.int64 and arrays["y"].tolist() == expected
+    assert arrays["x"].shape == (12, 1, 8, 8) and arrays["x"].dtype == np.float32
+    model = models.load_model(str(digit_checkpoints["cgan-digits"]))
+    again = model.sample(12, generator=torch.Generator().manual_seed(0), labels=torch.tensor(expected))
+    assert np.array_equal(arrays["x"], again.numpy())
+
+
+@pytest.mark.parametrize(
+    "name, label, fragment",
+    [
+        ("cgan-digits", "10", "--label must be a class from 0 to 9 for cgan-digits (got 10)"),
+        ("cgan-digits", "-1", "--label must be a class from 0 to 9 for cgan-digits (got -1)"),
+        ("dcgan-digits", "3", "model dcgan-digits is not conditional: it takes no --label"),
+        ("cgan-digits", "seven", "argument --label: invalid int value: 'seven'"),
+    ],
+)
+def test_sample_bad_label_is_one_clear_line(name, label, fragment, digit_checkpoints, tmp_path, capsys):
+    code, out, err = run_main(["sample", str(digit_checkpoints[name]), "-n", "5", "--label", label, "--out", str(tmp_path / "x.npz")], capsys)
+    assert_one_clear_line(code, err, fragment)
+    assert out == "" and not (tmp_path / "x.npz").exists()

@@ -14,11 +14,11 @@ from genai_course.train import save_checkpoint
 
 
 def test_registry_names():
-    assert list(models.MODELS) == ["gan-ring8", "gan-grid25"]
+    assert list(models.MODELS) == ["gan-ring8", "gan-grid25", "dcgan-digits", "cgan-digits"]
 
 
 def test_get_recipe_unknown_name_message():
-    with pytest.raises(ValueError, match=re.escape("unknown model 'gan-ring9': choose one of gan-ring8, gan-grid25")):
+    with pytest.raises(ValueError, match=re.escape("unknown model 'gan-ring9': choose one of gan-ring8, gan-grid25, dcgan-digits, cgan-digits")):
         models.get_recipe("gan-ring9")
 
 
@@ -38,8 +38,11 @@ def test_get_recipe_returns_a_fresh_copy():
 def test_recipe_dict_round_trip(name):
     recipe = models.get_recipe(name)
     as_dict = recipe.to_dict()
-    assert set(as_dict) == {"mixture", "generator", "discriminator", "train", "normalize"}
-    assert models.GANRecipe.from_dict(as_dict) == recipe
+    if isinstance(recipe, models.DigitsGANRecipe):
+        assert set(as_dict) == {"generator", "discriminator", "train"}
+    else:
+        assert set(as_dict) == {"mixture", "generator", "discriminator", "train", "normalize"}
+    assert type(recipe).from_dict(as_dict) == recipe
 
 
 def test_tiny_recipe_dict_round_trip(tiny_recipe):
@@ -110,3 +113,66 @@ def test_load_model_with_mismatched_weights_message(tmp_path, tiny_recipe):
     save_checkpoint(str(path), model="tiny", config=big.to_dict(), G=model.G, D=model.D, step=0)
     with pytest.raises(checkpoints.CheckpointError, match=re.escape(f"{path} does not hold a usable course model (RuntimeError: ")):
         models.load_model(str(path))
+
+
+# ------------------------------------------------------------------------------------ digits
+
+
+def tiny_digits(name: str, seed: int = 0) -> models.TrainedDigitsGAN:
+    model = models.build(name, seed=seed)
+    assert isinstance(model, models.TrainedDigitsGAN)
+    return model
+
+
+def test_digit_recipes_differ_only_in_the_label():
+    dc, cg = models.get_recipe("dcgan-digits"), models.get_recipe("cgan-digits")
+    assert dc.generator.num_classes == dc.discriminator.num_classes == 0
+    assert cg.generator.num_classes == cg.discriminator.num_classes == 10
+    assert dc.train == cg.train
+
+
+@pytest.mark.parametrize("name", ["dcgan-digits", "cgan-digits"])
+def test_digits_fit_save_load_round_trip(name, tmp_path):
+    model = tiny_digits(name)
+    model.fit(steps=6, progress=False)
+    path = tmp_path / "m.pt"
+    model.save(str(path))
+    again = models.load_model(str(path))
+    assert isinstance(again, models.TrainedDigitsGAN) and again.step == 6 and again.name == name
+    a = model.sample(30, generator=torch.Generator().manual_seed(2))
+    b = again.sample(30, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and a.shape == (30, 1, 8, 8) and a.dtype == torch.float32
+    assert float(a.min()) >= 0 and float(a.max()) <= 1
+    # training continues from the checkpoint exactly as without the interruption
+    model.fit(steps=9, progress=False)
+    again.fit(steps=9, progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(model.G.state_dict().values(), again.G.state_dict().values()))
+
+
+def test_digits_real_batches_carry_labels_only_when_conditional():
+    g = torch.Generator().manual_seed(0)
+    assert isinstance(tiny_digits("dcgan-digits").sample_real(8, g), torch.Tensor)
+    x, y = tiny_digits("cgan-digits").sample_real(8, g)
+    assert x.shape == (8, 1, 8, 8) and y.shape == (8,)
+
+
+def test_conditional_sample_labels():
+    model = tiny_digits("cgan-digits")
+    assert torch.equal(model.check_labels(None, 12), torch.arange(12) % 10)  # every class in turn
+    assert torch.equal(model.check_labels(7, 3), torch.tensor([7, 7, 7]))
+    assert model.sample(5, labels=torch.tensor([0, 1, 2, 3, 4])).shape == (5, 1, 8, 8)
+    with pytest.raises(ValueError, match=re.escape("labels must lie in 0..9 (got 10..10)")):
+        model.sample(3, labels=10)
+    with pytest.raises(ValueError, match=re.escape("labels must be 4 whole numbers, or one for all (got shape (3,))")):
+        model.sample(4, labels=torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=re.escape("model dcgan-digits is not conditional: it takes no labels")):
+        tiny_digits("dcgan-digits").sample(3, labels=1)
+
+
+def test_digit_snapshots_hold_fixed_noise_and_labels():
+    model = tiny_digits("cgan-digits")
+    snaps = model.snapshots(every=2, n=20)
+    assert torch.equal(snaps.labels, torch.arange(20) % 10)
+    model.fit(steps=4, callbacks=[snaps], progress=False)
+    assert [r["step"] for r in snaps.records] == [2, 4]
+    assert snaps.records[0]["samples"].shape == (20, 1, 8, 8)

@@ -1,8 +1,10 @@
 """The GAN lessons' quality numbers, measured through the command line as a learner would.
 
-`genai-course train MODEL --seed 0` with the lesson defaults, then `sample -n 2500`:
-every mode captured, high-quality fraction >= 0.90, reverse KL <= 0.02, training <= 90 s.
-(`make bench` runs seeds 0, 1 and 2 and prints the table.)
+`genai-course train MODEL --seed 0` with the lesson defaults, then `sample`:
+* 2D mixtures, 2,500 samples: every mode captured, high-quality fraction >= 0.90, reverse KL <= 0.02;
+* dcgan-digits, 1,000 samples: classifier-confident fraction >= 0.85, class entropy >= 0.98;
+* cgan-digits, 100 samples of each label: label accuracy >= 0.95, confident fraction >= 0.85;
+and every model trains in at most 90 s. (`make bench` runs seeds 0, 1 and 2 and prints the tables.)
 """
 
 from __future__ import annotations
@@ -33,4 +35,36 @@ def test_lesson_defaults_reach_the_published_protocol_targets(model, tmp_path):
     assert report.modes == report.n_modes, report
     assert report.hq_fraction >= 0.90, report
     assert report.reverse_kl <= 0.02, report
+    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
+
+
+def train_and_sample(model: str, n: int, tmp_path) -> tuple[dict, float]:
+    ckpt, samples = tmp_path / "model.pt", tmp_path / "samples.npz"
+    cli = [sys.executable, "-m", "genai_course"]
+    subprocess.run([*cli, "train", model, "--seed", "0", "--out", str(ckpt), "--quiet"], check=True, capture_output=True)
+    subprocess.run([*cli, "sample", str(ckpt), "-n", str(n), "--out", str(samples)], check=True, capture_output=True)
+    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    return dict(np.load(samples)), seconds
+
+
+def test_dcgan_digits_draws_recognisable_digits_of_every_class(tmp_path):
+    arrays, seconds = train_and_sample("dcgan-digits", 1000, tmp_path)
+    x = arrays["x"]
+    assert x.shape == (1000, 1, 8, 8) and x.dtype == np.float32 and "y" not in arrays
+    report = metrics.digit_metrics(torch.from_numpy(x))
+    print(f"dcgan-digits: {report}, {seconds:.1f} s of training")
+    assert report.confident >= 0.85, report
+    assert report.class_entropy >= 0.98, report
+    assert report.frechet < 10 * report.frechet_real, report  # in the neighbourhood of real digits, not noise
+    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
+
+
+def test_cgan_digits_draws_the_digit_asked_for(tmp_path):
+    arrays, seconds = train_and_sample("cgan-digits", 1000, tmp_path)  # every class in turn: 100 of each
+    x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
+    assert y.bincount(minlength=10).tolist() == [100] * 10
+    report = metrics.digit_metrics(x, y)
+    print(f"cgan-digits: {report}, {seconds:.1f} s of training")
+    assert report.label_accuracy >= 0.95, report
+    assert report.confident >= 0.85, report
     assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
