@@ -390,10 +390,13 @@ def main_grade(paths: list[str], as_json: bool, timeout: int) -> int:
             print(format_result(result), flush=True)
     unusable = sum(r.status != "graded" for r in results)
     passed = sum(r.all_passed for r in results)
+    # a submission "with failures" has an exercise that failed, timed out or never ran; the rest
+    # of those not all passed only have exercises not attempted yet
+    failing = sum(r.status == "graded" and any(e.status not in ("passed", "not_attempted") for e in r.exercises) for r in results)
     if as_json:
         print(json.dumps({"submissions": [asdict(r) for r in results]}, indent=2, ensure_ascii=False))
     else:
         n = len(results)
-        print(f"{n} submission{'s' if n != 1 else ''}: {passed} all passed, "
-              f"{n - passed - unusable} with failures, {unusable} unusable")
+        print(f"{n} submission{'s' if n != 1 else ''}: {passed} all passed, {failing} with failures, "
+              f"{n - passed - failing - unusable} not finished, {unusable} unusable")
     return 2 if unusable else (0 if passed == len(results) else 1)

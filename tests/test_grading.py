@@ -322,7 +322,7 @@ def test_cli_grade_exit_codes_for_a_solution_and_its_exercise(tmp_path, capsys):
     assert lines[1:] == [
         "  ✅ add_one  Exercise 1.1 (add one): passed",
         "  ✅ double   Exercise 1.2 (double): passed",
-        "1 submission: 1 all passed, 0 with failures, 0 unusable",
+        "1 submission: 1 all passed, 0 with failures, 0 not finished, 0 unusable",
     ]
     assert main(["grade", str(root / "exercises")]) == 1  # a folder: its .ipynb only
     lines = capsys.readouterr().out.splitlines()
@@ -330,7 +330,7 @@ def test_cli_grade_exit_codes_for_a_solution_and_its_exercise(tmp_path, capsys):
     assert lines[1:] == [
         "  ⏳ add_one  Exercise 1.1 (add one): not attempted yet",
         "  ⏳ double   Exercise 1.2 (double): not attempted yet",
-        "1 submission: 0 all passed, 1 with failures, 0 unusable",
+        "1 submission: 0 all passed, 0 with failures, 1 not finished, 0 unusable",
     ]
 
 
@@ -345,5 +345,5 @@ def test_cli_grade_rejects_what_cannot_be_graded_without_starting_a_kernel(tmp_p
         "  🚫 unusable: no check cells (`checks.<exercise>(...)`): is this an exercise notebook?",
         str(tmp_path / "missing.ipynb"),
         "  🚫 unusable: no such file or folder",
-        "3 submissions: 0 all passed, 0 with failures, 3 unusable",
+        "3 submissions: 0 all passed, 0 with failures, 0 not finished, 3 unusable",
     ]
