@@ -423,3 +423,288 @@ def train_loop(fn: Callable[..., Any]) -> str:
     if not after < 0.9 * before:
         raise CheckFailed(f"after 600 steps the samples are no closer to the ring (mean distance to the nearest mode {before:.2f} -> {after:.2f}): does every step update both D and G?")
     return f"samples moved to the ring: mean distance to the nearest mode {before:.2f} -> {after:.2f}"
+
+
+# --------------------------------------------------------------------------- lesson 06
+# (lesson 06 checks: owned by the lesson-06 author)
+
+
+def _conv_transpose_cases() -> list[tuple[int, int, int, int]]:
+    """(size, kernel, stride, padding) combinations whose output is at least 1 pixel."""
+    return [
+        (size, kernel, stride, padding)
+        for size in (1, 2, 3, 4, 7)
+        for kernel in (1, 2, 3, 4, 5)
+        for stride in (1, 2, 3)
+        for padding in (0, 1, 2)
+        if (size - 1) * stride - 2 * padding + kernel >= 1
+    ]
+
+
+# Sizes a learner's formula typically gives instead, and what to say about each.
+_TRANSPOSED_SIZE_SLIPS: list[tuple[Callable[[int, int, int, int], int], str]] = [
+    (lambda n, k, s, p: (n - 1) * s + k, "the padding is not cropped: subtract 2 * padding"),
+    (lambda n, k, s, p: (n - 1) * s - p + k, "padding is cropped from both sides: subtract 2 * padding, not padding"),
+    (lambda n, k, s, p: n * s - 2 * p + k, "the stamps are stride apart, so the last one starts at (size - 1) * stride, not size * stride"),
+    (lambda n, k, s, p: (n + 2 * p - k) // s + 1, "that is an ordinary convolution's size (it shrinks the image); the transposed one runs it backwards"),
+]
+
+
+@_exercise("6.1", "the transposed convolution's output size")
+def transposed_conv_size(fn: Callable[..., Any]) -> str:
+    """fn(size, kernel, stride, padding) -> int: height (= width) of nn.ConvTranspose2d's output."""
+    cases = _conv_transpose_cases()
+    got: list[Any] = []
+    for size, kernel, stride, padding in cases:
+        case = f"size={size}, kernel={kernel}, stride={stride}, padding={padding}"
+        out = _call(f"transposed_conv_size({case})", fn, size, kernel, stride, padding)
+        if isinstance(out, torch.Tensor) and out.numel() == 1:
+            out = out.item()
+        if isinstance(out, bool) or not isinstance(out, (int, float)):
+            raise CheckFailed(f"transposed_conv_size({case}) should return an int, got {type(out).__name__}")
+        got.append(out)
+    # the truth from PyTorch itself: a zero image through a zero kernel (only the shape matters)
+    expected = [
+        nn.functional.conv_transpose2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p).shape[-1]
+        for n, k, s, p in cases
+    ]
+    wrong = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
+    if not wrong:
+        floats = [i for i, a in enumerate(got) if not isinstance(a, int)]
+        if floats:
+            n, k, s, p = cases[floats[0]]
+            raise CheckFailed(
+                f"for size={n}, kernel={k}, stride={s}, padding={p} you returned {got[floats[0]]!r}, a float: "
+                "a size is a whole number, return an int"
+            )
+        return f"matches nn.ConvTranspose2d on {len(cases)} combinations"
+    n, k, s, p = cases[wrong[0]]
+    hint = "out = (size - 1) * stride - 2 * padding + kernel"
+    for formula, advice in _TRANSPOSED_SIZE_SLIPS:
+        if all(g == formula(*case) for g, case in zip(got, cases)):
+            hint = advice
+            break
+    raise CheckFailed(
+        f"for size={n}, kernel={k}, stride={s}, padding={p}, nn.ConvTranspose2d gives {expected[wrong[0]]}, "
+        f"your function returned {got[wrong[0]]!r} ({len(wrong)} of {len(cases)} cases wrong): {hint}"
+    )
+
+
+def _stuck_parameters(net: nn.Module) -> list[str]:
+    """Parameters the backward pass never reached (a bias right before batch norm gets ~0, but not None)."""
+    return [name for name, p in net.named_parameters() if p.grad is None]
+
+
+def _image_shape_advice(shape: tuple[int, ...], batch: int) -> str:
+    """Why a generator's output is not (batch, 1, 8, 8), in the learner's terms."""
+    if len(shape) != 4:
+        return "reshape the output into images of shape (batch, 1, 8, 8)"
+    if shape[0] != batch:
+        return f"one image per noise vector: the .view / .reshape after the linear layer must keep the batch dimension ({batch})"
+    if shape[1] != 1:
+        return "the last layer should make 1 channel (grey levels), not " + str(shape[1])
+    return (
+        "each ConvTranspose2d(kernel_size=4, stride=2, padding=1) doubles height and width "
+        "(out = (in - 1) * stride - 2 * padding + kernel): start from 2x2 and use two of them"
+    )
+
+
+@_exercise("6.2", "a convolutional generator")
+def make_conv_generator(fn: Callable[..., nn.Module]) -> str:
+    """fn(latent_dim) -> nn.Module mapping noise (B, latent_dim) to images (B, 1, 8, 8) in [0, 1]."""
+    torch.manual_seed(0)
+    for latent_dim in (32, 8):
+        G = _call(f"make_conv_generator({latent_dim})", fn, latent_dim)
+        if not isinstance(G, nn.Module):
+            raise CheckFailed(f"make_conv_generator should return a torch.nn.Module, got {type(G).__name__}")
+        for batch in (16, 3):
+            z = torch.randn(batch, latent_dim, generator=torch.Generator().manual_seed(batch))
+            what = f"make_conv_generator({latent_dim}) on noise of shape ({batch}, {latent_dim})"
+            try:
+                out = _call(what, G, z)
+            except CheckFailed as failure:
+                raise CheckFailed(f"{failure}{_input_advice(G, z, latent_dim, batch)}") from None
+            if not isinstance(out, torch.Tensor):
+                raise CheckFailed(f"{what} should return a torch.Tensor, but returned {type(out).__name__}")
+            if tuple(out.shape) != (batch, 1, 8, 8):
+                raise CheckFailed(
+                    f"{what} should give images of shape {(batch, 1, 8, 8)}, but gave shape {tuple(out.shape)}: "
+                    + _image_shape_advice(tuple(out.shape), batch)
+                )
+            _tensor(f"the images from {what}", out)
+            lo, hi = out.min().item(), out.max().item()
+            if lo < 0 or hi > 1:
+                raise CheckFailed(
+                    f"pixel values range from {lo:.2f} to {hi:.2f}, but images must lie in [0, 1] like the data: "
+                    "end with a sigmoid (nn.Sigmoid())"
+                )
+        if out.std(0).max() < 1e-6:
+            raise CheckFailed("every noise vector gives the same image: the output must depend on z")
+        out.pow(2).sum().backward()
+        stuck = _stuck_parameters(G)
+        if stuck:
+            raise CheckFailed(f"no gradient reaches {', '.join(stuck[:3])}: every layer must be used in forward, without .detach()")
+    return "images of shape (B, 1, 8, 8) in [0, 1] for latent_dim 32 and 8, gradients reach every layer"
+
+
+def _input_advice(G: nn.Module, z: torch.Tensor, latent_dim: int, batch: int) -> str:
+    """A hint for a generator that fails on noise (batch, latent_dim): what it seems to expect instead."""
+    try:
+        G(z[:, :, None, None])  # the classic DCGAN input (B, latent_dim, 1, 1)?
+        return f" (it works on noise of shape ({batch}, {latent_dim}, 1, 1): take (batch, latent_dim) and reshape inside forward)"
+    except Exception:
+        pass
+    if batch != 16:
+        return " (it works on a batch of 16: don't fix the batch size, use -1 or z.shape[0] in .view / .reshape)"
+    if latent_dim != 32:
+        return " (it works for latent_dim=32: use latent_dim for the first layer's input size, not a fixed number)"
+    return ""
+
+
+@_exercise("6.3", "a convolutional discriminator")
+def make_conv_discriminator(fn: Callable[..., nn.Module]) -> str:
+    """fn() -> nn.Module mapping images (B, 1, 8, 8) to logits (B,)."""
+    torch.manual_seed(0)
+    D = _call("make_conv_discriminator()", fn)
+    if not isinstance(D, nn.Module):
+        raise CheckFailed(f"make_conv_discriminator should return a torch.nn.Module, got {type(D).__name__}")
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([data.load_digits().x_test[:32], 20 * torch.randn(32, 1, 8, 8, generator=g)])  # digits and loud noise
+    out = _call("your discriminator on images of shape (64, 1, 8, 8)", D, x)
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (64, 1):
+        raise CheckFailed("the output has shape (64, 1): return one logit per image, shape (64,) (use .squeeze(1))")
+    out = _tensor("the output for 64 images", out, (64,))
+    if out.min() >= 0 and out.max() <= 1:
+        raise CheckFailed("the outputs all lie in [0, 1]: they look like probabilities, but the losses expect logits (remove the final sigmoid)")
+    # D must judge each image on its own: batch norm would make one image's score depend on the others
+    swapped = x.clone()
+    swapped[1:] = swapped[1:].flip(0) * 0.5
+    again = _call("your discriminator on images of shape (64, 1, 8, 8)", D, swapped)
+    if isinstance(again, torch.Tensor) and again.shape == out.shape and not _close(again[0], out[0], 1e-4):
+        raise CheckFailed(
+            "the score of the first image changed when only the other images of the batch changed: "
+            "D must judge each image on its own (no batch norm in the discriminator)"
+        )
+    out.sum().backward()
+    stuck = _stuck_parameters(D)
+    if stuck:
+        raise CheckFailed(f"no gradient reaches {', '.join(stuck[:3])}: every layer must be used in forward, without .detach()")
+    return "one logit per image, each judged on its own"
+
+
+# --------------------------------------------------------------------------- lesson 07
+# (lesson 07 checks: owned by the lesson-07 author)
+
+
+def _one_hot_block(out: torch.Tensor, latent_dim: int, num_classes: int) -> torch.Tensor:
+    """The last num_classes columns of append_label's output."""
+    return out[:, latent_dim : latent_dim + num_classes]
+
+
+@_exercise("7.1", "appending the label to z")
+def append_label(fn: Callable[..., torch.Tensor]) -> str:
+    """fn(z (B, latent_dim), y (B,) int64, num_classes) -> (B, latent_dim + num_classes): [z, one_hot(y)]."""
+    g = torch.Generator().manual_seed(7)
+    for latent_dim, num_classes, y in ((5, 10, [7, 0, 3, 9, 1, 7]), (3, 4, [2, 0, 3, 1])):
+        y = torch.tensor(y)
+        z = torch.randn(len(y), latent_dim, generator=g)
+        what = f"append_label(z of shape {tuple(z.shape)}, y, num_classes={num_classes})"
+        out = _call(what, fn, z, y, num_classes)
+        if not isinstance(out, torch.Tensor):
+            raise CheckFailed(f"{what} should return a torch.Tensor, but returned {type(out).__name__}")
+        expected = (len(y), latent_dim + num_classes)
+        if out.dim() == 2 and out.shape == (len(y), latent_dim + 1):
+            raise CheckFailed(f"{what} has shape {tuple(out.shape)}: you appended the label as one number; append its one-hot vector of num_classes={num_classes} entries (F.one_hot(y, num_classes))")
+        if out.dim() == 2 and out.shape[0] == len(y) and out.shape[1] == latent_dim + 10 and num_classes != 10:
+            raise CheckFailed(f"{what} has shape {tuple(out.shape)}, expected {expected}: use num_classes, not a fixed 10")
+        _tensor(what, out, expected, dtype=None)
+        if out.dtype != torch.float32:
+            raise CheckFailed(f"{what} should have dtype torch.float32 like z, but has dtype {out.dtype}: convert the one-hot labels with .float() (or .to(z.dtype))")
+        one_hot = nn.functional.one_hot(y, num_classes).float()  # (B, K)
+        if torch.equal(out, torch.cat([one_hot, z], dim=1)):
+            raise CheckFailed("the one-hot label comes first: put it after z, torch.cat([z, one_hot], dim=1), the order the library's generator uses")
+        if not torch.equal(out[:, :latent_dim], z):
+            raise CheckFailed(f"the first {latent_dim} columns should be z itself, unchanged (then the one-hot label)")
+        block = _one_hot_block(out, latent_dim, num_classes)
+        if not torch.equal(block, one_hot):
+            is_one_hot = bool(((block == 0) | (block == 1)).all() and (block.sum(1) == 1).all())
+            if not is_one_hot:
+                raise CheckFailed(f"the last {num_classes} columns should be one-hot: all 0 except a single 1 (got the row {[round(v, 3) for v in block[0].tolist()]} for label {int(y[0])})")
+            raise CheckFailed(f"the 1 is in the wrong column: for label {int(y[0])} it should be column {int(y[0])} of the one-hot part (got column {int(block[0].argmax())})")
+    return "z, then one_hot(y), for 10 and for 4 classes"
+
+
+def _images(what: str, out: Any, batch: int) -> torch.Tensor:
+    """A generator's output: (batch, 1, 8, 8) float32 in [0, 1], or a learner-terms failure."""
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (batch, 64):
+        raise CheckFailed(f"{what} has shape {tuple(out.shape)}: reshape it to images, (B, 1, 8, 8): batch, channel, height, width")
+    out = _tensor(what, out, (batch, 1, 8, 8))
+    lo, hi = float(out.detach().min()), float(out.detach().max())
+    if lo < 0 or hi > 1:
+        raise CheckFailed(f"pixels must lie in [0, 1] like the data, but range from {lo:.2f} to {hi:.2f}: end with a sigmoid")
+    return out
+
+
+@_exercise("7.2", "a conditional generator")
+def make_conditional_generator(fn: Callable[..., nn.Module]) -> str:
+    """fn(latent_dim, num_classes) -> nn.Module with forward(z (B, latent_dim), y (B,)) -> (B, 1, 8, 8) in [0, 1]."""
+    torch.manual_seed(0)
+    for latent_dim, num_classes in ((16, 10), (8, 3)):
+        G = _call(f"make_conditional_generator({latent_dim}, {num_classes})", fn, latent_dim, num_classes)
+        if not isinstance(G, nn.Module):
+            raise CheckFailed(f"make_conditional_generator should return a torch.nn.Module, got {type(G).__name__}")
+        g = torch.Generator().manual_seed(1)
+        # batch of 2K: every label twice, each time with different noise
+        z = torch.randn(2 * num_classes, latent_dim, generator=g)
+        y = torch.arange(num_classes).repeat(2)  # (2K,)
+        what = f"your generator on z of shape {tuple(z.shape)} and labels of shape {tuple(y.shape)}"
+        x = _images(f"the output of {what}", _call(what, G, z, y), 2 * num_classes)
+        # the same noise for every label: the images may differ only through y
+        same_z = z[:1].repeat(num_classes, 1)  # (K, latent_dim)
+        x_labels = _images("the output", _call(what, G, same_z, torch.arange(num_classes)), num_classes)
+        if x_labels.std(0).max() < 1e-6:
+            raise CheckFailed("the same z with labels 0, 1, 2, ... gives identical images: the generator ignores its label y; append one_hot(y) to z before the first layer")
+        # the same label for every noise vector: the images must still differ through z
+        x_noise = _images("the output", _call(what, G, z[:num_classes], torch.zeros(num_classes, dtype=torch.long)), num_classes)
+        if x_noise.std(0).max() < 1e-6:
+            raise CheckFailed("different z with the same label give identical images: the output must depend on z too")
+        x.pow(2).sum().backward()
+        stuck = [name for name, p in G.named_parameters() if name.endswith("weight") and (p.grad is None or not p.grad.abs().sum() > 0)]
+        if stuck:
+            raise CheckFailed(f"no gradient reaches {', '.join(stuck[:3])}: every layer must be used in forward")
+    return "(B, 1, 8, 8) in [0, 1], depends on both z and y"
+
+
+@_exercise("7.3", "the projection discriminator's logit")
+def projection_logits(fn: Callable[..., torch.Tensor]) -> str:
+    """fn(h (B, F), y (B,), embed nn.Embedding(K, F), head nn.Linear(F, 1)) -> logits (B,):
+    head(h) + <embed(y), h>."""
+    torch.manual_seed(0)
+    B, F, K = 12, 6, 10
+    h = torch.randn(B, F, generator=torch.Generator().manual_seed(3))
+    y = torch.tensor([7, 0, 3, 9, 1, 7, 2, 2, 5, 4, 8, 6])
+    embed, head = nn.Embedding(K, F), nn.Linear(F, 1)
+    what = "projection_logits(h, y, embed, head)"
+    out = _call(what, fn, h, y, embed, head)
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, 1):
+        raise CheckFailed(f"the output has shape ({B}, 1): return one logit per example, shape ({B},) (use .squeeze(1))")
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, F):
+        raise CheckFailed(f"the output has shape ({B}, {F}), one number per feature: sum embed(y) * h over the features (dim=1) to get the inner product")
+    out = _tensor(f"the output of {what} for a batch of {B}", out, (B,))
+    with torch.no_grad():
+        unconditional = head(h).squeeze(1)  # (B,)
+        projection = (embed(y) * h).sum(dim=1)  # (B,) <embed(y), h>
+    ref = unconditional + projection
+    if not _close(out, ref):
+        if _close(out, unconditional):
+            raise CheckFailed("the logit ignores the label: add the projection term <embed(y), h>, that is (embed(y) * h).sum(dim=1)")
+        if _close(out, projection):
+            raise CheckFailed("the unconditional term is missing: the logit is head(h) (squeezed to (B,)) plus <embed(y), h>")
+        if _close(out, torch.sigmoid(ref)):
+            raise CheckFailed("the outputs look like probabilities: return logits (remove the sigmoid)")
+        wrong_rows = int((~torch.isclose(out, ref, atol=1e-5, rtol=1e-5)).sum())
+        raise CheckFailed(f"{wrong_rows} of {B} logits differ from head(h) + <embed(y), h> (first example: got {out[0].item():.4f}, expected {ref[0].item():.4f})")
+    out.sum().backward()
+    if head.weight.grad is None or embed.weight.grad is None or not embed.weight.grad.abs().sum() > 0:
+        raise CheckFailed("the gradient does not reach both head and embed: compute the logit from head(h) and embed(y) without .detach() or torch.no_grad()")
+    return "head(h) + <embed(y), h>, with gradients to both"
