@@ -1,0 +1,37 @@
+"""The exercise-check protocol, asserted the same way for every lesson's checks.
+
+A check prints one "✅ ... passed" line, or one "⏳ ... not attempted yet" line (and does not
+raise), or raises ``CheckFailed`` with one line in the learner's terms and no library traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import pytest
+
+from genai_course import checks
+from genai_course.checks import CheckFailed
+
+
+def not_attempted(*args: Any, **kwargs: Any) -> Any:
+    """A learner's function that still holds the exercise's ``raise NotImplementedError``."""
+    raise NotImplementedError
+
+
+def assert_not_attempted(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    getattr(checks, name)(not_attempted)  # does not raise
+    expected = f"⏳ {checks.EXERCISES[name]}: not attempted yet (replace the `raise NotImplementedError` with your code)\n"
+    assert capsys.readouterr().out == expected
+
+
+def assert_named_mistake(name: str, fn: Callable[..., Any], fragments: Sequence[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CheckFailed) as info:
+        getattr(checks, name)(fn)
+    message = str(info.value)
+    assert message.startswith(f"{checks.EXERCISES[name]}: ")
+    for fragment in fragments:
+        assert fragment in message, message
+    assert "\n" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no library traceback chained on
+    assert capsys.readouterr().out == ""  # no "passed" line before the failure
