@@ -83,7 +83,7 @@ class DigitsGANRecipe:
         )
 
 
-# The digits recipe (lessons 06-07): about 55 s on 2 CPU cores (18-19 ms a step).
+# The digits recipe (lessons 06-07): 60-80 s on 2 CPU cores (20-25 ms a step).
 # Measured while tuning (judge: metrics.digit_classifier, 1,000 samples; seeds 0-1):
 # * DCGAN with a Gaussian z only plateaus at a confident fraction of 0.74-0.80 (Adam beta1 0.5),
 #   0.84 with beta1 0, a 16-d z and a D of 64 channels (0.84-0.87 after 5,000 steps). No help:

@@ -9,7 +9,7 @@
 # more than 95% of the time. Then you explore it with widgets: pick a class and move
 # through its handwriting.
 #
-# Run time: about 2 minutes on 2 CPU cores (two training runs, about 20 s and about a
+# Run time: about 2 minutes on 2 CPU cores (two training runs, about 25 s and about a
 # minute, and 5-10 s to train the classifier that judges the digits).
 #
 # Where it sits: lesson 06 trained an unconditional convolutional GAN (DCGAN) on the
