@@ -151,7 +151,7 @@ def _check_generator_net(G: Any, latent_dim: int, data_dim: int, what: str) -> N
         raise CheckFailed(f"{what} should be a torch.nn.Module, got {type(G).__name__}")
     z = torch.randn(16, latent_dim, generator=torch.Generator().manual_seed(0))
     out = _call(f"{what} on noise of shape (16, {latent_dim})", G, z)
-    _tensor(f"the output for 16 noise vectors", out, (16, data_dim))
+    _tensor("the output for 16 noise vectors", out, (16, data_dim))
     if out.std(0).max() < 1e-6:
         raise CheckFailed("every noise vector gives the same output: the output must depend on z")
     out.pow(2).sum().backward()

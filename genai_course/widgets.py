@@ -223,8 +223,6 @@ def training_scrubber(
     with the samples on top. Each picture is rendered once and cached.
     The box has ``.slider``, ``.play``, ``.label``, ``.image`` and ``.render(i) -> bytes``.
     """
-    import ipywidgets as w
-
     records, own_grid = _snapshot_records(snapshots)
     if grid is None:
         grid = own_grid
@@ -271,8 +269,20 @@ def training_scrubber(
     def caption(i: int) -> str:
         return f"step {records[i]['step']} (snapshot {i + 1} of {len(records)})"
 
-    last = len(records) - 1
-    slider = w.IntSlider(value=0, min=0, max=last, step=1, description="snapshot", continuous_update=True)
+    box = _scrubber(len(records), render, caption)
+    box.label = box.caption  # this widget's caption was first published as .label
+    return box
+
+
+def _scrubber(count: int, render: Callable[[int], bytes], caption: Callable[[int], str], readout: bool = True) -> Any:
+    """A play button and a slider over ``count`` snapshots, a caption and the rendered picture.
+
+    The box carries ``.slider``, ``.play``, ``.caption``, ``.image`` and ``.render``.
+    """
+    import ipywidgets as w
+
+    last = count - 1
+    slider = w.IntSlider(value=0, min=0, max=last, step=1, description="snapshot", readout=readout, continuous_update=True)
     play = w.Play(value=0, min=0, max=last, step=1, interval=300, description="play")
     w.jslink((play, "value"), (slider, "value"))
     label = w.Label(caption(0))
@@ -284,7 +294,7 @@ def training_scrubber(
 
     slider.observe(on_change, names="value")
     box = w.VBox([w.HBox([play, slider, label]), image])
-    box.slider, box.play, box.label, box.image, box.render = slider, play, label, image, render
+    box.slider, box.play, box.caption, box.image, box.render = slider, play, label, image, render
     return box
 
 
@@ -500,8 +510,6 @@ def digit_scrubber(snapshots: Any, nrow: int = 10) -> ipywidgets.VBox:
     the snapshot's index (0-based). The box has ``.slider``, ``.play``, ``.caption``, ``.image``
     and ``.render(i) -> bytes`` (PNG of snapshot i, cached).
     """
-    import ipywidgets as w
-
     records, _ = _snapshot_records(snapshots)
     nrow = _positive_int(nrow, "nrow", "of images per row")
     if not records:
@@ -533,21 +541,7 @@ def digit_scrubber(snapshots: Any, nrow: int = 10) -> ipywidgets.VBox:
     def caption_text(i: int) -> str:
         return f"step {records[i]['step']} of {last_step}"
 
-    last = len(records) - 1
-    slider = w.IntSlider(value=0, min=0, max=last, step=1, description="snapshot", readout=False, continuous_update=True)
-    play = w.Play(value=0, min=0, max=last, step=1, interval=300, description="play")
-    w.jslink((play, "value"), (slider, "value"))
-    caption = w.Label(caption_text(0))
-    image = w.Image(value=render(0), format="png")
-
-    def on_change(change: dict[str, Any]) -> None:
-        image.value = render(change["new"])
-        caption.value = caption_text(change["new"])
-
-    slider.observe(on_change, names="value")
-    box = w.VBox([w.HBox([play, slider, caption]), image])
-    box.slider, box.play, box.caption, box.image, box.render = slider, play, caption, image, render
-    return box
+    return _scrubber(len(records), render, caption_text, readout=False)
 
 
 def _digit_generator(G: Any) -> torch.nn.Module:
