@@ -194,6 +194,27 @@ def _render(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _remember(cache: dict[Any, bytes], key: Any, fig: Figure) -> None:
+    """Store the figure's PNG under key, forgetting everything once 512 are kept (long sessions)."""
+    if len(cache) > 512:
+        cache.clear()
+    cache[key] = _render(fig)
+
+
+def _live_image(render: Callable[[], bytes], controls: list[Any]) -> Any:
+    """An ipywidgets.Image showing render(), drawn again whenever one of the controls moves."""
+    import ipywidgets as w
+
+    image = w.Image(value=render(), format="png")
+
+    def on_change(change: dict[str, Any]) -> None:
+        image.value = render()
+
+    for control in controls:
+        control.observe(on_change, names="value")
+    return image
+
+
 def _snapshot_records(snapshots: Any) -> tuple[list[dict[str, Any]], Any]:
     if isinstance(snapshots, train.Snapshots):
         return snapshots.records, snapshots.grid
@@ -378,18 +399,10 @@ def latent_explorer(
                 axes[1].imshow(plane, origin="lower", extent=(-3, 3, -3, 3))
                 axes[1].scatter([key[0]], [key[1]], marker="*", s=250, c="gold", edgecolors="k", zorder=4)
                 axes[1].set(title="latent plane: colour = mode hit", xlabel="z[0]", ylabel="z[1]")
-            if len(cache) > 512:  # bound memory on long sessions
-                cache.clear()
-            cache[key] = _render(fig)
+            _remember(cache, key, fig)
         return cache[key]
 
-    image = w.Image(value=render(), format="png")
-
-    def on_change(change: dict[str, Any]) -> None:
-        image.value = render()
-
-    for s in sliders:
-        s.observe(on_change, names="value")
+    image = _live_image(render, sliders)
     children: list[Any] = [w.VBox(sliders)]
     if latent_dim > n_sliders:
         children.append(w.Label(f"sliders move z[0]..z[{n_sliders - 1}]; z[{n_sliders}]..z[{latent_dim - 1}] stay 0"))
@@ -665,19 +678,11 @@ def digit_picker(G: Any, sliders: int = 4, seed: int = 0, label: int = 7) -> ipy
             big.set_title("G(z)" if y is None else f"G(z, y={y})")
             _draw_digits(strip, imgs[1:], _NEIGHBOURS)
             strip.set_title("neighbours: z + 0.5 x noise", fontsize=9)
-            if len(cache) > 512:  # bound memory on long sessions
-                cache.clear()
-            cache[values, y] = _render(fig)
+            _remember(cache, (values, y), fig)
         return cache[values, y]
 
-    image = w.Image(value=render(), format="png")
-
-    def on_change(change: dict[str, Any]) -> None:
-        image.value = render()
-
     controls: list[Any] = [] if picker is None else [picker]
-    for control in (*controls, *coords):
-        control.observe(on_change, names="value")
+    image = _live_image(render, [*controls, *coords])
     controls.append(w.VBox(coords))
     if latent_dim > sliders:
         controls.append(w.Label(f"z[{sliders}]..z[{latent_dim - 1}] stay fixed (seed {seed})"))
@@ -736,18 +741,10 @@ def interpolation(
             strip.set_title(f"t from 0 (seed {a}) to 1 (seed {b})" + ("" if y is None else f", class {y}"), fontsize=9)
             _draw_digits(big, imgs[steps:], 1, gap=0.1)
             big.set_title(f"t = {t:.2f}")
-            if len(cache) > 512:  # bound memory on long sessions
-                cache.clear()
-            cache[key] = _render(fig)
+            _remember(cache, key, fig)
         return cache[key]
 
-    image = w.Image(value=render(), format="png")
-
-    def on_change(change: dict[str, Any]) -> None:
-        image.value = render()
-
-    for control in (slider, box_a, box_b, *([picker] if picker is not None else [])):
-        control.observe(on_change, names="value")
+    image = _live_image(render, [slider, box_a, box_b, *([picker] if picker is not None else [])])
     controls = w.VBox([*([picker] if picker is not None else []), w.HBox([box_a, box_b]), slider])
     box = w.VBox([controls, image])
     box.slider, box.seed_a, box.seed_b, box.label, box.image, box.render = slider, box_a, box_b, picker, image, render
