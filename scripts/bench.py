@@ -28,15 +28,19 @@ TARGETS = {"hq_fraction": 0.90, "reverse_kl": 0.02, "seconds": 90.0}
 DIGIT_TARGETS = {"confident": 0.85, "class_entropy": 0.98, "label_accuracy": 0.95, "seconds": 90.0}
 
 
-def run_digits(model: str, seed: int, workdir: Path) -> dict:
+def train_and_sample(model: str, seed: int, n: int, workdir: Path) -> tuple[dict, float]:
+    """`genai-course train MODEL --seed S`, then `sample -n N --seed S`: (the .npz arrays, training seconds)."""
     ckpt, samples = workdir / f"{model}-{seed}.pt", workdir / f"{model}-{seed}.npz"
     cli = [sys.executable, "-m", "genai_course"]
     subprocess.run([*cli, "train", model, "--seed", str(seed), "--out", str(ckpt), "--quiet"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*cli, "sample", str(ckpt), "-n", "1000", "--seed", str(seed), "--out", str(samples)], check=True, stdout=subprocess.DEVNULL)
-    arrays = np.load(samples)
-    labels = torch.from_numpy(arrays["y"]) if "y" in arrays.files else None
+    subprocess.run([*cli, "sample", str(ckpt), "-n", str(n), "--seed", str(seed), "--out", str(samples)], check=True, stdout=subprocess.DEVNULL)
+    return dict(np.load(samples)), float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+
+
+def run_digits(model: str, seed: int, workdir: Path) -> dict:
+    arrays, seconds = train_and_sample(model, seed, 1000, workdir)
+    labels = torch.from_numpy(arrays["y"]) if "y" in arrays else None
     report = metrics.digit_metrics(torch.from_numpy(arrays["x"]), labels)
-    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
     t = DIGIT_TARGETS
     ok = report.confident >= t["confident"] and seconds <= t["seconds"]
     ok = ok and (report.class_entropy >= t["class_entropy"] if labels is None else report.label_accuracy >= t["label_accuracy"])
@@ -44,13 +48,9 @@ def run_digits(model: str, seed: int, workdir: Path) -> dict:
 
 
 def run(model: str, seed: int, workdir: Path) -> dict:
-    ckpt, samples = workdir / f"{model}-{seed}.pt", workdir / f"{model}-{seed}.npz"
-    cli = [sys.executable, "-m", "genai_course"]
-    subprocess.run([*cli, "train", model, "--seed", str(seed), "--out", str(ckpt), "--quiet"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*cli, "sample", str(ckpt), "-n", "2500", "--seed", str(seed), "--out", str(samples)], check=True, stdout=subprocess.DEVNULL)
+    arrays, seconds = train_and_sample(model, seed, 2500, workdir)
     mixture = data.get_mixture(models.get_recipe(model).mixture)
-    report = metrics.mode_metrics(torch.from_numpy(np.load(samples)["x"]), mixture)
-    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    report = metrics.mode_metrics(torch.from_numpy(arrays["x"]), mixture)
     ok = report.modes == report.n_modes and report.hq_fraction >= TARGETS["hq_fraction"] and report.reverse_kl <= TARGETS["reverse_kl"] and seconds <= TARGETS["seconds"]
     return {"model": model, "seed": seed, **report.as_dict(), "seconds": seconds, "ok": ok}
 
