@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a course model with its lesson defaults")
-    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits")
+    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits")
     p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the lesson's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")

@@ -315,5 +315,5 @@ def load_checkpoint(path: str) -> dict[str, Any]:
     data = checkpoints.load(path)
     missing = [k for k in ("model", "config", "step", "weights") if k not in data]
     if missing:
-        raise checkpoints.CheckpointError(f"{path} is missing {', '.join(missing)}: not a GAN training checkpoint")
+        raise checkpoints.CheckpointError(f"{path} is missing {', '.join(missing)}: not a course training checkpoint")
     return data

@@ -14,7 +14,7 @@ from genai_course.train import save_checkpoint
 
 
 def test_registry_names():
-    assert list(models.MODELS) == ["gan-ring8", "gan-grid25", "dcgan-digits", "cgan-digits"]
+    assert list(models.MODELS) == ["gan-ring8", "gan-grid25", "dcgan-digits", "cgan-digits", "vae-digits", "cvae-digits"]
 
 
 def test_get_recipe_unknown_name_message():
@@ -40,6 +40,8 @@ def test_recipe_dict_round_trip(name):
     as_dict = recipe.to_dict()
     if isinstance(recipe, models.DigitsGANRecipe):
         assert set(as_dict) == {"generator", "discriminator", "train"}
+    elif isinstance(recipe, models.VAERecipe):
+        assert set(as_dict) == {"vae", "train"}
     else:
         assert set(as_dict) == {"mixture", "generator", "discriminator", "train", "normalize"}
     assert type(recipe).from_dict(as_dict) == recipe

@@ -275,7 +275,7 @@ def test_save_and_load_checkpoint_round_trip(tmp_path):
 def test_load_checkpoint_wants_a_training_checkpoint(tmp_path):
     path = tmp_path / "other.pt"
     checkpoints.save(path, {"model": "x"})
-    with pytest.raises(checkpoints.CheckpointError, match=re.escape(f"{path} is missing config, step, weights: not a GAN training checkpoint")):
+    with pytest.raises(checkpoints.CheckpointError, match=re.escape(f"{path} is missing config, step, weights: not a course training checkpoint")):
         load_checkpoint(str(path))
 
 
