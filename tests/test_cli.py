@@ -199,19 +199,20 @@ def test_check_reports_the_room(capsys):
 
 @pytest.fixture(scope="module")
 def digit_checkpoints(tmp_path_factory):
-    """dcgan-digits and cgan-digits trained for 3 steps through the command line."""
+    """Every digits model trained for 3 steps through the command line."""
     root = tmp_path_factory.mktemp("digits")
     paths = {}
-    for name in ("dcgan-digits", "cgan-digits"):
+    for name in ("dcgan-digits", "cgan-digits", "vae-digits", "cvae-digits"):
         paths[name] = root / f"{name}.pt"
         with contextlib.redirect_stdout(io.StringIO()):
             assert cli.main(["train", name, "--steps", "3", "--out", str(paths[name]), "--quiet"]) == 0
     return paths
 
 
-def test_sample_digits_writes_images_in_0_1(digit_checkpoints, tmp_path, capsys):
+@pytest.mark.parametrize("name", ["dcgan-digits", "vae-digits"])
+def test_sample_digits_writes_images_in_0_1(name, digit_checkpoints, tmp_path, capsys):
     out = tmp_path / "d.npz"
-    code, stdout, _ = run_main(["sample", str(digit_checkpoints["dcgan-digits"]), "-n", "12", "--out", str(out)], capsys)
+    code, stdout, _ = run_main(["sample", str(digit_checkpoints[name]), "-n", "12", "--out", str(out)], capsys)
     assert code == 0 and "array x, shape (12, 1, 8, 8)" in stdout
     arrays = np.load(out)
     assert set(arrays.files) == {"x"}
@@ -219,15 +220,16 @@ def test_sample_digits_writes_images_in_0_1(digit_checkpoints, tmp_path, capsys)
     assert x.shape == (12, 1, 8, 8) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
 
 
+@pytest.mark.parametrize("name", ["cgan-digits", "cvae-digits"])
 @pytest.mark.parametrize("label, expected", [(["--label", "7"], [7] * 12), ([], [k % 10 for k in range(12)])])
-def test_sample_conditional_writes_labels(label, expected, digit_checkpoints, tmp_path, capsys):
+def test_sample_conditional_writes_labels(name, label, expected, digit_checkpoints, tmp_path, capsys):
     out = tmp_path / "c.npz"
-    code, stdout, _ = run_main(["sample", str(digit_checkpoints["cgan-digits"]), "-n", "12", *label, "--out", str(out)], capsys)
+    code, stdout, _ = run_main(["sample", str(digit_checkpoints[name]), "-n", "12", *label, "--out", str(out)], capsys)
     assert code == 0 and "array y, shape (12,)" in stdout
     arrays = np.load(out)
     assert arrays["y"].dtype == np.int64 and arrays["y"].tolist() == expected
     assert arrays["x"].shape == (12, 1, 8, 8) and arrays["x"].dtype == np.float32
-    model = models.load_model(str(digit_checkpoints["cgan-digits"]))
+    model = models.load_model(str(digit_checkpoints[name]))
     again = model.sample(12, generator=torch.Generator().manual_seed(0), labels=torch.tensor(expected))
     assert np.array_equal(arrays["x"], again.numpy())
 
@@ -239,6 +241,8 @@ def test_sample_conditional_writes_labels(label, expected, digit_checkpoints, tm
         ("cgan-digits", "-1", "--label must be a class from 0 to 9 for cgan-digits (got -1)"),
         ("dcgan-digits", "3", "model dcgan-digits is not conditional: it takes no --label"),
         ("cgan-digits", "seven", "argument --label: invalid int value: 'seven'"),
+        ("cvae-digits", "10", "--label must be a class from 0 to 9 for cvae-digits (got 10)"),
+        ("vae-digits", "3", "model vae-digits is not conditional: it takes no --label"),
     ],
 )
 def test_sample_bad_label_is_one_clear_line(name, label, fragment, digit_checkpoints, tmp_path, capsys):
