@@ -228,8 +228,10 @@ def _snapshot_records(snapshots: Any) -> tuple[list[dict[str, Any]], Any]:
         return snapshots.snapshots, None
     if isinstance(snapshots, (list, tuple)):
         return list(snapshots), None
+    if isinstance(getattr(snapshots, "records", None), list):  # e.g. vae.SampleSnapshots
+        return snapshots.records, None
     raise TypeError(
-        "snapshots must be a train.Snapshots callback or a list of dicts {'step', 'samples'} "
+        "snapshots must be a train.Snapshots or vae.SampleSnapshots callback, or a list of dicts {'step', 'samples'} "
         f"(got {type(snapshots).__name__})"
     )
 
@@ -532,7 +534,7 @@ def show_digits(x: Any, nrow: int = 10, labels: Any = None, ax: Axes | None = No
 def digit_scrubber(snapshots: Any, nrow: int = 10) -> ipywidgets.VBox:
     """A slider (and Play button) over training snapshots of digits.
 
-    snapshots: a ``train.Snapshots`` callback after training (e.g. ``model.snapshots(every)``
+    snapshots: a ``train.Snapshots`` or ``vae.SampleSnapshots`` callback after training (e.g. ``model.snapshots(every)``
     passed to ``model.fit``), or its ``.records``: a list of dicts ``{"step": int, "samples":
     (N, 1, 8, 8)}``. Shows the N digits G made from the same fixed noise at each recorded
     step, ``nrow`` per row, captioned "step S of T" (T = the last recorded step); a conditional

@@ -106,6 +106,26 @@ def test_elbo_terms_and_beta(digits):
     torch.testing.assert_close(terms.kl, vae.gaussian_kl(mu, logvar))
 
 
+def test_encoder_input_is_what_the_encoder_sees_and_the_decoder_still_explains_x(digits):
+    model = _small()
+    x = digits.x_train[:8]
+    noisy = x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    terms = vae.elbo(model, x, generator=torch.Generator().manual_seed(0), encoder_input=noisy)
+    mu, logvar = model.encoder(noisy)
+    z = vae.reparameterize(mu, logvar, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(terms.reconstruction, vae.bernoulli_nll(model.decoder(z), x))
+    torch.testing.assert_close(terms.kl, vae.gaussian_kl(mu, logvar))
+    with pytest.raises(ValueError, match="encoder_input must have the images' shape"):
+        vae.elbo(model, x, encoder_input=noisy[:4])
+    # training with and without the noise differ only through it
+    runs = []
+    for noise in (0.0, 0.2, 0.0):
+        m = _small(seed=2)
+        vae.train_vae(m, digits.x_train, None, VAETrainConfig(steps=5, input_noise=noise), progress=False)
+        runs.append(m.decoder.net[0].weight.detach().clone())
+    assert torch.equal(runs[0], runs[2]) and not torch.equal(runs[0], runs[1])
+
+
 @pytest.fixture(scope="module")
 def trained(digits):
     """A small VAE trained briefly: enough for the bounds to mean something."""
@@ -227,6 +247,8 @@ def test_sample_snapshots_record_fixed_noise(digits):
     assert [r["step"] for r in snaps.records] == [10, 20, 30]
     assert snaps.records[0]["samples"].shape == (6, 1, 8, 8)
     assert history.snapshots is snaps.records
+    snaps.record(0, model)
+    assert snaps.records[-1]["step"] == 0
     with pytest.raises(ValueError, match="every"):
         vae.SampleSnapshots(0, torch.zeros(1, 3))
 

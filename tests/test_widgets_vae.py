@@ -282,3 +282,13 @@ def test_reconstructions_explains_bad_input(vae4, kwargs, error, message):
         widgets.reconstructions(vae4, **kwargs)
     with pytest.raises(TypeError, match=r"reconstructions needs a VAE.*\(got Generator\)"):
         widgets.reconstructions(gan.Generator())
+
+
+def test_digit_scrubber_takes_vae_sample_snapshots():
+    model = models.build("vae-digits")
+    snaps = model.snapshots(every=2, n=10)
+    snaps.record(0, model.vae)
+    model.fit(steps=4, callbacks=[snaps], progress=False)
+    box = widgets.digit_scrubber(snaps)
+    assert isinstance(snaps, vae.SampleSnapshots) and box.slider.max == 2
+    assert box.caption.value == "step 0 of 4"
