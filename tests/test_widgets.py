@@ -165,7 +165,7 @@ def test_scrubber_explains_bad_input():
         widgets.training_scrubber(fake_records(with_d=True), data.ring8())
     with pytest.raises(ValueError, match="snapshot 0 has 64 logits but the grid has 256 points"):
         widgets.training_scrubber(fake_records(with_d=True), data.ring8(), grid=train.make_grid(1.5, 16))
-    with pytest.raises(TypeError, match=r"train.Snapshots callback or a list of dicts.*got int"):
+    with pytest.raises(TypeError, match=r"train.Snapshots or vae.SampleSnapshots callback, or a list of dicts.*got int"):
         widgets.training_scrubber(3, data.ring8())
 
 
@@ -345,7 +345,7 @@ def test_digit_scrubber_explains_bad_input():
         widgets.digit_scrubber([{"step": 3}])
     with pytest.raises(ValueError, match=r"nrow must be a positive whole number of images per row \(got -1\)"):
         widgets.digit_scrubber(digit_records(), nrow=-1)
-    with pytest.raises(TypeError, match=r"train.Snapshots callback or a list of dicts.*got str"):
+    with pytest.raises(TypeError, match=r"train.Snapshots or vae.SampleSnapshots callback, or a list of dicts.*got str"):
         widgets.digit_scrubber("snapshots")
 
 
