@@ -18,7 +18,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -39,25 +41,28 @@ def train_and_sample(model: str, seed: int, n: int, workdir: Path) -> tuple[dict
     return dict(np.load(samples)), float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
 
 
-def run_digits(model: str, seed: int, workdir: Path) -> dict:
+def _scores(model: str, seed: int, workdir: Path) -> tuple[dict, torch.Tensor | None, float]:
+    """Digit models: the classifier's report on 1,000 samples (every class in turn if conditional)."""
     arrays, seconds = train_and_sample(model, seed, 1000, workdir)
     labels = torch.from_numpy(arrays["y"]) if "y" in arrays else None
-    report = metrics.digit_metrics(torch.from_numpy(arrays["x"]), labels)
+    return metrics.digit_metrics(torch.from_numpy(arrays["x"]), labels).as_dict(), labels, seconds
+
+
+def run_digits(model: str, seed: int, workdir: Path) -> dict:
+    r, labels, seconds = _scores(model, seed, workdir)
     t = DIGIT_TARGETS
-    ok = report.confident >= t["confident"] and seconds <= t["seconds"]
-    ok = ok and (report.class_entropy >= t["class_entropy"] if labels is None else report.label_accuracy >= t["label_accuracy"])
-    return {"model": model, "seed": seed, **report.as_dict(), "seconds": seconds, "ok": ok}
+    ok = r["confident"] >= t["confident"] and seconds <= t["seconds"]
+    ok = ok and (r["class_entropy"] >= t["class_entropy"] if labels is None else r["label_accuracy"] >= t["label_accuracy"])
+    return {"model": model, "seed": seed, **r, "seconds": seconds, "ok": ok}
 
 
 def run_vae(model: str, seed: int, workdir: Path) -> dict:
-    arrays, seconds = train_and_sample(model, seed, 1000, workdir)
-    labels = torch.from_numpy(arrays["y"]) if "y" in arrays else None
-    report = metrics.digit_metrics(torch.from_numpy(arrays["x"]), labels)
+    r, labels, seconds = _scores(model, seed, workdir)
     held_out = models.load_model(str(workdir / f"{model}-{seed}.pt")).evaluate()
     t = VAE_TARGETS
-    ok = report.confident >= t["confident"] and report.class_entropy >= t["class_entropy"] and seconds <= t["seconds"]
-    ok = ok and (held_out.neg_elbo <= t["neg_elbo"] if labels is None else report.label_accuracy >= t["label_accuracy"])
-    return {"model": model, "seed": seed, **report.as_dict(), "neg_elbo": held_out.neg_elbo, "neg_iwae": held_out.neg_iwae,
+    ok = r["confident"] >= t["confident"] and r["class_entropy"] >= t["class_entropy"] and seconds <= t["seconds"]
+    ok = ok and (held_out.neg_elbo <= t["neg_elbo"] if labels is None else r["label_accuracy"] >= t["label_accuracy"])
+    return {"model": model, "seed": seed, **r, "neg_elbo": held_out.neg_elbo, "neg_iwae": held_out.neg_iwae,
             "kl": held_out.kl, "seconds": seconds, "ok": ok}
 
 
@@ -69,6 +74,74 @@ def run(model: str, seed: int, workdir: Path) -> dict:
     return {"model": model, "seed": seed, **report.as_dict(), "seconds": seconds, "ok": ok}
 
 
+def _accuracy(r: dict) -> str:
+    return "-" if r["label_accuracy"] is None else f"{r['label_accuracy']:.1%}"
+
+
+@dataclass
+class Table:
+    """One kind of model: how to run a row, its columns (header -> cell text), medians and targets."""
+
+    run: Callable[[str, int, Path], dict]
+    columns: dict[str, Callable[[dict], str]]
+    medians: dict[str, Callable[[float], str]]  # row key -> format of its median
+    targets: str
+
+
+_SECONDS = {"training s": lambda r: f"{r['seconds']:.1f}"}
+TABLES = {
+    "points": Table(
+        run,
+        {"modes": lambda r: f"{r['modes']}/{r['n_modes']}", "high-quality": lambda r: f"{r['hq_fraction']:.1%}",
+         "reverse KL": lambda r: f"{r['reverse_kl']:.4f}", **_SECONDS},
+        {"hq_fraction": "{:.1%}".format, "reverse_kl": "{:.4f}".format, "seconds": "{:.1f} s".format},
+        f"all modes, high-quality >= {TARGETS['hq_fraction']:.0%}, reverse KL <= {TARGETS['reverse_kl']}, training <= {TARGETS['seconds']:.0f} s",
+    ),
+    "digits": Table(
+        run_digits,
+        {"confident": lambda r: f"{r['confident']:.1%}", "class entropy": lambda r: f"{r['class_entropy']:.3f}",
+         "label accuracy": _accuracy, "feature distance (real vs real)": lambda r: f"{r['frechet']:.1f} ({r['frechet_real']:.1f})", **_SECONDS},
+        {"confident": "{:.1%}".format, "seconds": "{:.1f} s".format},
+        f"confident >= {DIGIT_TARGETS['confident']}, class entropy >= {DIGIT_TARGETS['class_entropy']} (dcgan), "
+        f"label accuracy >= {DIGIT_TARGETS['label_accuracy']} (cgan), training <= {DIGIT_TARGETS['seconds']:.0f} s",
+    ),
+    "vaes": Table(
+        run_vae,
+        {"held-out -ELBO": lambda r: f"{r['neg_elbo']:.2f}", "-IWAE(200)": lambda r: f"{r['neg_iwae']:.2f}", "KL": lambda r: f"{r['kl']:.2f}",
+         "confident": lambda r: f"{r['confident']:.1%}", "class entropy": lambda r: f"{r['class_entropy']:.3f}",
+         "label accuracy": _accuracy, **_SECONDS},
+        {"neg_elbo": "{:.2f}".format, "confident": "{:.1%}".format, "seconds": "{:.1f} s".format},
+        f"-ELBO <= {VAE_TARGETS['neg_elbo']} nats (vae), confident >= {VAE_TARGETS['confident']}, class entropy >= "
+        f"{VAE_TARGETS['class_entropy']}, label accuracy >= {VAE_TARGETS['label_accuracy']} (cvae), training <= {VAE_TARGETS['seconds']:.0f} s",
+    ),
+}
+
+
+def _kind(model: str) -> str:
+    recipe = models.get_recipe(model)
+    return "points" if isinstance(recipe, models.GANRecipe) else "vaes" if isinstance(recipe, models.VAERecipe) else "digits"
+
+
+def print_table(table: Table, names: list[str], seeds: list[int], workdir: Path) -> list[dict]:
+    """Run every model x seed of one kind, printing a Markdown row as each finishes, then medians and targets."""
+    headers = ["model", "seed", *table.columns, "meets targets"]
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "---|" * len(headers))
+    rows = []
+    for model in names:
+        for seed in seeds:
+            r = table.run(model, seed, workdir)
+            rows.append(r)
+            cells = [model, str(seed), *(cell(r) for cell in table.columns.values()), "yes" if r["ok"] else "NO"]
+            print("| " + " | ".join(cells) + " |", flush=True)
+    for model in names:
+        mine = [r for r in rows if r["model"] == model]
+        medians = ", ".join(f"median {key} {fmt(statistics.median(r[key] for r in mine))}" for key, fmt in table.medians.items())
+        print(f"{model}: {medians}")
+    print(f"targets: {table.targets}\n")
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(models.MODELS))
@@ -78,61 +151,12 @@ def main() -> int:
     unknown = [m for m in args.models if m not in models.MODELS]
     if unknown:
         parser.error(f"unknown model {unknown[0]!r}: choose from {', '.join(models.MODELS)}")
-    points = [m for m in args.models if isinstance(models.get_recipe(m), models.GANRecipe)]
-    vaes = [m for m in args.models if isinstance(models.get_recipe(m), models.VAERecipe)]
-    digits = [m for m in args.models if m not in points and m not in vaes]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        if points:
-            print("| model | seed | modes | high-quality | reverse KL | training s | meets targets |")
-            print("|---|---|---|---|---|---|---|")
-        for model in points:
-            for seed in args.seeds:
-                r = run(model, seed, Path(tmp))
-                rows.append(r)
-                print(f"| {model} | {seed} | {r['modes']}/{r['n_modes']} | {r['hq_fraction']:.1%} | {r['reverse_kl']:.4f} | {r['seconds']:.1f} | {'yes' if r['ok'] else 'NO'} |", flush=True)
-        for model in points:
-            mine = [r for r in rows if r["model"] == model]
-            print(f"{model}: median high-quality {statistics.median(r['hq_fraction'] for r in mine):.1%}, "
-                  f"median reverse KL {statistics.median(r['reverse_kl'] for r in mine):.4f}, "
-                  f"median training {statistics.median(r['seconds'] for r in mine):.1f} s")
-        if points:
-            print(f"targets: all modes, high-quality >= {TARGETS['hq_fraction']:.0%}, reverse KL <= {TARGETS['reverse_kl']}, training <= {TARGETS['seconds']:.0f} s\n")
-        if digits:
-            print("| model | seed | confident | class entropy | label accuracy | feature distance (real vs real) | training s | meets targets |")
-            print("|---|---|---|---|---|---|---|---|")
-        for model in digits:
-            for seed in args.seeds:
-                r = run_digits(model, seed, Path(tmp))
-                rows.append(r)
-                acc = "-" if r["label_accuracy"] is None else f"{r['label_accuracy']:.1%}"
-                print(f"| {model} | {seed} | {r['confident']:.1%} | {r['class_entropy']:.3f} | {acc} | {r['frechet']:.1f} ({r['frechet_real']:.1f}) | {r['seconds']:.1f} | {'yes' if r['ok'] else 'NO'} |", flush=True)
-        for model in digits:
-            mine = [r for r in rows if r["model"] == model]
-            print(f"{model}: median confident {statistics.median(r['confident'] for r in mine):.1%}, "
-                  f"median training {statistics.median(r['seconds'] for r in mine):.1f} s")
-        if digits:
-            t = DIGIT_TARGETS
-            print(f"targets: confident >= {t['confident']}, class entropy >= {t['class_entropy']} (dcgan), "
-                  f"label accuracy >= {t['label_accuracy']} (cgan), training <= {t['seconds']:.0f} s")
-        if vaes:
-            print("\n| model | seed | held-out -ELBO | -IWAE(200) | KL | confident | class entropy | label accuracy | training s | meets targets |")
-            print("|---|---|---|---|---|---|---|---|---|---|")
-        for model in vaes:
-            for seed in args.seeds:
-                r = run_vae(model, seed, Path(tmp))
-                rows.append(r)
-                acc = "-" if r["label_accuracy"] is None else f"{r['label_accuracy']:.1%}"
-                print(f"| {model} | {seed} | {r['neg_elbo']:.2f} | {r['neg_iwae']:.2f} | {r['kl']:.2f} | {r['confident']:.1%} | {r['class_entropy']:.3f} | {acc} | {r['seconds']:.1f} | {'yes' if r['ok'] else 'NO'} |", flush=True)
-        for model in vaes:
-            mine = [r for r in rows if r["model"] == model]
-            print(f"{model}: median -ELBO {statistics.median(r['neg_elbo'] for r in mine):.2f}, "
-                  f"median confident {statistics.median(r['confident'] for r in mine):.1%}, "
-                  f"median training {statistics.median(r['seconds'] for r in mine):.1f} s")
-        if vaes:
-            t = VAE_TARGETS
-            print(f"targets: -ELBO <= {t['neg_elbo']} nats (vae), confident >= {t['confident']}, class entropy >= {t['class_entropy']}, "
-                  f"label accuracy >= {t['label_accuracy']} (cvae), training <= {t['seconds']:.0f} s")
+        for kind, table in TABLES.items():
+            names = [m for m in args.models if _kind(m) == kind]
+            if names:
+                rows += print_table(table, names, args.seeds, Path(tmp))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0 if all(r["ok"] for r in rows) else 1
