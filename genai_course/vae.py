@@ -237,7 +237,9 @@ class DecoderMeans(nn.Module):
         return self(self.sample_latent(n, generator=generator), y)
 
 
-def _check_pixels(x: torch.Tensor) -> None:
+def _check_digits(x: torch.Tensor) -> None:
+    """Images for the Bernoulli likelihood: (B, 1, 8, 8) with pixels in [0, 1]."""
+    _check_images(x, "VAE")
     lo, hi = float(x.min()), float(x.max())
     if lo < 0 or hi > 1:
         raise ValueError(f"the Bernoulli likelihood needs pixels in [0, 1] (got values from {lo:.3g} to {hi:.3g}): divide by the largest grey level")
@@ -262,8 +264,7 @@ def elbo(
     (training's ``input_noise``): the decoder must still explain x itself, and the result is
     still a lower bound on log p(x), since the bound holds for any distribution q over z.
     """
-    _check_images(x, "VAE")
-    _check_pixels(x)
+    _check_digits(x)
     if not isinstance(draws, int) or draws < 1:
         raise ValueError(f"draws must be a positive whole number (got {draws!r})")
     if not beta >= 0:
@@ -287,8 +288,7 @@ def iwae_bound(
     IWAE_k = log (1/k) sum_i p(x, z_i) / q(z_i | x) with z_i ~ q(z | x). k = 1 is the ELBO (in
     expectation); larger k gives a tighter bound, approaching log p(x) as k grows.
     """
-    _check_images(x, "VAE")
-    _check_pixels(x)
+    _check_digits(x)
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive whole number of importance samples (got {k!r})")
     mu, logvar = vae.encoder(x, y)  # (B, L)
@@ -390,8 +390,7 @@ def train_vae(
     """
     from tqdm.auto import tqdm
 
-    _check_images(x, "VAE")
-    _check_pixels(x)
+    _check_digits(x)
     _check_labels(y, x.shape[0], vae.config.num_classes, "VAE")
     lr_factor(0, config)  # type: ignore[arg-type]  # fail early on a bad lr_decay
     optimizer = optimizer or make_optimizer(vae, config)
