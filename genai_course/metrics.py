@@ -20,6 +20,17 @@ course's training split (``digit_classifier``, about 5-10 s on a CPU, cached per
   samples and of the held-out real digits (the recipe of FID, with a digit classifier in
   place of Inception). It has no natural scale, so it is reported beside the same distance
   between real training digits and the held-out ones.
+
+Text metrics (lesson 09) judge names:
+
+* held-out negative log-likelihood per character (``nll_per_char``, from ``text``): the
+  models' shared yardstick, in nats (a uniform guess over V tokens scores log V);
+* novelty: share of samples that are not training names (copying the training set scores 0);
+* a language judge: multinomial naive Bayes over character 1- to 3-grams, trained on the
+  *held-out* names only, so it never saw the names the generators learned from. Its accuracy
+  on real training names (which it never saw either, and which come from the distribution the
+  generators learned) is the ceiling for generated names: names are ambiguous ('Anna' is
+  German, Swedish, Italian, ...), so even real names are not all judged right.
 """
 
 from __future__ import annotations
@@ -27,17 +38,20 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .data import Digits, Mixture, load_digits
+from .text import nll_per_char
 
 __all__ = [
     "ModeReport", "mode_metrics", "nearest_mode",
     "DigitClassifier", "train_digit_classifier", "digit_classifier",
     "DigitReport", "digit_metrics", "frechet_distance", "class_entropy",
+    "nll_per_char", "novelty", "LanguageJudge",
 ]
 
 
@@ -245,3 +259,74 @@ def digit_metrics(
         frechet_real=_real_frechet(classifier, digits),
         n_samples=int(x.shape[0]),
     )
+
+
+# ---------------------------------------------------------------------------------- text
+
+
+def novelty(samples: list[str], training_names: Iterable[str]) -> float:
+    """Share of ``samples`` that are not among ``training_names`` (1.0: nothing copied)."""
+    if not samples:
+        raise ValueError("novelty needs at least one sample")
+    seen = set(training_names)
+    return sum(s not in seen for s in samples) / len(samples)
+
+
+class LanguageJudge:
+    """Which language does a name sound like? Naive Bayes over character n-grams.
+
+    Each name is read as ``^name$`` (so 'ος$' and '^Jo' are n-grams too); every 1- to
+    ``n``-gram is an independent draw from its language's n-gram distribution, add-``alpha``
+    smoothed: log p(lang | name) = log p(lang) + sum over n-grams of log p(gram | lang) + const.
+    Classes get equal priors, so a language is not favoured for having more names.
+    """
+
+    def __init__(self, locales: Sequence[str], n: int = 3, alpha: float = 0.5) -> None:
+        if n < 1 or alpha <= 0:
+            raise ValueError(f"the judge needs n >= 1 and alpha > 0 (got n={n}, alpha={alpha})")
+        self.locales, self.n, self.alpha = tuple(locales), n, alpha
+        self.grams: dict[str, int] = {}
+        self.log_probs: torch.Tensor | None = None  # (L, G + 1): the last column is an unseen n-gram
+
+    def _grams(self, name: str) -> list[str]:
+        s = f"^{name}$"
+        return [s[i : i + k] for k in range(1, self.n + 1) for i in range(len(s) - k + 1)]
+
+    def fit(self, names: Sequence[str], labels: torch.Tensor) -> "LanguageJudge":
+        if len(names) != len(labels) or not len(names):
+            raise ValueError(f"need one label per name and at least one name (got {len(names)} names, {len(labels)} labels)")
+        per_name = [self._grams(x) for x in names]
+        self.grams = {g: i for i, g in enumerate(sorted({g for gs in per_name for g in gs}))}
+        counts = torch.zeros(len(self.locales), len(self.grams) + 1)
+        for gs, y in zip(per_name, labels.tolist()):
+            for g in gs:
+                counts[y, self.grams[g]] += 1
+        smoothed = counts + self.alpha
+        self.log_probs = smoothed.log() - smoothed.sum(dim=1, keepdim=True).log()
+        return self
+
+    def log_posterior(self, names: Sequence[str]) -> torch.Tensor:
+        """(N, L) log p(language | name), each row normalised."""
+        if self.log_probs is None:
+            raise RuntimeError("fit the judge on labelled names first")
+        unseen = len(self.grams)
+        scores = torch.stack([
+            self.log_probs[:, [self.grams.get(g, unseen) for g in self._grams(x)]].sum(dim=1) for x in names
+        ]) if names else torch.zeros(0, len(self.locales))
+        return scores.log_softmax(dim=1)
+
+    def predict(self, names: Sequence[str]) -> torch.Tensor:
+        """(N,) the most probable language of each name."""
+        return self.log_posterior(names).argmax(dim=1)
+
+    def accuracy(self, names: Sequence[str], labels: torch.Tensor) -> float:
+        """Share of names judged to be in the language of their label."""
+        if len(names) != len(labels) or not len(names):
+            raise ValueError(f"need one label per name and at least one name (got {len(names)} names, {len(labels)} labels)")
+        return (self.predict(names) == labels).float().mean().item()
+
+    def confusion(self, names: Sequence[str], labels: torch.Tensor) -> torch.Tensor:
+        """(L, L) counts: row = label asked for / true, column = language judged."""
+        out = torch.zeros(len(self.locales), len(self.locales), dtype=torch.long)
+        out.index_put_((labels, self.predict(names)), torch.ones(len(labels), dtype=torch.long), accumulate=True)
+        return out
