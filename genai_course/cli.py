@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 __all__ = ["main", "UsageError"]
 
@@ -64,30 +64,63 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
-
     from . import models
     from .checkpoints import CheckpointError
 
     out = _writable(args.out, "output file")
-    if out.suffix != ".npz":
-        raise UsageError(f"output file {args.out} should end in .npz")
     try:
         model = models.load_model(args.checkpoint)
     except CheckpointError as e:
         raise UsageError(str(e)) from None
+    if isinstance(model, models.TrainedCharLM):
+        return _sample_text(model, out, args)
+    if args.temperature is not None or args.top_k is not None:
+        raise UsageError(f"--temperature and --top-k are for text models; {model.name} draws images")
+    return _sample_images(model, out, args)
+
+
+def _sample_text(model: Any, out: Path, args: argparse.Namespace) -> int:
+    import torch
+
+    if out.suffix != ".txt":
+        raise UsageError(f"output file {args.out} should end in .txt (one name a line) for {model.name}")
+    try:
+        names = model.sample(
+            args.n, generator=torch.Generator().manual_seed(args.seed), labels=args.label,
+            temperature=args.temperature, top_k=args.top_k,  # None: the model's default
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
+    os.replace(tmp, out)
+    print(f"wrote {args.n} names of {model.name} to {out} (UTF-8, one a line)")
+    return 0
+
+
+def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    if out.suffix != ".npz":
+        raise UsageError(f"output file {args.out} should end in .npz")
     num_classes = getattr(model, "num_classes", 0)
     generator = torch.Generator().manual_seed(args.seed)
     arrays: dict[str, np.ndarray] = {}
+    label = args.label
+    if label is not None:
+        try:
+            label = int(label)
+        except ValueError:
+            raise UsageError(f"--label must be a whole number for {model.name} (got {label!r})") from None
     if num_classes:
-        if args.label is not None and not 0 <= args.label < num_classes:
-            raise UsageError(f"--label must be a class from 0 to {num_classes - 1} for {model.name} (got {args.label})")
-        labels = model.check_labels(args.label, args.n)  # one class for all, or every class in turn
+        if label is not None and not 0 <= label < num_classes:
+            raise UsageError(f"--label must be a class from 0 to {num_classes - 1} for {model.name} (got {label})")
+        labels = model.check_labels(label, args.n)  # one class for all, or every class in turn
         x = model.sample(args.n, generator=generator, labels=labels)
         arrays["y"] = labels.numpy().astype(np.int64)
     else:
-        if args.label is not None:
+        if label is not None:
             raise UsageError(f"model {model.name} is not conditional: it takes no --label")
         x = model.sample(args.n, generator=generator)
     arrays["x"] = x.numpy().astype(np.float32)
@@ -122,19 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a course model with its lesson defaults")
-    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits")
+    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, charlm-names")
     p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the lesson's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file")
+    p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file (images) or a .txt file (text)")
     p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
     p.add_argument("-n", type=_positive_int, required=True, help="number of samples")
-    p.add_argument("--label", type=int, default=None, help="class label for every sample (conditional models only; default: every class in turn)")
+    p.add_argument(
+        "--label", default=None,
+        help="conditional models only: a class 0-9 for digits, a locale such as de_DE for names (default: every one in turn)",
+    )
+    p.add_argument("--temperature", type=float, default=None, help="text models: > 0 (default: the model's, 0.8 for charlm-names; lower is safer, higher wilder)")
+    p.add_argument("--top-k", type=int, default=None, help="text models: draw only from the k most probable characters (k >= 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, help="output .npz file (array x; y for conditional models)")
+    p.add_argument("--out", required=True, help="output file: .npz for images (array x; y for conditional models), .txt for text")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("check", help="check this machine is ready for the workshop")

@@ -240,7 +240,7 @@ def test_sample_conditional_writes_labels(name, label, expected, digit_checkpoin
         ("cgan-digits", "10", "--label must be a class from 0 to 9 for cgan-digits (got 10)"),
         ("cgan-digits", "-1", "--label must be a class from 0 to 9 for cgan-digits (got -1)"),
         ("dcgan-digits", "3", "model dcgan-digits is not conditional: it takes no --label"),
-        ("cgan-digits", "seven", "argument --label: invalid int value: 'seven'"),
+        ("cgan-digits", "seven", "--label must be a whole number for cgan-digits (got 'seven')"),
         ("cvae-digits", "10", "--label must be a class from 0 to 9 for cvae-digits (got 10)"),
         ("vae-digits", "3", "model vae-digits is not conditional: it takes no --label"),
     ],
@@ -249,3 +249,58 @@ def test_sample_bad_label_is_one_clear_line(name, label, fragment, digit_checkpo
     code, out, err = run_main(["sample", str(digit_checkpoints[name]), "-n", "5", "--label", label, "--out", str(tmp_path / "x.npz")], capsys)
     assert_one_clear_line(code, err, fragment)
     assert out == "" and not (tmp_path / "x.npz").exists()
+
+
+# ---------------------------------------------------------------------------- names (text)
+
+
+@pytest.fixture(scope="module")
+def names_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("names") / "charlm.pt"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["train", "charlm-names", "--steps", "20", "--out", str(path), "--quiet"]) == 0
+    return path
+
+
+@pytest.mark.parametrize("label, expected", [(["--label", "el_GR"], ["el_GR"] * 16), ([], None)])
+def test_sample_names_writes_one_name_a_line(label, expected, names_checkpoint, tmp_path, capsys):
+    out = tmp_path / "names.txt"
+    code, stdout, _ = run_main(["sample", str(names_checkpoint), "-n", "16", *label, "--out", str(out)], capsys)
+    assert code == 0 and "wrote 16 names of charlm-names" in stdout
+    lines = out.read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 17 and lines[-1] == ""  # 16 names, each ending in a newline
+    model = models.load_model(str(names_checkpoint))
+    again = model.sample(16, torch.Generator().manual_seed(0), expected)
+    assert lines[:-1] == again
+
+
+def test_sample_names_temperature_and_top_k_reach_the_sampler(names_checkpoint, tmp_path, capsys):
+    out = tmp_path / "names.txt"
+    args = ["sample", str(names_checkpoint), "-n", "8", "--label", "de_DE", "--temperature", "0.5", "--top-k", "3", "--seed", "4"]
+    assert run_main([*args, "--out", str(out)], capsys)[0] == 0
+    model = models.load_model(str(names_checkpoint))
+    expected = model.sample(8, torch.Generator().manual_seed(4), "de_DE", temperature=0.5, top_k=3)
+    assert out.read_text(encoding="utf-8").splitlines() == expected
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--label", "fr_FR"], "unknown language 'fr_FR': choose one of en_US, de_DE, es_ES, it_IT, nl_NL, sv_SE, tr_TR, el_GR"),
+        (["--temperature", "0"], "temperature must be a number > 0 (got 0.0)"),
+        (["--temperature", "-1"], "temperature must be a number > 0"),
+        (["--top-k", "0"], "top_k must be None (all characters) or an int >= 1 (got 0)"),
+    ],
+)
+def test_sample_names_bad_input_is_one_clear_line(extra, fragment, names_checkpoint, tmp_path, capsys):
+    out = tmp_path / "names.txt"
+    code, stdout, err = run_main(["sample", str(names_checkpoint), "-n", "5", *extra, "--out", str(out)], capsys)
+    assert_one_clear_line(code, err, fragment)
+    assert stdout == "" and not out.exists()
+
+
+def test_sample_names_and_images_want_their_own_file_types(names_checkpoint, trained, tmp_path, capsys):
+    code, _, err = run_main(["sample", str(names_checkpoint), "-n", "5", "--out", str(tmp_path / "x.npz")], capsys)
+    assert_one_clear_line(code, err, "should end in .txt (one name a line) for charlm-names")
+    code, _, err = run_main(["sample", str(trained.checkpoint), "-n", "5", "--temperature", "0.5", "--out", str(tmp_path / "x.npz")], capsys)
+    assert_one_clear_line(code, err, "--temperature and --top-k are for text models")

@@ -7,6 +7,9 @@
 * vae-digits: held-out -ELBO <= VAE_NEG_ELBO nats per image (reported beside -IWAE); 1,000 prior
   samples (decoder means): confident fraction >= 0.80, class entropy >= 0.98;
 * cvae-digits, 100 samples of each label: label accuracy >= 0.95;
+* charlm-names: held-out NLL per character at least 15% below the per-language bigram's; 100
+  names of each language (the default temperature, 0.8): the language judge's accuracy within 0.05 of its
+  accuracy on real names, novelty >= 0.5;
 and every model trains in at most 90 s. (`make bench` runs seeds 0, 1 and 2 and prints the tables.)
 """
 
@@ -19,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from genai_course import data, metrics, models
+from genai_course import data, metrics, models, text
 
 pytestmark = pytest.mark.slow
 
@@ -91,4 +94,32 @@ def test_cvae_digits_draws_the_digit_asked_for(tmp_path):
     report = metrics.digit_metrics(x, y)
     print(f"cvae-digits: {report}, {seconds:.1f} s of training")
     assert report.label_accuracy >= 0.95, report
+    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
+
+
+def test_charlm_names_beats_counting_and_sounds_like_the_language_asked_for(tmp_path):
+    ckpt, out = tmp_path / "model.pt", tmp_path / "names.txt"
+    cli = [sys.executable, "-m", "genai_course"]
+    subprocess.run([*cli, "train", "charlm-names", "--seed", "0", "--out", str(ckpt), "--quiet"], check=True, capture_output=True)
+    subprocess.run([*cli, "sample", str(ckpt), "-n", "800", "--out", str(out)], check=True, capture_output=True)
+    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    names = out.read_text(encoding="utf-8").splitlines()
+    assert len(names) == 800
+    model = models.load_model(str(ckpt))
+    d = model.data
+    asked = torch.arange(800) % len(d.locales)  # the CLI's default: every language in turn, 100 each
+    bigram = text.BigramLM(len(d.vocab), len(d.locales)).fit(*d.train.tensors(d.vocab), d.train.labels)
+    heldout = (*d.heldout.tensors(d.vocab), d.heldout.labels)
+    nll, nll_bigram = text.nll_per_char(model.model, *heldout), text.nll_per_char(bigram, *heldout)
+    judge = metrics.LanguageJudge(d.locales).fit(d.heldout.names, d.heldout.labels)
+    real = judge.confusion(d.train.names, d.train.labels)
+    ceiling = (real.diag() / real.sum(dim=1)).mean().item()
+    accuracy, novelty = judge.accuracy(names, asked), metrics.novelty(names, d.train.names)
+    print(
+        f"charlm-names: held-out NLL {nll:.3f} vs bigram {nll_bigram:.3f} ({1 - nll / nll_bigram:.1%} lower); "
+        f"judge {accuracy:.3f} vs real names {ceiling:.3f}; novelty {novelty:.3f}; {seconds:.1f} s of training"
+    )
+    assert nll <= 0.85 * nll_bigram
+    assert abs(accuracy - ceiling) <= 0.05
+    assert novelty >= 0.5
     assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
