@@ -25,7 +25,7 @@ from torch import nn
 
 from . import data, losses, vae
 
-__all__ = ["CheckFailed", "EXERCISES"]
+__all__ = ["CheckFailed", "EXERCISES", "bigram_log_probs", "sample_next", "causal_attention"]
 
 
 class CheckFailed(Exception):
@@ -970,3 +970,6 @@ def make_conditional_decoder(fn: Callable[..., nn.Module]) -> str:
             raise CheckFailed(f"no gradient reaches {', '.join(stuck[:3])}: every layer must be used in forward, without .detach()")
         done.append(made)
     return "logits of shape (B, 1, 8, 8) that depend on both z and y, for latent_dim 4 and 2"
+
+
+from .checks_text import bigram_log_probs, sample_next, causal_attention  # noqa: E402,F401
