@@ -41,6 +41,7 @@ __all__ = [
     "plot_points", "plot_decision", "training_scrubber", "latent_explorer",
     "show_digits", "digit_scrubber", "digit_picker", "interpolation",
     "latent_traversal", "latent_map", "show_reconstructions", "reconstructions",
+    "name_generator", "next_char_explorer",
 ]
 
 _LOG_DENSITY_RANGE = 30.0  # shade log p(x) down to 30 nats below the peak: the narrow modes stay visible
@@ -1047,3 +1048,6 @@ def reconstructions(
     box = w.VBox([slider, image])
     box.slider, box.image, box.render = slider, image, render
     return box
+
+
+from .widgets_text import name_generator, next_char_explorer  # noqa: E402
