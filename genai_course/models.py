@@ -438,17 +438,24 @@ class CharLMReport:
     """A names model judged on held-out names and on 100 samples per language."""
 
     heldout_nll: float  # nats per character on the held-out names
+    bigram_nll: float  # the same for per-language bigram counts: the yardstick
     judge_accuracy: float  # share of samples the language judge puts in the language asked for
     judge_ceiling: float  # the same on real training names (mean over languages), which the judge never saw
     novelty: float  # share of samples that are not training names
     samples: int
 
     def as_dict(self) -> dict[str, float]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "below_bigram": self.below_bigram}
+
+    @property
+    def below_bigram(self) -> float:
+        """How much lower the held-out NLL is than the bigram's, as a fraction (0.15 = 15% lower)."""
+        return 1.0 - self.heldout_nll / self.bigram_nll
 
     def __str__(self) -> str:
         return (
-            f"held-out NLL {self.heldout_nll:.3f} nats/char, judge accuracy {self.judge_accuracy:.3f} "
+            f"held-out NLL {self.heldout_nll:.3f} nats/char ({self.below_bigram:.1%} below the bigram's {self.bigram_nll:.3f}), "
+            f"judge accuracy {self.judge_accuracy:.3f} "
             f"(real names {self.judge_ceiling:.3f}), novelty {self.novelty:.3f} over {self.samples} samples"
         )
 
@@ -511,18 +518,29 @@ class TrainedCharLM:
 
     def evaluate(self, per_language: int = 100, seed: int = 0, temperature: float | None = None) -> CharLMReport:
         """Held-out NLL, and ``per_language`` samples of each language judged and checked for copies."""
-        d = self.data
-        judge = metrics.LanguageJudge(d.locales).fit(d.heldout.names, d.heldout.labels)
         lang = torch.arange(self.num_classes).repeat_interleave(per_language)
-        names = self.sample(len(lang), torch.Generator().manual_seed(seed), lang, temperature=temperature)
+        return self.report(self.sample(len(lang), torch.Generator().manual_seed(seed), lang, temperature=temperature), lang)
+
+    def report(self, names: list[str], labels: Any) -> CharLMReport:
+        """Judge ``names`` drawn for ``labels`` (locales or indices): the issue's protocol, with the held-out NLL."""
+        d = self.data
+        lang = self.labels(labels, len(names))
+        judge = metrics.LanguageJudge(d.locales).fit(d.heldout.names, d.heldout.labels)
         ceiling = judge.confusion(d.train.names, d.train.labels)
         return CharLMReport(
             heldout_nll=textlib.nll_per_char(self.model, *self._split(d.heldout)),
+            bigram_nll=self.bigram_nll(),
             judge_accuracy=judge.accuracy(names, lang),
             judge_ceiling=(ceiling.diag() / ceiling.sum(dim=1)).mean().item(),
             novelty=metrics.novelty(names, d.train.names),
             samples=len(names),
         )
+
+    def bigram_nll(self) -> float:
+        """The yardstick: held-out NLL of per-language bigram counts with the best smoothing (CharLMConfig.alpha)."""
+        d = self.data
+        bigram = textlib.BigramLM(len(d.vocab), len(d.locales), textlib.CharLMConfig().alpha).fit(*self._split(d.train))
+        return textlib.nll_per_char(bigram, *self._split(d.heldout))
 
     def load_state(self, ckpt: dict[str, Any]) -> None:
         self.model.load_state_dict(ckpt["weights"]["model"])

@@ -6,7 +6,9 @@ For each model and seed: `genai-course train MODEL --seed S`, then `sample`, the
 2D models on the PacGAN protocol (2,500 samples: modes, high-quality fraction, reverse KL),
 digit models with the course's digit classifier (1,000 samples, every class in turn for the
 conditional models: confident fraction, class entropy, label accuracy, feature distance beside
-the real-vs-real one), and VAEs also on the held-out digits' -ELBO and -IWAE (nats per image).
+the real-vs-real one), VAEs also on the held-out digits' -ELBO and -IWAE (nats per image), and the
+names model on held-out NLL per character (beside the bigram's) and 100 names per language judged
+by the language judge (beside real names) and checked for copies of training names.
 Prints one Markdown table per kind and the targets each row must meet.
 """
 
@@ -30,6 +32,7 @@ from genai_course import data, metrics, models
 TARGETS = {"hq_fraction": 0.90, "reverse_kl": 0.02, "seconds": 90.0}
 DIGIT_TARGETS = {"confident": 0.85, "class_entropy": 0.98, "label_accuracy": 0.95, "seconds": 90.0}
 VAE_TARGETS = {"neg_elbo": 23.5, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95, "seconds": 90.0}
+TEXT_TARGETS = {"below_bigram": 0.15, "judge_gap": 0.05, "novelty": 0.5, "seconds": 90.0}
 
 
 def train_and_sample(model: str, seed: int, n: int, workdir: Path) -> tuple[dict, float]:
@@ -64,6 +67,22 @@ def run_vae(model: str, seed: int, workdir: Path) -> dict:
     ok = ok and (held_out.neg_elbo <= t["neg_elbo"] if labels is None else r["label_accuracy"] >= t["label_accuracy"])
     return {"model": model, "seed": seed, **r, "neg_elbo": held_out.neg_elbo, "neg_iwae": held_out.neg_iwae,
             "kl": held_out.kl, "seconds": seconds, "ok": ok}
+
+
+def run_text(model: str, seed: int, workdir: Path) -> dict:
+    """`train`, then `sample -n 800` (100 names per language) to a .txt, judged as the issue asks."""
+    ckpt, out = workdir / f"{model}-{seed}.pt", workdir / f"{model}-{seed}.txt"
+    cli = [sys.executable, "-m", "genai_course"]
+    subprocess.run([*cli, "train", model, "--seed", str(seed), "--out", str(ckpt), "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*cli, "sample", str(ckpt), "-n", "800", "--seed", str(seed), "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+    names = out.read_text(encoding="utf-8").splitlines()
+    trained = models.load_model(str(ckpt))
+    r = trained.report(names, torch.arange(len(names)) % trained.num_classes).as_dict()
+    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    gap = abs(r["judge_accuracy"] - r["judge_ceiling"])
+    t = TEXT_TARGETS
+    ok = r["below_bigram"] >= t["below_bigram"] and gap <= t["judge_gap"] and r["novelty"] >= t["novelty"] and seconds <= t["seconds"]
+    return {"model": model, "seed": seed, **r, "seconds": seconds, "ok": ok}
 
 
 def run(model: str, seed: int, workdir: Path) -> dict:
@@ -114,11 +133,23 @@ TABLES = {
         f"-ELBO <= {VAE_TARGETS['neg_elbo']} nats (vae), confident >= {VAE_TARGETS['confident']}, class entropy >= "
         f"{VAE_TARGETS['class_entropy']}, label accuracy >= {VAE_TARGETS['label_accuracy']} (cvae), training <= {VAE_TARGETS['seconds']:.0f} s",
     ),
+    "text": Table(
+        run_text,
+        {"held-out NLL (bigram)": lambda r: f"{r['heldout_nll']:.3f} ({r['bigram_nll']:.3f})",
+         "below bigram": lambda r: f"{r['below_bigram']:.1%}",
+         "judge accuracy (real names)": lambda r: f"{r['judge_accuracy']:.3f} ({r['judge_ceiling']:.3f})",
+         "novelty": lambda r: f"{r['novelty']:.3f}", **_SECONDS},
+        {"heldout_nll": "{:.3f}".format, "judge_accuracy": "{:.3f}".format, "seconds": "{:.1f} s".format},
+        f"NLL >= {TEXT_TARGETS['below_bigram']:.0%} below the bigram's, judge accuracy within {TEXT_TARGETS['judge_gap']} of "
+        f"real names', novelty >= {TEXT_TARGETS['novelty']}, training <= {TEXT_TARGETS['seconds']:.0f} s",
+    ),
 }
 
 
 def _kind(model: str) -> str:
     recipe = models.get_recipe(model)
+    if isinstance(recipe, models.CharLMRecipe):
+        return "text"
     return "points" if isinstance(recipe, models.GANRecipe) else "vaes" if isinstance(recipe, models.VAERecipe) else "digits"
 
 

@@ -259,5 +259,7 @@ def test_charlm_report_judges_samples_against_real_names():
     model = models.build("charlm-names")
     report = model.evaluate(per_language=10)
     assert report.samples == 80 and 0.0 <= report.novelty <= 1.0
+    assert report.bigram_nll == pytest.approx(2.50, abs=0.01)  # the yardstick: counts of pairs per language
+    assert report.below_bigram < 0  # untrained: worse than counting
     assert 0.4 < report.judge_ceiling < 0.7  # the same judge on real names it never saw
     assert report.heldout_nll == pytest.approx(math.log(len(model.data.vocab)), abs=0.5)  # untrained: about uniform
