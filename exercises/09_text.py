@@ -1,0 +1,313 @@
+# %% [markdown]
+# Generated from solutions/09_text.py by `genai-course build`: do not edit by hand.
+
+# %% [markdown]
+# # Exercises 09: Generating text
+#
+# Three exercises from lesson 09 (`notebooks/09_text.ipynb`): the pieces of a character-level
+# language model of names. You count a bigram table, the simplest model of
+# p(next character | previous character); you draw the next character with a temperature and
+# top-k, which is how every model of the lesson generates names; and you write the causal
+# mask of self-attention, which keeps a transformer from reading the characters it has to
+# predict. Replace each `raise NotImplementedError` with your code, then run the check cell
+# below it: it prints ✅ when your code is right, or says what is wrong.
+#
+# Notation: a name is a row of token ids. Id 0 is START, which every name begins with, id 1
+# is END, which ends it, and the characters follow; $V$ = `len(vocab)` tokens in all.
+# `NameSplit.tensors(vocab)` gives `inputs` and `targets`, both (N, T) int64, such that
+# `inputs[n, t]` is followed by `targets[n, t]`: for "Ada", inputs = START A d a END END ...
+# and targets = A d a END -100 -100 ...; a target of -100 marks padding (nothing to predict).
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+from genai_course import checks, text
+from genai_course.text import END, START
+
+_ = torch.manual_seed(0)
+names = text.load_names()  # faker's first names in 8 languages, with a fixed held-out split
+vocab = names.vocab
+inputs, targets = names.train.tensors(vocab)  # (N, T) each
+heldout_inputs, heldout_targets = names.heldout.tensors(vocab)
+print(f"{len(names.train)} training names, {len(names.heldout)} held out, {len(vocab)} tokens; inputs {tuple(inputs.shape)}")
+
+# %%
+i = names.train.names.index("Ada")
+print(names.train.names[i])
+print("inputs: ", inputs[i, :6].tolist())
+print("targets:", targets[i, :6].tolist())
+
+# %% [markdown]
+# ## Exercise 9.1: the bigram table
+#
+# Write `bigram_log_probs(inputs, targets, vocab_size, alpha)`: the table of
+# $\log p(j \mid i)$, the log-probability that token $j$ follows token $i$, as a (V, V) float32
+# tensor with row = previous token $i$ and column = next token $j$.
+#
+# Count the pairs: $n_{ij}$ is the number of positions (n, t) with `inputs[n, t]` $= i$ and
+# `targets[n, t]` $= j$, skipping the padding (`targets == -100`). Then smooth the counts by
+# adding $\alpha$ to each, except in START's column, since START never follows a character:
+#
+# $$\log p(j \mid i) = \log \frac{n_{ij} + \alpha}{n_i + \alpha (V - 1)} \quad (j \neq \text{START}), \qquad \log p(\text{START} \mid i) = -\infty, \qquad n_i = \sum_j n_{ij}$$
+#
+# Each row's probabilities sum to 1. Hints: `keep = targets != -100`, then
+# `counts.index_put_((inputs[keep], targets[keep]), torch.ones(int(keep.sum())), accumulate=True)`
+# on `counts = torch.zeros(V, V)` (or `torch.bincount` of `inputs * V + targets`); beware
+# `counts[i, j] += 1` with index tensors, which adds 1 only once for a repeated pair. Set
+# START's column of `counts + alpha` to 0, then divide each row by its total (`dim=1`) and take
+# the log: `torch.log(0)` is `-inf`, exactly what START's column needs.
+
+
+# %%
+def bigram_log_probs(inputs: torch.Tensor, targets: torch.Tensor, vocab_size: int, alpha: float) -> torch.Tensor:
+    """inputs, targets: (N, T) int64 (targets -100 = padding) -> (V, V) log p(next | previous), START's column -inf."""
+    # TODO: write your solution here (see the exercise above), then run the check below.
+    raise NotImplementedError("exercise not attempted yet")
+
+
+# %%
+checks.bigram_log_probs(bigram_log_probs)
+
+# %% [markdown]
+# Your table on the training names of all eight languages, and how well it predicts the
+# held-out names: the mean $-\log p(\text{next} \mid \text{previous})$ over every held-out pair, in
+# nats per character (lower is better; a uniform guess over the tokens scores $\log V \approx 5$).
+# It is the library's `BigramLM` (here with $\alpha = 0.5$), fitted by counting, without a language.
+
+# %%
+try:
+    table = bigram_log_probs(inputs, targets, len(vocab), 0.5)  # (V, V)
+    keep = heldout_targets != -100
+    nll = -table[heldout_inputs[keep], heldout_targets[keep]].mean().item()
+    library = text.BigramLM(len(vocab), 0, alpha=0.5).fit(inputs, targets)
+    print(f"held-out NLL: {nll:.2f} nats per char (text.BigramLM: {text.nll_per_char(library, heldout_inputs, heldout_targets):.2f})")
+    print("same table as text.BigramLM:", torch.allclose(table, library.log_probs[0]))
+except NotImplementedError:
+    print("(finish exercise 9.1 to evaluate your table)")
+
+# %% [markdown]
+# The table itself for the Latin letters: row = the previous character, column = the next
+# one (END for the end of the name); the first row is START, followed by the capital letters.
+# Dark cells are likely pairs.
+
+# %%
+try:
+    table = bigram_log_probs(inputs, targets, len(vocab), 0.5)  # (V, V)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    lower = [vocab.stoi[c] for c in letters]
+    first = table[START, [vocab.stoi[c.upper()] for c in letters] + [END]].exp()  # names begin with a capital
+    probs = torch.cat([first[None], table[lower][:, lower + [END]].exp()])  # (27, 27)
+    plt.figure(figsize=(6, 6))
+    plt.imshow(probs, cmap="Blues")
+    plt.xticks(range(27), [*letters, "END"], fontsize=7, rotation=90)
+    plt.yticks(range(27), ["START (capitals)", *letters], fontsize=7)
+    plt.xlabel("next character")
+    plt.ylabel("previous character")
+    plt.show()
+except NotImplementedError:
+    print("(finish exercise 9.1 to see the table)")
+
+# %% [markdown]
+# Why smooth? A held-out name can hold a pair the training names never show: with
+# $\alpha \to 0$ its probability goes to 0 and its $-\log p$ to infinity. With a large $\alpha$ every
+# row tends to the uniform distribution. Somewhere in between predicts unseen names best,
+# here an $\alpha$ well below 1: each row shares $\alpha (V - 1)$ pseudo-counts among 150 tokens,
+# most of which never follow that character.
+
+# %%
+try:
+    alphas = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+    heldout_nll = []
+    keep = heldout_targets != -100
+    for a in alphas:
+        t = bigram_log_probs(inputs, targets, len(vocab), a)
+        heldout_nll.append(-t[heldout_inputs[keep], heldout_targets[keep]].mean().item())
+    plt.figure(figsize=(5, 3))
+    plt.semilogx(alphas, heldout_nll, "o-")
+    plt.xlabel("alpha")
+    plt.ylabel("held-out NLL (nats per char)")
+    plt.show()
+except NotImplementedError:
+    print("(finish exercise 9.1 to see the effect of alpha)")
+
+# %% [markdown]
+# ## Exercise 9.2: sampling with temperature and top-k
+#
+# Write `sample_next(logits, temperature, top_k, generator)`: given the logits $z$ of a batch
+# of next-token distributions, shape (B, V), draw one token id per row and return them as an
+# int64 tensor of shape **(B,)**. With temperature $T > 0$ and, when `top_k` is not None, the
+# set $K$ of the `top_k` tokens with the largest logits in the row:
+#
+# $$p_j = \frac{\exp(z_j / T)}{\sum_{l \in K} \exp(z_l / T)} \quad (j \in K), \qquad p_j = 0 \quad (j \notin K)$$
+#
+# ($K$ is every token when `top_k` is None.) $T < 1$ sharpens the distribution towards the most
+# likely tokens, $T > 1$ flattens it, $T = 1$ samples the model as it is. Steps: divide the
+# logits by the temperature; if `top_k` is not None, set every logit below the row's k-th
+# largest (`logits.topk(top_k, dim=1).values[:, -1:]`) to `float("-inf")`; softmax over `dim=1`;
+# then `torch.multinomial(probs, 1, generator=generator)`, which returns shape (B, 1): return
+# its `[:, 0]`. The check asks for shape (B,) and rejects (B, 1).
+#
+# Hints: the logits may hold `-inf` already (START's column of a bigram table): that is fine,
+# $\exp(-\infty) = 0$. Don't change `logits` in place (`logits /= temperature`): write
+# `logits = logits / temperature`. Pass the generator on, so the same seed gives the same
+# names. (Raising the probabilities to the power $1/T$ after the softmax is also right:
+# renormalised, $p_j^{1/T}$ is exactly $\operatorname{softmax}(z / T)_j$.) The check draws 20,000
+# tokens at several temperatures and values of top-k and compares how often each token comes
+# up with $p_j$.
+
+
+# %%
+def sample_next(logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """logits: (B, V) -> (B,) int64: one draw per row from softmax(logits / temperature), top_k largest only."""
+    # TODO: write your solution here (see the exercise above), then run the check below.
+    raise NotImplementedError("exercise not attempted yet")
+
+
+# %%
+checks.sample_next(sample_next)
+
+# %% [markdown]
+# Names, one character at a time. A bigram model per language, fitted by counting (the same
+# table as exercise 9.1, once for each language's names, with $\alpha = 0.03$ from the curve
+# above), gives the logits of the next character: its log-probabilities, row
+# `table[previous]`. Your `sample_next` draws it; a name stops at END.
+
+# %%
+bigram = text.BigramLM(len(vocab), len(names.locales), alpha=0.03).fit(inputs, targets, names.train.labels)
+
+
+def generate(locale: str, n: int = 6, temperature: float = 1.0, top_k: int | None = None, seed: int = 0) -> list[str]:
+    """n names in the style of one language from the bigram model, drawn with your sample_next."""
+    table = bigram.log_probs[names.locale_index(locale)]  # (V, V): log p(next | previous)
+    g = torch.Generator().manual_seed(seed)
+    ids = [torch.full((n,), START)]
+    for _ in range(names.max_len + 1):
+        ids.append(sample_next(table[ids[-1]], temperature, top_k, g))  # (n,): the next character of every name
+    return [vocab.decode(row) for row in torch.stack(ids, dim=1)]  # decode stops at END
+
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+try:
+    for locale in ("it_IT", "de_DE", "el_GR"):
+        for temperature, top_k in ((0.5, None), (1.0, None), (2.0, None), (1.0, 3)):
+            drawn = generate(locale, temperature=temperature, top_k=top_k)
+            print(f"{text.LANGUAGES[locale]:8} T = {temperature}, top_k = {top_k}: {', '.join(drawn)}")
+except NotImplementedError:
+    print("(finish exercise 9.2 to sample names)")
+
+# %% [markdown]
+# A bigram only knows the previous character, so its names are pronounceable at best. At a
+# low temperature they are short and common; at $T = 1$ some wander off into other alphabets:
+# the smoothing gave every token a little probability, and once a rare character is drawn,
+# its row is nearly uniform. A higher temperature makes that worse, top-k cuts the tail off
+# (except in rows with fewer than k characters ever seen after them, where the k-th largest
+# logit is the smoothing's, shared by every unseen token). The lesson's transformer sees the
+# whole name so far. Drawing is reproducible:
+
+# %%
+try:
+    print("same seed, same names:", generate("it_IT", seed=1) == generate("it_IT", seed=1))
+except NotImplementedError:
+    print("(finish exercise 9.2 to sample names)")
+
+# %% [markdown]
+# The first letter of Italian names, $p(\cdot \mid \text{START})$, at three temperatures: the
+# exact probabilities (bars) and how often your `sample_next` drew each letter in 5,000 tries
+# (dots), for the 12 most likely letters.
+
+# %%
+try:
+    first = bigram.log_probs[names.locale_index("it_IT"), START]  # (V,) log p(first char)
+    top12 = first.topk(12).indices
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3), sharey=True)
+    for ax, temperature in zip(axes, (0.5, 1.0, 2.0)):
+        exact = (first / temperature).softmax(dim=0)[top12]
+        drawn = sample_next(first.expand(5000, -1), temperature, None, torch.Generator().manual_seed(0))  # (5000,)
+        share = torch.bincount(drawn, minlength=len(vocab)).float()[top12] / 5000
+        ax.bar(range(12), exact, color="lightsteelblue", label="exact")
+        ax.plot(range(12), share, "ko", markersize=4, label="your draws")
+        ax.set_xticks(range(12), [vocab.itos[int(j)] for j in top12])
+        ax.set_title(f"T = {temperature}")
+    axes[0].set_ylabel("probability")
+    axes[0].legend()
+    plt.show()
+except NotImplementedError:
+    print("(finish exercise 9.2 to see the picture)")
+
+# %% [markdown]
+# ## Exercise 9.3: the causal attention mask
+#
+# Write `causal_attention(q, k, v)`: single-head self-attention where position $i$ may look at
+# positions $j \le i$ only, never at the characters after it (the ones it has to predict).
+# `q` and `k` have shape (B, T, d), `v` has shape (B, T, d_v) (usually $d_v = d$); return
+# shape (B, T, d_v):
+#
+# $$s_{ij} = \frac{q_i \cdot k_j}{\sqrt{d}}, \qquad s_{ij} = -\infty \text{ for } j > i, \qquad w_{ij} = \frac{\exp(s_{ij})}{\sum_{l} \exp(s_{il})}, \qquad \text{out}_i = \sum_{j} w_{ij} \, v_j$$
+#
+# Steps: the scores `q @ k.transpose(-2, -1) / d ** 0.5`, shape (B, T, T), with
+# `d = q.shape[-1]`; the mask `torch.tril(torch.ones(T, T, dtype=torch.bool))` is True where
+# $j \le i$; set the other scores to `float("-inf")` with `masked_fill` **before** the softmax,
+# so that they get weight $\exp(-\infty) = 0$ and each row of weights still sums to 1; softmax
+# over the last dim (the keys $j$); multiply the weights by `v`. (`torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)`
+# computes the same; the point is to write it yourself.)
+
+
+# %%
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """q, k: (B, T, d), v: (B, T, d_v) -> (B, T, d_v): softmax(q k^T / sqrt(d), future masked) @ v."""
+    # TODO: write your solution here (see the exercise above), then run the check below.
+    raise NotImplementedError("exercise not attempted yet")
+
+
+# %%
+checks.causal_attention(causal_attention)
+
+# %% [markdown]
+# Your function inside the library's attention layer: `text.CausalSelfAttention` with one head
+# computes q, k and v from its input with one linear layer, attends, and projects the result.
+# On random embeddings of the characters of a name (an untrained layer), your attention in
+# its place gives the same output. With `v` the identity matrix, the output is the weights
+# themselves: a lower triangle, each row summing to 1.
+
+# %%
+try:
+    torch.manual_seed(0)
+    d = 16
+    attn = text.CausalSelfAttention(d, heads=1, block_size=names.max_len + 1).eval()
+    attn.keep_attention = True
+    embed = torch.nn.Embedding(len(vocab), d)  # random vectors for the characters
+    name = "Giulia"
+    x = embed(torch.tensor([[START, *vocab.encode(name)]]))  # (1, 7, d)
+    with torch.no_grad():
+        q, k, v = attn.qkv(x).split(d, dim=2)  # each (1, 7, d)
+        mine = attn.proj(causal_attention(q, k, v))
+        weights = causal_attention(q, k, torch.eye(x.shape[1])[None])  # (1, 7, 7): out = weights @ I
+        library = attn(x)
+    print("same output as text.CausalSelfAttention:", torch.allclose(mine, library, atol=1e-6))
+    print("same weights:", torch.allclose(weights, attn.attention[:, 0], atol=1e-6))
+    labels = ["START", *name]
+    plt.figure(figsize=(4, 4))
+    plt.imshow(weights[0], cmap="Blues", vmin=0)
+    plt.xticks(range(len(labels)), labels)
+    plt.yticks(range(len(labels)), labels)
+    plt.xlabel("looks at (key j)")
+    plt.ylabel("position (query i)")
+    plt.show()
+except NotImplementedError:
+    print("(finish exercise 9.3 to see the weights)")
+
+# %% [markdown]
+# The point of the mask: what comes later cannot change what came before. "Giulia" and
+# "Giulio" differ in their last character only, so every output before it is the same.
+
+# %%
+try:
+    with torch.no_grad():
+        a, b = (embed(torch.tensor([[START, *vocab.encode(s)]])) for s in ("Giulia", "Giulio"))
+        out_a, out_b = (causal_attention(*attn.qkv(x).split(d, dim=2)) for x in (a, b))  # (1, 7, d) each
+    print("outputs before the last character agree:", torch.allclose(out_a[:, :-1], out_b[:, :-1]))
+    print("the last output differs:", not torch.allclose(out_a[:, -1], out_b[:, -1]))
+except NotImplementedError:
+    print("(finish exercise 9.3 to compare)")
