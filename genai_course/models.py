@@ -352,6 +352,14 @@ class TrainedDigitsGAN(_DigitLabels, TrainedGAN):
         return self.G.sample(n, y, generator=generator)
 
 
+def _payload(trained: Any, weights: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A course checkpoint's contents: name, recipe, step, weights (and optimizers, rng), kind and seed."""
+    return {
+        "model": trained.name, "config": trained.recipe.to_dict(), "step": int(trained.step), "weights": weights, **more,
+        "extra": {"kind": trained.kind, "seed": trained.seed, "seconds": trained.history.seconds},
+    }
+
+
 class TrainedVAE(_DigitLabels):
     """A VAE on the 8x8 digits, conditional (a cVAE) if its recipe has num_classes > 0.
 
@@ -422,15 +430,11 @@ class TrainedVAE(_DigitLabels):
         self.step = int(ckpt["step"])
 
     def save(self, path: str) -> None:
-        checkpoints.save(path, {
-            "model": self.name,
-            "config": self.recipe.to_dict(),
-            "step": int(self.step),
-            "weights": {"vae": self.vae.state_dict()},
-            "optimizers": {"vae": self.optimizer.state_dict()},
-            "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
-            "extra": {"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds},
-        })
+        checkpoints.save(path, _payload(
+            self, {"vae": self.vae.state_dict()},
+            optimizers={"vae": self.optimizer.state_dict()},
+            rng={"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
+        ))
 
 
 @dataclass(frozen=True)
@@ -547,13 +551,7 @@ class TrainedCharLM:
         self.step = int(ckpt["step"])
 
     def save(self, path: str) -> None:
-        checkpoints.save(path, {
-            "model": self.name,
-            "config": self.recipe.to_dict(),
-            "step": int(self.step),
-            "weights": {"model": self.model.state_dict()},
-            "extra": {"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds},
-        })
+        checkpoints.save(path, _payload(self, {"model": self.model.state_dict()}))
 
 
 Trained = TrainedGAN | TrainedVAE | TrainedCharLM

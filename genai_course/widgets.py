@@ -21,18 +21,17 @@ mode (batch norm uses its running statistics) and gives it back in the mode it w
 from __future__ import annotations
 
 import contextlib
-import io
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import torch
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import train
 from . import vae as vaelib
 from .data import Mixture
+from .widgets_text import _render, name_generator, next_char_explorer  # the text widgets live there
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -191,14 +190,6 @@ def plot_decision(
     if title is not None:
         ax.set_title(title)
     return ax
-
-
-def _render(fig: Figure) -> bytes:
-    """Figure -> PNG bytes (Agg canvas; no timestamps, so equal pictures give equal bytes)."""
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
-    return buf.getvalue()
 
 
 def _remember(cache: dict[Any, bytes], key: Any, fig: Figure) -> None:
@@ -1049,5 +1040,3 @@ def reconstructions(
     box.slider, box.image, box.render = slider, image, render
     return box
 
-
-from .widgets_text import name_generator, next_char_explorer  # noqa: E402

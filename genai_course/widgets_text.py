@@ -122,7 +122,7 @@ def plot_next_char(
 
 
 def _render(fig: Figure) -> bytes:
-    """Figure -> PNG bytes on the Agg canvas (no timestamps: equal pictures give equal bytes)."""
+    """Figure -> PNG bytes on the Agg canvas (no timestamps: equal pictures give equal bytes). Also used by ``widgets``."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})

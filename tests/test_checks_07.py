@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -10,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_course import checks, gan
-from check_protocol import assert_named_mistake
+from check_protocol import assert_named_mistake, assert_passes_quickly
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -109,12 +108,7 @@ def test_lesson_07_checks_are_registered():
 
 @pytest.mark.parametrize("name, fn", [(n, f) for n, fns in CORRECT.items() for f in fns], ids=lambda v: v if isinstance(v, str) else "")
 def test_correct_solution_passes_quickly(name, fn, capsys):
-    start = time.perf_counter()
-    getattr(checks, name)(fn)
-    assert time.perf_counter() - start < 1.0, "checks must run in well under a second"
-    out = capsys.readouterr().out
-    assert out.startswith(f"✅ {checks.EXERCISES[name]}: passed"), out
-    assert out.count("\n") == 1
+    assert_passes_quickly(name, fn, capsys)
 
 
 def test_generator_whose_forward_is_missing_is_not_attempted(capsys):
