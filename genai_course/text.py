@@ -34,12 +34,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .train import eval_mode, lr_factor
+
 __all__ = [
     "LOCALES", "LANGUAGES", "START", "END", "Vocab", "NameSplit", "NamesData", "faker_first_names",
     "load_names", "BigramLM", "MLPLM", "GRULM", "TransformerLM", "CausalSelfAttention", "CharLMConfig",
     "build_charlm", "CharLMTrainConfig", "CharLMHistory", "train_charlm", "nll_per_char",
     "check_sampling", "next_char_probs", "sample_names", "load_topics", "TextData", "load_text",
-    "train_on_text", "sample_text",
+    "text_windows", "train_on_text", "sample_text",
 ]
 
 LOCALES = ("en_US", "de_DE", "es_ES", "it_IT", "nl_NL", "sv_SE", "tr_TR", "el_GR")
@@ -462,7 +464,8 @@ class CharLMTrainConfig:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 4e-3
-    lr_final: float = 0.05  # the learning rate decays (cosine) to lr * lr_final
+    lr_decay: str = "cosine"  # 'none', 'linear' or 'cosine' (train.lr_factor)
+    lr_final: float = 0.05  # ... down to lr * lr_final
     weight_decay: float = 0.01  # AdamW, on weight matrices only
     eval_every: int = 250  # held-out NLL every this many steps (0: never)
     seed: int = 0
@@ -505,6 +508,7 @@ def train_charlm(
     if isinstance(model, BigramLM):
         model.fit(inputs, targets, lang)
         return hist
+    lr_factor(0, c)  # type: ignore[arg-type]  # fail early on a bad lr_decay
     torch.manual_seed(c.seed)  # dropout
     g = torch.Generator().manual_seed(c.seed)
     opt = _optimizer(model, c)
@@ -518,9 +522,8 @@ def train_charlm(
     start = time.perf_counter()
     model.train()
     for step in range(1, c.steps + 1):
-        frac = (step - 1) / max(c.steps - 1, 1)
         for group in opt.param_groups:
-            group["lr"] = c.lr * (c.lr_final + (1 - c.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
+            group["lr"] = c.lr * lr_factor(step - 1, c)  # type: ignore[arg-type]
         if not queue:  # draw 4 batches at once and group them by length: less padding to compute
             drawn = torch.randint(len(inputs), (4 * c.batch_size,), generator=g)
             drawn = drawn[lengths[drawn].argsort(stable=True)]
@@ -576,26 +579,11 @@ def _draw(logits: torch.Tensor, temperature: float, top_k: int | None, generator
     return torch.multinomial(probs, 1, generator=generator)  # (B, 1)
 
 
-class _evaluating:
-    """Put a model in eval mode (no dropout) for a block and restore its mode after."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model, self.modes = model, [m.training for m in model.modules()]
-
-    def __enter__(self) -> torch.device:
-        self.model.eval()
-        return next((t.device for t in (*self.model.parameters(), *self.model.buffers())), torch.device("cpu"))
-
-    def __exit__(self, *exc: object) -> None:
-        for m, mode in zip(self.model.modules(), self.modes):
-            m.training = mode
-
-
 @torch.no_grad()
 def next_char_probs(model: nn.Module, vocab: Vocab, prefix: str, lang: int | None = None, temperature: float = 1.0) -> torch.Tensor:
     """p(next token | START + prefix, language) as a (V,) tensor on the CPU (END included, START 0)."""
     check_sampling(temperature, None)
-    with _evaluating(model) as device:
+    with eval_mode(model) as device:
         idx = torch.tensor([[START, *vocab.encode(prefix)]], device=device)
         lang_t = None if lang is None else torch.tensor([lang], device=device)
         return (_next_logits(model, idx, lang_t)[0] / temperature).softmax(dim=0).cpu()
@@ -621,7 +609,7 @@ def sample_names(
         count = n
     else:
         count = len(lang)
-    with _evaluating(model) as device:
+    with eval_mode(model) as device:
         lang = None if lang is None else lang.to(device)
         idx = torch.full((count, 1), START, dtype=torch.long, device=device)
         done = torch.zeros(count, dtype=torch.bool, device=device)
@@ -693,7 +681,7 @@ def sample_text(
     check_sampling(temperature, top_k)
     if not prompt:
         raise ValueError("give a prompt of at least one character to continue")
-    with _evaluating(model) as device:
+    with eval_mode(model) as device:
         idx = torch.tensor([vocab.encode(prompt)], dtype=torch.long, device=device)
         for _ in range(length):
             logits = model(idx[:, -model.block_size :], None)[:, -1, :].clone()

@@ -7,10 +7,11 @@ progress bar and calls callbacks (where snapshots, plots and widgets attach).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import torch
 from torch import nn
@@ -20,6 +21,7 @@ from .losses import get_loss, gradient_penalty, r1_penalty
 
 __all__ = [
     "TrainConfig",
+    "eval_mode",
     "History",
     "Snapshots",
     "make_grid",
@@ -152,6 +154,19 @@ def make_optimizers(G: nn.Module, D: nn.Module, config: TrainConfig) -> tuple[to
         torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=betas, fused=True),
         torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=betas, fused=True),
     )
+
+
+@contextlib.contextmanager
+def eval_mode(net: nn.Module) -> Iterator[torch.device]:
+    """net in eval mode meanwhile (no dropout; batch norm on its running statistics), then every
+    module back in the mode it was in. Yields the device of net's parameters (or buffers; CPU if none)."""
+    modes = [m.training for m in net.modules()]
+    net.eval()
+    try:
+        yield next((t.device for t in (*net.parameters(), *net.buffers())), torch.device("cpu"))
+    finally:
+        for m, mode in zip(net.modules(), modes):
+            m.training = mode
 
 
 def lr_factor(step: int, config: TrainConfig) -> float:

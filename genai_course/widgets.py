@@ -20,8 +20,7 @@ mode (batch norm uses its running statistics) and gives it back in the mode it w
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -652,25 +651,10 @@ def _strip_and_big(n: int, labelled: bool, width: float, big: float, strip_first
     return (fig, first, second) if strip_first else (fig, second, first)
 
 
-@contextlib.contextmanager
-def _eval_mode(net: torch.nn.Module) -> Iterator[torch.device]:
-    """net in eval mode meanwhile, then every module back in the mode it was in; yields net's device.
-
-    In eval mode batch norm uses its running statistics: one digit must not depend on the others in the batch.
-    """
-    modes = [m.training for m in net.modules()]
-    net.eval()
-    try:
-        yield next(net.parameters(), torch.empty(0)).device
-    finally:
-        for m, mode in zip(net.modules(), modes):
-            m.training = mode
-
-
 @torch.no_grad()
 def _generate_digits(G: torch.nn.Module, z: torch.Tensor, label: int | None) -> np.ndarray:
     """G(z) or G(z, label) for z (B, latent_dim) -> numpy (B, 8, 8), with G in eval mode meanwhile."""
-    with _eval_mode(G) as device:
+    with train.eval_mode(G) as device:
         if label is None:
             x = G(z.to(device))
         else:
@@ -911,7 +895,7 @@ def latent_map(model: Any, x: Any = None, y: Any = None, span: float = 3.0, reso
     span = _span(span)
     res = _positive_int(resolution, "resolution", "of digits along each side of the map")
     x, y = _vae_digits(net, x, y)
-    with torch.no_grad(), _eval_mode(net) as device:
+    with torch.no_grad(), train.eval_mode(net) as device:
         mu = net.encoder(x.to(device))[0].cpu().numpy()  # (N, 2)
     G = net.as_generator()
     centres = (torch.arange(res) + 0.5) * (2 * span / res) - span  # (R,) cell centres, increasing
@@ -987,7 +971,7 @@ def show_reconstructions(
     x, y = _vae_digits(net, x, y)
     n = len(x)
     cond = y if net.config.num_classes else None
-    with torch.no_grad(), _eval_mode(net) as device:
+    with torch.no_grad(), train.eval_mode(net) as device:
         mu, logvar = net.encoder(x.to(device), cond)  # (N, L) each
         zs = [mu] + [vaelib.reparameterize(mu, logvar, generator) for _ in range(samples)]
         decoded = [net.decode(z, cond).cpu() for z in zs]  # each (N, 1, 8, 8)

@@ -12,10 +12,9 @@ model is put in eval mode while it predicts and given back in the mode it was in
 
 from __future__ import annotations
 
-import contextlib
 import html
 import io
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 from matplotlib.axes import Axes
@@ -23,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import text
+from .train import eval_mode
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -30,18 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["name_generator", "next_char_explorer", "plot_next_char"]
 
 _TEMPERATURES = (0.1, 2.0, 0.05)  # the temperature slider's min, max and step
-
-
-@contextlib.contextmanager
-def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
-    """model in eval mode meanwhile (no dropout), then every module back in the mode it was in."""
-    modes = [m.training for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, mode in zip(model.modules(), modes):
-            m.training = mode
 
 
 def _check_model(model: Any, data: text.NamesData) -> None:
@@ -107,7 +95,7 @@ def plot_next_char(
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be a whole number of bars, at least 1 (got {top!r})")
     lang = _lang(model, data, locale)
-    with _eval_mode(model):
+    with eval_mode(model):
         probs = text.next_char_probs(model, data.vocab, prefix, lang, temperature)  # (V,)
     p, ids = probs.topk(min(top, len(probs) - 1))  # START (probability 0) never shown
     x = range(len(ids))
@@ -174,7 +162,7 @@ def name_generator(
     def draw(_: Any = None) -> list[str]:
         lang = None if picker is None else data.labels_for(picker.value, n)  # (n,)
         t, k = round(temp.value, 4), k_slider.value or None
-        with _eval_mode(model):
+        with eval_mode(model):
             names = text.sample_names(
                 model, data.vocab, lang, n, temperature=t, top_k=k, max_len=data.max_len + 10,
                 generator=torch.Generator().manual_seed(box.seed),
