@@ -35,13 +35,19 @@ VAE_TARGETS = {"neg_elbo": 23.5, "confident": 0.80, "class_entropy": 0.98, "labe
 TEXT_TARGETS = {"below_bigram": 0.15, "judge_gap": 0.05, "novelty": 0.5, "seconds": 90.0}
 
 
-def train_and_sample(model: str, seed: int, n: int, workdir: Path) -> tuple[dict, float]:
-    """`genai-course train MODEL --seed S`, then `sample -n N --seed S`: (the .npz arrays, training seconds)."""
-    ckpt, samples = workdir / f"{model}-{seed}.pt", workdir / f"{model}-{seed}.npz"
+def train_and_write(model: str, seed: int, n: int, workdir: Path, suffix: str) -> tuple[Path, float]:
+    """`genai-course train MODEL --seed S`, then `sample -n N --seed S` into a ``suffix`` file: (it, training seconds)."""
+    ckpt, samples = workdir / f"{model}-{seed}.pt", workdir / f"{model}-{seed}{suffix}"
     cli = [sys.executable, "-m", "genai_course"]
     subprocess.run([*cli, "train", model, "--seed", str(seed), "--out", str(ckpt), "--quiet"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*cli, "sample", str(ckpt), "-n", str(n), "--seed", str(seed), "--out", str(samples)], check=True, stdout=subprocess.DEVNULL)
-    return dict(np.load(samples)), float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    return samples, float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+
+
+def train_and_sample(model: str, seed: int, n: int, workdir: Path) -> tuple[dict, float]:
+    """Images or points: (the .npz arrays, training seconds)."""
+    samples, seconds = train_and_write(model, seed, n, workdir, ".npz")
+    return dict(np.load(samples)), seconds
 
 
 def _scores(model: str, seed: int, workdir: Path) -> tuple[dict, torch.Tensor | None, float]:
@@ -71,14 +77,10 @@ def run_vae(model: str, seed: int, workdir: Path) -> dict:
 
 def run_text(model: str, seed: int, workdir: Path) -> dict:
     """`train`, then `sample -n 800` (100 names per language) to a .txt, judged as the issue asks."""
-    ckpt, out = workdir / f"{model}-{seed}.pt", workdir / f"{model}-{seed}.txt"
-    cli = [sys.executable, "-m", "genai_course"]
-    subprocess.run([*cli, "train", model, "--seed", str(seed), "--out", str(ckpt), "--quiet"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*cli, "sample", str(ckpt), "-n", "800", "--seed", str(seed), "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+    out, seconds = train_and_write(model, seed, 800, workdir, ".txt")
     names = out.read_text(encoding="utf-8").splitlines()
-    trained = models.load_model(str(ckpt))
+    trained = models.load_model(str(workdir / f"{model}-{seed}.pt"))
     r = trained.report(names, torch.arange(len(names)) % trained.num_classes).as_dict()
-    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
     gap = abs(r["judge_accuracy"] - r["judge_ceiling"])
     t = TEXT_TARGETS
     ok = r["below_bigram"] >= t["below_bigram"] and gap <= t["judge_gap"] and r["novelty"] >= t["novelty"] and seconds <= t["seconds"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,12 +30,17 @@ pytestmark = pytest.mark.slow
 VAE_NEG_ELBO = 23.5  # nats per image on the 300 held-out digits (the issue's target)
 
 
-def train_and_sample(model: str, n: int, tmp_path) -> tuple[dict, float]:
-    ckpt, samples = tmp_path / "model.pt", tmp_path / "samples.npz"
+def train_and_write(model: str, n: int, tmp_path, suffix: str) -> tuple[Path, float]:
+    """`genai-course train MODEL --seed 0`, then `sample -n N --out samples<suffix>`: (that file, training seconds)."""
+    ckpt, samples = tmp_path / "model.pt", tmp_path / f"samples{suffix}"
     cli = [sys.executable, "-m", "genai_course"]
     subprocess.run([*cli, "train", model, "--seed", "0", "--out", str(ckpt), "--quiet"], check=True, capture_output=True)
     subprocess.run([*cli, "sample", str(ckpt), "-n", str(n), "--out", str(samples)], check=True, capture_output=True)
-    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    return samples, float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+
+
+def train_and_sample(model: str, n: int, tmp_path) -> tuple[dict, float]:
+    samples, seconds = train_and_write(model, n, tmp_path, ".npz")
     return dict(np.load(samples)), seconds
 
 
@@ -98,14 +104,10 @@ def test_cvae_digits_draws_the_digit_asked_for(tmp_path):
 
 
 def test_charlm_names_beats_counting_and_sounds_like_the_language_asked_for(tmp_path):
-    ckpt, out = tmp_path / "model.pt", tmp_path / "names.txt"
-    cli = [sys.executable, "-m", "genai_course"]
-    subprocess.run([*cli, "train", "charlm-names", "--seed", "0", "--out", str(ckpt), "--quiet"], check=True, capture_output=True)
-    subprocess.run([*cli, "sample", str(ckpt), "-n", "800", "--out", str(out)], check=True, capture_output=True)
-    seconds = float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    out, seconds = train_and_write("charlm-names", 800, tmp_path, ".txt")
     names = out.read_text(encoding="utf-8").splitlines()
     assert len(names) == 800
-    model = models.load_model(str(ckpt))
+    model = models.load_model(str(tmp_path / "model.pt"))
     report = model.report(names, torch.arange(800) % 8)  # the CLI's default: every language in turn, 100 each
     print(f"charlm-names: {report}; {seconds:.1f} s of training")
     assert report.heldout_nll <= 0.85 * report.bigram_nll, report
