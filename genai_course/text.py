@@ -593,7 +593,7 @@ def next_char_probs(model: nn.Module, vocab: Vocab, prefix: str, lang: int | Non
 def sample_names(
     model: nn.Module,
     vocab: Vocab,
-    lang: torch.Tensor | None,
+    lang: torch.Tensor | Sequence[int] | None,
     n: int | None = None,
     *,
     temperature: float = 1.0,
@@ -603,6 +603,10 @@ def sample_names(
 ) -> list[str]:
     """Draw names one char at a time until END (or ``max_len`` chars). lang: (B,) labels, or None with ``n``."""
     check_sampling(temperature, top_k)
+    if isinstance(lang, str) or (isinstance(lang, (list, tuple)) and any(isinstance(x, str) for x in lang)):
+        raise ValueError(f"lang takes label numbers, not locales (got {lang!r}): use data.labels_for('de_DE', n)")
+    if lang is not None and not isinstance(lang, torch.Tensor):
+        lang = torch.as_tensor(lang, dtype=torch.long)  # a list of labels
     if lang is None:
         if n is None:
             raise ValueError("pass lang (one label per name) or, for an unconditional model, n")

@@ -279,6 +279,16 @@ def test_bad_sampling_settings_are_refused(names, bigram, kwargs, message):
         text.sample_names(bigram, names.vocab, torch.tensor([0]), **kwargs)
 
 
+def test_sampling_takes_label_lists_and_names_a_locale_mistake(names, bigram):
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    v = names.vocab
+    assert text.sample_names(bigram, v, [1, 7], generator=g()) == text.sample_names(bigram, v, torch.tensor([1, 7]), generator=g())
+    with pytest.raises(ValueError, match=r"lang takes label numbers, not locales \(got 'de_DE'\): use data.labels_for"):
+        text.sample_names(bigram, v, "de_DE")
+    with pytest.raises(ValueError, match=r"language labels must be in 0..7 \(got 1..9\)"):
+        text.sample_names(bigram, v, [1, 9])
+
+
 def test_sampling_restores_training_mode(names):
     m = _models(len(names.vocab), len(names.locales))["gru"].train()
     text.sample_names(m, names.vocab, torch.tensor([0, 1]))
