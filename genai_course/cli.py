@@ -34,6 +34,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _guidance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 (got {text!r})") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0 (got {text}); 0 is the plain conditional model")
+    return value
+
+
 def _writable(path: str, what: str) -> Path:
     """Check an output path can be written before spending time on work."""
     out = Path(path)
@@ -72,11 +82,18 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         model = models.load_model(args.checkpoint)
     except CheckpointError as e:
         raise UsageError(str(e)) from None
+    diffusion_options = [o for o, v in (("--guidance", args.guidance), ("--sampler", args.sampler), ("--steps", args.steps)) if v is not None]
+    if diffusion_options and not isinstance(model, models.TrainedDDPM):
+        raise UsageError(f"{', '.join(diffusion_options)}: for diffusion models only; {model.name} is not one")
     if isinstance(model, models.TrainedCharLM):
         return _sample_text(model, out, args)
     if args.temperature is not None or args.top_k is not None:
-        raise UsageError(f"--temperature and --top-k are for text models; {model.name} draws images")
+        raise UsageError(f"--temperature and --top-k are for text models; {model.name} draws {'points' if _is_2d(model) else 'images'}")
     return _sample_images(model, out, args)
+
+
+def _is_2d(model: Any) -> bool:
+    return getattr(model, "mixture", None) is not None
 
 
 def _sample_text(model: Any, out: Path, args: argparse.Namespace) -> int:
@@ -102,6 +119,8 @@ def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from . import models
+
     if out.suffix != ".npz":
         raise UsageError(f"output file {args.out} should end in .npz")
     num_classes = getattr(model, "num_classes", 0)
@@ -113,16 +132,30 @@ def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
             label = int(label)
         except ValueError:
             raise UsageError(f"--label must be a whole number for {model.name} (got {label!r})") from None
+    options: dict[str, Any] = {}
+    if isinstance(model, models.TrainedDDPM):
+        if args.guidance is not None and (label is None or not num_classes):
+            raise UsageError(f"--guidance needs --label (a class to guide towards) and a conditional model; {model.name} {'is not conditional' if not num_classes else 'was given no --label'}")
+        if args.sampler == "ancestral" and args.steps not in (None, model.schedule.T):
+            raise UsageError(f"the ancestral sampler takes all {model.schedule.T} steps; use --sampler ddim for fewer")
+        if args.steps is not None and args.steps > model.schedule.T:
+            raise UsageError(f"--steps must be at most the model's {model.schedule.T} diffusion steps (got {args.steps})")
+        options = {"guidance": args.guidance, "sampler": args.sampler, "steps": args.steps}
+        if args.sampler is None and args.steps is not None:
+            options["sampler"] = "ddim"
     if num_classes:
         if label is not None and not 0 <= label < num_classes:
             raise UsageError(f"--label must be a class from 0 to {num_classes - 1} for {model.name} (got {label})")
-        labels = model.check_labels(label, args.n)  # one class for all, or every class in turn
-        x = model.sample(args.n, generator=generator, labels=labels)
-        arrays["y"] = labels.numpy().astype(np.int64)
+        if label is None and isinstance(model, models.TrainedDDPM):
+            x = model.sample(args.n, generator=generator, **options)  # without a label: the unconditional branch
+        else:
+            labels = model.check_labels(label, args.n)  # one class for all, or every class in turn
+            x = model.sample(args.n, generator=generator, labels=labels, **options)
+            arrays["y"] = labels.numpy().astype(np.int64)
     else:
         if label is not None:
             raise UsageError(f"model {model.name} is not conditional: it takes no --label")
-        x = model.sample(args.n, generator=generator)
+        x = model.sample(args.n, generator=generator, **options)
     arrays["x"] = x.numpy().astype(np.float32)
     tmp = out.with_name(f".{out.name}.tmp.npz")
     np.savez(tmp, **arrays)
@@ -155,14 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a course model with its lesson defaults")
-    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, charlm-names")
+    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits")
     p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the lesson's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file (images) or a .txt file (text)")
+    p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file (points, images) or a .txt file (text)")
     p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
     p.add_argument("-n", type=_positive_int, required=True, help="number of samples")
     p.add_argument(
@@ -171,8 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--temperature", type=float, default=None, help="text models: > 0 (default: the model's, 0.8 for charlm-names; lower is safer, higher wilder)")
     p.add_argument("--top-k", type=int, default=None, help="text models: draw only from the k most probable characters (k >= 1)")
+    p.add_argument("--guidance", type=_guidance, default=None, help="conditional diffusion models with --label: the classifier-free guidance scale w >= 0 (default: the model's, 2 for ddpm-digits; 0 is plain conditional)")
+    p.add_argument("--sampler", choices=["ancestral", "ddim"], default=None, help="diffusion models: 'ancestral' (every step, fresh noise) or 'ddim' (fewer deterministic steps; the default)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="diffusion models: DDIM steps (default 50)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, help="output file: .npz for images (array x; y for conditional models), .txt for text")
+    p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given), .txt for text")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("check", help="check this machine is ready for the workshop")

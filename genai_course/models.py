@@ -14,13 +14,14 @@ from typing import Any, Callable, Iterable
 import torch
 
 from . import checkpoints, data, gan, metrics
+from . import diffusion as difflib
 from . import text as textlib
 from . import vae as vaelib
 from .train import History, Snapshots, TrainConfig, load_checkpoint, make_grid, make_optimizers, save_checkpoint, train_gan
 
 __all__ = [
     "GANRecipe", "DigitsGANRecipe", "VAERecipe", "CharLMRecipe", "TrainedGAN", "TrainedDigitsGAN", "TrainedVAE",
-    "TrainedCharLM", "CharLMReport",
+    "TrainedCharLM", "CharLMReport", "DDPMRecipe", "TrainedDDPM",
     "MODELS", "get_recipe", "build", "train_model", "load_model",
 ]
 
@@ -170,6 +171,44 @@ class CharLMRecipe:
 #   starting state or an output bias of its own did not close the gap (within 0.01).
 
 
+@dataclass
+class DDPMRecipe:
+    """Everything that defines a diffusion run: the data ("ring8", "grid25" or "digits"), the
+    network and schedule, training, and how it samples by default."""
+
+    data: str = "grid25"
+    ddpm: difflib.DDPMConfig = field(default_factory=difflib.DDPMConfig)
+    train: difflib.DDPMTrainConfig = field(default_factory=difflib.DDPMTrainConfig)
+    sampler: str = "ddim"  # the default sampler: "ancestral" (all T steps) or "ddim"
+    sampler_steps: int | None = 50  # DDIM steps (None for ancestral)
+    guidance: float = 0.0  # conditional models: the guidance scale used when labels are given
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DDPMRecipe":
+        d = dict(d)
+        return cls(ddpm=difflib.DDPMConfig(**d.pop("ddpm")), train=difflib.DDPMTrainConfig(**d.pop("train")), **d)
+
+
+def _ddpm_points(mixture: str, **train: Any) -> DDPMRecipe:
+    return DDPMRecipe(
+        mixture, difflib.DDPMConfig("points", fourier=6), difflib.DDPMTrainConfig(**{**_DDPM_POINTS, **train}),
+        sampler="ancestral", sampler_steps=None,
+    )
+
+
+_DDPM_POINTS: dict[str, Any] = dict(steps=4000, batch_size=256, lr=2e-3, ema=0.995)
+
+
+def _ddpm_digits() -> DDPMRecipe:
+    return DDPMRecipe(
+        "digits", difflib.DDPMConfig("digits", channels=32, num_classes=10, clip=1.0),
+        difflib.DDPMTrainConfig(steps=2000, batch_size=64, lr=2e-3, ema=0.995, p_uncond=0.2), guidance=2.0,
+    )
+
+
 def _digits(num_classes: int, codes: int = 0, **train: Any) -> DigitsGANRecipe:
     return DigitsGANRecipe(
         gan.ConvGeneratorConfig(latent_dim=16, num_classes=num_classes, codes=codes),
@@ -182,7 +221,7 @@ def _cure(mixture: str, **train: Any) -> GANRecipe:
     return GANRecipe(mixture, dataclasses.replace(_SMALL_G), dataclasses.replace(_SMALL_D), dataclasses.replace(_CURE, **train))
 
 
-Recipe = GANRecipe | DigitsGANRecipe | VAERecipe | CharLMRecipe
+Recipe = GANRecipe | DigitsGANRecipe | VAERecipe | CharLMRecipe | DDPMRecipe
 
 MODELS: dict[str, Callable[[], Recipe]] = {
     # The ring's modes are half as wide relative to their spacing as the grid's; a smaller
@@ -194,6 +233,9 @@ MODELS: dict[str, Callable[[], Recipe]] = {
     "vae-digits": lambda: _vae(0),
     "cvae-digits": lambda: _vae(10),
     "charlm-names": lambda: CharLMRecipe(),
+    "ddpm-ring8": lambda: _ddpm_points("ring8"),
+    "ddpm-grid25": lambda: _ddpm_points("grid25"),
+    "ddpm-digits": _ddpm_digits,
 }
 
 
@@ -554,13 +596,131 @@ class TrainedCharLM:
         checkpoints.save(path, _payload(self, {"model": self.model.state_dict()}))
 
 
-Trained = TrainedGAN | TrainedVAE | TrainedCharLM
+class TrainedDDPM(_DigitLabels):
+    """A diffusion model on 2D points or the 8x8 digits, with its recipe.
+
+    ``ddpm`` is the network being trained; ``ema`` the moving average of its weights, which is
+    what samples. Samples are in data units: points (n, 2), or images (n, 1, 8, 8) in [0, 1].
+    A conditional model (digits, num_classes > 0) takes labels, and draws from its
+    unconditional branch when given none.
+    """
+
+    kind = "ddpm"
+
+    def __init__(self, recipe: DDPMRecipe, name: str = "custom", seed: int = 0) -> None:
+        self.recipe, self.name, self.seed = recipe, name, seed
+        self.mixture: data.Mixture | None = None
+        if recipe.data == "digits":
+            if recipe.ddpm.data != "digits":
+                raise ValueError("a digits recipe needs DDPMConfig(data='digits')")
+            self.digits = data.load_digits()
+            self.scale = 1.0
+        else:
+            if recipe.ddpm.data != "points":
+                raise ValueError(f"a {recipe.data} recipe needs DDPMConfig(data='points')")
+            self.mixture = data.get_mixture(recipe.data)
+            self.scale = self.mixture.scale  # unit spread: the noise of the forward process then matches the data's size
+        torch.manual_seed(seed)  # the network's initial weights depend on the seed
+        self.ddpm = difflib.DDPM(recipe.ddpm)
+        self.ema = difflib.ema_copy(self.ddpm)
+        self.optimizer = difflib.make_optimizer(self.ddpm, recipe.train)
+        self.generator = torch.Generator().manual_seed(seed)  # batches and noise of every training step
+        self.step = 0
+        self.history = difflib.DDPMHistory()
+
+    @property
+    def num_classes(self) -> int:
+        return self.recipe.ddpm.num_classes
+
+    @property
+    def schedule(self) -> difflib.NoiseSchedule:
+        return self.ddpm.schedule
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        """Model units -> data units: points times the mixture's spread; digits from [-1, 1] to [0, 1]."""
+        return (x + 1) / 2 if self.mixture is None else x * self.scale
+
+    def from_data(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2 - 1 if self.mixture is None else x / self.scale
+
+    def training_data(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the network learns from, in model units: 100,000 points drawn once from the
+        mixture (seed 0), or the 1,497 training digits [and their labels]."""
+        if self.mixture is None:
+            return self.from_data(self.digits.x_train), (self.digits.y_train if self.conditional else None)
+        return self.from_data(self.mixture.sample(100_000, generator=torch.Generator().manual_seed(0))), None
+
+    def fit(self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None) -> difflib.DDPMHistory:
+        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's)."""
+        if steps is not None:
+            self.recipe.train = dataclasses.replace(self.recipe.train, steps=steps)
+        x, y = self.training_data()
+        self.history = difflib.train_ddpm(
+            self.ddpm, x, y, self.recipe.train, ema=self.ema,
+            callbacks=callbacks, progress=progress, optimizer=self.optimizer, generator=self.generator,
+            start_step=self.step, stop_at=stop_at, history=self.history,
+        )
+        self.step = self.history.step[-1] if self.history.step else self.step
+        return self.history
+
+    def _check_labels(self, labels: Any, n: int) -> torch.Tensor | None:
+        if labels is None:
+            return None  # the unconditional branch
+        return self.check_labels(labels, n)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        labels: Any = None,
+        *,
+        guidance: float | None = None,
+        sampler: str | None = None,
+        steps: int | None = None,
+        trajectory: difflib.Trajectory | None = None,
+    ) -> torch.Tensor:
+        """n samples in data units (see the class). ``labels``: one class for all or (n,) classes
+        (conditional models; None draws without a label). ``guidance``, ``sampler`` and ``steps``
+        default to the recipe's (guidance only applies with labels). ``trajectory`` collects the
+        reverse process in model units (see ``to_data``)."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be a positive whole number (got {n!r})")
+        y = self._check_labels(labels, n)
+        if guidance is None:
+            guidance = self.recipe.guidance if y is not None else 0.0
+        if sampler is None:
+            sampler = self.recipe.sampler
+            steps = self.recipe.sampler_steps if steps is None and sampler == "ddim" else steps
+        x = self.ema.sample(n, y, guidance=guidance, sampler=sampler, steps=steps, generator=generator, trajectory=trajectory)
+        return self.to_data(x)
+
+    def load_state(self, ckpt: dict[str, Any]) -> None:
+        """Restore weights, EMA, optimizer and noise generator from a checkpoint dict."""
+        self.ddpm.load_state_dict(ckpt["weights"]["ddpm"])
+        self.ema.load_state_dict(ckpt["weights"]["ema"])
+        if "optimizers" in ckpt:
+            self.optimizer.load_state_dict(ckpt["optimizers"]["ddpm"])
+        if "generator" in ckpt.get("rng", {}):
+            self.generator.set_state(ckpt["rng"]["generator"])
+        self.step = int(ckpt["step"])
+
+    def save(self, path: str) -> None:
+        checkpoints.save(path, _payload(
+            self, {"ddpm": self.ddpm.state_dict(), "ema": self.ema.state_dict()},
+            optimizers={"ddpm": self.optimizer.state_dict()},
+            rng={"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
+        ))
+
+
+Trained = TrainedGAN | TrainedVAE | TrainedCharLM | TrainedDDPM
 
 _KINDS: dict[str, tuple[Any, Any]] = {
     "gan2d": (TrainedGAN, GANRecipe),
     "digits": (TrainedDigitsGAN, DigitsGANRecipe),
     "vae": (TrainedVAE, VAERecipe),
     "charlm": (TrainedCharLM, CharLMRecipe),
+    "ddpm": (TrainedDDPM, DDPMRecipe),
 }
 
 
@@ -568,7 +728,7 @@ def build(name: str, seed: int = 0) -> Trained:
     """An untrained model with the named recipe and seed."""
     recipe = get_recipe(name)
     recipe.train = dataclasses.replace(recipe.train, seed=seed)
-    cls = {GANRecipe: TrainedGAN, DigitsGANRecipe: TrainedDigitsGAN, VAERecipe: TrainedVAE, CharLMRecipe: TrainedCharLM}[type(recipe)]
+    cls = {GANRecipe: TrainedGAN, DigitsGANRecipe: TrainedDigitsGAN, VAERecipe: TrainedVAE, CharLMRecipe: TrainedCharLM, DDPMRecipe: TrainedDDPM}[type(recipe)]
     return cls(recipe, name=name, seed=seed)
 
 

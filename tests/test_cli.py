@@ -304,3 +304,75 @@ def test_sample_names_and_images_want_their_own_file_types(names_checkpoint, tra
     assert_one_clear_line(code, err, "should end in .txt (one name a line) for charlm-names")
     code, _, err = run_main(["sample", str(trained.checkpoint), "-n", "5", "--temperature", "0.5", "--out", str(tmp_path / "x.npz")], capsys)
     assert_one_clear_line(code, err, "--temperature and --top-k are for text models")
+
+
+# ---------------------------------------------------------------------------- diffusion
+
+
+@pytest.fixture(scope="module")
+def ddpm_checkpoints(tmp_path_factory):
+    """The three diffusion models trained for 3 steps through the command line."""
+    root = tmp_path_factory.mktemp("ddpm")
+    paths = {}
+    for name in ("ddpm-ring8", "ddpm-grid25", "ddpm-digits"):
+        paths[name] = root / f"{name}.pt"
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli.main(["train", name, "--steps", "3", "--out", str(paths[name]), "--quiet"]) == 0
+    return paths
+
+
+@pytest.mark.parametrize("name, shape", [("ddpm-ring8", (10, 2)), ("ddpm-grid25", (10, 2)), ("ddpm-digits", (10, 1, 8, 8))])
+def test_sample_diffusion_writes_points_or_images(name, shape, ddpm_checkpoints, tmp_path, capsys):
+    out = tmp_path / "s.npz"
+    code, stdout, _ = run_main(["sample", str(ddpm_checkpoints[name]), "-n", "10", "--steps", "5", "--out", str(out)], capsys)
+    assert code == 0 and f"array x, shape {shape}" in stdout
+    arrays = np.load(out)
+    assert set(arrays.files) == {"x"}  # digits without --label: the unconditional branch, no labels
+    model = models.load_model(str(ddpm_checkpoints[name]))
+    again = model.sample(10, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=5)
+    assert np.array_equal(arrays["x"], again.numpy())
+
+
+@pytest.mark.parametrize(
+    "extra, sampler, steps, guidance",
+    [([], "ddim", 50, 2.0), (["--guidance", "0.5", "--steps", "4"], "ddim", 4, 0.5), (["--sampler", "ancestral", "--guidance", "0"], "ancestral", None, 0.0)],
+)
+def test_sample_diffusion_label_guidance_and_sampler_reach_the_model(extra, sampler, steps, guidance, ddpm_checkpoints, tmp_path, capsys):
+    out = tmp_path / "g.npz"
+    path = ddpm_checkpoints["ddpm-digits"]
+    code, stdout, _ = run_main(["sample", str(path), "-n", "6", "--label", "3", *extra, "--seed", "2", "--out", str(out)], capsys)
+    assert code == 0 and "array y, shape (6,)" in stdout
+    arrays = np.load(out)
+    assert arrays["y"].tolist() == [3] * 6
+    model = models.load_model(str(path))
+    assert model.recipe.guidance == 2.0 and model.recipe.sampler == "ddim" and model.recipe.sampler_steps == 50
+    again = model.sample(6, generator=torch.Generator().manual_seed(2), labels=3, guidance=guidance, sampler=sampler, steps=steps)
+    assert np.array_equal(arrays["x"], again.numpy())
+
+
+@pytest.mark.parametrize(
+    "name, extra, fragment",
+    [
+        ("ddpm-grid25", ["--label", "3"], "model ddpm-grid25 is not conditional: it takes no --label"),
+        ("ddpm-grid25", ["--guidance", "2"], "--guidance needs --label (a class to guide towards) and a conditional model; ddpm-grid25 is not conditional"),
+        ("ddpm-digits", ["--guidance", "2"], "ddpm-digits was given no --label"),
+        ("ddpm-digits", ["--label", "3", "--guidance", "-1"], "must be a number >= 0 (got -1)"),
+        ("ddpm-digits", ["--label", "12"], "--label must be a class from 0 to 9 for ddpm-digits (got 12)"),
+        ("ddpm-digits", ["--sampler", "ancestral", "--steps", "20"], "the ancestral sampler takes all 200 steps; use --sampler ddim for fewer"),
+        ("ddpm-digits", ["--steps", "500"], "--steps must be at most the model's 200 diffusion steps (got 500)"),
+        ("ddpm-digits", ["--sampler", "euler"], "invalid choice: 'euler'"),
+        ("ddpm-digits", ["--temperature", "0.5"], "--temperature and --top-k are for text models; ddpm-digits draws images"),
+    ],
+)
+def test_sample_diffusion_bad_input_is_one_clear_line(name, extra, fragment, ddpm_checkpoints, tmp_path, capsys):
+    out = tmp_path / "x.npz"
+    code, stdout, err = run_main(["sample", str(ddpm_checkpoints[name]), "-n", "5", *extra, "--out", str(out)], capsys)
+    assert_one_clear_line(code, err, fragment)
+    assert stdout == "" and not out.exists()
+
+
+def test_diffusion_options_are_refused_for_other_models(trained, names_checkpoint, tmp_path, capsys):
+    code, _, err = run_main(["sample", str(trained.checkpoint), "-n", "5", "--guidance", "1", "--out", str(tmp_path / "x.npz")], capsys)
+    assert_one_clear_line(code, err, "--guidance: for diffusion models only; gan-ring8 is not one")
+    code, _, err = run_main(["sample", str(names_checkpoint), "-n", "5", "--steps", "3", "--out", str(tmp_path / "x.txt")], capsys)
+    assert_one_clear_line(code, err, "--steps: for diffusion models only; charlm-names is not one")
