@@ -1,0 +1,326 @@
+"""Lesson 10's checks: correct code passes, unattempted code waits, typical mistakes are named."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from genai_course import checks, diffusion
+from check_protocol import assert_named_mistake, assert_not_attempted, assert_passes_quickly
+
+# --------------------------------------------------------------------------- reference solutions
+
+
+def per_example(v, t, like):
+    return v[t].view(-1, *[1] * (like.dim() - 1))  # (B, 1, ...)
+
+
+def q_sample(x0, t, alpha_bars, noise):
+    abar = per_example(alpha_bars, t, x0)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_by_unsqueeze(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t]
+    while abar.dim() < x0.dim():
+        abar = abar.unsqueeze(-1)
+    return torch.sqrt(abar) * x0 + torch.sqrt(1 - abar) * noise
+
+
+def q_sample_by_movedim(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t]  # (B,) lines up with the last dim once the batch is moved there
+    return (abar.sqrt() * x0.movedim(0, -1) + (1 - abar).sqrt() * noise.movedim(0, -1)).movedim(-1, 0)
+
+
+def schedule_from(alpha_bars):
+    """A library NoiseSchedule with (up to float32 rounding) the given alpha_bars."""
+    alpha_bars = alpha_bars.double()
+    return diffusion.NoiseSchedule(1 - alpha_bars / torch.cat([torch.ones(1, dtype=torch.float64), alpha_bars[:-1]]))
+
+
+def q_sample_by_library(x0, t, alpha_bars, noise):
+    return diffusion.q_sample(x0, t, schedule_from(alpha_bars), noise)
+
+
+def reverse_step(xt, t, eps, betas, alphas, alpha_bars, noise):
+    mean = (xt - betas[t] / (1 - alpha_bars[t]).sqrt() * eps) / alphas[t].sqrt()
+    if t == 0:
+        return mean
+    return mean + betas[t].sqrt() * noise
+
+
+def reverse_step_by_math(xt, t, eps, betas, alphas, alpha_bars, noise):
+    beta, alpha, abar = float(betas[t]), float(alphas[t]), float(alpha_bars[t])
+    mean = (xt - beta / math.sqrt(1 - abar) * eps) / math.sqrt(alpha)
+    return mean + math.sqrt(beta) * noise * (t > 0)
+
+
+def reverse_step_by_posterior_mean(xt, t, eps, betas, alphas, alpha_bars, noise):
+    abar, abar_prev = alpha_bars[t], (alpha_bars[t - 1] if t > 0 else torch.tensor(1.0))
+    x0 = (xt - (1 - abar).sqrt() * eps) / abar.sqrt()
+    mean = (abar_prev.sqrt() * betas[t] * x0 + alphas[t].sqrt() * (1 - abar_prev) * xt) / (1 - abar)
+    return mean + (betas[t].sqrt() * noise if t > 0 else 0)
+
+
+def reverse_step_by_library(xt, t, eps, betas, alphas, alpha_bars, noise):
+    schedule = diffusion.NoiseSchedule(betas.double())
+    return diffusion.reverse_step(xt, t, eps, schedule, noise if t > 0 else None, variance="beta")
+
+
+def guided_eps(eps_cond, eps_uncond, w):
+    return (1 + w) * eps_cond - w * eps_uncond
+
+
+CORRECT = {
+    "q_sample": [q_sample, q_sample_by_unsqueeze, q_sample_by_movedim, q_sample_by_library],
+    "reverse_step": [reverse_step, reverse_step_by_math, reverse_step_by_posterior_mean, reverse_step_by_library],
+    "guided_eps": [
+        guided_eps,
+        lambda c, u, w: c + w * (c - u),
+        lambda c, u, w: torch.lerp(u, c, 1 + w),
+        diffusion.guided_eps,
+    ],
+}
+
+LESSON_10 = sorted(CORRECT)
+
+
+def test_lesson_10_checks_are_registered():
+    assert LESSON_10 == sorted(name for name, label in checks.EXERCISES.items() if label.startswith("Exercise 10."))
+    assert [checks.EXERCISES[name] for name in ("q_sample", "reverse_step", "guided_eps")] == [
+        "Exercise 10.1 (the forward process)", "Exercise 10.2 (one reverse step)", "Exercise 10.3 (classifier-free guidance)",
+    ]
+
+
+@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
+def test_correct_solution_passes_quickly(name, fn, capsys):
+    assert_passes_quickly(name, fn, capsys, limit=0.5)
+
+
+@pytest.mark.parametrize("name", LESSON_10)
+def test_not_attempted_waits(name, capsys):
+    assert_not_attempted(name, capsys)
+
+
+def test_the_library_agrees_with_the_references():
+    """The library's q_sample, reverse_step (variance="beta") and guided_eps are what the checks accept."""
+    schedule = diffusion.make_schedule(200, "cosine")
+    g = torch.Generator().manual_seed(0)
+    x0, noise, eps = (torch.randn(7, 1, 8, 8, generator=g) for _ in range(3))
+    t = torch.tensor([0, 1, 50, 100, 150, 198, 199])
+    assert torch.allclose(diffusion.q_sample(x0, t, schedule, noise), q_sample(x0, t, schedule.alpha_bars, noise), atol=1e-6)
+    for step in (0, 1, 120, 199):
+        mine = reverse_step(x0, step, eps, schedule.betas, schedule.alphas, schedule.alpha_bars, noise)
+        library = diffusion.reverse_step(x0, step, eps, schedule, noise, variance="beta")
+        assert torch.allclose(library, mine, atol=1e-4, rtol=1e-5), step
+    assert torch.allclose(diffusion.guided_eps(x0, eps, 2.5), guided_eps(x0, eps, 2.5))
+
+
+# --------------------------------------------------------------------------- typical mistakes: 10.1
+
+
+def forward(signal=torch.sqrt, spread=lambda a: (1 - a).sqrt(), *, source=lambda alpha_bars: alpha_bars, index=lambda t: t, sign=1.0):
+    """x_t written right (the defaults) or one of the usual wrong ways."""
+
+    def q(x0, t, alpha_bars, noise):
+        abar = per_example(source(alpha_bars), index(t), x0)
+        return signal(abar) * x0 + sign * spread(abar) * noise
+
+    return q
+
+
+def one_step_alphas(alpha_bars):
+    return alpha_bars / torch.cat([alpha_bars.new_ones(1), alpha_bars[:-1]])
+
+
+def q_sample_without_reshape(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t]  # (B,)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_with_one_new_axis(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t][:, None]  # (B, 1): right for points, wrong for images
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_with_two_new_axes(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t][:, None, None]  # (B, 1, 1)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_by_math(x0, t, alpha_bars, noise):
+    return math.sqrt(alpha_bars[t]) * x0 + math.sqrt(1 - alpha_bars[t]) * noise
+
+
+def q_sample_in_place(x0, t, alpha_bars, noise):
+    abar = per_example(alpha_bars, t, x0)
+    x0 *= abar.sqrt()
+    return x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_with_seeded_noise(x0, t, alpha_bars, noise):
+    return q_sample(x0, t, alpha_bars, torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))
+
+
+FORWARD_MISTAKES = [
+    (forward(signal=lambda a: a), ["alpha_bar_t is not square-rooted", "x0's coefficient is sqrt(alpha_bar_t)"]),
+    (forward(spread=lambda a: 1 - a), ["the noise's coefficient is the standard deviation sqrt(1 - alpha_bar_t), not the variance"]),
+    (forward(signal=lambda a: a, spread=lambda a: 1 - a), ["neither coefficient is square-rooted"]),
+    (forward(signal=lambda a: (1 - a).sqrt(), spread=torch.sqrt), ["the coefficients are swapped"]),
+    (forward(spread=lambda a: 1 - a.sqrt()), ["not 1 - sqrt(alpha_bar_t)"]),
+    (forward(signal=torch.ones_like), ["x0 is not scaled"]),
+    (forward(spread=torch.zeros_like), ["the noise is missing"]),
+    (forward(spread=torch.ones_like), ["the noise is not scaled"]),
+    (forward(sign=-1.0), ["the noise is subtracted"]),
+    (forward(source=one_step_alphas), ["you used alpha_t = 1 - beta_t, one step's factor", "alpha_bars[t]"]),
+    (forward(source=lambda ab: torch.cumprod(ab, 0)), ["alpha_bars already holds the cumulative products", "without another torch.cumprod"]),
+    (forward(index=lambda t: t - 1), ["off by one: you used alpha_bars[t - 1]", "0-based"]),
+    (forward(index=lambda t: t + 1), ["raised IndexError", "index alpha_bars with t itself"]),
+    (forward(source=lambda ab: diffusion.make_schedule(200, "cosine").alpha_bars), ["make_schedule(200, 'cosine')'s alpha_bars", "not a global"]),
+    (q_sample_without_reshape, ["raised RuntimeError", "must match the size of tensor", "alpha_bars[t].view(-1, *[1] * (x0.dim() - 1))"]),
+    (q_sample_with_one_new_axis, ["alpha_bars[t] of shape (B, 1) lined up with x0's last dims", "scaled rows or columns", "(B, 1, ..., 1)"]),
+    (q_sample_with_two_new_axes, ["should return x_t of shape (6, 2)", "has shape (6, 6, 2)", "reshape it to (B, 1, ..., 1)"]),
+    (q_sample_by_math, ["only one element tensors", "not math.sqrt or float()"]),
+    (lambda x0, t, ab, noise: q_sample(x0, t, ab, torch.randn_like(x0)), ["two calls with the same x0, t and noise gave different x_t", "torch.randn_like"]),
+    (q_sample_with_seeded_noise, ["x_t does not change with the noise you pass"]),
+    (lambda x0, t, ab, noise: q_sample(x0, t, ab.double(), noise), ["should have dtype torch.float32", "torch.float64"]),
+    (q_sample_in_place, ["changed the x0 you were given", "in-place"]),
+    (lambda x0, t, ab, noise: (q_sample(x0, t, ab, noise), noise), ["should return a torch.Tensor, but returned tuple"]),
+    (forward(signal=lambda a: 1.01 * a.sqrt()), ["at t = 0 x0's coefficient is 0.9844, expected sqrt(alpha_bar_t) = 0.9747"]),
+    (forward(spread=lambda a: (1.01 - a).sqrt()), ["at t = 0 the noise's coefficient is 0.2449, expected sqrt(1 - alpha_bar_t) = 0.2236"]),
+    (lambda x0, t, ab, noise: q_sample(x0, t, ab, noise).clamp(-1, 1), ["x_t differs from sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise", "(got 1.0000, expected 1.3204)"]),
+]
+
+
+# --------------------------------------------------------------------------- typical mistakes: 10.2
+
+
+def step(mean="right", scale="sqrt beta", when="t > 0", shift=0):
+    """One reverse step written right (the defaults) or one of the usual wrong ways."""
+
+    def reverse(xt, t, eps, betas, alphas, alpha_bars, noise):
+        i = t + shift
+        beta, alpha, abar = betas[i], alphas[i], alpha_bars[i]
+        c = beta / (1 - abar).sqrt()
+        out = {
+            "right": lambda: (xt - c * eps) / alpha.sqrt(),
+            "/alpha": lambda: (xt - c * eps) / alpha,
+            "/sqrt abar": lambda: (xt - c * eps) / abar.sqrt(),
+            "not divided": lambda: xt - c * eps,
+            "x_t alone divided": lambda: xt / alpha.sqrt() - c * eps,
+            "beta/(1-abar)": lambda: (xt - beta / (1 - abar) * eps) / alpha.sqrt(),
+            "sqrt beta/sqrt(1-abar)": lambda: (xt - beta.sqrt() / (1 - abar).sqrt() * eps) / alpha.sqrt(),
+            "sqrt beta": lambda: (xt - beta.sqrt() * eps) / alpha.sqrt(),
+            "beta": lambda: (xt - beta * eps) / alpha.sqrt(),
+            "1-abar": lambda: (xt - (1 - abar) / (1 - abar).sqrt() * eps) / alpha.sqrt(),
+            "+eps": lambda: (xt + c * eps) / alpha.sqrt(),
+            "x0": lambda: (xt - (1 - abar).sqrt() * eps) / abar.sqrt(),
+        }[mean]()
+        if {"t > 0": t > 0, "always": True, "t > 1": t > 1, "never": False}[when]:
+            abar_prev = alpha_bars[i - 1] if i > 0 else torch.tensor(1.0)
+            sigma = {
+                "sqrt beta": beta.sqrt(), "beta": beta, "posterior": (beta * (1 - abar_prev) / (1 - abar)).sqrt(),
+                "one": 1.0, "sqrt(1-abar)": (1 - abar).sqrt(), "-sqrt beta": -beta.sqrt(),
+            }[scale]
+            out = out + sigma * noise
+        return out
+
+    return reverse
+
+
+def reverse_step_in_place(xt, t, eps, betas, alphas, alpha_bars, noise):
+    xt -= betas[t] / (1 - alpha_bars[t]).sqrt() * eps
+    return reverse_step(xt, t, torch.zeros_like(eps), betas, alphas, alpha_bars, noise)
+
+
+REVERSE_MISTAKES = [
+    (step(mean="/alpha"), ["the mean is divided by alpha_t: divide it by the square root, sqrt(alpha_t)"]),
+    (step(mean="/sqrt abar"), ["the mean is divided by sqrt(alpha_bar_t)", "divide by sqrt(alpha_t)"]),
+    (step(mean="not divided"), ["the mean is not divided by sqrt(alpha_t)"]),
+    (step(mean="x_t alone divided"), ["only x_t was divided by sqrt(alpha_t)"]),
+    (step(mean="beta/(1-abar)"), ["you divided by 1 - alpha_bar_t, without the square root"]),
+    (step(mean="sqrt beta/sqrt(1-abar)"), ["the numerator is beta_t, not sqrt(beta_t)"]),
+    (step(mean="sqrt beta"), ["eps's coefficient is beta_t / sqrt(1 - alpha_bar_t), not sqrt(beta_t)"]),
+    (step(mean="beta"), ["the division by sqrt(1 - alpha_bar_t) is missing"]),
+    (step(mean="1-abar"), ["you used alpha_bar_t where alpha_t belongs"]),
+    (step(mean="+eps"), ["the eps term has the wrong sign"]),
+    (step(mean="x0"), ["this is the estimate of x_0", "not x_{t-1}"]),
+    (step(when="always"), ["noise was added at t = 0", "the mean alone"]),
+    (step(when="t > 1"), ["no noise was added at t = 1", "0-based"]),
+    (step(when="never"), ["no noise was added: at every step t > 0 add sqrt(beta_t) * noise"]),
+    (step(scale="beta"), ["the noise is scaled by beta_t, the variance", "sqrt(beta_t)"]),
+    (step(scale="posterior"), ["the posterior's sqrt(beta~_t)", "sigma_t^2 = beta_t"]),
+    (step(scale="one"), ["the noise is not scaled: multiply it by sigma_t = sqrt(beta_t)"]),
+    (step(scale="sqrt(1-abar)"), ["the noise is scaled by sqrt(1 - alpha_bar_t)"]),
+    (step(scale="-sqrt beta"), ["the noise is subtracted"]),
+    (step(shift=-1), ["off by one: you read the schedule at t - 1"]),
+    (step(shift=1), ["raised IndexError", "read the schedule at t itself"]),
+    (step(mean="/alpha", when="always"),
+     ["the mean is divided by alpha_t: divide it by the square root, sqrt(alpha_t); and noise was added at t = 0"]),
+    (step(mean="+eps", scale="beta"), ["the eps term has the wrong sign", "; and the noise is scaled by beta_t"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt, t, eps, b, a, ab, torch.randn_like(xt)),
+     ["two calls with the same x_t, eps and noise gave different x_{t-1}", "the noise you are given"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt, t, eps, b, a, ab, noise * 1.02),
+     ["at t = 3, the noise's coefficient in x_{t-1} is 0.6842, expected sqrt(beta_t) = 0.6708"]),
+    (lambda xt, t, eps, b, a, ab, noise: 1.01 * reverse_step(xt, t, eps, b, a, ab, noise), ["at t = 3, x_t's coefficient in x_{t-1} is 1.3619, expected 1 / sqrt(alpha_t) = 1.3484"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt, t, eps, b, a, ab, noise).clamp(-2, 2), ["x_{t-1} differs from", "at t = 3 (got 2.0000, expected"]),
+    (lambda xt, t, eps, b, a, ab, noise: None if t == 0 else reverse_step(xt, t, eps, b, a, ab, noise),
+     ["reverse_step(xt, 0, eps, betas, alphas, alpha_bars, noise)", "should return a torch.Tensor, but returned NoneType"]),
+    (reverse_step_in_place, ["changed the x_t you were given"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt.double(), t, eps, b, a, ab, noise), ["should have dtype torch.float32"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt, t, eps, b, a, ab, noise)[:, None], ["should return x_{t-1} of shape (5, 2)", "(5, 1, 2)"]),
+]
+
+
+# --------------------------------------------------------------------------- typical mistakes: 10.3
+
+
+def guidance(a, b):
+    return lambda c, u, w: a(w) * c + b(w) * u
+
+
+def guided_in_place(eps_cond, eps_uncond, w):
+    eps_cond *= 1 + w
+    return eps_cond - w * eps_uncond
+
+
+GUIDANCE_MISTAKES = [
+    (guidance(lambda w: w, lambda w: 1 - w), ["the other convention", "w = 1 is the plain conditional", "the course uses w = 0 for the plain conditional"]),
+    (lambda c, u, w: u + w * (c - u), ["you wrote eps_u + w (eps_c - eps_u) = w eps_c + (1 - w) eps_u: that is the other convention"]),
+    (lambda c, u, w: torch.lerp(u, c, w), ["the other convention"]),
+    (guidance(lambda w: -w, lambda w: 1 + w), ["eps_cond and eps_uncond are swapped"]),
+    (guidance(lambda w: 1 + w, lambda w: w), ["the unconditional term has the wrong sign"]),
+    (guidance(lambda w: 1 - w, lambda w: w), ["the signs are flipped", "towards the unconditional prediction"]),
+    (guidance(lambda w: -(1 + w), lambda w: w), ["the whole result has the wrong sign"]),
+    (guidance(lambda w: 1 + w, lambda w: -1), ["eps_uncond's coefficient is -w, not -1"]),
+    (guidance(lambda w: 1, lambda w: -w), ["eps_cond's coefficient is 1 + w, not 1"]),
+    (lambda c, u, w: w * (c - u), ["the conditional prediction itself is missing"]),
+    (guidance(lambda w: 1 + 2 * w, lambda w: -2 * w), ["with w = 1.0, eps_cond's coefficient is 3.0000, expected 2.0000"]),
+    (guidance(lambda w: 1 + w, lambda w: -w - w * w), ["with w = 1.0, eps_uncond's coefficient is -2.0000, expected -1.0000"]),
+    (lambda c, u, w: guided_eps(c, u, w).clamp(-2, 2), ["with w = 1.0 the result differs from (1 + w) eps_cond - w eps_uncond", "(got -2.0000, expected -2.1477)"]),
+    (guided_in_place, ["changed the eps_cond you were given"]),
+    (lambda c, u, w: torch.stack([c, u]), ["should return the guided eps of shape (5, 2)", "has shape (2, 5, 2)"]),
+    (lambda c, u, w: guided_eps(c, u, w).tolist(), ["should return a torch.Tensor, but returned list"]),
+]
+
+MISTAKES = (
+    [("q_sample", fn, fragments) for fn, fragments in FORWARD_MISTAKES]
+    + [("reverse_step", fn, fragments) for fn, fragments in REVERSE_MISTAKES]
+    + [("guided_eps", fn, fragments) for fn, fragments in GUIDANCE_MISTAKES]
+)
+
+
+@pytest.mark.parametrize("name, fn, fragments", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_typical_mistake_is_named(name, fn, fragments, capsys):
+    torch.manual_seed(0)
+    assert_named_mistake(name, fn, fragments, capsys)
+
+
+def test_a_step_that_raises_keeps_its_error():
+    def broken(xt, t, eps, betas, alphas, alpha_bars, noise):
+        raise KeyError("oops")
+
+    with pytest.raises(checks.CheckFailed, match=r"raised KeyError: 'oops'$"):
+        checks.reverse_step(broken)
