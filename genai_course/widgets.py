@@ -31,6 +31,7 @@ from . import train
 from . import vae as vaelib
 from .data import Mixture
 from .widgets_text import _render, name_generator, next_char_explorer  # the text widgets live there
+from .widgets_diffusion import guidance_slider, plot_guidance, plot_reverse_process, reverse_scrubber  # the diffusion widgets live there
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -40,6 +41,7 @@ __all__ = [
     "show_digits", "digit_scrubber", "digit_picker", "interpolation",
     "latent_traversal", "latent_map", "show_reconstructions", "reconstructions",
     "name_generator", "next_char_explorer",
+    "reverse_scrubber", "plot_reverse_process", "guidance_slider", "plot_guidance",
 ]
 
 _LOG_DENSITY_RANGE = 30.0  # shade log p(x) down to 30 nats below the peak: the narrow modes stay visible

@@ -1,0 +1,235 @@
+"""Diffusion widgets (lesson 10): the reverse-process scrubber, the guidance slider and their stills.
+
+The models are trained for 5 steps and sample with 5 DDIM steps: these tests check plumbing
+(which seed, labels and scales reach ``model.sample``; that the frames are the recorded
+states; caching) and the messages, not the pictures' quality. The digit classifier is a stub
+(the real one trains for about 10 s).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+
+import ipywidgets
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from matplotlib.image import imread
+
+from genai_course import diffusion, metrics, models, widgets, widgets_diffusion
+
+PNG = b"\x89PNG"
+
+
+def quick(name: str) -> models.TrainedDDPM:
+    """The named model after 5 training steps, sampling with 5 DDIM steps by default."""
+    model = models.build(name)
+    model.recipe = dataclasses.replace(model.recipe, sampler="ddim", sampler_steps=5)
+    model.fit(steps=5, progress=False)
+    return model
+
+
+@pytest.fixture(scope="module")
+def points() -> models.TrainedDDPM:
+    return quick("ddpm-grid25")
+
+
+@pytest.fixture(scope="module")
+def digits() -> models.TrainedDDPM:
+    return quick("ddpm-digits")
+
+
+class Judge(torch.nn.Module):
+    """A stand-in digit classifier that sees a ``said`` in every image."""
+
+    def __init__(self, said: int = 3) -> None:
+        super().__init__()
+        self.said = said
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(torch.full((x.shape[0],), self.said), 10).float()  # (N, 10)
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def differ(a: bytes, b: bytes) -> bool:
+    """The two PNGs show different pictures (not just different bytes)."""
+    pa, pb = (imread(io.BytesIO(bytes(png)), format="png") for png in (a, b))
+    return pa.shape != pb.shape or not np.array_equal(pa, pb)
+
+
+def renders(monkeypatch) -> list[int]:
+    counted: list[int] = []
+    real = widgets_diffusion._render
+    monkeypatch.setattr(widgets_diffusion, "_render", lambda fig: counted.append(1) or real(fig))
+    return counted
+
+
+def sample_calls(monkeypatch, model) -> list[dict]:
+    """Record the keyword arguments of every model.sample call."""
+    seen: list[dict] = []
+    real = model.sample
+    monkeypatch.setattr(model, "sample", lambda n, *args, **kw: seen.append(kw) or real(n, *args, **kw))
+    return seen
+
+
+def test_diffusion_widgets_are_exported_from_widgets():
+    for name in widgets_diffusion.__all__:
+        assert getattr(widgets, name) is getattr(widgets_diffusion, name)
+
+
+# ---------------------------------------------------------------- reverse_scrubber
+
+
+def test_scrubber_spans_the_reverse_process_from_noise_to_the_sample(points, monkeypatch):
+    counted = renders(monkeypatch)
+    box = widgets.reverse_scrubber(points, n=64, seed=4)
+    T = points.schedule.T
+    assert isinstance(box, ipywidgets.VBox) and bytes(box.image.value).startswith(PNG)
+    assert box.steps == box.trajectory.steps and box.steps[0] == T - 1 and box.steps[-1] == -1 and len(box.steps) == 6
+    assert [value for _, value in box.slider.options] == box.steps and box.slider.value == T - 1
+    assert box.caption.value.startswith(f"t = {T - 1}: pure noise, noise level sqrt(1 - abar_t) = 1.00")
+    # the first frame is the starting noise, the last what model.sample draws with the same seed
+    assert torch.equal(box.states[0], points.to_data(torch.randn((64, 2), generator=seeded(4))))
+    assert torch.equal(box.states[-1], points.sample(64, seeded(4))) and torch.equal(box.samples, box.states[-1])
+    assert all(s.shape == (64, 2) for s in box.states)
+    start = bytes(box.image.value)
+    box.slider.value = -1
+    assert differ(start, box.image.value) and box.caption.value.startswith("t = -1: the sample, noise level sqrt(1 - abar_t) = 0.00")
+    box.slider.value = 100
+    level = math.sqrt(1 - float(points.schedule.alpha_bars[100]))
+    assert box.caption.value.startswith(f"t = 100: noise level sqrt(1 - abar_t) = {level:.2f}") and "state 3 of 6" in box.caption.value
+    assert len(counted) == 3
+    box.slider.value = T - 1  # back to a state already drawn: from the cache
+    assert bytes(box.image.value) == start and len(counted) == 3 and box.render(0) == start
+    with pytest.raises(IndexError, match=r"state index must be in 0..5 \(got 6\)"):
+        box.render(6)
+
+
+def test_scrubber_records_every_step_of_the_ancestral_sampler(points):
+    box = widgets.reverse_scrubber(points, n=8, sampler="ancestral")
+    T = points.schedule.T
+    assert box.steps == list(range(T - 1, -2, -1)) and len(box.states) == T + 1
+    assert torch.equal(box.samples, points.sample(8, seeded(0), sampler="ancestral"))
+
+
+def test_scrubber_draws_digits_and_their_classes(digits):
+    box = widgets.reverse_scrubber(digits, n=6, labels=[0, 1, 2, 3, 4, 5], guidance=1.0, seed=2, nrow=3)
+    assert box.states[0].shape == (6, 1, 8, 8)
+    noise = digits.to_data(torch.randn((6, 1, 8, 8), generator=seeded(2)))
+    assert torch.equal(box.states[0], noise) and (noise.min() < 0 or noise.max() > 1)  # drawn clamped to [0, 1]
+    same = digits.sample(6, seeded(2), labels=[0, 1, 2, 3, 4, 5], guidance=1.0)
+    assert torch.equal(box.samples, same) and 0 <= float(same.min()) and float(same.max()) <= 1
+    start = bytes(box.image.value)
+    box.slider.value = -1
+    assert differ(start, box.image.value)
+
+
+def test_plot_reverse_process_draws_the_chosen_steps(points, digits):
+    fig = Figure()
+    widgets.plot_reverse_process(points, n=32, fig=fig)
+    T = points.schedule.T
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 6 and titles[0] == f"t = {T - 1}: pure noise\nnoise level 1.00" and titles[-1] == "t = -1: the sample\nnoise level 0.00"
+    box = widgets.reverse_scrubber(digits, n=4)
+    fig = Figure()
+    widgets.plot_reverse_process(digits, box.trajectory, at=(T - 1, 120, -1), fig=fig)
+    titles = [ax.get_title().split("\n")[0] for ax in fig.axes]
+    assert titles == [f"t = {T - 1}: pure noise", "t = 100", "t = -1: the sample"]  # 120 was skipped: the nearest drawn state
+    assert [len(ax.images) for ax in fig.axes] == [4, 4, 4]
+    with pytest.raises(ValueError, match=rf"at must hold whole steps from {T - 1} \(noise\) down to -1 \(the sample\) \(got {T}\)"):
+        widgets.plot_reverse_process(digits, box.trajectory, at=(T, 0), fig=Figure())
+    with pytest.raises(TypeError, match="trajectory must be a diffusion.Trajectory"):
+        widgets.plot_reverse_process(digits, [box.states[0]], fig=Figure())
+    with pytest.raises(ValueError, match="the trajectory is empty"):
+        widgets.plot_reverse_process(digits, diffusion.Trajectory(), fig=Figure())
+    with pytest.raises(ValueError, match=r"holds states of shape \(N, 1, 8, 8\) but this model draws \(N, 2\)"):
+        widgets.plot_reverse_process(points, box.trajectory, fig=Figure())
+
+
+def test_scrubber_errors_in_the_learners_terms(points, digits):
+    with pytest.raises(TypeError, match=r"needs a diffusion model, models.TrainedDDPM .* \(got TrainedGAN\)"):
+        widgets.reverse_scrubber(models.build("gan-ring8"))
+    with pytest.raises(TypeError, match="not its network diffusion.DDPM"):
+        widgets.reverse_scrubber(points.ema)
+    with pytest.raises(ValueError, match=r"n must be a whole number of points from 1 to 20000 \(got 0\)"):
+        widgets.reverse_scrubber(points, n=0)
+    with pytest.raises(ValueError, match=r"n must be a whole number of digits from 1 to 100 \(got 500\)"):
+        widgets.reverse_scrubber(digits, n=500)
+    with pytest.raises(ValueError, match="is not conditional: it takes no labels"):
+        widgets.reverse_scrubber(points, n=4, labels=1)
+    with pytest.raises(ValueError, match=r"labels must lie in 0..9 \(got 12..12\)"):
+        widgets.reverse_scrubber(digits, n=4, labels=12)
+    with pytest.raises(TypeError, match="seed must be a whole number"):
+        widgets.reverse_scrubber(digits, n=4, seed=0.5)
+
+
+# ---------------------------------------------------------------- guidance
+
+
+def test_guidance_slider_draws_the_same_noise_at_each_scale_and_caches(digits, monkeypatch):
+    def expected(**how) -> torch.Tensor:  # what the widget must show (not counted as the widget's call)
+        return models.TrainedDDPM.sample(digits, 8, seeded(1), sampler="ddim", steps=5, **how)
+
+    calls = sample_calls(monkeypatch, digits)
+    counted = renders(monkeypatch)
+    box = widgets.guidance_slider(digits, label=3, n=8, seed=1, scales=(4, 0, 1), classifier=Judge(3))
+    assert [value for _, value in box.slider.options] == [0.0, 1.0, 4.0] and box.slider.value == 0.0
+    assert box.label.value == 3 and list(box.label.options) == list(range(10))
+    assert calls == [dict(generator=calls[0]["generator"], labels=3, guidance=0.0, sampler="ddim", steps=5)]
+    assert torch.equal(box.samples, expected(labels=3, guidance=0.0))
+    assert box.accuracy == 1.0 and box.caption.value == "class 3, w = 0: 8 of 8 (100%) judged a 3 by the digit classifier"
+    plain, start = box.samples, bytes(box.image.value)
+    box.slider.value = 4.0
+    assert not torch.equal(box.samples, plain) and differ(start, box.image.value)
+    assert torch.equal(box.samples, expected(labels=3, guidance=4.0))
+    box.label.value = 5
+    assert box.accuracy == 0.0 and box.caption.value == "class 5, w = 4: 0 of 8 (0%) judged a 5 by the digit classifier"
+    assert [(c["labels"], c["guidance"]) for c in calls] == [(3, 0.0), (3, 4.0), (5, 4.0)]
+    drawn, rendered = len(calls), len(counted)
+    box.label.value = 3
+    box.slider.value = 0.0  # both settings seen before: nothing sampled or drawn again
+    assert bytes(box.image.value) == start and torch.equal(box.samples, plain)
+    assert len(calls) == drawn and len(counted) == rendered == 3
+    x, accuracy = box.draw(7, 1.0)
+    assert x.shape == (8, 1, 8, 8) and accuracy == 0.0 and box.draw(7, 1.0)[0] is x
+
+
+def test_guidance_slider_uses_the_course_classifier_by_default(digits, monkeypatch):
+    monkeypatch.setattr(metrics, "digit_classifier", lambda: Judge(2))
+    box = widgets.guidance_slider(digits, label=2, n=4, scales=(0, 2))
+    assert box.accuracy == 1.0 and "4 of 4 (100%) judged a 2" in box.caption.value
+
+
+def test_plot_guidance_shows_a_row_per_scale(digits):
+    fig = Figure()
+    widgets.plot_guidance(digits, label=7, scales=(0, 2), n=5, seed=3, classifier=Judge(7), fig=fig)
+    assert [ax.get_title() for ax in fig.axes] == ["w = 0: 5 of 5 (100%) judged a 7", "w = 2: 5 of 5 (100%) judged a 7"]
+    assert [len(ax.images) for ax in fig.axes] == [5, 5]
+    row = digits.sample(5, seeded(3), labels=7, guidance=2.0, sampler="ddim", steps=5)
+    assert np.array_equal(fig.axes[1].images[0].get_array(), row[0, 0].clamp(0, 1).numpy())
+
+
+def test_guidance_errors_in_the_learners_terms(points, digits):
+    judge = Judge()
+    with pytest.raises(ValueError, match=r"needs a class-conditional digits model, such as models.build\('ddpm-digits'\); ddpm-grid25 is unconditional"):
+        widgets.guidance_slider(points, classifier=judge)
+    with pytest.raises(ValueError, match=r"plot_guidance needs a class-conditional digits model"):
+        widgets.plot_guidance(points, fig=Figure(), classifier=judge)
+    with pytest.raises(TypeError, match=r"needs a diffusion model, models.TrainedDDPM .* \(got str\)"):
+        widgets.guidance_slider("ddpm-digits", classifier=judge)
+    with pytest.raises(ValueError, match=r"label must be a digit class in 0..9 \(got 10\)"):
+        widgets.guidance_slider(digits, label=10, classifier=judge)
+    with pytest.raises(ValueError, match=r"n must be a whole number of digits from 1 to 100 \(got 0\)"):
+        widgets.guidance_slider(digits, n=0, classifier=judge)
+    with pytest.raises(ValueError, match=r"every guidance scale must be a number w >= 0 .* \(got -1\)"):
+        widgets.guidance_slider(digits, scales=(0, -1), classifier=judge)
+    with pytest.raises(TypeError, match="scales must be a list of guidance scales"):
+        widgets.plot_guidance(digits, scales=(), classifier=judge, fig=Figure())
+    with pytest.raises(TypeError, match="classifier must map digits"):
+        widgets.guidance_slider(digits, classifier="judge")
