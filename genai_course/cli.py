@@ -140,9 +140,7 @@ def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
             raise UsageError(f"the ancestral sampler takes all {model.schedule.T} steps; use --sampler ddim for fewer")
         if args.steps is not None and args.steps > model.schedule.T:
             raise UsageError(f"--steps must be at most the model's {model.schedule.T} diffusion steps (got {args.steps})")
-        options = {"guidance": args.guidance, "sampler": args.sampler, "steps": args.steps}
-        if args.sampler is None and args.steps is not None:
-            options["sampler"] = "ddim"
+        options = {"guidance": args.guidance, "sampler": args.sampler, "steps": args.steps}  # --steps alone: DDIM
     if num_classes:
         if label is not None and not 0 <= label < num_classes:
             raise UsageError(f"--label must be a class from 0 to {num_classes - 1} for {model.name} (got {label})")
@@ -205,8 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=None, help="text models: > 0 (default: the model's, 0.8 for charlm-names; lower is safer, higher wilder)")
     p.add_argument("--top-k", type=int, default=None, help="text models: draw only from the k most probable characters (k >= 1)")
     p.add_argument("--guidance", type=_guidance, default=None, help="conditional diffusion models with --label: the classifier-free guidance scale w >= 0 (default: the model's, 2 for ddpm-digits; 0 is plain conditional)")
-    p.add_argument("--sampler", choices=["ancestral", "ddim"], default=None, help="diffusion models: 'ancestral' (every step, fresh noise) or 'ddim' (fewer deterministic steps; the default)")
-    p.add_argument("--steps", type=_positive_int, default=None, help="diffusion models: DDIM steps (default 50)")
+    p.add_argument("--sampler", choices=["ancestral", "ddim"], default=None, help="diffusion models: 'ancestral' (every step, fresh noise; the default) or 'ddim' (fewer deterministic steps)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="diffusion models: DDIM steps (default 50; alone, it selects DDIM)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given), .txt for text")
     p.set_defaults(func=_cmd_sample)

@@ -335,7 +335,7 @@ def test_sample_diffusion_writes_points_or_images(name, shape, ddpm_checkpoints,
 
 @pytest.mark.parametrize(
     "extra, sampler, steps, guidance",
-    [([], "ddim", 50, 2.0), (["--guidance", "0.5", "--steps", "4"], "ddim", 4, 0.5), (["--sampler", "ancestral", "--guidance", "0"], "ancestral", None, 0.0)],
+    [([], "ancestral", None, 2.0), (["--guidance", "0.5", "--steps", "4"], "ddim", 4, 0.5), (["--sampler", "ddim", "--guidance", "0"], "ddim", 50, 0.0)],
 )
 def test_sample_diffusion_label_guidance_and_sampler_reach_the_model(extra, sampler, steps, guidance, ddpm_checkpoints, tmp_path, capsys):
     out = tmp_path / "g.npz"
@@ -345,7 +345,7 @@ def test_sample_diffusion_label_guidance_and_sampler_reach_the_model(extra, samp
     arrays = np.load(out)
     assert arrays["y"].tolist() == [3] * 6
     model = models.load_model(str(path))
-    assert model.recipe.guidance == 2.0 and model.recipe.sampler == "ddim" and model.recipe.sampler_steps == 50
+    assert model.recipe.guidance == 2.0 and model.recipe.sampler == "ancestral" and model.recipe.sampler_steps is None
     again = model.sample(6, generator=torch.Generator().manual_seed(2), labels=3, guidance=guidance, sampler=sampler, steps=steps)
     assert np.array_equal(arrays["x"], again.numpy())
 
