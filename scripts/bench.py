@@ -8,7 +8,9 @@ digit models with the course's digit classifier (1,000 samples, every class in t
 conditional models: confident fraction, class entropy, label accuracy, feature distance beside
 the real-vs-real one), VAEs also on the held-out digits' -ELBO and -IWAE (nats per image), and the
 names model on held-out NLL per character (beside the bigram's) and 100 names per language judged
-by the language judge (beside real names) and checked for copies of training names.
+by the language judge (beside real names) and checked for copies of training names. Diffusion
+models: points as the 2D GANs; digits on 1,000 samples without a label, and label accuracy of 100
+per label without and with the recipe's classifier-free guidance.
 Prints one Markdown table per kind and the targets each row must meet.
 """
 
@@ -89,10 +91,42 @@ def run_text(model: str, seed: int, workdir: Path) -> dict:
 
 def run(model: str, seed: int, workdir: Path) -> dict:
     arrays, seconds = train_and_sample(model, seed, 2500, workdir)
-    mixture = data.get_mixture(models.get_recipe(model).mixture)
+    recipe = models.get_recipe(model)
+    mixture = data.get_mixture(recipe.data if isinstance(recipe, models.DDPMRecipe) else recipe.mixture)
     report = metrics.mode_metrics(torch.from_numpy(arrays["x"]), mixture)
     ok = report.modes == report.n_modes and report.hq_fraction >= TARGETS["hq_fraction"] and report.reverse_kl <= TARGETS["reverse_kl"] and seconds <= TARGETS["seconds"]
     return {"model": model, "seed": seed, **report.as_dict(), "seconds": seconds, "ok": ok}
+
+
+DDPM_TARGETS = {"hq_fraction": 0.85, "reverse_kl": 0.02, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95, "seconds": 90.0}
+
+
+def run_ddpm(model: str, seed: int, workdir: Path) -> dict:
+    """Points: 2,500 samples by mode_metrics. Digits: 1,000 samples without a label, then 100 of
+    each label at guidance 0 and at the recipe's (in-process, as `sample --label K` draws them)."""
+    t = DDPM_TARGETS
+    if models.get_recipe(model).data != "digits":
+        r = run(model, seed, workdir)
+        ok = r["modes"] == r["n_modes"] and r["hq_fraction"] >= t["hq_fraction"] and r["reverse_kl"] <= t["reverse_kl"] and r["seconds"] <= t["seconds"]
+        return {**r, "ok": ok}
+    r, _, seconds = _scores(model, seed, workdir)
+    trained = models.load_model(str(workdir / f"{model}-{seed}.pt"))
+    labels = torch.arange(10).repeat_interleave(100)
+    accuracy = {}
+    for w in (0.0, trained.recipe.guidance):
+        x = torch.cat([trained.sample(100, torch.Generator().manual_seed(1000 * seed + k), labels=k, guidance=w) for k in range(10)])
+        accuracy[w] = metrics.digit_metrics(x, labels).label_accuracy
+    guided = accuracy[trained.recipe.guidance]
+    ok = r["confident"] >= t["confident"] and r["class_entropy"] >= t["class_entropy"] and guided >= t["label_accuracy"] and seconds <= t["seconds"]
+    return {"model": model, "seed": seed, **r, "label_accuracy": guided, "unguided_accuracy": accuracy[0.0],
+            "guidance": trained.recipe.guidance, "seconds": seconds, "ok": ok}
+
+
+def _ddpm_quality(r: dict) -> str:
+    if "hq_fraction" in r:
+        return f"{r['modes']}/{r['n_modes']} modes, high-quality {r['hq_fraction']:.1%}, reverse KL {r['reverse_kl']:.4f}"
+    return (f"confident {r['confident']:.1%}, class entropy {r['class_entropy']:.3f}; label accuracy "
+            f"{r['unguided_accuracy']:.1%} at w = 0, {r['label_accuracy']:.1%} at w = {r['guidance']:g}")
 
 
 def _accuracy(r: dict) -> str:
@@ -145,6 +179,14 @@ TABLES = {
         f"NLL >= {TEXT_TARGETS['below_bigram']:.0%} below the bigram's, judge accuracy within {TEXT_TARGETS['judge_gap']} of "
         f"real names', novelty >= {TEXT_TARGETS['novelty']}, training <= {TEXT_TARGETS['seconds']:.0f} s",
     ),
+    "diffusion": Table(
+        run_ddpm,
+        {"samples (points: 2,500; digits: 1,000 without a label, 100 per label)": _ddpm_quality, **_SECONDS},
+        {"seconds": "{:.1f} s".format},
+        f"points: all modes, high-quality >= {DDPM_TARGETS['hq_fraction']:.0%}, reverse KL <= {DDPM_TARGETS['reverse_kl']}; digits: "
+        f"confident >= {DDPM_TARGETS['confident']}, class entropy >= {DDPM_TARGETS['class_entropy']}, guided label accuracy >= "
+        f"{DDPM_TARGETS['label_accuracy']}; training <= {DDPM_TARGETS['seconds']:.0f} s",
+    ),
 }
 
 
@@ -152,6 +194,8 @@ def _kind(model: str) -> str:
     recipe = models.get_recipe(model)
     if isinstance(recipe, models.CharLMRecipe):
         return "text"
+    if isinstance(recipe, models.DDPMRecipe):
+        return "diffusion"
     return "points" if isinstance(recipe, models.GANRecipe) else "vaes" if isinstance(recipe, models.VAERecipe) else "digits"
 
 
