@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -37,7 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import eval_mode, lr_factor
+from .train import eval_mode, minimize
 
 __all__ = [
     "NoiseSchedule", "make_schedule", "q_sample", "predict_x0", "reverse_step", "ddim_step", "guided_eps",
@@ -588,42 +587,32 @@ def train_ddpm(
     sample from it. ``optimizer``, ``generator`` and ``start_step`` continue a run; ``stop_at``
     ends it early. Callbacks get (step, ema or ddpm, logs) after every step, step counted from 1.
     """
-    from tqdm.auto import tqdm
-
     if x.dim() != len(ddpm.shape) + 1 or tuple(x.shape[1:]) != ddpm.shape:
         raise ValueError(f"training data must have shape (N, {', '.join(map(str, ddpm.shape))}) (got {tuple(x.shape)})")
     if (y is None) != (ddpm.num_classes == 0):
         raise ValueError("labels y are needed for a conditional DDPM and must be None for an unconditional one")
-    lr_factor(0, config)  # type: ignore[arg-type]  # fail early on a bad lr_decay
     optimizer = optimizer or make_optimizer(ddpm, config)
     if generator is None:
         generator = torch.Generator().manual_seed(config.seed)
     history = history or DDPMHistory()
     callbacks = list(callbacks)
-    end = config.steps if stop_at is None else min(stop_at, config.steps)
-    ddpm.train()
-    t0 = time.perf_counter()
-    bar = tqdm(range(start_step, end), total=end, initial=start_step, disable=not progress, mininterval=0.5, desc="training")
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr * lr_factor(step, config)  # type: ignore[arg-type]
+
+    def batch_loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
         i = torch.randint(x.shape[0], (config.batch_size,), generator=generator)
         loss = ddpm.loss(x[i], None if y is None else y[i], generator=generator, p_uncond=config.p_uncond)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        return loss, {"loss": loss.item()}
+
+    def after_step(step: int, logs: dict[str, float]) -> None:
         if ema is not None:
             update_ema(ema, ddpm, config.ema)
-        logs = {"loss": loss.item()}
-        history.step.append(step + 1)
+        history.step.append(step)
         history.loss.append(logs["loss"])
-        if progress and (step + 1) % 200 == 0:
-            bar.set_postfix(loss=f"{logs['loss']:.3f}", refresh=False)
         for callback in callbacks:
-            callback(step + 1, ema if ema is not None else ddpm, logs)
-    bar.close()
-    history.seconds += time.perf_counter() - t0
-    ddpm.eval()
+            callback(step, ema if ema is not None else ddpm, logs)
+
+    history.seconds += minimize(
+        ddpm, optimizer, batch_loss, config, after_step=after_step, start_step=start_step, stop_at=stop_at, progress=progress
+    )
     return history
 
 

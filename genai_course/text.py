@@ -25,7 +25,6 @@ import collections
 import functools
 import importlib
 import math
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
@@ -34,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import eval_mode, lr_factor
+from .train import eval_mode, minimize
 
 __all__ = [
     "LOCALES", "LANGUAGES", "START", "END", "Vocab", "NameSplit", "NamesData", "faker_first_names",
@@ -508,46 +507,34 @@ def train_charlm(
     if isinstance(model, BigramLM):
         model.fit(inputs, targets, lang)
         return hist
-    lr_factor(0, c)  # type: ignore[arg-type]  # fail early on a bad lr_decay
     torch.manual_seed(c.seed)  # dropout
     g = torch.Generator().manual_seed(c.seed)
     opt = _optimizer(model, c)
     lengths = (targets != -100).sum(dim=1)
     queue: list[torch.Tensor] = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    callbacks = list(callbacks)
 
-        bar = tqdm(total=c.steps, desc="training", leave=False)
-    start = time.perf_counter()
-    model.train()
-    for step in range(1, c.steps + 1):
-        for group in opt.param_groups:
-            group["lr"] = c.lr * lr_factor(step - 1, c)  # type: ignore[arg-type]
+    def batch_loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
         if not queue:  # draw 4 batches at once and group them by length: less padding to compute
             drawn = torch.randint(len(inputs), (4 * c.batch_size,), generator=g)
             drawn = drawn[lengths[drawn].argsort(stable=True)]
-            queue = [drawn[j * c.batch_size : (j + 1) * c.batch_size] for j in torch.randperm(4, generator=g).tolist()]
+            queue.extend(drawn[j * c.batch_size : (j + 1) * c.batch_size] for j in torch.randperm(4, generator=g).tolist())
         i = queue.pop()
         T = int(lengths[i].max())
         logits = model(inputs[i, :T], None if lang is None else lang[i])
         loss = F.cross_entropy(logits.flatten(0, 1), targets[i, :T].flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        return loss, {"loss": loss.item()}
+
+    def after_step(step: int, logs: dict[str, float]) -> None:
         hist.step.append(step)
-        hist.train_nll.append(loss.item())
+        hist.train_nll.append(logs["loss"])
         if heldout is not None and c.eval_every and (step % c.eval_every == 0 or step == c.steps):
             hist.eval_step.append(step)
             hist.heldout_nll.append(nll_per_char(model, *heldout))
         for cb in callbacks:
             cb(step, model)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    model.eval()
-    hist.seconds = time.perf_counter() - start
+
+    hist.seconds = minimize(model, opt, batch_loss, c, after_step=after_step, progress=progress)
     return hist
 
 

@@ -1,8 +1,9 @@
-"""Training GANs: one D step, one G step, and a thin loop around them.
+"""Training: GANs (one D step, one G step, and a thin loop around them) and ``minimize``,
+the one loop of the single-network models (the VAE, the names model, the diffusion models).
 
-The two steps are small functions so that lessons can call them one at a time and
-watch what each does. The loop only alternates them, updates learning rates, shows a
-progress bar and calls callbacks (where snapshots, plots and widgets attach).
+The two GAN steps are small functions so that lessons can call them one at a time and
+watch what each does. The loops only take the steps, update learning rates, show a
+progress bar and call callbacks (where snapshots, plots and widgets attach).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "g_step",
     "make_optimizers",
     "lr_factor",
+    "minimize",
     "train_gan",
     "save_checkpoint",
     "load_checkpoint",
@@ -179,6 +181,46 @@ def lr_factor(step: int, config: TrainConfig) -> float:
     if config.lr_decay == "cosine":
         return config.lr_final + (1.0 - config.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
     raise ValueError(f"lr_decay must be 'none', 'linear' or 'cosine' (got {config.lr_decay!r})")
+
+
+def minimize(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch_loss: Callable[[int], tuple[torch.Tensor, dict[str, float]]],
+    config: Any,
+    *,
+    after_step: Callable[[int, dict[str, float]], None],
+    start_step: int = 0,
+    stop_at: int | None = None,
+    progress: bool = True,
+) -> float:
+    """The loop of the single-network models (the VAE, the diffusion models): returns its seconds.
+
+    For each step from ``start_step`` up to ``config.steps`` (or ``stop_at``, if sooner): set the
+    learning rate to ``config.lr`` x ``lr_factor``, take ``loss, logs = batch_loss(step)``, one
+    optimizer step on the loss, then ``after_step(step + 1, logs)`` (history, EMA, callbacks).
+    ``model`` is in training mode meanwhile and in eval mode after.
+    """
+    from tqdm.auto import tqdm
+
+    lr_factor(0, config)  # fail early on a bad lr_decay
+    end = config.steps if stop_at is None else min(stop_at, config.steps)
+    model.train()
+    t0 = time.perf_counter()
+    bar = tqdm(range(start_step, end), total=end, initial=start_step, disable=not progress, mininterval=0.5, desc="training")
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * lr_factor(step, config)
+        loss, logs = batch_loss(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if progress and (step + 1) % 200 == 0:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
+        after_step(step + 1, logs)
+    bar.close()
+    model.eval()
+    return time.perf_counter() - t0
 
 
 def make_grid(extent: float, resolution: int = 64) -> torch.Tensor:

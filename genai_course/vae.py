@@ -22,7 +22,6 @@ All losses are in nats per image (summed over pixels, averaged over images).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -31,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .gan import _check_labels, mlp
-from .train import lr_factor
+from .train import minimize
 
 __all__ = [
     "VAEConfig", "Encoder", "Decoder", "VAE", "DecoderMeans",
@@ -388,44 +387,34 @@ def train_vae(
     ``generator`` and ``start_step`` continue a run; ``stop_at`` ends it early. Callbacks get
     (step, vae, logs) after every step, with step counted from 1.
     """
-    from tqdm.auto import tqdm
-
     _check_digits(x)
     _check_labels(y, x.shape[0], vae.config.num_classes, "VAE")
-    lr_factor(0, config)  # type: ignore[arg-type]  # fail early on a bad lr_decay
     optimizer = optimizer or make_optimizer(vae, config)
     if generator is None:
         generator = torch.Generator().manual_seed(config.seed)
     history = history or VAEHistory()
     callbacks = list(callbacks)
-    end = config.steps if stop_at is None else min(stop_at, config.steps)
-    vae.train()
-    t0 = time.perf_counter()
-    bar = tqdm(range(start_step, end), total=end, initial=start_step, disable=not progress, mininterval=0.5, desc="training")
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr * lr_factor(step, config)  # type: ignore[arg-type]
+
+    def batch_loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
         i = _batch_indices(step, x.shape[0], config)
         noisy = None
         if config.input_noise:  # the encoder sees a noisy copy; the decoder must explain the clean digits
             noisy = x[i] + config.input_noise * torch.randn(x[i].shape, generator=generator).to(x.device)
         terms = elbo(vae, x[i], None if y is None else y[i], beta=config.beta, generator=generator, encoder_input=noisy)
-        loss = terms.loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        logs = {"loss": loss.item(), "reconstruction": terms.reconstruction.mean().item(), "kl": terms.kl.mean().item()}
-        history.step.append(step + 1)
+        logs = {"loss": terms.loss.item(), "reconstruction": terms.reconstruction.mean().item(), "kl": terms.kl.mean().item()}
+        return terms.loss, logs
+
+    def after_step(step: int, logs: dict[str, float]) -> None:
+        history.step.append(step)
         history.loss.append(logs["loss"])
         history.reconstruction.append(logs["reconstruction"])
         history.kl.append(logs["kl"])
-        if progress and (step + 1) % 200 == 0:
-            bar.set_postfix(loss=f"{logs['loss']:.2f}", kl=f"{logs['kl']:.2f}", refresh=False)
         for callback in callbacks:
-            callback(step + 1, vae, logs)
-    bar.close()
-    history.seconds += time.perf_counter() - t0
-    vae.eval()
+            callback(step, vae, logs)
+
+    history.seconds += minimize(
+        vae, optimizer, batch_loss, config, after_step=after_step, start_step=start_step, stop_at=stop_at, progress=progress
+    )
     for callback in callbacks:
         if isinstance(callback, SampleSnapshots):
             history.snapshots = callback.records
