@@ -163,6 +163,66 @@ def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from . import evaluate, models
+    from .checkpoints import CheckpointError
+
+    try:
+        model = models.load_model(args.checkpoint)
+    except CheckpointError as e:
+        raise UsageError(str(e)) from None
+    try:
+        result = evaluate.evaluate_model(model, n=args.n, seed=args.seed)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from . import evaluate, models
+    from .checkpoints import CheckpointError
+
+    folder = Path(args.runs)
+    if not folder.is_dir():
+        raise UsageError(f"no folder {folder}: train models first (genai-course train MODEL writes runs/MODEL-seedS.pt)")
+    paths = sorted(folder.glob("*.pt"))
+    if not paths:
+        raise UsageError(f"no checkpoints (*.pt) in {folder}: train models first with 'genai-course train MODEL'")
+    out = _writable(args.out or str(folder / "report.md"), "report")
+    figure = _writable(args.figure or str(out.with_suffix(".png")), "figure")
+    if figure.suffix != ".png":
+        raise UsageError(f"figure {figure} should end in .png")
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append((path, models.load_model(str(path))))
+        except CheckpointError as e:
+            print(f"skipped {path}: {e}", file=sys.stderr)
+    order = list(models.MODELS)  # the course's order: GANs, VAEs, names, diffusion
+    loaded.sort(key=lambda pm: (order.index(pm[1].name) if pm[1].name in order else len(order), pm[1].name, pm[1].seed))
+    results = []
+    for path, model in loaded:
+        result = evaluate.evaluate_model(model, seed=args.seed)
+        print(f"evaluated {path} ({model.name}, seed {model.seed}) in {result.seconds:.1f} s", flush=True)
+        results.append(result)
+    if not results:
+        raise UsageError(f"none of the checkpoints in {folder} could be read")
+    text = evaluate.report_markdown(results, figure.name)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    evaluate.plot_report(results, figure)
+    print(evaluate.markdown_table(results), end="")
+    print(f"wrote {out} and {figure} ({len(results)} models)")
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from . import roomcheck
 
@@ -208,6 +268,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given), .txt for text")
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("evaluate", help="run every test that applies to a trained model: quality, diversity, two-sample test, memorization, speed")
+    p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
+    p.add_argument("-n", type=_positive_int, default=None, help="samples to draw (default 1000 digits, 2500 points, 100 names per language)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the samples and tests (default 0)")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("report", help="evaluate every checkpoint in a folder: one Markdown table and a figure")
+    p.add_argument("--runs", default="runs", help="folder of checkpoints (default runs/, where 'train' writes them)")
+    p.add_argument("--out", default=None, help="Markdown file (default RUNS/report.md)")
+    p.add_argument("--figure", default=None, help="PNG figure (default: the report's name with .png)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the samples and tests (default 0)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("check", help="check this machine is ready for the workshop")
     p.add_argument("--seconds", type=float, default=5.0, help="length of the smoke training (default 5)")

@@ -770,6 +770,7 @@ def load_model(path: str) -> Trained:
         recipe = recipe_cls.from_dict(ckpt["config"])
         model = cls(recipe, name=ckpt["model"], seed=int(ckpt["extra"].get("seed", 0)))
         model.load_state(ckpt)
+        model.history.seconds = float(ckpt["extra"].get("seconds", 0.0))  # how long its training took (speed)
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise CheckpointError(f"{path} does not hold a usable course model ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
     return model
