@@ -14,13 +14,17 @@
   fraction >= 0.85, reverse KL <= 0.02;
 * ddpm-digits, 1,000 samples without a label: confident fraction >= 0.80, class entropy >= 0.98;
   100 of each label with the default guidance: label accuracy >= 0.95, and higher than without guidance;
-and every model trains in at most 90 s. (`make bench` runs seeds 0, 1 and 2 and prints the tables.)
+and every model trains in at most 90 s. `genai-course evaluate` (lesson 11) runs on each digits GAN
+and VAE in at most 20 s, a fresh process included; a classifier trained only on cgan-digits' or
+cvae-digits' samples is at least 85% accurate on the real held-out digits. (`make bench` runs seeds 0, 1 and 2 and prints the tables.)
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +45,19 @@ def train_and_write(model: str, n: int, tmp_path, suffix: str) -> tuple[Path, fl
     subprocess.run([*cli, "train", model, "--seed", "0", "--out", str(ckpt), "--quiet"], check=True, capture_output=True)
     subprocess.run([*cli, "sample", str(ckpt), "-n", str(n), "--out", str(samples)], check=True, capture_output=True)
     return samples, float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+
+
+EVALUATE_BUDGET_S = 20.0  # issue 7: `genai-course evaluate` on a digits model, 2 cores
+
+
+def evaluate_cli(tmp_path) -> tuple[dict, float]:
+    """`genai-course evaluate CKPT --json` on the checkpoint train_and_write left: (scores, wall seconds)."""
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "genai_course", "evaluate", str(tmp_path / "model.pt"), "--json"], check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    result = json.loads(done.stdout)
+    print(f"evaluate {result['model']}: {result['scores']} in {seconds:.1f} s")
+    return result["scores"], seconds
 
 
 def train_and_sample(model: str, n: int, tmp_path) -> tuple[dict, float]:
@@ -71,6 +88,9 @@ def test_dcgan_digits_draws_recognisable_digits_of_every_class(tmp_path):
     assert report.class_entropy >= 0.98, report
     assert report.frechet < 10 * report.frechet_real, report  # in the neighbourhood of real digits, not noise
     assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
+    scores, wall = evaluate_cli(tmp_path)
+    assert scores["confident"] == report.confident  # the same 1,000 samples (seed 0) as `sample`
+    assert wall <= EVALUATE_BUDGET_S, f"evaluate took {wall:.1f} s"
 
 
 def test_cgan_digits_draws_the_digit_asked_for(tmp_path):
@@ -82,6 +102,9 @@ def test_cgan_digits_draws_the_digit_asked_for(tmp_path):
     assert report.label_accuracy >= 0.95, report
     assert report.confident >= 0.85, report
     assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
+    scores, wall = evaluate_cli(tmp_path)
+    assert scores["tstr"] >= 0.85, scores  # train on synthetic, test on real
+    assert wall <= EVALUATE_BUDGET_S, f"evaluate took {wall:.1f} s"
 
 
 def test_vae_digits_bounds_the_held_out_likelihood_and_draws_recognisable_digits(tmp_path):
@@ -95,6 +118,8 @@ def test_vae_digits_bounds_the_held_out_likelihood_and_draws_recognisable_digits
     assert report.confident >= 0.80, report
     assert report.class_entropy >= 0.98, report
     assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
+    scores, wall = evaluate_cli(tmp_path)
+    assert wall <= EVALUATE_BUDGET_S, f"evaluate took {wall:.1f} s"
 
 
 def test_cvae_digits_draws_the_digit_asked_for(tmp_path):
@@ -105,6 +130,9 @@ def test_cvae_digits_draws_the_digit_asked_for(tmp_path):
     print(f"cvae-digits: {report}, {seconds:.1f} s of training")
     assert report.label_accuracy >= 0.95, report
     assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
+    scores, wall = evaluate_cli(tmp_path)
+    assert scores["tstr"] >= 0.85, scores  # train on synthetic, test on real
+    assert wall <= EVALUATE_BUDGET_S, f"evaluate took {wall:.1f} s"
 
 
 def test_charlm_names_beats_counting_and_sounds_like_the_language_asked_for(tmp_path):
