@@ -7,7 +7,7 @@
 #   make nbval      re-run every notebooks/*.ipynb and solutions/*.ipynb and compare outputs
 #   make notebooks  re-execute every paired notebook and store its outputs in the .ipynb
 #   make build      regenerate exercises/ from solutions/
-#   make bench      time the training budgets
+#   make bench      time the training budgets, then compare every model (runs/bench/report.md)
 #   make clean      remove caches and build output (make distclean also removes .venv)
 
 PY ?= python3
@@ -68,7 +68,7 @@ else
 endif
 
 bench: setup
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --runs runs/bench
 
 build: setup
 	$(BIN)/genai-course build

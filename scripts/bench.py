@@ -1,6 +1,6 @@
 """Benchmark the GAN lessons' quality numbers: every model x seed, through the CLI.
 
-    python scripts/bench.py [--models gan-ring8 cgan-digits ...] [--seeds 0 1 2] [--json FILE]
+    python scripts/bench.py [--models gan-ring8 cgan-digits ...] [--seeds 0 1 2] [--json FILE] [--runs DIR]
 
 For each model and seed: `genai-course train MODEL --seed S`, then `sample`, then score:
 2D models on the PacGAN protocol (2,500 samples: modes, high-quality fraction, reverse KL),
@@ -11,7 +11,9 @@ names model on held-out NLL per character (beside the bigram's) and 100 names pe
 by the language judge (beside real names) and checked for copies of training names. Diffusion
 models: points as the 2D GANs; digits on 1,000 samples without a label, and label accuracy of 100
 per label without and with the recipe's classifier-free guidance.
-Prints one Markdown table per kind and the targets each row must meet.
+Prints one Markdown table per kind and the targets each row must meet. With ``--runs DIR`` the
+checkpoints are kept there and the run ends with lesson 11's comparison of all of them,
+`genai-course report --runs DIR` (DIR/report.md and DIR/report.png).
 """
 
 from __future__ import annotations
@@ -224,16 +226,21 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=list(models.MODELS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--runs", default=None, help="keep the checkpoints in this folder and end with `genai-course report` on it")
     args = parser.parse_args()
     unknown = [m for m in args.models if m not in models.MODELS]
     if unknown:
         parser.error(f"unknown model {unknown[0]!r}: choose from {', '.join(models.MODELS)}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(args.runs or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for kind, table in TABLES.items():
             names = [m for m in args.models if _kind(m) == kind]
             if names:
-                rows += print_table(table, names, args.seeds, Path(tmp))
+                rows += print_table(table, names, args.seeds, workdir)
+        if args.runs:
+            subprocess.run([sys.executable, "-m", "genai_course", "report", "--runs", args.runs], check=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0 if all(r["ok"] for r in rows) else 1
