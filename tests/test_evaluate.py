@@ -187,3 +187,53 @@ def test_loading_restores_how_long_training_took(trained):
     model = models.load_model(str(trained[1]["dcgan-digits"]))
     saved = torch.load(trained[1]["dcgan-digits"], weights_only=True)["extra"]["seconds"]
     assert model.history.seconds == saved > 0
+
+
+class _Stub:
+    """A 'model' whose samples we choose: training copies, noise, or one digit repeated."""
+
+    num_classes, conditional, seed, step = 0, False, 0, 100
+
+    def __init__(self, name, make):
+        self.name, self.make = name, make
+        self.history = models.History(seconds=2.0)
+
+    def sample(self, n, generator=None):
+        return self.make(n, generator)
+
+
+@pytest.fixture(scope="module")
+def stubs():
+    from genai_course import data
+
+    d = data.load_digits()
+    return {
+        "copies": _Stub("copier", lambda n, g: d.x_train[torch.randint(len(d.x_train), (n,), generator=g)]),
+        "noise": _Stub("noise", lambda n, g: torch.rand(n, 1, 8, 8, generator=g)),
+        "collapsed": _Stub("collapsed", lambda n, g: d.x_train[[7] * n]),
+        # without replacement: repeated samples are themselves a tell the two-sample test finds
+        "real": _Stub("held-out", lambda n, g: d.x_test[torch.randperm(len(d.x_test), generator=g)[:n]]),
+    }
+
+
+def test_evaluate_flags_a_model_that_copies_its_training_digits(stubs):
+    s = evaluate.evaluate_model(stubs["copies"], n=300).scores
+    assert s["copies"] == 1.0 and s["nn_ratio"] == 0.0
+    assert s["precision"] > 0.85 and s["recall"] > 0.8  # copies look real and cover everything: only the audit sees them
+    assert s["train_steps_per_s"] == 50.0
+
+
+def test_evaluate_scores_noise_worst(stubs):
+    s = evaluate.evaluate_model(stubs["noise"], n=300).scores
+    assert s["precision"] < 0.05 and s["recall"] < 0.05 and s["two_sample"] > 0.95 and s["copies"] == 0.0
+
+
+def test_evaluate_sees_a_collapsed_generator_in_recall_and_entropy(stubs):
+    s = evaluate.evaluate_model(stubs["collapsed"], n=300).scores
+    assert s["recall"] < 0.02 and s["class_entropy"] == 0.0 and s["two_sample"] > 0.95
+
+
+def test_evaluate_scores_real_held_out_digits_near_ideal(stubs):
+    s = evaluate.evaluate_model(stubs["real"], n=300).scores
+    assert s["confident"] > 0.9 and s["class_entropy"] > 0.98 and s["precision"] > 0.85
+    assert abs(s["two_sample"] - 0.5) < 0.08 and s["copies"] < 0.05

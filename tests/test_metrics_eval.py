@@ -256,3 +256,9 @@ def test_conv_features_shape_and_errors(judge, digits):
     assert judge.conv_features(digits.x_test[:5]).shape == (5, 1024)
     with pytest.raises(ValueError, match=r"\(N, 1, 8, 8\)"):
         judge.conv_features(torch.zeros(5, 64))
+
+
+def test_a_collapsed_generator_has_no_class_entropy_and_is_easy_to_tell_apart(digits):
+    one_digit = digits.x_train[[7] * 1000]
+    assert metrics.digit_metrics(one_digit).class_entropy == 0.0
+    assert metrics.two_sample_test(digits.x_train, one_digit).accuracy > 0.95
