@@ -86,14 +86,16 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def _timed(sample: Any, n: int, **kwargs: Any) -> tuple[Any, float]:
-    """Draw n samples; return them and samples per second (after a 2-sample warm-up)."""
+def _timed(draw: Any, n: int, generator: torch.Generator) -> tuple[Any, float]:
+    """``draw(n, generator)`` timed, after a 2-sample warm-up with its own generator (so the
+    samples are the ones `genai-course sample --seed S` writes): (samples, samples per second)."""
     with torch.no_grad():
-        warm = {k: (v[:2] if isinstance(v, torch.Tensor) else v) for k, v in kwargs.items() if k != "generator"}
-        sample(2, generator=torch.Generator().manual_seed(1), **warm)
-        t0 = time.perf_counter()
-        out = sample(n, **kwargs)
-        return out, n / max(time.perf_counter() - t0, 1e-9)
+        draw(2, torch.Generator().manual_seed(1))
+    return metrics.timed_sample(lambda k: draw(k, generator), n, warmup=0)
+
+
+def _first(kwargs: dict[str, Any], k: int) -> dict[str, Any]:
+    return {key: v[:k] if isinstance(v, torch.Tensor) else v for key, v in kwargs.items()}
 
 
 def _training(model: Any) -> dict[str, float | None]:
@@ -113,7 +115,8 @@ def _digits(model: Any, n: int, seed: int) -> tuple[dict[str, float | None], str
         options = {"sampler": "ddim", "steps": 50}
         protocol += ", DDIM with 50 steps" + (f", guidance {model.recipe.guidance:g}" if labels is not None else "")
     kwargs = {"labels": labels} if labels is not None else {}
-    x, speed = _timed(model.sample, n, generator=g, **kwargs, **options)
+    draw = lambda k, gen: model.sample(k, generator=gen, **_first(kwargs, k), **options)  # noqa: E731
+    x, speed = _timed(draw, n, g)
     x = x.detach().float().cpu().clamp(0, 1)
     digits = data.load_digits()
     judge = metrics.digit_classifier()
@@ -135,7 +138,7 @@ def _digits(model: Any, n: int, seed: int) -> tuple[dict[str, float | None], str
 
 def _points(model: Any, n: int, seed: int) -> tuple[dict[str, float | None], str]:
     mixture = model.mixture
-    x, speed = _timed(model.sample, n, generator=torch.Generator().manual_seed(seed))
+    x, speed = _timed(lambda k, gen: model.sample(k, generator=gen), n, torch.Generator().manual_seed(seed))
     x = x.detach().float().cpu()
     real = mixture.sample(n, generator=torch.Generator().manual_seed(10_000 + seed))
     modes = metrics.mode_metrics(x, mixture)
@@ -148,7 +151,7 @@ def _points(model: Any, n: int, seed: int) -> tuple[dict[str, float | None], str
 
 def _names(model: Any, per_language: int, seed: int) -> tuple[dict[str, float | None], str]:
     lang = torch.arange(model.num_classes).repeat_interleave(per_language)
-    names, speed = _timed(model.sample, len(lang), generator=torch.Generator().manual_seed(seed), labels=lang)
+    names, speed = _timed(lambda k, gen: model.sample(k, generator=gen, labels=lang[:k]), len(lang), torch.Generator().manual_seed(seed))
     report = model.report(names, lang)
     scores = {"heldout_nll": report.heldout_nll, "judge_accuracy": report.judge_accuracy, "novelty": report.novelty,
               "samples_per_s": speed}

@@ -72,7 +72,7 @@ __all__ = [
     "nll_per_char", "novelty", "LanguageJudge",
     "knn_radii", "PrecisionRecall", "precision_recall", "TwoSampleReport", "two_sample_test", "binomial_p_value",
     "TSTRReport", "train_on_synthetic", "nearest_neighbours", "MemorizationReport", "memorization",
-    "generation_speed",
+    "timed_sample", "generation_speed",
 ]
 
 
@@ -608,12 +608,19 @@ def memorization(samples: torch.Tensor, train: torch.Tensor, heldout: torch.Tens
     )
 
 
-def generation_speed(sample: Callable[[int], Any], n: int = 1000, *, warmup: int = 8) -> float:
-    """Samples per second of ``sample(n)`` (timed once, after a small warm-up call)."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1 (got {n})")
+def timed_sample(sample: Callable[[int], Any], n: int, *, warmup: int = 8) -> tuple[Any, float]:
+    """Call ``sample(n)`` once, timed, after a warm-up call ``sample(warmup)`` (first calls pay
+    for memory allocation and lazy set-up): return its samples and the samples per second."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a whole number of at least 1 (got {n!r})")
     with torch.no_grad():
-        sample(min(warmup, n))
+        if warmup:
+            sample(min(warmup, n))
         t0 = time.perf_counter()
-        sample(n)
-        return n / max(time.perf_counter() - t0, 1e-9)
+        out = sample(n)
+        return out, n / max(time.perf_counter() - t0, 1e-9)
+
+
+def generation_speed(sample: Callable[[int], Any], n: int = 1000, *, warmup: int = 8) -> float:
+    """Samples per second of ``sample(n)`` (see ``timed_sample``)."""
+    return timed_sample(sample, n, warmup=warmup)[1]
