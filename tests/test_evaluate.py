@@ -9,7 +9,8 @@ import math
 import pytest
 import torch
 
-from genai_course import cli, evaluate, models
+from genai_course import evaluate, models
+from test_cli import run_main
 
 DIGIT_KEYS = {"confident", "class_entropy", "frechet", "precision", "recall", "two_sample", "nn_ratio", "copies", "samples_per_s", "train_steps_per_s", "train_seconds"}
 CONDITIONAL_KEYS = {"label_accuracy", "tstr", "tstr_reference"}
@@ -123,21 +124,12 @@ def test_plot_report_draws_both_panels(tmp_path):
 # ------------------------------------------------------------------------------ the CLI
 
 
-def run(argv, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_evaluate_prints_scores_or_json(trained, capsys):
     path = str(trained[1]["gan-ring8"])
-    code, out, _ = run(["evaluate", path, "-n", "300"], capsys)
+    code, out, _ = run_main(["evaluate", path, "-n", "300"], capsys)
     assert code == 0 and out.startswith("gan-ring8 (seed 0; 300 samples against 300 fresh draws of ring8)")
     assert "high-quality" in out and "evaluated in" in out
-    code, out, _ = run(["evaluate", path, "-n", "300", "--json"], capsys)
+    code, out, _ = run_main(["evaluate", path, "-n", "300", "--json"], capsys)
     result = json.loads(out)
     assert code == 0 and result["model"] == "gan-ring8" and set(result["scores"]) >= POINT_KEYS
     assert all(v is None or math.isfinite(v) for v in result["scores"].values())
@@ -153,7 +145,7 @@ def test_cli_evaluate_prints_scores_or_json(trained, capsys):
 )
 def test_cli_evaluate_explains_bad_input_in_one_line(trained, capsys, argv, fragment):
     argv = [str(trained[1]["gan-ring8"]) if a == "CKPT" else a for a in argv]
-    code, _, err = run(argv, capsys)
+    code, _, err = run_main(argv, capsys)
     assert code == 2 and err.count("\n") == 1 and fragment in err and "Traceback" not in err
 
 
@@ -163,7 +155,7 @@ def test_cli_report_writes_one_table_and_a_figure(trained, tmp_path, capsys):
     for name in ("vae-digits", "gan-ring8", "charlm-names"):  # written out of the course's order
         (runs / f"{name}.pt").write_bytes(trained[1][name].read_bytes())
     (runs / "notes.pt").write_text("not a checkpoint")
-    code, out, err = run(["report", "--runs", str(runs)], capsys)
+    code, out, err = run_main(["report", "--runs", str(runs)], capsys)
     assert code == 0, err
     assert "skipped" in err and "notes.pt" in err
     text = (runs / "report.md").read_text()
@@ -174,12 +166,12 @@ def test_cli_report_writes_one_table_and_a_figure(trained, tmp_path, capsys):
 
 
 def test_cli_report_explains_a_missing_or_empty_folder(tmp_path, capsys):
-    code, _, err = run(["report", "--runs", str(tmp_path / "nowhere")], capsys)
+    code, _, err = run_main(["report", "--runs", str(tmp_path / "nowhere")], capsys)
     assert code == 2 and "no folder" in err and "genai-course train" in err
-    code, _, err = run(["report", "--runs", str(tmp_path)], capsys)
+    code, _, err = run_main(["report", "--runs", str(tmp_path)], capsys)
     assert code == 2 and "no checkpoints" in err
     (tmp_path / "x.pt").write_text("x")
-    code, _, err = run(["report", "--runs", str(tmp_path), "--figure", str(tmp_path / "f.jpg")], capsys)
+    code, _, err = run_main(["report", "--runs", str(tmp_path), "--figure", str(tmp_path / "f.jpg")], capsys)
     assert code == 2 and "should end in .png" in err
 
 
