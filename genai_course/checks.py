@@ -25,7 +25,8 @@ from torch import nn
 
 from . import data, losses, vae
 
-__all__ = ["CheckFailed", "EXERCISES", "bigram_log_probs", "sample_next", "causal_attention", "q_sample", "reverse_step", "guided_eps"]
+__all__ = ["CheckFailed", "EXERCISES", "bigram_log_probs", "sample_next", "causal_attention", "q_sample", "reverse_step", "guided_eps",
+           "knn_radii", "precision_recall", "binomial_p_value", "flag_copies"]
 
 
 class CheckFailed(Exception):
@@ -974,3 +975,4 @@ def make_conditional_decoder(fn: Callable[..., nn.Module]) -> str:
 
 from .checks_text import bigram_log_probs, sample_next, causal_attention  # noqa: E402,F401
 from .checks_diffusion import q_sample, reverse_step, guided_eps  # noqa: E402,F401
+from .checks_eval import knn_radii, precision_recall, binomial_p_value, flag_copies  # noqa: E402,F401
