@@ -44,7 +44,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "confident": ("confident", "{:.1%}", "share of digits the judge is more than 90% sure of"),
     "class_entropy": ("class entropy", "{:.3f}", "entropy of the judged classes / log 10"),
     "label_accuracy": ("label accuracy", "{:.1%}", "share judged as the class asked for"),
-    "frechet": ("feature distance", "{:.1f}", "Fréchet distance of judge features to held-out digits (real: 25.9)"),
+    "frechet": ("feature distance", "{:.1f}", "Fréchet distance of judge features to held-out digits (real training digits: about 26)"),
     "precision": ("precision", "{:.1%}", "k-NN precision (k = 3): samples that look real"),
     "recall": ("recall", "{:.1%}", "k-NN recall (k = 3): real examples the samples cover"),
     "two_sample": ("two-sample acc.", "{:.1%}", "held-out accuracy of a fresh discriminator (50% = indistinguishable)"),

@@ -46,7 +46,7 @@ Tests of any generative model (lesson 11), for features, pixels or points (N, ..
   on as many real digits;
 * the memorization audit: each sample's distance to its nearest training example, against
   the same for held-out real examples (which the model never saw); samples nearer a training
-  example than 99% of held-out examples are are flagged as possible copies;
+  example than 99% of held-out examples are, are flagged as possible copies;
 * speed: samples per second (``generation_speed``) and training steps per second.
 """
 
@@ -475,6 +475,11 @@ def two_sample_test(
     trained for ``epochs`` passes (Adam 1e-3, batches of 64, binary cross-entropy) on one half
     of each, then scores the other halves: accuracy 0.5 means the two sets are
     indistinguishable to it, 1.0 that it always knows which is which.
+
+    Sets that share examples (samples that copy the real side, or a generator that repeats
+    itself) put the same example in both halves; the discriminator learns it with one label and
+    is scored on it with the other, so copies of the real side read *below* 0.5 and repeats of a
+    sample read above it. The memorization audit is the test for copies.
     """
     r, f = _as_set(real, "real examples", 4), _as_set(fake, "generated examples", 4)
     _same_width(r, f)

@@ -1,0 +1,706 @@
+# %% [markdown]
+# # Lesson 11: Testing generative models
+#
+# By the end of this lesson you can test any generative model for **quality**, **diversity**,
+# **memorization** and **speed**, and say which of GAN, conditional GAN, VAE and diffusion is
+# better at what. You will build the tests by hand from plain torch and check each against
+# `genai_course.metrics`: k-NN precision and recall, the classifier two-sample test with its
+# p-value, train-on-synthetic-test-on-real, the memorization audit and a speed meter. Every
+# test is first run on *known cases* built from real digits (real digits, noise, a collapsed
+# generator, training copies, blurry averages, noisy digits), so that you see it give the
+# answer it must before you trust it with a model. Then you train the course's four digit
+# models for a few seconds each and compare them in one table.
+#
+# Run time: about 2.5 minutes on 2 CPU cores (60-90 s of training for four models, about
+# 30 s to evaluate them, the rest for the tests on the known cases).
+#
+# Where it sits: lessons 02-10 built four kinds of generator (a GAN, a conditional GAN, a
+# VAE, a diffusion model), and each lesson judged its own model with lesson 06's digit
+# classifier. This lesson asks what such a judgement can and cannot see, and puts all of
+# them side by side. Lesson 12 scales training up; lesson 13 returns to the memorization
+# audit as a safety check.
+
+# %%
+import math
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+from matplotlib.patches import Circle
+from torch import nn
+
+from genai_course import data, evaluate, metrics, models, widgets
+
+_ = torch.manual_seed(0)
+digits = data.load_digits()
+print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tuple(digits.x_test.shape))
+
+# %% [markdown]
+# ## Why one number is not enough
+#
+# A generative model can fail in more ways than one, and each needs its own test:
+#
+# * **quality**: its samples do not look like real data (blurry, noisy, not digits at all);
+# * **diversity** (coverage): its samples look real but only some kinds of real data are
+#   drawn, as when a GAN collapses to a few modes (lesson 05);
+# * **novelty**: its samples are copies of its training data. A model that memorized its
+#   training set would look perfect on quality *and* diversity, and would be useless (or,
+#   for private data, harmful);
+# * **speed**: samples per second, and training steps per second.
+#
+# Lesson 06's judge gave two numbers: the confident fraction (roughly, quality) and the class
+# entropy (diversity, but only across the ten classes: a generator that draws the same 7
+# every time it draws a 7 scores perfectly), and neither can see copies. Before trusting any
+# test, run it on cases whose answer we already know. We build them from real digits,
+# without training anything: 300 images each.
+
+# %%
+g = torch.Generator().manual_seed(0)
+real = digits.x_train[torch.randperm(len(digits.x_train), generator=g)[:300]]  # (300, 1, 8, 8)
+
+
+def class_averages(n, m, generator):
+    """n images, each the average of m different training digits of one class (classes in turn)."""
+    out = []
+    for y in range(n):
+        pool = digits.x_train[digits.y_train == y % 10]  # (~150, 1, 8, 8) one class
+        out.append(pool[torch.randperm(len(pool), generator=generator)[:m]].mean(0))
+    return torch.stack(out)  # (n, 1, 8, 8)
+
+
+cases = {
+    "real digits": real,  # what a perfect model would draw (and, here, copies of training digits)
+    "noise": torch.rand(300, 1, 8, 8, generator=g),  # the worst generator
+    "collapsed": real[:1].repeat(300, 1, 1, 1),  # one digit, 300 times
+    "blurry averages": class_averages(300, 4, g),  # each the mean of 4 digits of one class
+    "noisy digits": (real + 0.2 * torch.randn(real.shape, generator=g)).clamp(0, 1),  # real digits with Gaussian noise
+}
+print({name: tuple(x.shape) for name, x in cases.items()})
+
+# %%
+fig, axes = plt.subplots(len(cases), 1, figsize=(9, 1.2 * len(cases)))
+for ax, (name, x) in zip(axes, cases.items()):
+    widgets.show_digits(x[:16], nrow=16, ax=ax)
+    ax.set_title(name, fontsize=9, loc="left")
+plt.show()
+
+# %% [markdown]
+# What should a good test say about each?
+#
+# | case | quality | diversity | novelty |
+# |---|---|---|---|
+# | real digits | high | high | none: they *are* training digits |
+# | noise | none | - | - |
+# | collapsed | high | none | none |
+# | blurry averages | digits, but too smooth | low: every sample is a class's typical shape | new images |
+# | noisy digits | lower | high | new images |
+#
+# The "real digits" are training digits: every test that compares samples with real data
+# should rate them as perfect, and only a test that knows the training set can see that a
+# model drawing them would be copying. The yardstick throughout is the 300 **held-out**
+# digits, which no model ever trains on.
+#
+# ## k-NN precision and recall, on points
+#
+# Quality and diversity, separately. Kynkäänniemi et al. (2019) draw around each real
+# example $r_i$ a ball reaching its $k$-th nearest *other* real example, of radius
+# $\rho_k(r_i)$. The union of the balls is an estimate of where real data lives. Then
+#
+# $$\text{precision} = \frac{1}{M} \sum_{j=1}^{M} \mathbb{1}\big[\exists i:\ \|f_j - r_i\| \le \rho_k(r_i)\big], \qquad
+#   \text{recall} = \frac{1}{N} \sum_{i=1}^{N} \mathbb{1}\big[\exists j:\ \|r_i - f_j\| \le \rho_k(f_j)\big]:$$
+#
+# precision is the share of the $M$ generated examples $f_j$ that fall where real data lives
+# (quality), recall the share of the $N$ real examples that fall where generated data lives
+# (coverage), with balls drawn the same way around the generated examples. The course uses
+# $k = 3$, as the paper does.
+#
+# First on lesson 01's ring of 8 Gaussians, where we can draw the balls. The radii, by hand:
+
+# %%
+mixture = data.get_mixture("ring8")
+g = torch.Generator().manual_seed(1)
+ring_real = mixture.sample(200, generator=g)  # (200, 2): the real examples
+
+
+def my_knn_radii(x, k=3):
+    """(N, D) -> (N,): distance from each example to its k-th nearest other example."""
+    d = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")  # (N, N) exact distances
+    d.fill_diagonal_(float("inf"))  # an example is not its own neighbour
+    return d.sort(dim=1).values[:, k - 1]  # (N,)
+
+
+radii = my_knn_radii(ring_real.double())
+print(f"k = 3 radii on the ring: median {radii.median():.3f} (the modes' std: {mixture.std})")
+print("same radii as metrics.knn_radii:", torch.allclose(radii, metrics.knn_radii(ring_real, k=3)))
+
+# %% [markdown]
+# Three generators of 200 points each: a good one (fresh draws from the mixture), a
+# **collapsed** one (every point on one mode) and an **over-spread** one (the right modes,
+# four times too wide). And precision and recall by hand, straight from the formulas:
+
+# %%
+def my_precision_recall(real, fake, k=3):
+    """real (N, D), fake (M, D) -> (precision, recall)."""
+    real, fake = real.flatten(1).double(), fake.flatten(1).double()
+    d = torch.cdist(fake, real, compute_mode="donot_use_mm_for_euclid_dist")  # (M, N)
+    precision = (d <= my_knn_radii(real, k)[None, :]).any(dim=1).double().mean()  # fake inside some real ball
+    recall = (d <= my_knn_radii(fake, k)[:, None]).any(dim=0).double().mean()  # real inside some fake ball
+    return float(precision), float(recall)
+
+
+modes = torch.randint(8, (200,), generator=g)  # a mode per point
+generators = {
+    "good": mixture.sample(200, generator=g),
+    "collapsed": mixture.means[0] + mixture.std * torch.randn(200, 2, generator=g),
+    "over-spread": mixture.means[modes] + 4 * mixture.std * torch.randn(200, 2, generator=g),
+}
+ring_pr = {name: my_precision_recall(ring_real, x) for name, x in generators.items()}
+for name, x in generators.items():
+    lib = metrics.precision_recall(ring_real, x, k=3)
+    print(f"{name:12} same as metrics.precision_recall: {ring_pr[name] == (lib.precision, lib.recall)}")
+
+# %% [markdown]
+# The whole ring (top) and a zoom on the mode at $(1, 0)$ (bottom), with the real balls in
+# blue and the generated ones in red:
+
+# %%
+fig, axes = plt.subplots(2, 3, figsize=(13, 8.8))
+real_radii = metrics.knn_radii(ring_real).float()
+for col, (name, x) in enumerate(generators.items()):
+    fake_radii = metrics.knn_radii(x).float()
+    p, r = ring_pr[name]
+    for row, zoom in enumerate((False, True)):
+        ax = axes[row, col]
+        if zoom:
+            for pts, rad, color in ((ring_real, real_radii, "C0"), (x, fake_radii, "C3")):
+                for (cx, cy), rr in zip(pts.tolist(), rad.tolist()):
+                    ax.add_patch(Circle((cx, cy), rr, fill=False, color=color, lw=0.6, alpha=0.6))
+            ax.set(xlim=(0.92, 1.08), ylim=(-0.08, 0.08), title="zoom on the mode at (1, 0): k-NN balls")
+        else:
+            ax.set(xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), title=f"{name} generator\nprecision {p:.0%}, recall {r:.0%}")
+        ax.scatter(ring_real[:, 0], ring_real[:, 1], s=4, c="C0", label="real")
+        ax.scatter(x[:, 0], x[:, 1], s=4, c="C3", label="generated")
+        ax.set(aspect="equal", xticks=[], yticks=[])
+axes[0, 0].legend(loc="center")
+plt.show()
+
+# %%
+print("good: precision and recall >= 0.8:", min(ring_pr["good"]) >= 0.8)
+print("collapsed: precision >= 0.8, recall <= 0.2:", ring_pr["collapsed"][0] >= 0.8, ring_pr["collapsed"][1] <= 0.2)
+print("over-spread: precision <= 0.5, recall >= 0.9:", ring_pr["over-spread"][0] <= 0.5, ring_pr["over-spread"][1] >= 0.9)
+
+# %% [markdown]
+# The two numbers fail separately, as they should. The collapsed generator's points all
+# sit inside real balls (precision near 100%), but only the real points of one mode lie
+# inside *its* balls (recall about 1/8). The over-spread one covers every real point with its
+# wide balls (high recall), while most of its points land outside the real ones' tight balls
+# (low precision). One number, such as a distance between the two clouds, would rate both
+# as "somewhat off" and not say how.
+#
+# Two things to remember: the radii depend on the number of examples (more examples,
+# smaller balls), so always compare sets of the same size; and the test is only as good as
+# its notion of distance.
+#
+# ## Precision and recall on digits: in whose eyes?
+#
+# Distances between raw pixels are poor for images: a digit shifted by one pixel is far from
+# itself. So we measure in the features of lesson 06's judge, the digit classifier
+# (`metrics.digit_classifier()`, trained on the training digits in 5-10 s on first use). It
+# offers two layers:
+#
+# * `features`: its last hidden layer, 128 numbers (what lesson 06's feature distance uses);
+# * `conv_features`: the output of its convolutional layers, 64 maps of 4x4 = 1,024 numbers,
+#   which still describe strokes and where they are.
+#
+# Each known case against the held-out digits, in both spaces:
+
+# %%
+judge = metrics.digit_classifier()
+with torch.no_grad():
+    spaces = {"conv_features (1024)": judge.conv_features, "features (128)": judge.features}
+    digit_pr = {
+        space: {name: my_precision_recall(embed(digits.x_test), embed(x)) for name, x in cases.items()}
+        for space, embed in spaces.items()
+    }
+    lib = metrics.precision_recall(judge.conv_features(digits.x_test), judge.conv_features(cases["noisy digits"]))
+print("same as metrics.precision_recall:", digit_pr["conv_features (1024)"]["noisy digits"] == (lib.precision, lib.recall))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for space, results in digit_pr.items():
+    print(space)
+    for name, (p, r) in results.items():
+        print(f"  {name:16} precision {p:6.1%}   recall {r:6.1%}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), sharey=True)
+width = 0.4
+for ax, (space, results) in zip(axes, digit_pr.items()):
+    pos = torch.arange(len(results)).float()
+    ax.bar(pos - width / 2, [p for p, _ in results.values()], width, label="precision")
+    ax.bar(pos + width / 2, [r for _, r in results.values()], width, label="recall")
+    ax.set_xticks(pos.tolist(), list(results), fontsize=8)
+    ax.set(ylim=(0, 1.05), title=f"in the judge's {space}")
+axes[0].legend()
+plt.show()
+
+# %%
+conv, last = digit_pr["conv_features (1024)"], digit_pr["features (128)"]
+print("real digits: precision and recall >= 0.85:", min(conv["real digits"]) >= 0.85)
+print("collapsed: precision >= 0.95, recall <= 0.05:", conv["collapsed"][0] >= 0.95, conv["collapsed"][1] <= 0.05)
+print("blurry averages: precision >= 0.95, recall <= 0.3:", conv["blurry averages"][0] >= 0.95, conv["blurry averages"][1] <= 0.3)
+print("noisy digits: precision <= 0.85, recall >= 0.85:", conv["noisy digits"][0] <= 0.85, conv["noisy digits"][1] >= 0.85)
+print("noise in conv_features: precision < 0.05:", conv["noise"][0] < 0.05)
+print("noise in features: precision > 0.3:", last["noise"][0] > 0.3)
+
+# %% [markdown]
+# In the convolutional features every known case gets its expected answer: real digits high
+# on both; the collapsed generator perfect precision and no recall; the blurry averages look
+# like digits (every one is a typical shape of its class, so precision is high) but cover
+# few of the real digits (low recall), the signature of a VAE; noisy digits cover the real
+# ones but fall outside their balls more often; noise scores nothing.
+#
+# **The pitfall**: in the last hidden layer, about half of the *uniform noise* counts as
+# real. A classifier trained only on digits has never been asked to keep noise away from
+# them: its last layer only needs to separate the ten classes, and noise lands somewhere
+# among them. The deeper the layer, the more it forgets about the image that is not needed
+# for the classifier's task. That is why the course measures precision and recall in
+# `conv_features` (and why a test on a new kind of data starts with the known cases).
+#
+# ## The classifier two-sample test
+#
+# Precision and recall look at each sample's neighbourhood. The **classifier two-sample
+# test** (Lopez-Paz & Oquab, 2017) asks the question of a GAN's discriminator once more, with
+# a fresh one that is scored honestly: train a classifier to tell real from generated
+# examples on one half of each set, and measure its accuracy on the *other* halves. If the
+# two sets come from the same distribution no classifier can beat a coin flip (accuracy
+# 0.5); the more often it is right, the more the samples give themselves away.
+#
+# The recipe of `metrics.two_sample_test`, by hand: cut both sets to the same size $n$,
+# shuffle, split each in halves; standardize the inputs with the training half's mean and
+# standard deviation; train an MLP (64 units, 2 hidden layers) for 60 passes with Adam and
+# binary cross-entropy; count the right answers on the held-out halves. We draw from one
+# generator in the library's order (the two shuffles, then one batch order per pass) and seed
+# the weights as it does, so the result is the same to the last example:
+
+# %%
+def my_two_sample_test(real, fake, epochs=60, hidden=64, seed=0):
+    """real (N, ...), fake (M, ...) -> (right answers, held-out examples) of a fresh classifier."""
+    r, f = real.flatten(1).double(), fake.flatten(1).double()
+    g = torch.Generator().manual_seed(seed)
+    n = min(len(r), len(f))
+    r, f = r[torch.randperm(len(r), generator=g)[:n]], f[torch.randperm(len(f), generator=g)[:n]]  # (n, D) each
+    half = n // 2
+    x_train, y_train = torch.cat([r[:half], f[:half]]), torch.cat([torch.ones(half), torch.zeros(half)])  # 1 = real
+    x_test, y_test = torch.cat([r[half:], f[half:]]), torch.cat([torch.ones(n - half), torch.zeros(n - half)])
+    mu, sd = x_train.mean(0), x_train.std(0).clamp(min=1e-6)  # the training half's statistics
+    x_train, x_test = ((x_train - mu) / sd).float(), ((x_test - mu) / sd).float()
+    torch.manual_seed(seed)  # the classifier's initial weights
+    disc = nn.Sequential(nn.Linear(x_train.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+    opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        order = torch.randperm(len(x_train), generator=g)
+        for i in range(0, len(x_train), 64):
+            b = order[i : i + 64]
+            loss = F.binary_cross_entropy_with_logits(disc(x_train[b]).squeeze(1), y_train[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        correct = int(((disc(x_test).squeeze(1) > 0).float() == y_test).sum())
+    return correct, len(x_test)
+
+
+correct, n_test = my_two_sample_test(digits.x_test, cases["real digits"])
+print(f"real digits vs held-out: {n_test} held-out examples; accuracy below 0.6:", correct / n_test < 0.6)
+print("same accuracy as metrics.two_sample_test:", all(
+    (lambda c, n: c / n)(*my_two_sample_test(digits.x_test, cases[name])) == metrics.two_sample_test(digits.x_test, cases[name]).accuracy
+    for name in ("real digits", "blurry averages")))
+
+# %% [markdown]
+# Is an accuracy of 55% on 300 examples better than chance? If the classifier were guessing,
+# the number of right answers $C$ would be binomial with $n$ tries and probability 1/2, and
+# the chance of at least $c$ right would be the **p-value**
+#
+# $$p = P(C \ge c) = \sum_{j=c}^{n} \binom{n}{j}\, 2^{-n}.$$
+#
+# A small $p$ (say below 0.01) means the accuracy is no accident: the classifier really tells
+# the sets apart. With 300 held-out examples, 57% is already significant; with 30 it would
+# not be.
+
+# %%
+def my_binomial_p_value(correct, n):
+    """P(at least `correct` right of n) for a coin flipper."""
+    return sum(math.comb(n, j) for j in range(correct, n + 1)) / 2**n
+
+
+print("same as metrics.binomial_p_value:", all(
+    math.isclose(my_binomial_p_value(c, n), metrics.binomial_p_value(c, n)) for c, n in ((150, 300), (171, 300), (16, 30), (30, 30))))
+print(f"p-value of 171 of 300 (57%): {my_binomial_p_value(171, 300):.3f};  of 17 of 30 (57%): {my_binomial_p_value(17, 30):.2f}")
+
+# %% [markdown]
+# The known cases, each against the held-out digits:
+
+# %%
+two_sample = {name: metrics.two_sample_test(digits.x_test, x) for name, x in cases.items()}
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for name, rep in two_sample.items():
+    print(f"{name:16} {rep}")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.bar(list(two_sample), [rep.accuracy for rep in two_sample.values()], color="C2")
+ax.axhline(0.5, color="gray", ls="--", lw=1)
+ax.set(ylim=(0, 1.05), ylabel="held-out accuracy", title="two-sample test against held-out digits (0.5 = indistinguishable)")
+ax.tick_params(axis="x", labelsize=8)
+plt.show()
+
+# %%
+print("real digits: accuracy < 0.6 and p > 0.01:", two_sample["real digits"].accuracy < 0.6, two_sample["real digits"].p_value > 0.01)
+print("noise and collapsed: accuracy >= 0.99:", two_sample["noise"].accuracy >= 0.99, two_sample["collapsed"].accuracy >= 0.99)
+print("blurry averages and noisy digits: accuracy >= 0.65, p < 0.001:",
+      all(two_sample[k].accuracy >= 0.65 and two_sample[k].p_value < 1e-3 for k in ("blurry averages", "noisy digits")))
+
+# %% [markdown]
+# Real digits are indistinguishable from held-out ones (as they must be), noise and the
+# collapsed generator are caught every time, and the blurry averages and noisy digits are
+# caught most of the time. Unlike precision and recall, the two-sample test folds quality
+# and diversity into one number; its strength is that it can find *any* difference a
+# classifier can learn, with a p-value to say whether it is real.
+#
+# **The pitfall: grey levels.** That strength cuts both ways. The real digits were scanned
+# to 17 grey levels, $0, \frac{1}{16}, \dots, 1$; a generator's sigmoid output is any number
+# in $(0, 1)$, and never exactly 0 where the paper is white. A classifier notices that at
+# once, and says nothing about the strokes. Take the real digits and move every pixel by at
+# most $\frac{1}{32}$, invisibly:
+
+# %%
+jittered = (real + (torch.rand(real.shape, generator=torch.Generator().manual_seed(2)) - 0.5) / 16).clamp(0, 1)
+rounded = (jittered * 16).round() / 16  # back to the 17 grey levels
+print("rounding gives back the real digits:", torch.equal(rounded, real))
+raw_test, rounded_test = metrics.two_sample_test(digits.x_test, jittered), metrics.two_sample_test(digits.x_test, rounded)
+print("jittered digits: accuracy >= 0.9:", raw_test.accuracy >= 0.9, "  after rounding: accuracy < 0.6:", rounded_test.accuracy < 0.6)
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 2.6), width_ratios=[1, 1, 1.4])
+widgets.show_digits(real[:8], nrow=8, ax=axes[0], title="real digits")
+widgets.show_digits(jittered[:8], nrow=8, ax=axes[1], title="jittered by at most 1/32")
+axes[2].hist(real.flatten(), bins=129, range=(0, 1), alpha=0.7, label="real: 17 levels")
+axes[2].hist(jittered.flatten(), bins=129, range=(0, 1), alpha=0.7, label="jittered: any value")
+axes[2].set(yscale="log", xlabel="pixel value", title="pixel values")
+axes[2].legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The two rows look the same, yet the test tells them apart almost every time. Rounding the
+# jittered digits to the 17 levels gives the real digits back exactly, and the test back to
+# a coin flip. So `evaluate_model` rounds every model's samples to the 17 levels before the
+# two-sample test: a GAN whose digits are otherwise perfect should not fail for a detail of
+# the scanner. You will see below what the raw pixels do to the course's models.
+#
+# ## Train on synthetic, test on real
+#
+# For a **conditional** model there is a question of use: are its labelled samples good
+# enough to learn from? Train a classifier on generated digits only, each with the label it
+# was drawn for, and test it on the real held-out digits: **train on synthetic, test on real**
+# (TSTR; Esteban et al. 2017; Shmelkov et al. 2018 call it GAN-train). The samples must look right, carry the right label, *and*
+# vary the way real digits of the class do: a classifier trained on one drawing per class
+# learns little about the others. `metrics.train_on_synthetic` trains a `DigitClassifier`
+# for 15 passes and puts beside it the same recipe trained on as many *real* training digits,
+# the ceiling. Three known cases of 500 labelled digits: real ones; a collapsed conditional
+# generator (one drawing per class, repeated); and real digits with shuffled labels.
+
+# %%
+labels = torch.arange(500) % 10  # 0, 1, ..., 9, 0, 1, ... as a conditional model is asked
+g = torch.Generator().manual_seed(3)
+by_class = torch.stack([digits.x_train[digits.y_train == y][0] for y in range(10)])  # (10, 1, 8, 8): one drawing per class
+real_500 = torch.stack([digits.x_train[digits.y_train == y][i // 10] for i, y in enumerate(labels.tolist())])  # (500, 1, 8, 8)
+tstr_cases = {
+    "real digits": (real_500, labels),
+    "one drawing per class": (by_class[labels], labels),
+    "shuffled labels": (real_500, labels[torch.randperm(500, generator=g)]),
+}
+tstr = {name: metrics.train_on_synthetic(x, y) for name, (x, y) in tstr_cases.items()}
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for name, rep in tstr.items():
+    print(f"{name:22} {rep}")
+
+# %%
+ceiling = tstr["real digits"].reference
+print("trained on real digits: within 0.05 of the reference:", abs(tstr["real digits"].accuracy - ceiling) <= 0.05)
+print("one drawing per class: at least 0.1 below the reference:", tstr["one drawing per class"].accuracy <= ceiling - 0.1)
+print("shuffled labels: about chance (< 0.2):", tstr["shuffled labels"].accuracy < 0.2)
+
+# %% [markdown]
+# Real digits reach the reference, as they must. Ten drawings, however perfect, teach a
+# classifier only part of each class; digits with the wrong labels teach it nothing. A
+# generator scores near the reference only if its samples carry what a classifier needs to
+# know about every class.
+#
+# ## The memorization audit
+#
+# None of the tests so far can see copies: to precision, recall and the two-sample test,
+# training digits *are* real digits, so a model that outputs its training set is perfect.
+# The audit asks: how close does each sample come to the training set, compared with real
+# digits the model has never seen? For each sample, the distance to its nearest training
+# digit (in pixels: a copy is a copy pixel for pixel), by hand:
+
+# %%
+def my_nearest_neighbours(x, reference):
+    """x (N, ...), reference (M, ...) -> distance to the nearest reference example (N,) and its index (N,)."""
+    d = torch.cdist(x.flatten(1).double(), reference.flatten(1).double(), compute_mode="donot_use_mm_for_euclid_dist")  # (N, M)
+    dist, index = d.min(dim=1)
+    return dist.float(), index
+
+
+dist, index = my_nearest_neighbours(cases["noisy digits"], digits.x_train)
+lib_dist, lib_index = metrics.nearest_neighbours(cases["noisy digits"], digits.x_train)
+print("same as metrics.nearest_neighbours:", torch.equal(dist, lib_dist) and torch.equal(index, lib_index))
+
+# %% [markdown]
+# The held-out digits say what "new" looks like: their distances to the nearest training
+# digit. A sample that comes nearer to a training digit than 99% of the held-out digits do is
+# flagged as a possible copy. By construction about 1% of the held-out digits themselves are
+# flagged: that is the false-alarm rate we chose.
+
+# %%
+def my_memorization(samples, train, heldout, quantile=0.01):
+    """-> (share of samples flagged as copies, the threshold distance)."""
+    d_samples, _ = my_nearest_neighbours(samples, train)
+    d_heldout, _ = my_nearest_neighbours(heldout, train)
+    threshold = float(torch.quantile(d_heldout.double(), quantile))  # only 1% of unseen real digits come nearer
+    return float((d_samples < threshold).float().mean()), threshold
+
+
+audit_cases = {"held-out digits": digits.x_test, **cases}
+audit = {name: metrics.memorization(x, digits.x_train, digits.x_test) for name, x in audit_cases.items()}
+mine = my_memorization(cases["real digits"], digits.x_train, digits.x_test)
+print("same as metrics.memorization:", mine == (audit["real digits"].copies, audit["real digits"].threshold))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for name, rep in audit.items():
+    print(f"{name:16} flagged {rep.copies:6.1%}   median distance to the nearest training digit {rep.sample_distance:.2f}")
+
+# %%
+print("held-out digits: about 1% flagged (<= 2%):", audit["held-out digits"].copies <= 0.02)
+print("real (training) digits: all flagged:", audit["real digits"].copies == 1.0)
+print("noise, blurry averages, noisy digits: at most 2% flagged:", all(audit[k].copies <= 0.02 for k in ("noise", "blurry averages", "noisy digits")))
+
+# %% [markdown]
+# The training digits are caught, 100%; new images are flagged no more often than new real
+# digits are. (The collapsed generator's one digit is a training digit too, so it is flagged
+# as well.) The histograms show why the threshold works: copies sit at distance 0 (all 300
+# "real digits" would make one tall bar there), new digits of every kind spread around a
+# typical distance of about 1.
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3))
+bins = torch.linspace(0, 2.5, 51).tolist()
+for name in ("held-out digits", "blurry averages", "noisy digits"):
+    d, _ = metrics.nearest_neighbours(audit_cases[name], digits.x_train)
+    ax.hist(d.tolist(), bins=bins, alpha=0.5, label=name)
+ax.axvline(audit["held-out digits"].threshold, color="k", lw=1, ls="--", label="threshold (1% of held-out)")
+ax.set(xlabel="distance to the nearest training digit (pixels)", ylabel="digits")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The blurry averages lie about as far from the training digits as new real digits do, the
+# noisy digits a little further. The audit sums the histogram up in one more number, the
+# ratio of the median distances (samples over held-out): about 1 for a model that draws new
+# digits the way people do, near 0 for one that copies. (Lesson 13 returns to the audit.)
+#
+# ## Speed
+#
+# The last property is the simplest to measure, and the one where the models differ most.
+# Samples per second: time `sample(n)` after a small warm-up call (the first call of a
+# network pays for setting things up). Weights do not change the cost, so untrained models
+# will do: a GAN generator is one pass through a small network, a diffusion model 50 passes
+# (DDIM) through a U-Net, twice each with guidance. Our timer for the GAN, the library's
+# (`metrics.generation_speed`, the same recipe) for the diffusion model; timings change from
+# run to run, so there is no equality to print, only a ratio far from the edge.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+def my_generation_speed(sample, n):
+    sample(8)  # warm-up
+    start = time.perf_counter()
+    sample(n)
+    return n / (time.perf_counter() - start)
+
+
+gan_model, ddpm_model = models.build("dcgan-digits"), models.build("ddpm-digits")
+with torch.no_grad():
+    gan_speed = my_generation_speed(lambda n: gan_model.sample(n), 1000)
+    ddpm_speed = metrics.generation_speed(lambda n: ddpm_model.sample(n, labels=torch.arange(n) % 10, sampler="ddim", steps=50), 100)
+print(f"DCGAN: {gan_speed:,.0f} samples/s;  DDPM (DDIM-50, guided): {ddpm_speed:,.0f} samples/s")
+
+# %%
+print("the diffusion model samples at least 50 times slower than the GAN:", ddpm_speed * 50 < gan_speed)
+
+# %% [markdown]
+# Training speed is steps per second, which each trained model records (steps over the
+# seconds its training took). Those differ far less: a training step of any of these models
+# is a forward and a backward pass through a network or two. The price of diffusion is paid
+# at sampling time, every time a sample is drawn.
+#
+# ## The comparison: four models, one protocol
+#
+# `evaluate.evaluate_model` runs every test above on a trained course model with one
+# protocol, so a GAN, a VAE and a diffusion model of the same digits are judged alike: 1,000
+# samples (conditional models draw every class in turn; the diffusion model with guidance and
+# DDIM-50); confident fraction, class entropy and feature distance from lesson 06's judge;
+# precision and recall in `conv_features` (300 samples against the 300 held-out digits); the
+# two-sample test on samples rounded to the 17 grey levels, against the training digits;
+# train on synthetic, test on real (conditional models); the memorization audit; and speed.
+#
+# We train the four digit models with the course's recipes but **fewer steps** than the
+# lessons did, to fit this lesson's time: these are lesson-sized runs. (The GAN recipes decay
+# the learning rate to zero over however many steps they are given, so a short run is still
+# a complete schedule.) Each takes 15-30 s:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+trained = {}
+trained["dcgan-digits"] = models.train_model("dcgan-digits", steps=1000, progress=False)
+print(f"dcgan-digits: {trained['dcgan-digits'].step} steps in {trained['dcgan-digits'].history.seconds:.0f} s")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+trained["cgan-digits"] = models.train_model("cgan-digits", steps=1000, progress=False)
+print(f"cgan-digits: {trained['cgan-digits'].step} steps in {trained['cgan-digits'].history.seconds:.0f} s")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+trained["vae-digits"] = models.train_model("vae-digits", steps=3000, progress=False)
+print(f"vae-digits: {trained['vae-digits'].step} steps in {trained['vae-digits'].history.seconds:.0f} s")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+trained["ddpm-digits"] = models.train_model("ddpm-digits", steps=700, progress=False)
+print(f"ddpm-digits: {trained['ddpm-digits'].step} steps in {trained['ddpm-digits'].history.seconds:.0f} s")
+
+# %%
+print({name: model.step for name, model in trained.items()})
+
+# %% [markdown]
+# Now the tests, about 30 s for the four (most of it the diffusion model's sampling):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+evaluations = []
+for name, model in trained.items():
+    evaluations.append(evaluate.evaluate_model(model))
+    print(f"{name}: evaluated in {evaluations[-1].seconds:.1f} s ({evaluations[-1].protocol})")
+display(Markdown(evaluate.markdown_table(evaluations)))
+
+# %%
+evaluate.plot_report(evaluations)
+plt.show()
+
+# %%
+s = {e.model: e.scores for e in evaluations}
+print("the VAE has the lowest recall:", s["vae-digits"]["recall"] == min(x["recall"] for x in s.values()))
+print("the VAE's precision >= 0.9:", s["vae-digits"]["precision"] >= 0.9)
+print("the VAE's feature distance is the largest:", s["vae-digits"]["frechet"] == max(x["frechet"] for x in s.values()))
+print("train on synthetic >= 0.8 for the cGAN and the diffusion model:", s["cgan-digits"]["tstr"] >= 0.8, s["ddpm-digits"]["tstr"] >= 0.8)
+print("no model has more than 5% copies:", all(x["copies"] <= 0.05 for x in s.values()))
+print("diffusion samples at least 50 times slower than either GAN:",
+      all(s["ddpm-digits"]["samples_per_s"] * 50 < s[k]["samples_per_s"] for k in ("dcgan-digits", "cgan-digits")))
+print("but trains at least a fifth as many steps per second:",
+      all(s["ddpm-digits"]["train_steps_per_s"] * 5 > s[k]["train_steps_per_s"] for k in ("dcgan-digits", "cgan-digits")))
+
+# %% [markdown]
+# And the grey-level pitfall on real models: the two-sample test on the GANs' raw pixels (the
+# same 1,000 samples `evaluate_model` drew, same seed) catches them almost every time,
+# whatever their strokes look like; the table's figures, after rounding, are far lower:
+
+# %%
+for name in ("dcgan-digits", "cgan-digits"):
+    model = trained[name]
+    labels = torch.arange(1000) % 10 if model.conditional else None
+    x = model.sample(1000, generator=torch.Generator().manual_seed(0), labels=labels)
+    raw_accuracy = metrics.two_sample_test(digits.x_train, x).accuracy
+    print(f"{name}: raw pixels >= 0.95: {raw_accuracy >= 0.95};  rounded to 17 levels (the table) < 0.9: {s[name]['two_sample'] < 0.9}")
+
+# %% [markdown]
+# The audit's pairs: a dozen samples of each model (top rows, with the distance to the
+# nearest training digit) above that nearest training digit (bottom rows). New handwriting,
+# not copies; the VAE's samples are visibly the smoothest.
+
+# %%
+fig, axes = plt.subplots(2, 2, figsize=(12, 3.6))
+for ax, (name, model) in zip(axes.flat, trained.items()):
+    labels = torch.arange(12) % 10 if model.conditional else None
+    x = model.sample(12, generator=torch.Generator().manual_seed(5), labels=labels).clamp(0, 1)  # (12, 1, 8, 8)
+    dist, nearest = metrics.nearest_neighbours(x, digits.x_train)
+    widgets.show_digits(torch.cat([x, digits.x_train[nearest]]), nrow=12, ax=ax, labels=[f"{d:.1f}" for d in dist.tolist()] + [""] * 12)
+    ax.set_title(name, fontsize=9, loc="left")
+plt.show()
+
+# %% [markdown]
+# What each row says. The table above comes from lesson-sized runs (a third of the GANs'
+# steps, a third of the VAE's, a third of the diffusion model's); the figures in brackets
+# are the full-size runs of the command line (seed 0), for comparison.
+#
+# * **dcgan-digits**: sharp, varied digits, with high precision and recall (full size: 90%
+#   and 80%). Once the grey levels are rounded, the two-sample test still tells its samples
+#   from real ones about 80% of the time in this short run (66% at full size): they are good,
+#   not perfect. New handwriting: almost no copies (0.4% at full size, about the 1% false-alarm
+#   rate of real new digits).
+# * **cgan-digits**: about as good, and it draws the digit asked for: a classifier trained
+#   only on its samples recognises real held-out digits nearly as well as one trained on real
+#   digits (TSTR 93% against 97% at full size).
+# * **vae-digits**: the blurry averages of the known cases, drawn by a model. Its samples are
+#   typical shapes of their class, so nearly all lie among real digits (precision 99.7% at
+#   full size), but they cover few of them (recall 16%), sit far from the real digits in the
+#   judge's features (feature distance 125 at full size, against about 26 between real
+#   training and held-out digits) and are easy to tell from real (two-sample 94.5%). A model
+#   trained on a likelihood bound plays it safe: it is the most *careful*, not the most
+#   *realistic*. It is also the fastest to sample, one pass of a small decoder. Its
+#   conditional version (cvae-digits) makes a good training set all the same: TSTR 95% at
+#   full size, the blurry averages carry the classes well.
+# * **ddpm-digits**: after 700 of its 2,000 steps it is still behind the GANs on precision
+#   and recall; at full size it reaches 89% and 67%, a two-sample accuracy of 73% and a TSTR
+#   of 90%. Its price is one the quality columns do not show: a few dozen samples per second
+#   against tens of thousands for the GANs, hundreds to thousands of times fewer, because
+#   each sample takes 50 passes of a U-Net, each done twice for guidance. Its training steps
+#   cost about twice a GAN's: the price of diffusion is paid at sampling time.
+#
+# So there is no single winner: the GANs are fast and sharp, the VAE safe and blurry, the
+# diffusion model good at everything but speed. To compare the full-size models, train each
+# with the command line (`genai-course train dcgan-digits`, and so on for every model) and
+# run `genai-course report`: it evaluates every checkpoint with this protocol and writes the
+# table and the figure.
+#
+# ## Summary
+#
+# * No single number describes a generative model: quality, diversity, novelty and speed are
+#   separate, and each test sees only some of them. Check every test on **known cases**
+#   (real data, noise, a collapsed generator, copies, blurry averages) before trusting it.
+# * **k-NN precision and recall** split quality from coverage, but only in a space where
+#   distances mean something: in the judge's last layer, noise looks real half the time.
+# * The **classifier two-sample test** finds any difference a classifier can learn, with an
+#   exact binomial p-value, including ones that do not matter (grey levels): round first.
+# * **Train on synthetic, test on real** asks whether a conditional model's samples teach
+#   what real data teaches; the **memorization audit** is the only test that sees copies.
+# * GANs sample hundreds of times faster than diffusion; the VAE has the highest precision
+#   and the lowest recall.
+#
+# ## Exercises
+#
+# In `exercises/11_testing.ipynb` you write the four pieces the tests here stand on:
+# `knn_radii` (11.1: each example's distance to its k-th nearest other example),
+# `precision_recall` (11.2: both numbers from the balls), `binomial_p_value` (11.3: how
+# likely an accuracy is from guessing) and `flag_copies` (11.4: the memorization audit's
+# flags). Each has a check cell that prints ✅ or says which slip it found.
+#
+# Next: lesson 12, scaling up: devices, batch size, mixed precision, checkpoints and
+# training on several processes.
