@@ -218,32 +218,33 @@ def report_markdown(evaluations: Sequence[Evaluation], figure: str | None = None
 
 def plot_report(evaluations: Sequence[Evaluation], path: str | Path | None = None) -> Any:
     """Two panels: precision against recall, and two-sample accuracy against samples per second
-    (log scale), one labelled point per model. Saved to ``path`` (PNG) if given; returns the figure."""
+    (log scale), one point per model in the same colour in both, named in one legend. Saved to ``path`` (PNG) if given; returns the figure."""
     import matplotlib
 
     if path is not None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
     markers = {"digits": "o", "points": "^", "names": "s"}
-    for e in evaluations:
+    colors = plt.get_cmap("tab10" if len(evaluations) <= 10 else "tab20")
+    for i, e in enumerate(evaluations):  # one colour and marker per model in both panels, named in one legend
         s = e.scores
-        label = f"{e.model} ({e.seed})"
+        style = {"marker": markers[e.kind], "color": colors(i % colors.N), "s": 40}
         if s.get("precision") is not None:
-            ax1.scatter(s["recall"], s["precision"], marker=markers[e.kind])
-            ax1.annotate(label, (s["recall"], s["precision"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax1.scatter(s["recall"], s["precision"], label=f"{e.model} ({e.seed})", **style)
         if s.get("two_sample") is not None and s.get("samples_per_s"):
-            ax2.scatter(s["samples_per_s"], s["two_sample"], marker=markers[e.kind])
-            ax2.annotate(label, (s["samples_per_s"], s["two_sample"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax2.scatter(s["samples_per_s"], s["two_sample"], label=None if s.get("precision") is not None else f"{e.model} ({e.seed})", **style)
     ax1.set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel="recall (coverage of real examples)", ylabel="precision (samples that look real)",
             title="Quality against coverage (k-NN, k = 3)")
-    ax1.plot([1], [1], "k*", ms=10)
-    ax1.annotate("ideal", (1, 1), fontsize=7, xytext=(-25, -12), textcoords="offset points")
+    ax1.plot([1], [1], "k*", ms=10, label="ideal")
     ax2.axhline(0.5, color="gray", ls="--", lw=1)
     ax2.set(xscale="log", ylim=(0.4, 1.02), xlabel="samples per second (log scale)", ylabel="two-sample test accuracy",
             title="Telling samples from real (0.5 = cannot)")
-    fig.tight_layout()
+    handles = [h for ax in (ax1, ax2) for h in ax.get_legend_handles_labels()[0]]
+    labels = [t for ax in (ax1, ax2) for t in ax.get_legend_handles_labels()[1]]
+    fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
