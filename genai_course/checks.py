@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -89,6 +89,22 @@ def _tensor(what: str, out: Any, shape: tuple[int, ...] | None = None, dtype: to
     if out.is_floating_point() and not torch.isfinite(out).all():
         raise CheckFailed(f"{what} contains NaN or infinite values")
     return out
+
+
+def _unchanged(what: str, given: Iterable[tuple[str, torch.Tensor, torch.Tensor]], edits: str) -> None:
+    """Raise if the learner's function edited a tensor it was given: ``given`` holds (name, the
+    tensor passed, a copy taken before); ``edits`` names the in-place operations to suspect."""
+    for name, passed, original in given:
+        if not torch.equal(passed, original):
+            raise CheckFailed(f"{what} changed the {name} you were given (an in-place edit such as {edits}): work on new tensors")
+
+
+def _with_advice(failure: CheckFailed, advice: list[tuple[tuple[str, ...], str]]) -> CheckFailed:
+    """The learner's error, with the advice of the first entry one of whose fragments it contains."""
+    for fragments, hint in advice:
+        if any(f in str(failure) for f in fragments):
+            return CheckFailed(f"{failure} ({hint})")
+    return failure
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> bool:

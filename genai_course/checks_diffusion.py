@@ -19,10 +19,12 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from .checks import CheckFailed, _call, _exercise, _tensor
+from .checks import CheckFailed, _call, _exercise, _tensor, _unchanged, _with_advice
 from .diffusion import NoiseSchedule, make_schedule
 
 __all__ = ["q_sample", "reverse_step", "guided_eps"]
+
+_EDITS = "*= or sqrt_()"  # the in-place edits to suspect when an input changed
 
 _TOL = 1e-4  # outputs are float32 and of order 1 (up to about 60 after a division by sqrt(alpha_{T-1}))
 
@@ -49,20 +51,6 @@ def _schedule(kind: str, T: int) -> NoiseSchedule:
 def _tensors(s: NoiseSchedule) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fresh float32 copies of (betas, alphas, alpha_bars) to hand to the learner."""
     return s.betas.clone(), s.alphas.clone(), s.alpha_bars.clone()
-
-
-def _unchanged(what: str, given: Iterable[tuple[str, torch.Tensor, torch.Tensor]]) -> None:
-    for name, passed, original in given:
-        if not torch.equal(passed, original):
-            raise CheckFailed(f"{what} changed the {name} you were given (an in-place edit such as *= or sqrt_()): work on new tensors")
-
-
-def _with_advice(failure: CheckFailed, advice: list[tuple[tuple[str, ...], str]]) -> CheckFailed:
-    """The learner's error, with the advice of the first entry one of whose fragments it contains."""
-    for fragments, hint in advice:
-        if any(f in str(failure) for f in fragments):
-            return CheckFailed(f"{failure} ({hint})")
-    return failure
 
 
 def _output(what: str, out: Any, like: torch.Tensor, name: str, hint: str = "") -> torch.Tensor:
@@ -249,7 +237,7 @@ def q_sample(fn: Callable[..., torch.Tensor]) -> str:
             out = _call(what, fn, *given)
         except CheckFailed as failure:
             raise _with_advice(failure, _FORWARD_ERRORS) from None
-        _unchanged(what, zip(("x0", "t", "alpha_bars", "noise"), given, (case.x0, case.t, case.schedule.alpha_bars, case.noise)))
+        _unchanged(what, zip(("x0", "t", "alpha_bars", "noise"), given, (case.x0, case.t, case.schedule.alpha_bars, case.noise)), _EDITS)
         hint = f": {_BROADCAST_HINT}" if isinstance(out, torch.Tensor) and out.dim() > case.x0.dim() else ""
         outs.append(_output(what, out, case.x0, "x_t", hint).detach())
     if not all(_same(out, _forward(c, _sqrt, _sqrt_rest)) for out, c in zip(outs, cases)):
@@ -450,7 +438,7 @@ def reverse_step(fn: Callable[..., torch.Tensor]) -> str:
         except CheckFailed as failure:
             raise _with_advice(failure, _REVERSE_ERRORS) from None
         originals = (case.xt, case.eps, *_tensors(case.schedule), case.noise)
-        _unchanged(what, zip(("x_t", "eps", "betas", "alphas", "alpha_bars", "noise"), given, originals))
+        _unchanged(what, zip(("x_t", "eps", "betas", "alphas", "alpha_bars", "noise"), given, originals), _EDITS)
         outs.append(_output(what, out, case.xt, "x_{t-1}").detach())
     if not all(_same(out, _Step()(c)) for out, c in zip(outs, cases)):
         raise CheckFailed(_reverse_advice(fn, outs, cases))
@@ -502,7 +490,7 @@ def guided_eps(fn: Callable[..., torch.Tensor]) -> str:
         what = f"guided_eps(eps_cond, eps_uncond, {w}) for eps of shape {tuple(ec.shape)}"
         given = (ec.clone(), eu.clone())
         out = _call(what, fn, *given, w)
-        _unchanged(what, zip(("eps_cond", "eps_uncond"), given, (ec, eu)))
+        _unchanged(what, zip(("eps_cond", "eps_uncond"), given, (ec, eu)), _EDITS)
         outs.append(_output(what, out, ec, "the guided eps").detach())
 
     def mix(a: Callable[[float], float], b: Callable[[float], float]) -> Callable[[tuple[torch.Tensor, torch.Tensor, float]], torch.Tensor]:

@@ -21,9 +21,11 @@ from typing import Any, Callable
 
 import torch
 
-from .checks import CheckFailed, _call, _exercise, _tensor
+from .checks import CheckFailed, _call, _exercise, _tensor, _unchanged, _with_advice
 
 __all__ = ["knn_radii", "precision_recall", "binomial_p_value", "flag_copies"]
+
+_EDITS = "-=, sort_ or fill_diagonal_ on it"  # the in-place edits to suspect when an input changed
 
 _INF = float("inf")
 
@@ -38,20 +40,6 @@ def _same(a: torch.Tensor, b: torch.Tensor | None, tol: float = 1e-5) -> bool:
     if b is None or a.shape != b.shape:
         return False
     return bool(torch.allclose(a.double(), b.double(), atol=tol, rtol=tol))
-
-
-def _unchanged(what: str, given: list[tuple[str, torch.Tensor, torch.Tensor]]) -> None:
-    for name, passed, original in given:
-        if not torch.equal(passed, original):
-            raise CheckFailed(f"{what} changed the {name} you were given (an in-place edit such as -=, sort_ or fill_diagonal_ on it): work on new tensors")
-
-
-def _with_advice(failure: CheckFailed, advice: list[tuple[tuple[str, ...], str]]) -> CheckFailed:
-    """The learner's error, with the advice of the first entry one of whose fragments it contains."""
-    for fragments, hint in advice:
-        if any(f in str(failure) for f in fragments):
-            return CheckFailed(f"{failure} ({hint})")
-    return failure
 
 
 def _number(what: str, out: Any) -> float:
@@ -153,7 +141,7 @@ def knn_radii(fn: Callable[..., torch.Tensor]) -> str:
             out = _call(what, fn, given, k)
         except CheckFailed as failure:
             raise _with_advice(failure, _RADII_ERRORS) from None
-        _unchanged(what, [("x", given, x)])
+        _unchanged(what, [("x", given, x)], _EDITS)
         outs.append(_radii_output(what, out, x.shape[0], k))
     if all(_same(out, _radii(x, k)) for out, (x, k) in zip(outs, cases)):
         return "the distance to the k-th nearest other row, for k = 1 and 3 and with duplicate rows"
@@ -305,7 +293,7 @@ def precision_recall(fn: Callable[..., tuple[float, float]]) -> str:
             out = _call(what, fn, *given, c.k)
         except CheckFailed as failure:
             raise _with_advice(failure, _PR_ERRORS) from None
-        _unchanged(what, [("real examples", given[0], c.real), ("generated examples", given[1], c.fake)])
+        _unchanged(what, [("real examples", given[0], c.real), ("generated examples", given[1], c.fake)], _EDITS)
         outs.append(_pr_output(what, out))
     truths = [_pr_truth(c) for c in cases]
     close = lambda a, b: abs(a - b) <= 1e-6  # noqa: E731  (shares of at most 20 examples)
@@ -498,7 +486,7 @@ def flag_copies(fn: Callable[..., torch.Tensor]) -> str:
             out = _call(what, fn, *given, q)
         except CheckFailed as failure:
             raise _with_advice(failure, _COPY_ERRORS) from None
-        _unchanged(what, [("sample_dist", given[0], s), ("heldout_dist", given[1], h)])
+        _unchanged(what, [("sample_dist", given[0], s), ("heldout_dist", given[1], h)], _EDITS)
         if isinstance(out, torch.Tensor) and out.dim() == 0 or isinstance(out, numbers.Real):
             raise CheckFailed(f"{what} should return one flag per sample, a boolean tensor of shape ({s.numel()},), not the share of flagged samples")
         out = _tensor(what, out, (s.numel(),), dtype=None)
