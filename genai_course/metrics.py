@@ -177,25 +177,32 @@ def train_digit_classifier(digits: Digits | None = None, *, epochs: int = 30, se
     is about 99% accurate and more than 90% sure of about 97% of them. Returned in eval mode.
     """
     digits = digits or load_digits()
-    with torch.enable_grad():  # also when called under no_grad (digit_metrics trains the judge on first use)
-        return _fit_classifier(digits, epochs, seed)
+    return _fit_classifier(digits.x_train, digits.y_train, epochs, seed)
 
 
-def _fit_classifier(digits: Digits, epochs: int, seed: int) -> DigitClassifier:
-    torch.manual_seed(seed)  # initial weights
-    generator = torch.Generator().manual_seed(seed)  # batch order
-    model = DigitClassifier()
+def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+         epochs: int, generator: torch.Generator) -> nn.Module:
+    """The fitting loop of the judges (the digit classifier, TSTR's classifier, the two-sample
+    test's discriminator): Adam 1e-3, ``epochs`` passes in batches of 64, the order drawn from
+    ``generator``. Returned in eval mode."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x, y = digits.x_train, digits.y_train
-    for _ in range(epochs):
-        order = torch.randperm(x.shape[0], generator=generator)
-        for i in range(0, x.shape[0], 64):
-            batch = order[i : i + 64]
-            loss = F.cross_entropy(model(x[batch]), y[batch])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    with torch.enable_grad():  # also when called under no_grad (digit_metrics trains the judge on first use)
+        for _ in range(epochs):
+            order = torch.randperm(x.shape[0], generator=generator)
+            for i in range(0, x.shape[0], 64):
+                batch = order[i : i + 64]
+                loss = loss_fn(model(x[batch]), y[batch])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
     return model.eval()
+
+
+def _fit_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> DigitClassifier:
+    """A ``DigitClassifier`` fitted to images x (N, 1, 8, 8) and labels y (N,)."""
+    torch.manual_seed(seed)  # initial weights
+    model = DigitClassifier()
+    return _fit(model, x.float(), y.long(), F.cross_entropy, epochs, torch.Generator().manual_seed(seed))
 
 
 @functools.lru_cache(maxsize=1)
@@ -494,16 +501,7 @@ def two_sample_test(
     x_train, x_test = _standardize(x_train, x_test)
     torch.manual_seed(seed)
     disc = nn.Sequential(nn.Linear(x_train.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-    opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
-    with torch.enable_grad():
-        for _ in range(epochs):
-            order = torch.randperm(x_train.shape[0], generator=g)
-            for i in range(0, x_train.shape[0], 64):
-                b = order[i : i + 64]
-                loss = F.binary_cross_entropy_with_logits(disc(x_train[b]).squeeze(1), y_train[b])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+    _fit(disc, x_train, y_train, lambda logits, y: F.binary_cross_entropy_with_logits(logits.squeeze(1), y), epochs, g)
     with torch.no_grad():
         correct = int(((disc(x_test).squeeze(1) > 0).float() == y_test).sum())
         train_accuracy = float(((disc(x_train).squeeze(1) > 0).float() == y_train).float().mean())
@@ -527,11 +525,6 @@ class TSTRReport:
         )
 
 
-def _fit_digits(x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> DigitClassifier:
-    with torch.enable_grad():
-        return _fit_classifier(Digits(x.float(), y.long(), x[:0], y[:0]), epochs, seed)
-
-
 @torch.no_grad()
 def _accuracy(model: DigitClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((model(x).argmax(dim=1) == y).float().mean())
@@ -541,7 +534,7 @@ def _accuracy(model: DigitClassifier, x: torch.Tensor, y: torch.Tensor) -> float
 def _tstr_reference(n: int, epochs: int, seed: int) -> float:
     digits = load_digits()
     pick = torch.randperm(digits.x_train.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
-    return _accuracy(_fit_digits(digits.x_train[pick], digits.y_train[pick], epochs, seed), digits.x_test, digits.y_test)
+    return _accuracy(_fit_classifier(digits.x_train[pick], digits.y_train[pick], epochs, seed), digits.x_test, digits.y_test)
 
 
 def train_on_synthetic(x: torch.Tensor, labels: torch.Tensor, *, epochs: int = 15, seed: int = 0) -> TSTRReport:
@@ -557,7 +550,7 @@ def train_on_synthetic(x: torch.Tensor, labels: torch.Tensor, *, epochs: int = 1
         raise ValueError(f"labels must be digits 0..9 (got {int(labels.min())}..{int(labels.max())})")
     digits = load_digits()
     n = int(x.shape[0])
-    model = _fit_digits(x.detach().cpu(), labels.cpu(), epochs, seed)
+    model = _fit_classifier(x.detach().cpu(), labels.cpu(), epochs, seed)
     reference = _tstr_reference(min(n, digits.x_train.shape[0]), epochs, seed)
     return TSTRReport(_accuracy(model, digits.x_test, digits.y_test), reference, n, int(digits.x_test.shape[0]))
 
