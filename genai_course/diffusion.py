@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import eval_mode, minimize
+from .train import Plan, Stream, eval_mode, minimize
 
 __all__ = [
     "NoiseSchedule", "make_schedule", "q_sample", "predict_x0", "reverse_step", "ddim_step", "guided_eps",
@@ -580,12 +580,13 @@ def train_ddpm(
     start_step: int = 0,
     stop_at: int | None = None,
     history: DDPMHistory | None = None,
+    plan: Plan | None = None,
 ) -> DDPMHistory:
     """Minimise ``ddpm.loss`` with Adam on batches drawn at random from x (N, ...) [, y (N,)].
 
     ``ema`` (a copy of ddpm, e.g. ``copy.deepcopy(ddpm)``) follows the weights' moving average;
     sample from it. ``optimizer``, ``generator`` and ``start_step`` continue a run; ``stop_at``
-    ends it early. Callbacks get (step, ema or ddpm, logs) after every step, step counted from 1.
+    ends it early; ``plan`` cuts each batch into micro-batches and processes (``train.Plan``). Callbacks get (step, ema or ddpm, logs) after every step, step counted from 1.
     """
     if x.dim() != len(ddpm.shape) + 1 or tuple(x.shape[1:]) != ddpm.shape:
         raise ValueError(f"training data must have shape (N, {', '.join(map(str, ddpm.shape))}) (got {tuple(x.shape)})")
@@ -597,9 +598,9 @@ def train_ddpm(
     history = history or DDPMHistory()
     callbacks = list(callbacks)
 
-    def batch_loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        i = torch.randint(x.shape[0], (config.batch_size,), generator=generator)
-        loss = ddpm.loss(x[i], None if y is None else y[i], generator=generator, p_uncond=config.p_uncond)
+    def batch_loss(step: int, stream: Stream) -> tuple[torch.Tensor, dict[str, float]]:
+        i = torch.randint(x.shape[0], (stream.batch_size,), generator=stream.generator)
+        loss = ddpm.loss(x[i], None if y is None else y[i], generator=stream.generator, p_uncond=config.p_uncond)
         return loss, {"loss": loss.item()}
 
     def after_step(step: int, logs: dict[str, float]) -> None:
@@ -611,7 +612,8 @@ def train_ddpm(
             callback(step, ema if ema is not None else ddpm, logs)
 
     history.seconds += minimize(
-        ddpm, optimizer, batch_loss, config, after_step=after_step, start_step=start_step, stop_at=stop_at, progress=progress
+        ddpm, optimizer, batch_loss, config, after_step=after_step, generator=generator,
+        start_step=start_step, stop_at=stop_at, progress=progress, plan=plan,
     )
     return history
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import eval_mode, minimize
+from .train import Plan, Stream, eval_mode, minimize
 
 __all__ = [
     "LOCALES", "LANGUAGES", "START", "END", "Vocab", "NameSplit", "NamesData", "faker_first_names",
@@ -494,6 +494,7 @@ def train_charlm(
     heldout: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None,
     callbacks: Iterable[Callable[[int, nn.Module], None]] = (),
     progress: bool = False,
+    plan: Plan | None = None,
 ) -> CharLMHistory:
     """Minimise the next-char cross-entropy on (inputs, targets, lang) tensors with AdamW.
 
@@ -511,14 +512,15 @@ def train_charlm(
     g = torch.Generator().manual_seed(c.seed)
     opt = _optimizer(model, c)
     lengths = (targets != -100).sum(dim=1)
-    queue: list[torch.Tensor] = []
     callbacks = list(callbacks)
 
-    def batch_loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def batch_loss(step: int, stream: Stream) -> tuple[torch.Tensor, dict[str, float]]:
+        queue = stream.state.setdefault("queue", [])
         if not queue:  # draw 4 batches at once and group them by length: less padding to compute
-            drawn = torch.randint(len(inputs), (4 * c.batch_size,), generator=g)
+            b, gen = stream.batch_size, stream.generator
+            drawn = torch.randint(len(inputs), (4 * b,), generator=gen)
             drawn = drawn[lengths[drawn].argsort(stable=True)]
-            queue.extend(drawn[j * c.batch_size : (j + 1) * c.batch_size] for j in torch.randperm(4, generator=g).tolist())
+            queue.extend(drawn[j * b : (j + 1) * b] for j in torch.randperm(4, generator=gen).tolist())
         i = queue.pop()
         T = int(lengths[i].max())
         logits = model(inputs[i, :T], None if lang is None else lang[i])
@@ -534,7 +536,7 @@ def train_charlm(
         for cb in callbacks:
             cb(step, model)
 
-    hist.seconds = minimize(model, opt, batch_loss, c, after_step=after_step, progress=progress)
+    hist.seconds = minimize(model, opt, batch_loss, c, after_step=after_step, generator=g, progress=progress, plan=plan)
     return hist
 
 

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .gan import _check_labels, mlp
-from .train import minimize
+from .train import Plan, Stream, minimize
 
 __all__ = [
     "VAEConfig", "Encoder", "Decoder", "VAE", "DecoderMeans",
@@ -376,6 +376,7 @@ def train_vae(
     start_step: int = 0,
     stop_at: int | None = None,
     history: VAEHistory | None = None,
+    plan: Plan | None = None,
 ) -> VAEHistory:
     """Minimise the negative ELBO (``beta``-weighted) with Adam over x (N, 1, 8, 8) [, y (N,)].
 
@@ -384,8 +385,9 @@ def train_vae(
     held-out -ELBO about 0.1 nats lower.
 
     ``y`` is needed for a conditional VAE and must be None otherwise. ``optimizer``,
-    ``generator`` and ``start_step`` continue a run; ``stop_at`` ends it early. Callbacks get
-    (step, vae, logs) after every step, with step counted from 1.
+    ``generator`` and ``start_step`` continue a run; ``stop_at`` ends it early; ``plan`` cuts
+    each batch into micro-batches and processes (``train.Plan``). Callbacks get (step, vae,
+    logs) after every step, with step counted from 1.
     """
     _check_digits(x)
     _check_labels(y, x.shape[0], vae.config.num_classes, "VAE")
@@ -395,12 +397,12 @@ def train_vae(
     history = history or VAEHistory()
     callbacks = list(callbacks)
 
-    def batch_loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        i = _batch_indices(step, x.shape[0], config)
+    def batch_loss(step: int, stream: Stream) -> tuple[torch.Tensor, dict[str, float]]:
+        i = _batch_indices(step, x.shape[0], config).tensor_split(stream.count)[stream.index]  # this micro-batch's share
         noisy = None
         if config.input_noise:  # the encoder sees a noisy copy; the decoder must explain the clean digits
-            noisy = x[i] + config.input_noise * torch.randn(x[i].shape, generator=generator).to(x.device)
-        terms = elbo(vae, x[i], None if y is None else y[i], beta=config.beta, generator=generator, encoder_input=noisy)
+            noisy = x[i] + config.input_noise * torch.randn(x[i].shape, generator=stream.generator).to(x.device)
+        terms = elbo(vae, x[i], None if y is None else y[i], beta=config.beta, generator=stream.generator, encoder_input=noisy)
         logs = {"loss": terms.loss.item(), "reconstruction": terms.reconstruction.mean().item(), "kl": terms.kl.mean().item()}
         return terms.loss, logs
 
@@ -413,7 +415,8 @@ def train_vae(
             callback(step, vae, logs)
 
     history.seconds += minimize(
-        vae, optimizer, batch_loss, config, after_step=after_step, start_step=start_step, stop_at=stop_at, progress=progress
+        vae, optimizer, batch_loss, config, after_step=after_step, generator=generator,
+        start_step=start_step, stop_at=stop_at, progress=progress, plan=plan,
     )
     for callback in callbacks:
         if isinstance(callback, SampleSnapshots):
