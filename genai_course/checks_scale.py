@@ -140,7 +140,7 @@ def shard(fn: Callable[..., torch.Tensor]) -> str:
                 out = _call(what, fn, given, rank, world)
             except CheckFailed as failure:
                 raise _with_advice(failure, _SHARD_ERRORS) from None
-            _unchanged(what, [("x", given, x)], "x[...] = or an in-place edit")
+            _unchanged(what, [("x", given, x)], "x[...] = ... or x.zero_()")
             calls.append((what, x, rank, world))
             outs.append(_tensor(what, out, dtype=None))
     if not all(_same_rows(o, _block(x, r, w)) for o, (_, x, r, w) in zip(outs, calls)):
@@ -398,7 +398,10 @@ def accumulate_gradients(fn: Callable[..., float]) -> str:
             scale = float(grad @ full / (full @ full))
             if _close(grad, scale * full, 1e-4):
                 raise CheckFailed(f"{what}: the gradient is {scale:.3g} times the full-batch gradient: divide each micro-batch's loss by k, and only by k")
-            raise CheckFailed(f"{what}: the gradient in .grad differs from the gradient of loss_fn(model(x), y) on the whole batch")
+            raise CheckFailed(
+                f"{what}: the gradient in .grad differs from the gradient of loss_fn(model(x), y) on the whole batch: every row "
+                "should be used once, its inputs with its own targets (x.chunk(k) and y.chunk(k) side by side)"
+            )
         if not math.isclose(loss, full_loss, rel_tol=1e-5, abs_tol=1e-6):
             if math.isclose(loss, c.k * full_loss, rel_tol=1e-5):
                 raise CheckFailed(f"{what} returned {loss:.4f}, k times the batch's mean loss {full_loss:.4f}: add up the micro-batch losses divided by k")
@@ -460,7 +463,7 @@ def _round_trip(what: str, state: dict[str, Any]) -> dict[str, Any]:
             torch.load(buffer, weights_only=True)
         except Exception:
             raise CheckFailed(
-                f"{what}: state[{key!r}] is a {type(value).__name__}, which torch.load(weights_only=True) refuses to load (it accepts "
+                f"{what}: state[{key!r}] is an object of class {type(value).__name__}, which torch.load(weights_only=True) refuses to load (it accepts "
                 "tensors, numbers, strings and dicts and lists of them, never objects whose loading could run code): store "
                 + {"model": "model.state_dict()", "optimizer": "optimizer.state_dict()", "generator": "generator.get_state()"}.get(key, "tensors and numbers")
             ) from None

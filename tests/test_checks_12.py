@@ -209,7 +209,7 @@ SHARD_MISTAKES = [
     (lambda x, r, w: shard(x, r, w).flip(0), ["shard(x, 0, 4) for x of shape (12, 3) should be rows 0 to 2 of x, x[0:3], but holds rows [2, 1, 0]"]),
     (lambda x, r, w: shard(x, r, w) + 1, ["should be rows 0 to 2 of x, x[0:3], but holds values that are not rows of x"]),
     (lambda x, r, w: shard(x, r, w).reshape(-1), ["should have shape (3, 3)", "n = B // world = 3", "has shape (9,)"]),
-    (lambda x, r, w: shard(x, r, w).zero_(), ["changed the x you were given"]),
+    (lambda x, r, w: shard(x, r, w).zero_(), ["changed the x you were given", "x.zero_()"]),
 ]
 
 
@@ -293,7 +293,7 @@ ACC_MISTAKES = [
     (lambda model, loss_fn, x, y, k: 0.0, ["never ran the network"]),
     (lambda model, loss_fn, x, y, k: (model.zero_grad(), [model(x_j) for x_j in x.chunk(k)], 0.0)[-1], ["left no gradient in net.0.weight, net.0.bias, net.2.weight, net.2.bias.grad"]),
     (lambda model, loss_fn, x, y, k: accumulate()(model, loss_fn, x[torch.randperm(len(x))], y, k),
-     ["differs from the gradient of loss_fn(model(x), y) on the whole batch"]),
+     ["differs from the gradient of loss_fn(model(x), y) on the whole batch", "its inputs with its own targets"]),
 ]
 
 
@@ -330,9 +330,9 @@ SAVE_MISTAKES = [
     (saved(model=lambda m, o, g, s: m.state_dict()),
      ["state['model'] changed when training went on after the save", "holds references to the live tensors", "copy.deepcopy(model.state_dict())"]),
     (saved(optimizer=lambda m, o, g, s: o.state_dict()), ["state['optimizer'] changed when training went on", "copy.deepcopy(optimizer.state_dict())"]),
-    (saved(model=lambda m, o, g, s: m), ["state['model'] is a Sequential", "weights_only=True", "store model.state_dict()"]),
-    (saved(optimizer=lambda m, o, g, s: o), ["state['optimizer'] is a Adam", "store optimizer.state_dict()"]),
-    (saved(generator=lambda m, o, g, s: g), ["state['generator'] is a Generator", "store generator.get_state()"]),
+    (saved(model=lambda m, o, g, s: m), ["state['model'] is an object of class Sequential", "weights_only=True", "store model.state_dict()"]),
+    (saved(optimizer=lambda m, o, g, s: o), ["state['optimizer'] is an object of class Adam", "store optimizer.state_dict()"]),
+    (saved(generator=lambda m, o, g, s: g), ["state['generator'] is an object of class Generator", "store generator.get_state()"]),
     (saved(generator=lambda m, o, g, s: g.initial_seed()), ["state['generator'] is the number 1000", "a seed says where the random stream started"]),
     (saved(generator=lambda m, o, g, s: torch.Generator().manual_seed(g.initial_seed()).get_state()),
      ["state['generator'] should be generator.get_state() at the moment of saving"]),
