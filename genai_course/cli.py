@@ -64,12 +64,57 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.model not in models.MODELS:
         raise UsageError(f"unknown model {args.model!r}: choose one of {', '.join(models.MODELS)}")
+    from .checkpoints import CheckpointError
+    from .train import Plan, get_device
+
     if args.out is None:
         Path("runs").mkdir(exist_ok=True)
     out = _writable(args.out or f"runs/{args.model}-seed{args.seed}.pt", "checkpoint")
-    model = models.train_model(args.model, steps=args.steps, seed=args.seed, progress=not args.quiet)
-    model.save(str(out))
-    print(f"trained {args.model} (seed {args.seed}, {model.step} steps, {model.history.seconds:.1f} s); checkpoint written to {out}")
+    try:
+        device = get_device(args.device)
+        plan = Plan(accumulate=args.accumulate, precision=args.precision)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    resumable = args.model != "charlm-names"
+    if (args.checkpoint_every or args.resume) and not resumable:
+        raise UsageError(f"{args.model} trains in one go: its checkpoint holds the weights only, so --checkpoint-every and --resume do not apply")
+    if args.resume and out.exists():
+        try:
+            model = models.load_model(str(out), device=device)
+        except CheckpointError as e:
+            raise UsageError(f"cannot resume: {e}") from None
+        if (model.name, model.seed) != (args.model, args.seed):
+            raise UsageError(f"cannot resume: {out} holds {model.name} seed {model.seed}, not {args.model} seed {args.seed}")
+        if model.plan.accumulate != args.accumulate:
+            raise UsageError(f"cannot resume: {out} was trained with --accumulate {model.plan.accumulate}, not {args.accumulate}")
+        model.plan.precision = args.precision
+        planned = model.recipe.train.steps
+        if args.steps and args.steps != planned:
+            print(f"note: {out}'s learning-rate schedule was planned for {planned} steps; going on to {args.steps} changes it, "
+                  f"so this is not the run '--steps {args.steps}' would have been", file=sys.stderr)
+        print(f"resuming {args.model} from step {model.step} of {out}", flush=True)
+    else:
+        model = models.build(args.model, seed=args.seed, device=device)
+        model.plan = plan
+    total = args.steps or model.recipe.train.steps
+    if model.step > total:
+        raise UsageError(f"cannot resume: {out} is already at step {model.step}, past --steps {total}")
+    try:
+        if not resumable:
+            model.fit(steps=total, progress=not args.quiet)
+            model.save(str(out))
+        while resumable:
+            stop = min(total, model.step + args.checkpoint_every) if args.checkpoint_every else total
+            model.fit(steps=total, stop_at=stop, progress=not args.quiet)
+            model.save(str(out))  # atomic: a run killed at any moment leaves the last whole checkpoint
+            if model.step >= total:
+                break
+    except ValueError as e:  # e.g. a batch that does not cut into --accumulate micro-batches
+        raise UsageError(str(e)) from None
+    how = f", {args.accumulate} micro-batches a step" if args.accumulate > 1 else ""
+    how += ", bf16 autocast" if args.precision == "bf16" else ""
+    where = f", on {device}" if device.type != "cpu" else ""
+    print(f"trained {args.model} (seed {args.seed}, {model.step} steps, {model.history.seconds:.1f} s{how}{where}); checkpoint written to {out}")
     return 0
 
 
@@ -108,11 +153,39 @@ def _sample_text(model: Any, out: Path, args: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
-    os.replace(tmp, out)
-    print(f"wrote {args.n} names of {model.name} to {out} (UTF-8, one a line)")
+    record = _provenance_sidecar(out)
+    text = {out: "".join(f"{name}\n" for name in names), record: _provenance_json(
+        args.checkpoint, model, args.seed, "sample", n=args.n, label=args.label, temperature=args.temperature, top_k=args.top_k) + "\n"}
+    _write_texts(text)
+    print(f"wrote {args.n} names of {model.name} to {out} (UTF-8, one a line; provenance in {record.name})")
     return 0
+
+
+def _provenance_sidecar(out: Path) -> Path:
+    """Where a text output's provenance goes: FILE.provenance.json (the file itself stays one sample a line)."""
+    return out.with_name(out.name + ".provenance.json")
+
+
+def _provenance_json(checkpoint: str, model: Any, seed: int, command: str, **options: Any) -> str:
+    """The provenance record of a file made from ``checkpoint`` (checkpoints.provenance), as JSON."""
+    import json
+
+    from . import checkpoints
+
+    return json.dumps(checkpoints.provenance(checkpoint, model=model.name, seed=seed, command=command, **options), sort_keys=True)
+
+
+def _write_texts(files: dict[Path, str]) -> None:
+    """Write each text to a temporary file first, then swap them all in (nothing half-written is left)."""
+    tmps = {path: path.with_name(f".{path.name}.tmp") for path in files}
+    try:
+        for path, text in files.items():
+            tmps[path].write_text(text, encoding="utf-8")
+        for path, tmp in tmps.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
 
 
 def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
@@ -155,10 +228,12 @@ def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
             raise UsageError(f"model {model.name} is not conditional: it takes no --label")
         x = model.sample(args.n, generator=generator, **options)
     arrays["x"] = x.numpy().astype(np.float32)
-    tmp = out.with_name(f".{out.name}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, out)
     described = ", ".join(f"array {k}, shape {v.shape}" for k, v in sorted(arrays.items()))
+    # provenance: a JSON string in a 0-d unicode array, so np.load reads it without allow_pickle
+    record = _provenance_json(args.checkpoint, model, args.seed, "sample", n=args.n, label=label, **options)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    np.savez(tmp, **arrays, provenance=np.array(record))
+    os.replace(tmp, out)
     print(f"wrote {args.n} samples of {model.name} to {out} ({described})")
     return 0
 
@@ -177,7 +252,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluate.evaluate_model(model, n=args.n, seed=args.seed)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    print(json.dumps(result.as_dict(), indent=2) if args.json else result)
+    if args.json:
+        from . import checkpoints
+
+        record = checkpoints.provenance(args.checkpoint, model=model.name, seed=args.seed, command="evaluate", n=args.n)
+        print(json.dumps({**result.as_dict(), "provenance": record}, indent=2))
+    else:
+        print(result)
     return 0
 
 
@@ -195,6 +276,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     figure = _writable(args.figure or str(out.with_suffix(".png")), "figure")
     if figure.suffix != ".png":
         raise UsageError(f"figure {figure} should end in .png")
+    from . import checkpoints
+
+    manifest = folder / checkpoints.MANIFEST
+    if manifest.is_file():  # a folder handed out with a manifest (pretrained checkpoints): every file must match
+        try:
+            checkpoints.verify_manifest(manifest)
+        except CheckpointError as e:
+            raise UsageError(str(e)) from None
     loaded = []
     for path in paths:
         try:
@@ -210,17 +299,42 @@ def _cmd_report(args: argparse.Namespace) -> int:
         results.append(result)
     if not results:
         raise UsageError(f"none of the checkpoints in {folder} could be read")
-    text = evaluate.report_markdown(results, figure.name)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    records = [checkpoints.provenance(path, model=model.name, seed=args.seed, command="report") for path, model in loaded]
+    text = evaluate.report_markdown(results, figure.name) + _provenance_markdown(loaded, records, args.seed)
+    _write_texts({out: text})
+    import json
+
     import matplotlib
 
     matplotlib.use("Agg")
-    evaluate.plot_report(results, figure)
+    import matplotlib.pyplot as plt
+
+    fig = evaluate.plot_report(results)
+    tmp = figure.with_name(f".{figure.name}.tmp")
+    try:  # PNG text chunks: what made the figure travels with it
+        fig.savefig(tmp, dpi=110, format="png", metadata={
+            "Software": records[0]["made_by"], "Provenance": json.dumps(records, sort_keys=True)})
+        os.replace(tmp, figure)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     print(evaluate.markdown_table(results), end="")
     print(f"wrote {out} and {figure} ({len(results)} models)")
     return 0
+
+
+def _provenance_markdown(loaded: list[tuple[Path, Any]], records: list[dict[str, Any]], seed: int) -> str:
+    """The report's last section: what made it, and every checkpoint with its sha256."""
+    first = records[0]
+    rows = "".join(
+        f"| {r['checkpoint']} | {model.name} | {model.seed} | {model.step} | `{r['checkpoint_sha256']}` |\n"
+        for (_, model), r in zip(loaded, records)
+    )
+    return (
+        f"\n## Provenance\n\nMade by {first['made_by']} (torch {first['torch']}) with `genai-course report --seed {seed}` "
+        f"from these checkpoints (check one with `sha256sum FILE`):\n\n"
+        f"| checkpoint | model | trained with seed | steps | sha256 |\n|---|---|---:|---:|---|\n{rows}"
+    )
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -250,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the lesson's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
+    p.add_argument("--accumulate", type=_positive_int, default=1, help="micro-batches a step, gradients accumulated (default 1); the batch must divide evenly")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision with autocast (default fp32)")
+    p.add_argument("--device", default=None, help="cpu (default), auto, cuda or mps")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="K", help="also write the checkpoint every K steps, so a killed run can --resume")
+    p.add_argument("--resume", action="store_true", help="continue from --out if it exists (same model, seed and --accumulate); the result equals an uninterrupted run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -266,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=["ancestral", "ddim"], default=None, help="diffusion models: 'ancestral' (every step, fresh noise; the default) or 'ddim' (fewer deterministic steps)")
     p.add_argument("--steps", type=_positive_int, default=None, help="diffusion models: DDIM steps (default 50; alone, it selects DDIM)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given), .txt for text")
+    p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given; provenance, a JSON string), .txt for text (with FILE.provenance.json)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("evaluate", help="run every test that applies to a trained model: quality, diversity, two-sample test, memorization, speed")

@@ -67,7 +67,7 @@ def test_train_writes_a_checkpoint_and_says_where(trained):
     lesson = models.get_recipe("gan-ring8")  # the lesson's recipe, only shorter
     assert model.recipe.generator == lesson.generator and model.recipe.discriminator == lesson.discriminator
     assert dataclasses.replace(model.recipe.train, steps=lesson.train.steps) == lesson.train
-    assert sorted(os.listdir(trained.checkpoint.parent)) == ["x.pt"]
+    assert sorted(os.listdir(trained.checkpoint.parent)) == ["x.pt", "x.pt.sha256"]  # and its hash, no temporary files
 
 
 def test_train_default_output_goes_to_runs(tmp_path, monkeypatch, capsys):
@@ -84,7 +84,7 @@ def test_sample_writes_npz(trained, tmp_path, capsys):
     assert code == 0 and err == ""
     assert out == f"wrote 100 samples of gan-ring8 to {out_file} (array x, shape (100, 2))\n"
     with np.load(out_file) as npz:
-        assert npz.files == ["x"]
+        assert npz.files == ["x", "provenance"]  # provenance: tests/test_provenance.py
         assert npz["x"].shape == (100, 2) and npz["x"].dtype == np.float32
         assert np.isfinite(npz["x"]).all()
     assert sorted(os.listdir(tmp_path)) == ["s.npz"]  # no temporary file left
@@ -215,7 +215,7 @@ def test_sample_digits_writes_images_in_0_1(name, digit_checkpoints, tmp_path, c
     code, stdout, _ = run_main(["sample", str(digit_checkpoints[name]), "-n", "12", "--out", str(out)], capsys)
     assert code == 0 and "array x, shape (12, 1, 8, 8)" in stdout
     arrays = np.load(out)
-    assert set(arrays.files) == {"x"}
+    assert set(arrays.files) == {"x", "provenance"}
     x = arrays["x"]
     assert x.shape == (12, 1, 8, 8) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
 
@@ -327,7 +327,7 @@ def test_sample_diffusion_writes_points_or_images(name, shape, ddpm_checkpoints,
     code, stdout, _ = run_main(["sample", str(ddpm_checkpoints[name]), "-n", "10", "--steps", "5", "--out", str(out)], capsys)
     assert code == 0 and f"array x, shape {shape}" in stdout
     arrays = np.load(out)
-    assert set(arrays.files) == {"x"}  # digits without --label: the unconditional branch, no labels
+    assert set(arrays.files) == {"x", "provenance"}  # digits without --label: the unconditional branch, no labels
     model = models.load_model(str(ddpm_checkpoints[name]))
     again = model.sample(10, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=5)
     assert np.array_equal(arrays["x"], again.numpy())
