@@ -1,0 +1,313 @@
+# %% [markdown]
+# Generated from solutions/12_scaling.py by `genai-course build`: do not edit by hand.
+
+# %% [markdown]
+# # Exercises 12: Scaling up
+#
+# Five exercises from lesson 12 (`notebooks/12_scaling.ipynb`): the ideas that let training grow
+# past one batch, one process and one uninterrupted run, written at the level of tensors and
+# tiny models. One process plays every rank here, so no `torchrun` is needed. You write the
+# shard of a global batch that one process of a data-parallel job computes; the all-reduce that
+# leaves every process holding the same gradient; gradient accumulation, which gets a big
+# batch's gradient from small micro-batches; and the two halves of a checkpoint that resumes
+# training exactly. Replace each `raise NotImplementedError` with your code, then run the check
+# cell below it: it prints ✅ when your code is right, or says what is wrong.
+#
+# Notation: a batch `x` has $B$ rows (its first dimension); `world` is the number of processes
+# $W$, each with a `rank` $r = 0, \dots, W - 1$; a loss is a **mean** over the rows of a batch,
+# $L = \frac{1}{B} \sum_{i=1}^{B} \ell_i$.
+#
+# The model for the demonstrations is a small digit classifier on scikit-learn's 8x8 digits.
+
+# %%
+import copy
+import io
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genai_course import checks, data
+
+torch.set_num_threads(1)  # networks this small run faster on one thread than on two that wait for each other
+digits = data.load_digits()
+images, labels = digits.x_train.flatten(1), digits.y_train  # (N, 64) pixels in [0, 1], (N,) digits 0-9
+print("training digits:", tuple(images.shape), "labels:", tuple(labels.shape))
+
+
+def classifier(seed: int = 0) -> nn.Module:
+    """A 64 -> 32 -> 10 digit classifier with weights from `seed`."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10))
+
+
+# %% [markdown]
+# ## Exercise 12.1: one process's shard of the batch
+#
+# In data-parallel training each of the $W$ processes holds a full copy of the model and computes
+# on its own share of the global batch. Write `shard(x, rank, world)`: the **contiguous** block
+# of rows that process `rank` computes,
+#
+# $$n = \frac{B}{W}, \qquad \text{shard}_r = \left(x_{rn},\; x_{rn+1},\; \dots,\; x_{(r+1)n - 1}\right)$$
+#
+# - `x`: (B, ...) any tensor, one example a row; `rank`: an int from 0 to `world - 1`; `world`: an int $\ge 1$.
+#
+# Return the rows of shape (n, ...), a slice of `x` (a view or a copy, either is fine). If $W$
+# does not divide $B$, raise `ValueError` with a message that names both numbers: unequal shards
+# would make the mean of the processes' gradients (exercise 12.2) weigh rows unequally.
+# Concatenated in rank order, the shards give back `x`. (PyTorch's `DistributedSampler` deals a
+# data set's indices out the other way, interleaved, `rank::world`; either works as long as every
+# row goes to exactly one rank, but the contract here is contiguous blocks.) Hints: `B // world`
+# is an integer division; `x[a:b]` leaves row `b` out.
+
+
+# %%
+def shard(x: torch.Tensor, rank: int, world: int) -> torch.Tensor:
+    """x: (B, ...), 0 <= rank < world -> (B // world, ...): rows rank * n, ..., (rank + 1) * n - 1."""
+    # TODO: write your solution here (see the exercise above), then run the check below.
+    raise NotImplementedError("exercise not attempted yet")
+
+
+# %%
+checks.shard(shard)
+
+# %% [markdown]
+# A batch of 64 digits over 4 processes: 16 each, and together exactly the batch. A batch of 60
+# over 8 processes is refused.
+
+# %%
+try:
+    batch = images[:64]
+    parts = [shard(batch, rank, 4) for rank in range(4)]
+    print("shard shapes:", [tuple(p.shape) for p in parts])
+    print("concatenated in rank order they give the batch:", torch.equal(torch.cat(parts), batch))
+    try:
+        shard(images[:60], 0, 8)
+    except ValueError as e:
+        print("60 rows over 8 processes: ValueError:", e)
+except NotImplementedError:
+    print("(finish exercise 12.1 to shard a batch)")
+
+# %% [markdown]
+# ## Exercise 12.2: the all-reduce of gradients
+#
+# After the backward pass every process holds the gradients of the loss on its own shard.
+# `DistributedDataParallel` then runs an **all-reduce**: the processes exchange gradients until
+# each one holds their element-wise mean, so every copy of the model takes the same step and the
+# copies stay identical. Write `all_reduce_mean(grads)`, which computes what every rank holds
+# afterwards,
+#
+# $$\bar g_p = \frac{1}{W} \sum_{r=0}^{W-1} g_{r,p} \qquad \text{for each gradient tensor } p$$
+#
+# - `grads`: a list of $W$ lists (one per rank); `grads[r]` is rank $r$'s list of $P$ gradient
+#   tensors, one per parameter, and the shapes of `grads[r][p]` are the same for every $r$.
+#
+# Return one list of $P$ tensors, `result[p]` of the shape of `grads[0][p]`. Do not change the
+# tensors you are given (they are the ranks' own). Hints: `zip(*grads)` groups the $W$ gradients
+# of each parameter; `torch.stack(...).mean(dim=0)` or `sum(...) / len(grads)` averages them.
+#
+# Why the mean: with equal shards of $n = B / W$ rows, the mean of the shards' mean-loss gradients
+# *is* the full batch's gradient,
+#
+# $$\frac{1}{W} \sum_{r} \nabla \frac{1}{n} \sum_{i \in \text{shard}_r} \ell_i = \nabla \frac{1}{Wn} \sum_{i=1}^{B} \ell_i = \nabla L$$
+#
+# so $W$ processes on $B/W$ rows each train exactly like one process on $B$ rows.
+
+
+# %%
+def all_reduce_mean(grads: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """grads: W lists of P tensors -> P tensors: the element-wise mean over the W ranks."""
+    # TODO: write your solution here (see the exercise above), then run the check below.
+    raise NotImplementedError("exercise not attempted yet")
+
+
+# %%
+checks.all_reduce_mean(all_reduce_mean)
+
+# %% [markdown]
+# The key fact, on the digit classifier: four simulated ranks each take the gradient of the mean
+# cross-entropy on their 16 digits; after the all-reduce every rank holds the gradient of the whole
+# batch of 64. With *unequal* shards (30, 30 and 4 digits) the mean of the shards' gradients is
+# no longer the batch's gradient: the 4 digits of the small shard weigh as much as 30 others.
+# That is why `shard` refuses a batch that does not split evenly (and why `DistributedSampler`
+# pads or drops examples to make the shards equal).
+
+# %%
+try:
+    model = classifier()
+    params = list(model.parameters())
+    x, y = images[:64], labels[:64]
+    full = torch.autograd.grad(F.cross_entropy(model(x), y), params)
+    per_rank = [list(torch.autograd.grad(F.cross_entropy(model(shard(x, r, 4)), shard(y, r, 4)), params)) for r in range(4)]
+    reduced = all_reduce_mean(per_rank)
+    print("equal shards: mean of the ranks' gradients == full-batch gradient:",
+          all(torch.allclose(a, b, atol=1e-6) for a, b in zip(reduced, full)))
+    uneven = [list(torch.autograd.grad(F.cross_entropy(model(x[a:b]), y[a:b]), params)) for a, b in ((0, 30), (30, 60), (60, 64))]
+    gap = max((a - b).abs().max().item() for a, b in zip(all_reduce_mean(uneven), full))
+    print("shards of 30, 30 and 4: differs from the full-batch gradient by more than 1e-3:", gap > 1e-3)
+except NotImplementedError:
+    print("(finish exercises 12.1 and 12.2 to average the ranks' gradients)")
+
+# %% [markdown]
+# ## Exercise 12.3: gradient accumulation
+#
+# A batch too big for memory can still be trained on: split it into $k$ micro-batches of
+# $m = B / k$ rows, run forward and backward on one at a time, and let the gradients add up in
+# `.grad` (that is what `backward()` does: it *adds* to `.grad`). With each micro-batch's mean loss
+# $L_j$ divided by $k$, the sum is exactly the full batch's gradient:
+#
+# $$\nabla L = \nabla \frac{1}{B} \sum_{i=1}^{B} \ell_i = \sum_{j=1}^{k} \nabla \frac{L_j}{k}, \qquad L_j = \frac{1}{m} \sum_{i \in \text{micro-batch } j} \ell_i$$
+#
+# Write `accumulate_gradients(model, loss_fn, x, y, micro_batches)`:
+#
+# - `model`: an `nn.Module`; `loss_fn(output, target)`: a mean loss such as `F.cross_entropy`;
+#   `x`: (B, ...) inputs, `y`: (B, ...) targets; `micro_batches`: $k$, which divides $B$.
+#
+# Clear the gradients once (`.grad` may hold a previous batch's), then for each of the $k$
+# micro-batches in turn: forward, loss divided by $k$, backward. Leave the full-batch gradient in
+# every parameter's `.grad` and return the full batch's mean loss as a float (the sum of the
+# divided micro-batch losses). Do not step an optimizer: the training loop does, once per full
+# batch. Hints: `x.chunk(k)` and `y.chunk(k)` give the micro-batches; `model.zero_grad()` clears
+# the gradients; only one micro-batch's activations are ever in memory.
+
+
+# %%
+def accumulate_gradients(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, micro_batches: int) -> float:
+    """Fill .grad with the gradient of loss_fn(model(x), y) from micro_batches pieces; return that loss."""
+    # TODO: write your solution here (see the exercise above), then run the check below.
+    raise NotImplementedError("exercise not attempted yet")
+
+
+# %%
+checks.accumulate_gradients(accumulate_gradients)
+
+# %% [markdown]
+# A batch of 256 digits as 8 micro-batches of 32: the same gradient as the batch in one piece
+# (up to float rounding), so one step of the optimizer from either lands on the same weights.
+
+# %%
+try:
+    x, y = images[:256], labels[:256]
+    whole, pieces = classifier(), classifier()
+    whole.zero_grad()
+    F.cross_entropy(whole(x), y).backward()
+    loss = accumulate_gradients(pieces, F.cross_entropy, x, y, 8)
+    print("returned loss == the batch's mean loss:", abs(loss - F.cross_entropy(whole(x), y).item()) < 1e-5)
+    print("8 micro-batches of 32 give the gradient of the batch of 256:",
+          all(torch.allclose(a.grad, b.grad, atol=1e-6) for a, b in zip(whole.parameters(), pieces.parameters())))
+    for m in (whole, pieces):
+        torch.optim.SGD(m.parameters(), lr=0.5).step()
+    print("and one SGD step from each gives the same weights:",
+          all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole.parameters(), pieces.parameters())))
+except NotImplementedError:
+    print("(finish exercise 12.3 to accumulate gradients)")
+
+# %% [markdown]
+# ## Exercise 12.4: saving the training state
+#
+# A long run is stopped (a time limit, a crash, a laptop closed) and continued later. For the
+# continued run to be *exactly* the run that never stopped, the checkpoint needs everything the
+# next steps depend on: the weights, the optimizer's state (Adam's running averages of the
+# gradient and its square, a momentum buffer), the position of the random generator that draws
+# the batches, and the step count. Write `save_state(model, optimizer, generator, step)` returning
+#
+# ```
+# {"model": ..., "optimizer": ..., "generator": ..., "step": step}
+# ```
+#
+# with `model.state_dict()`, `optimizer.state_dict()` and `generator.get_state()` at the moment
+# of saving. Two things to get right:
+#
+# - it is a **snapshot**: training goes on after the save, and `state_dict()` holds *references*
+#   to the live tensors, which every step updates in place; keep a copy (`copy.deepcopy`);
+# - it loads with `torch.load(..., weights_only=True)` (lesson 13: loading an arbitrary object
+#   can run code), which accepts tensors, numbers, strings and dicts and lists of them, but not
+#   a `torch.Generator` or an `nn.Module`; the generator's state is a tensor.
+#
+# A seed is not enough: it says where the random stream started, not how far it has got.
+
+
+# %%
+def save_state(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, step: int) -> dict:
+    """-> {"model", "optimizer", "generator", "step"}: a copy of everything the next steps depend on."""
+    # TODO: write your solution here (see the exercise above), then run the check below.
+    raise NotImplementedError("exercise not attempted yet")
+
+
+# %%
+checks.save_state(save_state)
+
+# %% [markdown]
+# ## Exercise 12.5: resuming exactly
+#
+# Write `restore_state(state, model, optimizer, generator)`: load a state saved by `save_state`
+# (as `torch.load(..., weights_only=True)` gives it back) into the objects you are given, a new
+# process's freshly built model, optimizer and generator, and return the step to continue from,
+# `state["step"]`. Hints: `model.load_state_dict(...)`, `optimizer.load_state_dict(...)`,
+# `generator.set_state(...)`; load into the objects passed in (a model built inside your
+# function is lost when it returns).
+
+
+# %%
+def restore_state(state: dict, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> int:
+    """Load state into model, optimizer and generator (in place); return the step saved."""
+    # TODO: write your solution here (see the exercise above), then run the check below.
+    raise NotImplementedError("exercise not attempted yet")
+
+
+# %%
+checks.restore_state(restore_state)
+
+# %% [markdown]
+# The whole round trip, on the digit classifier with Adam: 40 steps in one go, against 20 steps, a
+# checkpoint written to a file (an in-memory one here) and read back with `weights_only=True`, a
+# "new process" with other weights, a new optimizer and another seed, then 20 more steps. The two
+# runs end on the same weights, bit for bit. Leave out the optimizer's state or the generator's,
+# and they do not.
+
+# %%
+def train(model, optimizer, generator, steps):
+    for _ in range(steps):
+        i = torch.randint(len(images), (64,), generator=generator)  # the batch depends on the generator
+        optimizer.zero_grad()
+        F.cross_entropy(model(images[i]), labels[i]).backward()
+        optimizer.step()
+
+
+def run(resume=None, steps=40, at=20):
+    model = classifier(0)
+    optimizer, generator = torch.optim.Adam(model.parameters(), lr=0.01), torch.Generator().manual_seed(0)
+    if resume is None:
+        train(model, optimizer, generator, steps)
+        return model
+    train(model, optimizer, generator, at)
+    file = io.BytesIO()
+    torch.save(save_state(model, optimizer, generator, at), file)
+    file.seek(0)
+    state = torch.load(file, weights_only=True)
+    model = classifier(1)  # a new process: other weights, a new optimizer, another seed
+    optimizer, generator = torch.optim.Adam(model.parameters(), lr=0.01), torch.Generator().manual_seed(1)
+    start = restore_state(state, model, optimizer, generator)
+    if resume == "without the optimizer's state":
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    if resume == "without the generator's state":
+        generator = torch.Generator().manual_seed(1)
+    train(model, optimizer, generator, steps - start)
+    return model
+
+
+try:
+    reference = run()
+    for how in ("exactly", "without the optimizer's state", "without the generator's state"):
+        resumed = run(how)
+        same = all(torch.equal(a, b) for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()))
+        print(f"resumed {how}: same weights as 40 uninterrupted steps: {same}")
+except NotImplementedError:
+    print("(finish exercises 12.4 and 12.5 to resume a run)")
+
+# %% [markdown]
+# These are the pieces behind lesson 12's `torchrun` runs: the data is sharded across processes
+# (12.1), `DistributedDataParallel` averages the gradients during the backward pass (12.2), so the
+# processes together take the step one process would take on the whole batch; accumulation
+# (12.3) reaches the same batch with less memory; and a checkpoint with the optimizer's and the
+# generator's state (12.4, 12.5) lets any of it stop and go on exactly.
