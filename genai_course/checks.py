@@ -993,3 +993,4 @@ from .checks_text import bigram_log_probs, sample_next, causal_attention  # noqa
 from .checks_diffusion import q_sample, reverse_step, guided_eps  # noqa: E402,F401
 from .checks_eval import knn_radii, precision_recall, binomial_p_value, flag_copies  # noqa: E402,F401
 from .checks_scale import shard, all_reduce_mean, accumulate_gradients, save_state, restore_state  # noqa: E402,F401
+from .checks_safety import sha256_file, safe_load  # noqa: E402,F401
