@@ -64,12 +64,57 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.model not in models.MODELS:
         raise UsageError(f"unknown model {args.model!r}: choose one of {', '.join(models.MODELS)}")
+    from .checkpoints import CheckpointError
+    from .train import Plan, get_device
+
     if args.out is None:
         Path("runs").mkdir(exist_ok=True)
     out = _writable(args.out or f"runs/{args.model}-seed{args.seed}.pt", "checkpoint")
-    model = models.train_model(args.model, steps=args.steps, seed=args.seed, progress=not args.quiet)
-    model.save(str(out))
-    print(f"trained {args.model} (seed {args.seed}, {model.step} steps, {model.history.seconds:.1f} s); checkpoint written to {out}")
+    try:
+        device = get_device(args.device)
+        plan = Plan(accumulate=args.accumulate, precision=args.precision)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    resumable = args.model != "charlm-names"
+    if (args.checkpoint_every or args.resume) and not resumable:
+        raise UsageError(f"{args.model} trains in one go: its checkpoint holds the weights only, so --checkpoint-every and --resume do not apply")
+    if args.resume and out.exists():
+        try:
+            model = models.load_model(str(out), device=device)
+        except CheckpointError as e:
+            raise UsageError(f"cannot resume: {e}") from None
+        if (model.name, model.seed) != (args.model, args.seed):
+            raise UsageError(f"cannot resume: {out} holds {model.name} seed {model.seed}, not {args.model} seed {args.seed}")
+        if model.plan.accumulate != args.accumulate:
+            raise UsageError(f"cannot resume: {out} was trained with --accumulate {model.plan.accumulate}, not {args.accumulate}")
+        model.plan.precision = args.precision
+        planned = model.recipe.train.steps
+        if args.steps and args.steps != planned:
+            print(f"note: {out}'s learning-rate schedule was planned for {planned} steps; going on to {args.steps} changes it, "
+                  f"so this is not the run '--steps {args.steps}' would have been", file=sys.stderr)
+        print(f"resuming {args.model} from step {model.step} of {out}", flush=True)
+    else:
+        model = models.build(args.model, seed=args.seed, device=device)
+        model.plan = plan
+    total = args.steps or model.recipe.train.steps
+    if model.step > total:
+        raise UsageError(f"cannot resume: {out} is already at step {model.step}, past --steps {total}")
+    try:
+        if not resumable:
+            model.fit(steps=total, progress=not args.quiet)
+            model.save(str(out))
+        while resumable:
+            stop = min(total, model.step + args.checkpoint_every) if args.checkpoint_every else total
+            model.fit(steps=total, stop_at=stop, progress=not args.quiet)
+            model.save(str(out))  # atomic: a run killed at any moment leaves the last whole checkpoint
+            if model.step >= total:
+                break
+    except ValueError as e:  # e.g. a batch that does not cut into --accumulate micro-batches
+        raise UsageError(str(e)) from None
+    how = f", {args.accumulate} micro-batches a step" if args.accumulate > 1 else ""
+    how += ", bf16 autocast" if args.precision == "bf16" else ""
+    where = f", on {device}" if device.type != "cpu" else ""
+    print(f"trained {args.model} (seed {args.seed}, {model.step} steps, {model.history.seconds:.1f} s{how}{where}); checkpoint written to {out}")
     return 0
 
 
@@ -319,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the lesson's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
+    p.add_argument("--accumulate", type=_positive_int, default=1, help="micro-batches a step, gradients accumulated (default 1); the batch must divide evenly")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision with autocast (default fp32)")
+    p.add_argument("--device", default=None, help="cpu (default), auto, cuda or mps")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="K", help="also write the checkpoint every K steps, so a killed run can --resume")
+    p.add_argument("--resume", action="store_true", help="continue from --out if it exists (same model, seed and --accumulate); the result equals an uninterrupted run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 

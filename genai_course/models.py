@@ -17,7 +17,9 @@ from . import checkpoints, data, gan, metrics
 from . import diffusion as difflib
 from . import text as textlib
 from . import vae as vaelib
-from .train import History, Snapshots, TrainConfig, load_checkpoint, make_grid, make_optimizers, save_checkpoint, train_gan
+from .train import (
+    History, Plan, Snapshots, TrainConfig, get_device, load_checkpoint, make_grid, make_optimizers, save_checkpoint, train_gan,
+)
 
 __all__ = [
     "GANRecipe", "DigitsGANRecipe", "VAERecipe", "CharLMRecipe", "TrainedGAN", "TrainedDigitsGAN", "TrainedVAE",
@@ -267,6 +269,43 @@ def get_recipe(name: str) -> Recipe:
     return MODELS[name]()
 
 
+class _Placed:
+    """What every trained model has: the device it trains on and the plan that cuts its batches.
+
+    ``device``: from ``train.get_device`` (the CPU unless asked). ``plan``: a ``train.Plan``
+    (accumulation, data-parallel processes, precision); its random streams are saved in
+    checkpoints, so a run that accumulates resumes exactly too.
+    """
+
+    device: torch.device
+    plan: Plan
+    seed: int
+
+    def _place(self, device: Any) -> None:
+        self.device = get_device(device)
+        self.plan = Plan()
+
+    def _use_plan(self, plan: Plan | None) -> Plan:
+        if plan is not None:
+            self.plan = plan
+        return self.plan
+
+    def _plan_payload(self) -> dict[str, Any]:
+        p = self.plan
+        if p.accumulate == 1 and p.world == 1:
+            return {}
+        return {"plan": {"accumulate": p.accumulate, "world": p.world, "rank": p.rank, "precision": p.precision, **p.state_dict()}}
+
+    def _load_plan(self, ckpt: dict[str, Any], batch_size: int) -> None:
+        saved = ckpt.get("plan")
+        if not saved:
+            return
+        if saved["world"] != 1:
+            return  # a data-parallel run's streams belong to its processes; its weights load, its streams start afresh
+        self.plan = Plan(accumulate=int(saved["accumulate"]), precision=str(saved.get("precision", "fp32")))
+        self.plan.load_state_dict(saved, self.seed, self.generator, self.plan.micro_batch(batch_size))
+
+
 class _DigitLabels:
     """Label handling shared by the digit models (``num_classes`` 0 means unconditional)."""
 
@@ -295,15 +334,18 @@ class _DigitLabels:
         return labels.long()
 
 
-class TrainedGAN:
+class TrainedGAN(_Placed):
     """A 2D GAN with its recipe: sample in data units, save and load checkpoints."""
 
     kind = "gan2d"  # recorded in checkpoints, so load_model knows what to rebuild
 
-    def __init__(self, recipe: Any, name: str = "custom", seed: int = 0) -> None:
+    def __init__(self, recipe: Any, name: str = "custom", seed: int = 0, device: Any = None) -> None:
         self.recipe, self.name, self.seed = recipe, name, seed
+        self._place(device)
         torch.manual_seed(seed)  # the networks' initial weights depend on the seed
         self.G, self.D = self._networks()
+        self.G.to(self.device)
+        self.D.to(self.device)
         self.optimizers = make_optimizers(self.G, self.D, recipe.train)
         self.generator = torch.Generator().manual_seed(seed)  # noise of every training step
         self.step = 0
@@ -315,8 +357,8 @@ class TrainedGAN:
         return gan.Generator(self.recipe.generator), gan.Discriminator(self.recipe.discriminator)
 
     def sample_real(self, n: int, generator: torch.Generator | None = None) -> Any:
-        """Real training examples in the units G works in: (n, 2)."""
-        return self.mixture.sample(n, generator=generator) / self.scale
+        """Real training examples in the units G works in: (n, 2), on the model's device."""
+        return (self.mixture.sample(n, generator=generator) / self.scale).to(self.device)
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale
@@ -330,8 +372,11 @@ class TrainedGAN:
         extent = float(self.mixture.means.abs().max()) * 1.5
         return Snapshots(every, z, make_grid(extent, resolution), transform=self.to_data, inverse=self.from_data)
 
-    def fit(self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None) -> History:
-        """Train (or continue training) up to ``steps`` (default: the recipe's)."""
+    def fit(
+        self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None,
+        plan: Plan | None = None,
+    ) -> History:
+        """Train (or continue training) up to ``steps`` (default: the recipe's); ``plan``: see ``train.Plan``."""
         config = self.recipe.train
         if steps is not None:
             config = dataclasses.replace(config, steps=steps)
@@ -339,18 +384,18 @@ class TrainedGAN:
         self.history = train_gan(
             self.G, self.D, self.sample_real, config,
             callbacks=callbacks, progress=progress, optimizers=self.optimizers,
-            generator=self.generator, start_step=self.step, stop_at=stop_at, history=self.history,
+            generator=self.generator, start_step=self.step, stop_at=stop_at, history=self.history, plan=self._use_plan(plan),
         )
         self.step = self.history.step[-1] if self.history.step else self.step
         return self.history
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n samples in data units: (n, 2) float32."""
+        """n samples in data units: (n, 2) float32, on the CPU."""
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive whole number (got {n!r})")
         self.G.eval()
-        return self.to_data(self.G.sample(n, generator=generator))
+        return self.to_data(self.G.sample(n, generator=generator)).cpu()
 
     def load_state(self, ckpt: dict[str, Any]) -> None:
         """Restore weights, optimizers and noise generator from a checkpoint dict."""
@@ -362,12 +407,13 @@ class TrainedGAN:
         if "generator" in ckpt.get("rng", {}):
             self.generator.set_state(ckpt["rng"]["generator"])
         self.step = int(ckpt["step"])
+        self._load_plan(ckpt["extra"], self.recipe.train.batch_size)
 
     def save(self, path: str) -> None:
         save_checkpoint(
             path, model=self.name, config=self.recipe.to_dict(), G=self.G, D=self.D,
             optimizers=self.optimizers, step=self.step, generator=self.generator,
-            extra={"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds},
+            extra={"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds, **self._plan_payload()},
         )
 
 
@@ -390,6 +436,7 @@ class TrainedDigitsGAN(_DigitLabels, TrainedGAN):
     def sample_real(self, n: int, generator: torch.Generator | None = None) -> Any:
         """n training digits (n, 1, 8, 8), with their labels (n,) if the model is conditional."""
         x, y = self.digits.sample(n, generator=generator)
+        x, y = x.to(self.device), y.to(self.device)
         return (x, y) if self.conditional else x
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
@@ -412,18 +459,18 @@ class TrainedDigitsGAN(_DigitLabels, TrainedGAN):
             raise ValueError(f"n must be a positive whole number (got {n!r})")
         y = self.check_labels(labels, n)
         self.G.eval()
-        return self.G.sample(n, y, generator=generator)
+        return self.G.sample(n, None if y is None else y.to(self.device), generator=generator).cpu()
 
 
 def _payload(trained: Any, weights: dict[str, Any], **more: Any) -> dict[str, Any]:
-    """A course checkpoint's contents: name, recipe, step, weights (and optimizers, rng), kind and seed."""
+    """A course checkpoint's contents: name, recipe, step, weights (and optimizers, rng), kind, seed and plan."""
     return {
         "model": trained.name, "config": trained.recipe.to_dict(), "step": int(trained.step), "weights": weights, **more,
-        "extra": {"kind": trained.kind, "seed": trained.seed, "seconds": trained.history.seconds},
+        "extra": {"kind": trained.kind, "seed": trained.seed, "seconds": trained.history.seconds, **trained._plan_payload()},
     }
 
 
-class TrainedVAE(_DigitLabels):
+class TrainedVAE(_Placed, _DigitLabels):
     """A VAE on the 8x8 digits, conditional (a cVAE) if its recipe has num_classes > 0.
 
     ``vae`` is the network (encoder and decoder); ``G`` is its decoder seen as a generator of
@@ -433,10 +480,11 @@ class TrainedVAE(_DigitLabels):
 
     kind = "vae"
 
-    def __init__(self, recipe: VAERecipe, name: str = "custom", seed: int = 0) -> None:
+    def __init__(self, recipe: VAERecipe, name: str = "custom", seed: int = 0, device: Any = None) -> None:
         self.recipe, self.name, self.seed = recipe, name, seed
+        self._place(device)
         torch.manual_seed(seed)  # the networks' initial weights depend on the seed
-        self.vae = vaelib.VAE(recipe.vae)
+        self.vae = vaelib.VAE(recipe.vae).to(self.device)
         self.G = self.vae.as_generator()
         self.optimizer = vaelib.make_optimizer(self.vae, recipe.train)
         self.generator = torch.Generator().manual_seed(seed)  # noise of every training step
@@ -449,29 +497,32 @@ class TrainedVAE(_DigitLabels):
         return self.recipe.vae.num_classes
 
     def _labels(self, y: torch.Tensor) -> torch.Tensor | None:
-        return y if self.conditional else None
+        return y.to(self.device) if self.conditional else None
 
     def snapshots(self, every: int, n: int = 100) -> vaelib.SampleSnapshots:
         """A callback recording the decoder's means for n fixed z (and labels 0..9 in turn if conditional)."""
         z = self.vae.sample_latent(n, generator=torch.Generator().manual_seed(1234))
         return vaelib.SampleSnapshots(every, z, torch.arange(n) % self.num_classes if self.conditional else None)
 
-    def fit(self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None) -> vaelib.VAEHistory:
-        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's)."""
+    def fit(
+        self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None,
+        plan: Plan | None = None,
+    ) -> vaelib.VAEHistory:
+        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's); ``plan``: see ``train.Plan``."""
         if steps is not None:
             self.recipe.train = dataclasses.replace(self.recipe.train, steps=steps)
         d = self.digits
         self.history = vaelib.train_vae(
-            self.vae, d.x_train, self._labels(d.y_train), self.recipe.train,
+            self.vae, d.x_train.to(self.device), self._labels(d.y_train), self.recipe.train,
             callbacks=callbacks, progress=progress, optimizer=self.optimizer, generator=self.generator,
-            start_step=self.step, stop_at=stop_at, history=self.history,
+            start_step=self.step, stop_at=stop_at, history=self.history, plan=self._use_plan(plan),
         )
         self.step = self.history.step[-1] if self.history.step else self.step
         return self.history
 
     def evaluate(self, draws: int = 10, k: int = 200) -> vaelib.VAEReport:
         """-ELBO and -IWAE_k on the course's 300 held-out digits, in nats per image."""
-        return vaelib.evaluate(self.vae, self.digits.x_test, self._labels(self.digits.y_test), draws=draws, k=k)
+        return vaelib.evaluate(self.vae, self.digits.x_test.to(self.device), self._labels(self.digits.y_test), draws=draws, k=k)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, labels: Any = None) -> torch.Tensor:
@@ -481,7 +532,7 @@ class TrainedVAE(_DigitLabels):
             raise ValueError(f"n must be a positive whole number (got {n!r})")
         y = self.check_labels(labels, n)
         self.vae.eval()
-        return self.vae.sample(n, y, generator=generator)
+        return self.vae.sample(n, None if y is None else y.to(self.device), generator=generator).cpu()
 
     def load_state(self, ckpt: dict[str, Any]) -> None:
         """Restore weights, optimizer and noise generator from a checkpoint dict."""
@@ -491,6 +542,7 @@ class TrainedVAE(_DigitLabels):
         if "generator" in ckpt.get("rng", {}):
             self.generator.set_state(ckpt["rng"]["generator"])
         self.step = int(ckpt["step"])
+        self._load_plan(ckpt["extra"], self.recipe.train.batch_size)
 
     def save(self, path: str) -> None:
         checkpoints.save(path, _payload(
@@ -527,7 +579,7 @@ class CharLMReport:
         )
 
 
-class TrainedCharLM:
+class TrainedCharLM(_Placed):
     """A character-level model of first names, conditioned on the language (lesson 09).
 
     ``model`` maps (idx (B, T), lang (B,)) to next-char logits (B, T, V); ``data`` holds the
@@ -537,11 +589,13 @@ class TrainedCharLM:
 
     kind = "charlm"
 
-    def __init__(self, recipe: CharLMRecipe, name: str = "custom", seed: int = 0) -> None:
+    def __init__(self, recipe: CharLMRecipe, name: str = "custom", seed: int = 0, device: Any = None) -> None:
         self.recipe, self.name, self.seed = recipe, name, seed
+        self._place(device)
         self.data = textlib.load_names(tuple(recipe.locales))
         torch.manual_seed(seed)  # initial weights
         self.model = textlib.build_charlm(recipe.model, len(self.data.vocab), len(self.data.locales), self.data.max_len + 1)
+        self.model.to(self.device)
         self.step = 0
         self.history = textlib.CharLMHistory()
 
@@ -550,15 +604,19 @@ class TrainedCharLM:
         return len(self.data.locales)
 
     def _split(self, split: textlib.NameSplit) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return (*split.tensors(self.data.vocab), split.labels)
+        return tuple(t.to(self.device) for t in (*split.tensors(self.data.vocab), split.labels))  # type: ignore[return-value]
 
-    def fit(self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True) -> textlib.CharLMHistory:
-        """Train from the current weights for ``steps`` AdamW steps (default: the recipe's), held-out NLL logged."""
+    def fit(
+        self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, plan: Plan | None = None
+    ) -> textlib.CharLMHistory:
+        """Train from the current weights for ``steps`` AdamW steps (default: the recipe's), held-out NLL logged.
+
+        It trains in one go: its checkpoints hold the weights only, so it cannot resume mid-run."""
         if steps is not None:
             self.recipe.train = dataclasses.replace(self.recipe.train, steps=steps)
         self.history = textlib.train_charlm(
             self.model, self._split(self.data.train), self.recipe.train,
-            heldout=self._split(self.data.heldout), callbacks=callbacks, progress=progress,
+            heldout=self._split(self.data.heldout), callbacks=callbacks, progress=progress, plan=self._use_plan(plan),
         )
         self.step += self.recipe.train.steps if self.recipe.model.kind != "bigram" else 0
         return self.history
@@ -617,7 +675,7 @@ class TrainedCharLM:
         checkpoints.save(path, _payload(self, {"model": self.model.state_dict()}))
 
 
-class TrainedDDPM(_DigitLabels):
+class TrainedDDPM(_Placed, _DigitLabels):
     """A diffusion model on 2D points or the 8x8 digits, with its recipe.
 
     ``ddpm`` is the network being trained; ``ema`` the moving average of its weights, which is
@@ -628,8 +686,9 @@ class TrainedDDPM(_DigitLabels):
 
     kind = "ddpm"
 
-    def __init__(self, recipe: DDPMRecipe, name: str = "custom", seed: int = 0) -> None:
+    def __init__(self, recipe: DDPMRecipe, name: str = "custom", seed: int = 0, device: Any = None) -> None:
         self.recipe, self.name, self.seed = recipe, name, seed
+        self._place(device)
         self.mixture: data.Mixture | None = None
         if recipe.data == "digits":
             if recipe.ddpm.data != "digits":
@@ -642,7 +701,7 @@ class TrainedDDPM(_DigitLabels):
             self.mixture = data.get_mixture(recipe.data)
             self.scale = self.mixture.scale  # unit spread: the noise of the forward process then matches the data's size
         torch.manual_seed(seed)  # the network's initial weights depend on the seed
-        self.ddpm = difflib.DDPM(recipe.ddpm)
+        self.ddpm = difflib.DDPM(recipe.ddpm).to(self.device)
         self.ema = difflib.ema_copy(self.ddpm)
         self.optimizer = difflib.make_optimizer(self.ddpm, recipe.train)
         self.generator = torch.Generator().manual_seed(seed)  # batches and noise of every training step
@@ -668,18 +727,22 @@ class TrainedDDPM(_DigitLabels):
         """What the network learns from, in model units: 100,000 points drawn once from the
         mixture (seed 0), or the 1,497 training digits [and their labels]."""
         if self.mixture is None:
-            return self.from_data(self.digits.x_train), (self.digits.y_train if self.conditional else None)
-        return self.from_data(self.mixture.sample(100_000, generator=torch.Generator().manual_seed(0))), None
+            y = self.digits.y_train.to(self.device) if self.conditional else None
+            return self.from_data(self.digits.x_train.to(self.device)), y
+        return self.from_data(self.mixture.sample(100_000, generator=torch.Generator().manual_seed(0)).to(self.device)), None
 
-    def fit(self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None) -> difflib.DDPMHistory:
-        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's)."""
+    def fit(
+        self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None,
+        plan: Plan | None = None,
+    ) -> difflib.DDPMHistory:
+        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's); ``plan``: see ``train.Plan``."""
         if steps is not None:
             self.recipe.train = dataclasses.replace(self.recipe.train, steps=steps)
         x, y = self.training_data()
         self.history = difflib.train_ddpm(
             self.ddpm, x, y, self.recipe.train, ema=self.ema,
             callbacks=callbacks, progress=progress, optimizer=self.optimizer, generator=self.generator,
-            start_step=self.step, stop_at=stop_at, history=self.history,
+            start_step=self.step, stop_at=stop_at, history=self.history, plan=self._use_plan(plan),
         )
         self.step = self.history.step[-1] if self.history.step else self.step
         return self.history
@@ -714,7 +777,7 @@ class TrainedDDPM(_DigitLabels):
             sampler = "ddim" if steps is not None else self.recipe.sampler
             steps = self.recipe.sampler_steps if steps is None and sampler == "ddim" else steps
         x = self.ema.sample(n, y, guidance=guidance, sampler=sampler, steps=steps, generator=generator, trajectory=trajectory)
-        return self.to_data(x)
+        return self.to_data(x).cpu()
 
     def load_state(self, ckpt: dict[str, Any]) -> None:
         """Restore weights, EMA, optimizer and noise generator from a checkpoint dict."""
@@ -725,6 +788,7 @@ class TrainedDDPM(_DigitLabels):
         if "generator" in ckpt.get("rng", {}):
             self.generator.set_state(ckpt["rng"]["generator"])
         self.step = int(ckpt["step"])
+        self._load_plan(ckpt["extra"], self.recipe.train.batch_size)
 
     def save(self, path: str) -> None:
         checkpoints.save(path, _payload(
@@ -745,30 +809,34 @@ _KINDS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def build(name: str, seed: int = 0) -> Trained:
-    """An untrained model with the named recipe and seed."""
+def build(name: str, seed: int = 0, device: Any = None) -> Trained:
+    """An untrained model with the named recipe and seed, on ``device`` (see ``train.get_device``)."""
     recipe = get_recipe(name)
     recipe.train = dataclasses.replace(recipe.train, seed=seed)
     cls = {GANRecipe: TrainedGAN, DigitsGANRecipe: TrainedDigitsGAN, VAERecipe: TrainedVAE, CharLMRecipe: TrainedCharLM, DDPMRecipe: TrainedDDPM}[type(recipe)]
-    return cls(recipe, name=name, seed=seed)
+    return cls(recipe, name=name, seed=seed, device=device)
 
 
-def train_model(name: str, *, steps: int | None = None, seed: int = 0, progress: bool = True, callbacks: Iterable[Any] = ()) -> Trained:
-    """Train the named model with its lesson defaults (``steps`` overrides the length)."""
-    model = build(name, seed=seed)
-    model.fit(steps=steps, callbacks=callbacks, progress=progress)
+def train_model(
+    name: str, *, steps: int | None = None, seed: int = 0, progress: bool = True, callbacks: Iterable[Any] = (),
+    device: Any = None, plan: Plan | None = None,
+) -> Trained:
+    """Train the named model with its lesson defaults (``steps`` overrides the length; ``device``
+    and ``plan``: where and how, see ``train.get_device`` and ``train.Plan``)."""
+    model = build(name, seed=seed, device=device)
+    model.fit(steps=steps, callbacks=callbacks, progress=progress, plan=plan)
     return model
 
 
-def load_model(path: str) -> Trained:
-    """Rebuild a trained model from its checkpoint (read with ``weights_only=True``)."""
+def load_model(path: str, device: Any = None) -> Trained:
+    """Rebuild a trained model from its checkpoint (read with ``weights_only=True``) on ``device``."""
     from .checkpoints import CheckpointError
 
     ckpt = load_checkpoint(path)
     try:
         cls, recipe_cls = _KINDS[ckpt["extra"].get("kind", "gan2d")]
         recipe = recipe_cls.from_dict(ckpt["config"])
-        model = cls(recipe, name=ckpt["model"], seed=int(ckpt["extra"].get("seed", 0)))
+        model = cls(recipe, name=ckpt["model"], seed=int(ckpt["extra"].get("seed", 0)), device=device)
         model.load_state(ckpt)
         model.history.seconds = float(ckpt["extra"].get("seconds", 0.0))  # how long its training took (speed)
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
