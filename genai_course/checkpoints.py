@@ -173,11 +173,11 @@ def verify_manifest(manifest_path: str | os.PathLike[str]) -> list[Path]:
     problems, ok = [], []
     for expected, name in entries:
         p = root / name
-        if not p.is_file():
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            problems.append(f"{name} is outside the manifest's folder")
+        elif not p.is_file():
             problems.append(f"{name} is missing")
-            continue
-        got = sha256(p)
-        if got != expected:
+        elif (got := sha256(p)) != expected:
             problems.append(f"{name} changed (expected sha256 {expected[:12]}..., got {got[:12]}...)")
         else:
             ok.append(p)

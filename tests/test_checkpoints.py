@@ -253,6 +253,9 @@ def test_manifest_round_trip_and_every_failure_named(tmp_path):
         checkpoints.write_manifest([paths[0]], tmp_path / "sub" / "M")
     with pytest.raises(CheckpointError, match=re.escape(f"cannot list {paths[1]} in manifest")):
         checkpoints.write_manifest([paths[1]], tmp_path / "M")
+    (tmp_path / "escape").write_text(f"{'0' * 64}  ../outside.pt\n")
+    with pytest.raises(CheckpointError, match=re.escape("1 of 1 files fail: ../outside.pt is outside the manifest's folder")):
+        checkpoints.verify_manifest(tmp_path / "escape")
     (tmp_path / "bad").write_text("not a hash line\n")
     with pytest.raises(CheckpointError, match=re.escape("is not in sha256sum format (line 1 should read '<64 hex digits>  <file name>')")):
         checkpoints.verify_manifest(tmp_path / "bad")
