@@ -11,8 +11,8 @@
 # and look for training digits among their samples; and read back the provenance that
 # `genai-course sample` stores in its output.
 #
-# Run time: about a minute on 2 CPU cores (most of it training two digit models for a few
-# seconds each).
+# Run time: about 25 s on 2 CPU cores (about 15 s of it training two digit models), up to a
+# minute on a busy machine.
 #
 # Where it sits: lesson 05 wrote the first checkpoints, lesson 11 built the memorization
 # audit as a test of novelty, lesson 12 scaled training up. This lesson asks what can go
