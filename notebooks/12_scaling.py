@@ -1,0 +1,398 @@
+# %% [markdown]
+# # Lesson 12: Scaling up
+#
+# By the end of this lesson you can train any course model on more hardware without changing
+# its code, and say what each lever buys you. You will see that a training step only needs
+# the **mean gradient over its batch**, however that batch is cut: into micro-batches on one
+# machine (**gradient accumulation**), or into shares on several processes (**data-parallel
+# training**, with PyTorch's `DistributedDataParallel` under `torchrun`). You build
+# accumulation by hand and check it against `genai_course.train.Plan`, run two real processes
+# and watch them take exactly the steps one process takes, measure **batch size** against the
+# learning rate and **mixed precision** (bfloat16), and kill a training run to see it
+# **resume** exactly.
+#
+# Run time: about 1.5 minutes on 2 CPU cores (about 45 s of short trainings of the digits
+# VAE, two runs of `torchrun`, and a training killed and resumed).
+#
+# Where it sits: lessons 05-10 trained each model in one process on the CPU, lesson 11
+# measured them. Everything here uses lesson 08's VAE (its held-out -ELBO is a smooth,
+# repeatable measure of quality) and lesson 05's GAN, but the same switches work for every
+# course model. Lesson 13 is about what can go wrong with the checkpoints that resuming
+# depends on.
+
+# %%
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+from genai_course import checkpoints, data, metrics, models, parallel, train
+
+_ = torch.manual_seed(0)
+digits = data.load_digits()
+workdir = TemporaryDirectory()
+runs = Path(workdir.name)
+print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tuple(digits.x_test.shape))
+
+# %% [markdown]
+# ## Devices: the code follows the data
+#
+# PyTorch runs the same operations on a CPU, an NVIDIA GPU (`cuda`) or an Apple GPU (`mps`).
+# The course asks for a device in one place, `train.get_device`: `None` (the default) is the
+# CPU, which is what every lesson is timed on; `"auto"` takes a GPU when there is one. Every
+# other function takes the device from the tensors it is given (`x.device`), so the networks
+# are moved once and nothing else changes. The next cell prints what this machine has; a
+# model built with `device="auto"` would train there with the lessons' code.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print("this machine:", "CUDA GPU" if torch.cuda.is_available() else "no CUDA GPU", "|",
+      "MPS" if torch.backends.mps.is_available() else "no MPS", "|", torch.get_num_threads(), "CPU threads")
+print("get_device():", train.get_device(), "  get_device('auto'):", train.get_device("auto"))
+
+# %%
+vae_model = models.build("vae-digits", device=train.get_device())
+on_device = {p.device for p in vae_model.vae.parameters()}
+print("the VAE's parameters live on:", on_device)
+print("samples come back on the CPU, ready to plot:", vae_model.sample(4).device)
+
+# %% [markdown]
+# ## One step needs the mean gradient over its batch
+#
+# Each training step of the course's models minimises a **mean** over the $B$ examples of its
+# batch, $L = \frac{1}{B}\sum_{i=1}^{B} \ell_i$. Cut the batch into $k$ equal micro-batches
+# $b_1, \dots, b_k$ of $B/k$ examples each, and the gradient splits with it:
+#
+# $$\nabla L = \frac{1}{B}\sum_{i=1}^{B} \nabla \ell_i = \frac{1}{k}\sum_{j=1}^{k} \nabla L_{b_j},
+# \qquad L_{b_j} = \frac{k}{B}\sum_{i \in b_j} \ell_i .$$
+#
+# So a step can compute the micro-batches one after the other and add up $\nabla L_{b_j}/k$
+# in `.grad` (**accumulation**: the memory of one micro-batch, the time of all of them), or
+# hand them to $k$ processes that average their gradients (**data parallelism**: the time of
+# one micro-batch, if there are $k$ devices). First, by hand, on lesson 06's digit classifier:
+
+# %%
+net = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+x, y = digits.x_train[:128], digits.y_train[:128]
+loss_fn = nn.CrossEntropyLoss()  # the mean over the batch
+
+
+def full_batch_grads() -> list[torch.Tensor]:
+    net.zero_grad()
+    loss_fn(net(x), y).backward()
+    return [p.grad.clone() for p in net.parameters()]
+
+
+def my_accumulated_grads(k: int) -> list[torch.Tensor]:
+    net.zero_grad()  # once, before the first micro-batch
+    for xb, yb in zip(x.chunk(k), y.chunk(k)):  # (B/k, 1, 8, 8), (B/k,)
+        (loss_fn(net(xb), yb) / k).backward()  # .grad adds up: no zero_grad in between
+    return [p.grad.clone() for p in net.parameters()]
+
+
+full = full_batch_grads()
+for k in (2, 4, 8):
+    same = all(torch.allclose(a, b, atol=1e-6) for a, b in zip(full, my_accumulated_grads(k)))
+    print(f"{k} micro-batches of {128 // k}: the full batch's gradient? {same}")
+net.zero_grad()
+x_odd = digits.x_train[:100]
+pieces = [xb.shape[0] for xb in x_odd.chunk(3)]  # 34 + 34 + 32: the mean of the means is not the mean
+print("unequal micro-batches", pieces, "would weigh some examples more than others")
+
+# %% [markdown]
+# The library does the same thing in `train.Plan`: a plan cuts each step's batch into
+# `world` processes x `accumulate` micro-batches. Each micro-batch has its own random
+# **stream** (a `torch.Generator` for the examples and noise it draws), so that however the
+# micro-batches are spread over processes, each one draws the same examples.
+# `Plan.accumulate_grads` is the loop above. Same gradients:
+
+# %%
+plan = train.Plan(accumulate=4)
+streams = plan.make_streams(seed=0, generator=torch.Generator().manual_seed(0), batch_size=plan.micro_batch(128))
+print("streams:", [(s.index, s.batch_size) for s in streams])
+
+
+def loss_of(stream: train.Stream) -> tuple[torch.Tensor, dict[str, float]]:
+    xb, yb = x.chunk(stream.count)[stream.index], y.chunk(stream.count)[stream.index]
+    loss = loss_fn(net(xb), yb)
+    return loss, {"loss": loss.item()}
+
+
+net.zero_grad()
+plan.accumulate_grads(net, torch.device("cpu"), streams, loss_of)
+print("library's accumulation equals mine:", all(torch.allclose(p.grad, m, atol=1e-6) for p, m in zip(net.parameters(), my_accumulated_grads(4))))
+try:
+    train.Plan(accumulate=3).micro_batch(128)
+except ValueError as e:
+    print("ValueError:", e)
+
+# %% [markdown]
+# ## Batch size and learning rate
+#
+# What does a bigger batch buy? Its gradient is an average over more examples, so it is less
+# noisy (its variance falls as $1/B$), and a computer does one big matrix product faster
+# than many small ones. But it takes fewer steps through the same data. Here is the digits
+# VAE trained on the same **131,072 examples** (about 88 passes over the 1,497 training
+# digits), cut into batches of 32, 128 or 512. Quality is the held-out -ELBO in nats (lower is
+# better); speed is examples per second. At batch 512, the learning rate is also scaled up by
+# $\sqrt{4} = 2$ (the rule of thumb for Adam) and by $4$ (the *linear scaling rule*, which
+# was found for SGD).
+
+# %%
+EXAMPLES = 131_072
+
+
+def train_vae(batch_size: int, lr: float, plan: train.Plan | None = None, seed: int = 0) -> dict[str, float]:
+    """Lesson 08's VAE, trained on EXAMPLES examples in batches of batch_size; -ELBO and speed."""
+    model = models.build("vae-digits", seed=seed)
+    model.recipe.train = dataclasses.replace(model.recipe.train, batch_size=batch_size, lr=lr)
+    steps = EXAMPLES // batch_size
+    model.fit(steps=steps, progress=False, plan=plan)
+    return {"batch": batch_size, "lr": lr, "steps": steps, "steps/s": steps / model.history.seconds,
+            "examples/s": EXAMPLES / model.history.seconds, "-ELBO": model.evaluate(draws=5, k=50).neg_elbo}
+
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+t0 = time.perf_counter()
+sweep = [train_vae(32, 3e-3), train_vae(128, 3e-3), train_vae(512, 3e-3), train_vae(512, 6e-3), train_vae(512, 1.2e-2)]
+for r in sweep:
+    print(f"batch {r['batch']:4d}, lr {r['lr']:.4f}: {r['steps']:5d} steps, {r['steps/s']:6.0f} steps/s, "
+          f"{r['examples/s']:8.0f} examples/s, held-out -ELBO {r['-ELBO']:.2f}")
+print(f"({time.perf_counter() - t0:.0f} s)")
+
+# %%
+b32, b128, b512, b512_sqrt, b512_lin = sweep
+print("batch 512 processes more examples per second than batch 32:", b512["examples/s"] > b32["examples/s"])
+print("but on the same examples, fewer and bigger steps learn less:", b32["-ELBO"] < b128["-ELBO"] < b512["-ELBO"])
+print("batch 512: a larger learning rate recovers some of it (sqrt rule better than none):", b512_sqrt["-ELBO"] < b512["-ELBO"])
+print("... but does not reach batch 128's quality:", min(b512_sqrt["-ELBO"], b512_lin["-ELBO"]) > b128["-ELBO"])
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for r in sweep:
+    label = f"B={r['batch']}, lr={r['lr']:g}"
+    axes[0].scatter(r["examples/s"], r["-ELBO"], s=50)
+    axes[0].annotate(label, (r["examples/s"], r["-ELBO"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+axes[0].set(xscale="log", xlabel="examples per second (log)", ylabel="held-out -ELBO (nats, lower is better)",
+            title=f"the same {EXAMPLES:,} examples, cut differently")
+axes[1].bar([f"B={r['batch']}\nlr={r['lr']:g}" for r in sweep], [r["-ELBO"] for r in sweep], color="tab:blue")
+axes[1].set(ylim=(min(r["-ELBO"] for r in sweep) - 1, max(r["-ELBO"] for r in sweep) + 0.5), ylabel="held-out -ELBO",
+            title="quality per example: small batches win")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Even on two CPU cores, a step at batch 512 costs only a few times a step at batch 32 while
+# it holds 16 times the examples: the fixed costs (launching each operation, Adam's update of
+# every weight) weigh a lot in small networks, so a big batch processes several times more
+# examples per second. But on the same
+# examples it takes 16 times fewer steps, and each step can only move the weights so far:
+# quality per example is best with small batches. A larger learning rate makes each step
+# count for more; with Adam the $\sqrt{B}$ rule helped here and the linear rule overshot,
+# and no rule makes 16 times fewer steps free. On a GPU, where batch 512 costs about what
+# batch 32 does, the same trade-off is what makes large batches pay: with the examples per
+# second they buy, you train for more epochs in the same time.
+#
+# ## Gradient accumulation, measured
+#
+# When the batch you want does not fit in memory, accumulate: batch 128 as 4 micro-batches
+# of 32. Each micro-batch draws from its own stream, so the run sees other examples than the
+# plain batch-128 run: the quality should agree within the noise of training, not exactly.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+acc = train_vae(128, 3e-3, plan=train.Plan(accumulate=4))
+print(f"batch 128 at once:         {b128['steps/s']:5.0f} steps/s, -ELBO {b128['-ELBO']:.2f}")
+print(f"batch 128 as 4 x 32:       {acc['steps/s']:5.0f} steps/s, -ELBO {acc['-ELBO']:.2f}")
+
+# %%
+print("accumulating 4 x 32 learns as well as batch 128 (within 0.5 nats):", abs(acc["-ELBO"] - b128["-ELBO"]) < 0.5)
+
+# %% [markdown]
+# Accumulation is slower per step than the big batch (four small passes instead of one big
+# one) and needs a quarter of the activations' memory. It is the tool for *memory*, never for
+# speed.
+#
+# ## Mixed precision: bfloat16
+#
+# A float32 has 8 bits of exponent and 23 of mantissa; **bfloat16** keeps the 8 bits of
+# exponent (the same range, so no loss scaling is needed, unlike float16) and only 7 of
+# mantissa. Under `torch.autocast`, matrix products and convolutions run in bfloat16 while
+# the weights, their gradients and Adam's state stay float32. On GPUs with bfloat16 units
+# (and recent server CPUs) this is up to twice as fast; on a laptop CPU without them it can
+# be slower. `train.autocast(device, "bf16")` is the switch, and `Plan(precision="bf16")`
+# applies it to every micro-batch.
+
+# %%
+layer = nn.Linear(64, 64)
+with train.autocast("cpu", "bf16"):
+    out = layer(torch.randn(8, 64))
+print("inside autocast a linear layer computes in", out.dtype, "; its weights stay", layer.weight.dtype)
+print("bfloat16 keeps about 3 significant digits: 1 + 1/256 ->", torch.tensor(1 + 1 / 256).to(torch.bfloat16).item(),
+      " 1 + 1/128 ->", torch.tensor(1 + 1 / 128).to(torch.bfloat16).item())
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+bf16 = train_vae(128, 3e-3, plan=train.Plan(precision="bf16"))
+print(f"float32:  {b128['steps/s']:5.0f} steps/s, -ELBO {b128['-ELBO']:.2f}")
+print(f"bfloat16: {bf16['steps/s']:5.0f} steps/s, -ELBO {bf16['-ELBO']:.2f}  (speed-up {bf16['steps/s'] / b128['steps/s']:.2f}x on this machine)")
+
+# %%
+print("bfloat16 training reaches float32's quality (within 0.5 nats):", abs(bf16["-ELBO"] - b128["-ELBO"]) < 0.5)
+
+# %% [markdown]
+# ## Several processes: DistributedDataParallel
+#
+# `torchrun --nproc_per_node=N` starts N copies of a program, numbered by their **rank**,
+# and tells each how to reach the others. Each copy builds the same model from the same seed,
+# wraps its networks in `DistributedDataParallel` (DDP), and computes its own share of every
+# batch. During `backward`, DDP **all-reduces** the gradients: every process ends up with
+# the mean over all shares, that is, the full batch's gradient, and takes the same optimizer
+# step. On CPUs the processes talk through *gloo*; on NVIDIA GPUs through *NCCL*, one GPU a
+# process. The course's entry point runs any course model:
+#
+#     torchrun --standalone --nproc_per_node=2 -m genai_course.parallel vae-digits --steps 1000
+#
+# Two processes of the digits VAE here, each computing 64 of the 128 digits a step. Rank 1
+# draws the same examples as stream 1 of a one-process run that accumulates 2 micro-batches,
+# so the two runs must take *exactly* the same steps.
+
+# %%
+def run(*args: str) -> str:
+    """Run a command of the course (from this notebook's Python environment); return its last line."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}  # one thread a process, as torchrun sets
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+    return result.stdout.strip().splitlines()[-1]
+
+
+torchrun = str(Path(sys.executable).parent / "torchrun")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(run(torchrun, "--standalone", "--nproc_per_node=2", "-m", "genai_course.parallel", "vae-digits",
+          "--steps", "1000", "--out", str(runs / "ddp.pt"), "--quiet"))
+print(run(sys.executable, "-m", "genai_course", "train", "vae-digits", "--steps", "1000", "--accumulate", "2",
+          "--out", str(runs / "one.pt"), "--quiet"))
+
+# %%
+ddp_model, one_model = models.load_model(str(runs / "ddp.pt")), models.load_model(str(runs / "one.pt"))
+print("2 processes and 1 process accumulating the same 2 micro-batches: identical weights?",
+      torch.equal(parallel.flat_parameters(ddp_model), parallel.flat_parameters(one_model)))
+print("held-out -ELBO after 1,000 steps, both:", f"{ddp_model.evaluate(draws=5, k=50).neg_elbo:.1f}", "nats")
+
+# %% [markdown]
+# Bit for bit: the only difference is who computes which half. (With more than one
+# micro-batch per process the gradients are added in another order, $(a+b)+(c+d)$ against
+# $((a+b)+c)+d$, and the weights agree to about $10^{-6}$ instead; `tests/test_parallel.py`
+# checks both.) On two laptop cores the two processes are *slower* than one (compare the
+# seconds printed above): for a network this small, sending every gradient to the other
+# process costs more than the half of the work it saves. DDP pays off when each process has
+# a device of its own, GPUs or machines, and enough work per step to hide the all-reduce. Two things to
+# know when you use it on a real model:
+#
+# * **Batch norm's running statistics are not parameters.** Each process updates them from
+#   its own share, and DDP copies rank 0's to the others at every forward pass. The course's
+#   runner gives every process rank 0's statistics at the end.
+# * **Every process must run the same collective operations in the same order**, or they
+#   wait for each other forever; and each must end cleanly (a barrier, then
+#   `destroy_process_group()`), or one of them can abort at exit.
+#
+# ## Checkpoints and exact resume
+#
+# Long trainings get interrupted. A checkpoint that lets a run continue *exactly* must hold
+# everything the next step depends on: the weights, the optimizer's state (Adam's running
+# averages), the step number (the learning-rate schedule), and the state of every random
+# generator (which examples and noise come next). `genai-course train --checkpoint-every K`
+# writes all of that every K steps, atomically (a temporary file, then a rename), so a run
+# killed at any moment leaves its last whole checkpoint. Here a GAN training is killed with
+# SIGKILL, the signal no program can catch, and resumed:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+common = ["-m", "genai_course", "train", "gan-ring8", "--steps", "1200", "--quiet"]
+print(run(sys.executable, *common, "--out", str(runs / "whole.pt")))
+
+killed = runs / "killed.pt"
+proc = subprocess.Popen([sys.executable, *common, "--checkpoint-every", "100", "--out", str(killed)],
+                        env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def step_of(path: Path) -> int:
+    try:
+        return int(checkpoints.load(path)["step"])
+    except checkpoints.CheckpointError:  # not written yet
+        return 0
+
+
+while step_of(killed) < 400 and proc.poll() is None:
+    time.sleep(0.02)
+proc.send_signal(signal.SIGKILL)
+proc.wait()
+killed_at = step_of(killed)
+print(f"killed by signal {-proc.returncode} with its last checkpoint at step {killed_at}")
+print(run(sys.executable, *common, "--checkpoint-every", "100", "--resume", "--out", str(killed)))
+
+# %%
+print("the run was killed before the end:", proc.returncode == -signal.SIGKILL and 400 <= killed_at < 1200)
+whole, resumed = models.load_model(str(runs / "whole.pt")), models.load_model(str(killed))
+print("resumed run at step", resumed.step, "- identical to the uninterrupted run?",
+      torch.equal(parallel.flat_parameters(whole), parallel.flat_parameters(resumed)))
+
+# %%
+samples = resumed.sample(2000, generator=torch.Generator().manual_seed(0))
+report = metrics.mode_metrics(samples, data.get_mixture("ring8"))
+plt.figure(figsize=(4, 4))
+plt.scatter(*samples.T, s=2, alpha=0.5)
+plt.title(f"resumed GAN after 1,200 steps: {report.modes}/8 modes, {report.hq_fraction:.0%} on a mode")
+plt.gca().set_aspect("equal")
+plt.show()
+
+# %% [markdown]
+# Leave out any one piece and the runs part: without the optimizer's state, Adam restarts its
+# averages and takes larger steps; without the generator's state, the resumed run draws other
+# noise; without the step, the learning rate jumps back to its start. Exercises 12.4 and 12.5
+# make you check each.
+#
+# ## Summary
+#
+# * A step needs the **mean gradient over its batch**. Cut the batch into equal
+#   micro-batches and average their gradients: one after another (**accumulation**, for
+#   memory) or on several processes (**DDP**, for speed), with each micro-batch drawn from
+#   its own random stream. The weights come out the same.
+# * **Devices** come from one helper, `train.get_device`; everything else follows the data.
+# * **Batch size**: bigger batches process more examples per second, fewer and bigger steps
+#   learn less from the same examples; raising the learning rate helps (for Adam, about
+#   $\sqrt{B}$), but no rule makes fewer steps free.
+# * **bfloat16** keeps float32's range with 3 significant digits: the same quality here, and
+#   speed only where the hardware has bfloat16 units.
+# * **Exact resume** needs the weights, the optimizer, the step and every random state, and a
+#   checkpoint written atomically.
+#
+# ## Exercises
+#
+# `exercises/12_scaling.ipynb` takes this lesson's ideas apart at the level of tensors and a
+# tiny model, with one process playing every rank: **12.1** `shard(x, rank, world)`, the
+# contiguous block of the global batch that one process computes; **12.2**
+# `all_reduce_mean(grads)`, what DDP's all-reduce leaves on every rank, and why the mean of
+# equal shards' gradients is exactly the full batch's gradient (and unequal shards' is not);
+# **12.3** `accumulate_gradients(model, loss_fn, x, y, k)`, the full batch's gradient from k
+# micro-batches without the memory of the full batch; **12.4** `save_state(...)` and **12.5**
+# `restore_state(...)`, a checkpoint that `torch.load(weights_only=True)` reads and that
+# resumes training bit for bit. Each check cell prints ✅ or names your slip (a sum where a
+# mean belongs, a missing 1/k, `zero_grad` in the wrong place, a `state_dict()` saved by
+# reference); `genai-course grade exercises/12_scaling.ipynb` grades them all. Solutions are
+# in `solutions/12_scaling.ipynb`.
+#
+# Next: lesson 13, safety: why loading a checkpoint can run code, hashes and manifests, the
+# memorization audit and the provenance of every file the course writes.
