@@ -26,7 +26,8 @@ from torch import nn
 from . import data, losses, vae
 
 __all__ = ["CheckFailed", "EXERCISES", "bigram_log_probs", "sample_next", "causal_attention", "q_sample", "reverse_step", "guided_eps",
-           "knn_radii", "precision_recall", "binomial_p_value", "flag_copies"]
+           "knn_radii", "precision_recall", "binomial_p_value", "flag_copies",
+           "shard", "all_reduce_mean", "accumulate_gradients", "save_state", "restore_state", "sha256_file", "safe_load"]
 
 
 class CheckFailed(Exception):
