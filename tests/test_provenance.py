@@ -13,17 +13,9 @@ import pytest
 from PIL import Image
 
 from genai_course import __version__, checkpoints, cli, models
+from test_cli import run_main as run
 
 MADE_BY = f"genai-course {__version__}"
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,25 @@ pytestmark = pytest.mark.slow
 VAE_NEG_ELBO = 23.5  # nats per image on the 300 held-out digits (the issue's target)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _judge_with_a_fresh_process_threads():
+    """Judge samples here with the threads a fresh process has (conftest gives the unit tests one).
+
+    Floating-point sums depend on how many threads split them: a judge trained and run on one
+    thread scored the same 1,000 dcgan-digits samples 91.3% confident, on two threads 91.2%.
+    `genai-course sample` and `evaluate` run in fresh processes with PyTorch's default, so the
+    judge that checks them here runs with it too (and is trained afresh for this module).
+    """
+    default = int(subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                                 check=True, capture_output=True, text=True).stdout)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(default)
+    metrics.digit_classifier.cache_clear()
+    yield
+    metrics.digit_classifier.cache_clear()
+    torch.set_num_threads(previous)
+
+
 def train_and_write(model: str, n: int, tmp_path, suffix: str) -> tuple[Path, float]:
     """`genai-course train MODEL --seed 0`, then `sample -n N --out samples<suffix>`: (that file, training seconds)."""
     ckpt, samples = tmp_path / "model.pt", tmp_path / f"samples{suffix}"
