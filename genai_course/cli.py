@@ -75,8 +75,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         plan = Plan(accumulate=args.accumulate, precision=args.precision)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    resumable = args.model != "charlm-names"
-    if (args.checkpoint_every or args.resume) and not resumable:
+    if (args.checkpoint_every or args.resume) and not models.get_class(args.model).resumable:
         raise UsageError(f"{args.model} trains in one go: its checkpoint holds the weights only, so --checkpoint-every and --resume do not apply")
     if args.resume and out.exists():
         try:
@@ -100,10 +99,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if model.step > total:
         raise UsageError(f"cannot resume: {out} is already at step {model.step}, past --steps {total}")
     try:
-        if not resumable:
+        if not model.resumable:
             model.fit(steps=total, progress=not args.quiet)
             model.save(str(out))
-        while resumable:
+        while model.resumable:
             stop = min(total, model.step + args.checkpoint_every) if args.checkpoint_every else total
             model.fit(steps=total, stop_at=stop, progress=not args.quiet)
             model.save(str(out))  # atomic: a run killed at any moment leaves the last whole checkpoint

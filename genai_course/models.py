@@ -24,7 +24,7 @@ from .train import (
 __all__ = [
     "GANRecipe", "DigitsGANRecipe", "VAERecipe", "CharLMRecipe", "TrainedGAN", "TrainedDigitsGAN", "TrainedVAE",
     "TrainedCharLM", "CharLMReport", "DDPMRecipe", "TrainedDDPM",
-    "MODELS", "get_recipe", "build", "train_model", "load_model",
+    "MODELS", "get_recipe", "get_class", "build", "train_model", "load_model",
 ]
 
 
@@ -280,6 +280,7 @@ class _Placed:
     device: torch.device
     plan: Plan
     seed: int
+    resumable = True  # its checkpoints hold optimizer and random states: training can stop and go on exactly
 
     def _place(self, device: Any) -> None:
         self.device = get_device(device)
@@ -588,6 +589,7 @@ class TrainedCharLM(_Placed):
     """
 
     kind = "charlm"
+    resumable = False  # its checkpoint holds the weights only; it trains in one go
 
     def __init__(self, recipe: CharLMRecipe, name: str = "custom", seed: int = 0, device: Any = None) -> None:
         self.recipe, self.name, self.seed = recipe, name, seed
@@ -813,8 +815,17 @@ def build(name: str, seed: int = 0, device: Any = None) -> Trained:
     """An untrained model with the named recipe and seed, on ``device`` (see ``train.get_device``)."""
     recipe = get_recipe(name)
     recipe.train = dataclasses.replace(recipe.train, seed=seed)
-    cls = {GANRecipe: TrainedGAN, DigitsGANRecipe: TrainedDigitsGAN, VAERecipe: TrainedVAE, CharLMRecipe: TrainedCharLM, DDPMRecipe: TrainedDDPM}[type(recipe)]
-    return cls(recipe, name=name, seed=seed, device=device)
+    return _CLASSES[type(recipe)](recipe, name=name, seed=seed, device=device)
+
+
+_CLASSES: dict[type, Any] = {
+    GANRecipe: TrainedGAN, DigitsGANRecipe: TrainedDigitsGAN, VAERecipe: TrainedVAE, CharLMRecipe: TrainedCharLM, DDPMRecipe: TrainedDDPM,
+}
+
+
+def get_class(name: str) -> Any:
+    """The class of trained model the named recipe builds (e.g. to ask whether it is ``resumable``)."""
+    return _CLASSES[type(get_recipe(name))]
 
 
 def train_model(

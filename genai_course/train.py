@@ -166,10 +166,6 @@ class Plan:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
         self._runners: dict[int, Any] = {}
 
-    @property
-    def trivial(self) -> bool:
-        return self.accumulate == 1 and self.world == 1 and self.wrap is None and self.precision == "fp32"
-
     def micro_batch(self, batch_size: int, multiple: int = 1) -> int:
         """Each micro-batch's share of ``batch_size``, with a clear error if it does not divide evenly."""
         parts = self.world * self.accumulate
@@ -244,6 +240,7 @@ class Plan:
 
 
 def _device_of(net: nn.Module) -> torch.device:
+    """The device of net's parameters (or buffers; the CPU if it has neither)."""
     return next((t.device for t in (*net.parameters(), *net.buffers())), torch.device("cpu"))
 
 
@@ -403,7 +400,7 @@ def eval_mode(net: nn.Module) -> Iterator[torch.device]:
     modes = [m.training for m in net.modules()]
     net.eval()
     try:
-        yield next((t.device for t in (*net.parameters(), *net.buffers())), torch.device("cpu"))
+        yield _device_of(net)
     finally:
         for m, mode in zip(net.modules(), modes):
             m.training = mode
