@@ -24,7 +24,7 @@ ENVIRONMENT = ROOT / "environment.yml"
 MAKEFILE = ROOT / "Makefile"
 
 # conda-forge package name -> Python distribution name, where they differ.
-CONDA_TO_PIP = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
+CONDA_TO_PIP = {"pytorch": "torch", "matplotlib-base": "matplotlib", "playwright-python": "playwright"}
 # conda entries that are the environment's frame, not the project's dependencies.
 CONDA_FRAME = {"python", "pip"}
 
