@@ -3,6 +3,7 @@
 #   make setup      create .venv: CPU PyTorch first, then the course with its lab and test extras
 #   make lab        open JupyterLab on the lessons (headless: make lab LAB_ARGS="--no-browser --ip=127.0.0.1 --port=8888")
 #   make test       exercises in sync, all pytest tests, then nbval over every executed notebook
+#   make browser    install Chromium for the browser test (apt-get, as root; make test does it)
 #   make test-fast  unit tests only (no model training, no notebook runs)
 #   make nbval      re-run every notebooks/*.ipynb and solutions/*.ipynb and compare outputs
 #   make notebooks  re-execute every paired notebook and store its outputs in the .ipynb
@@ -38,7 +39,12 @@ EXECUTED_NOTEBOOKS = $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
 NBVAL_FLAGS = --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	--nbval-cell-timeout=600 -p no:cacheprovider
 
-.PHONY: setup lab test test-fast nbval bench build notebooks clean distclean
+# The browser test (tests/test_browser.py) drives this Chromium through Playwright; `make
+# browser` installs Debian's package when it is missing and we are root (never `playwright
+# install`, which would download a browser build of its own).
+CHROMIUM = /usr/bin/chromium
+
+.PHONY: setup browser lab test test-fast nbval bench build notebooks clean distclean
 
 setup: $(STAMP)
 
@@ -52,7 +58,18 @@ $(STAMP): pyproject.toml
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
-test: setup
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser: installing Debian's chromium for tests/test_browser.py"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	else \
+		echo "browser: no $(CHROMIUM), so tests/test_browser.py skips; install it with: sudo apt-get install -y chromium"; \
+	fi
+
+test: setup browser
 	$(BIN)/genai-course build --check
 	$(BIN)/python -m pytest tests
 	$(MAKE) --no-print-directory nbval
