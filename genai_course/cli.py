@@ -339,7 +339,32 @@ def _provenance_markdown(loaded: list[tuple[Path, Any]], records: list[dict[str,
 def _cmd_check(args: argparse.Namespace) -> int:
     from . import roomcheck
 
-    return roomcheck.main(smoke_seconds=args.seconds)
+    return roomcheck.main(smoke_seconds=args.seconds, pretrained_folder=Path(args.pretrained) if args.pretrained else None)
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from . import pretrained
+
+    if args.list:
+        width = max(len(r.file) for r in pretrained.LESSON_RUNS)
+        for r in pretrained.LESSON_RUNS:
+            print(f"{r.lesson:<20} {r.file:<{width}}  {r.total_steps:>6,} steps")
+        return 0
+    if bool(args.all) == bool(args.names):
+        raise UsageError("say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them")
+    try:
+        runs = list(pretrained.LESSON_RUNS) if args.all else pretrained.select(args.names)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    folder = Path(args.out)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--out {folder} is a file, not a folder")
+    probe = folder if folder.is_dir() else next((p for p in folder.parents if p.exists()), Path("."))
+    if not os.access(probe, os.W_OK):
+        raise UsageError(f"cannot write into {folder}: {probe} is not writable")
+    pretrained.pretrain(runs, folder, force=args.force, progress=not args.quiet, log=lambda line: print(line, flush=True))
+    print(f"lessons load these when their first cell says PRETRAINED = True; check a copy with: cd {folder} && sha256sum -c SHA256SUMS")
+    return 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -403,7 +428,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check this machine is ready for the workshop")
     p.add_argument("--seconds", type=float, default=5.0, help="length of the smoke training (default 5)")
+    p.add_argument("--pretrained", default=None, metavar="DIR", help="pretrained runs to check (default: where the lessons look, runs/pretrained)")
     p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("pretrain", help="train every model the lessons train, so that slow laptops can load them (PRETRAINED = True)")
+    p.add_argument("names", nargs="*", help="lessons (05 or 05_training_loop), models (every lesson run of it) or runs (see --list)")
+    p.add_argument("--all", action="store_true", help="every lesson's runs (about 15 minutes on 2 cores)")
+    p.add_argument("--out", default=str(Path("runs") / "pretrained"), help="folder for the checkpoints and SHA256SUMS (default runs/pretrained, where lessons look)")
+    p.add_argument("--force", action="store_true", help="retrain runs already in the folder (by default an intact, current checkpoint is kept)")
+    p.add_argument("--list", action="store_true", help="list every lesson run and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser("build", help="regenerate exercises/ from solutions/")
     p.add_argument("--check", action="store_true", help="only check that exercises/ is up to date (exit 1 if not)")

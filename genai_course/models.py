@@ -8,7 +8,11 @@ dataclass; change a copy with ``dataclasses.replace`` to experiment.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
@@ -25,6 +29,7 @@ __all__ = [
     "GANRecipe", "DigitsGANRecipe", "VAERecipe", "CharLMRecipe", "TrainedGAN", "TrainedDigitsGAN", "TrainedVAE",
     "TrainedCharLM", "CharLMReport", "DDPMRecipe", "TrainedDDPM",
     "MODELS", "get_recipe", "get_class", "build", "train_model", "load_model",
+    "PRETRAINED_ENV", "pretrained_folder", "pretrained_file", "callback_fingerprint",
 ]
 
 
@@ -269,6 +274,39 @@ def get_recipe(name: str) -> Recipe:
     return MODELS[name]()
 
 
+# ----------------------------------------------------------------------------- pretrained runs
+PRETRAINED_ENV = "GENAI_COURSE_PRETRAINED"  # names the pretrained folder, overriding the search
+
+
+def pretrained_folder(where: Any = True) -> Path | None:
+    """The folder of pretrained checkpoints: ``where`` itself if a path; for True, the folder named
+    by $GENAI_COURSE_PRETRAINED, else the first ``runs/pretrained`` in the current folder or above it."""
+    if where is True:
+        named = os.environ.get(PRETRAINED_ENV)
+        if named:
+            return Path(named)
+        here = Path.cwd()
+        return next((f / "runs" / "pretrained" for f in (here, *here.parents) if (f / "runs" / "pretrained").is_dir()), None)
+    if isinstance(where, (str, os.PathLike)):
+        return Path(where)
+    raise TypeError(f"pretrained must be True, False or a folder (got {where!r} of type {type(where).__name__})")
+
+
+def pretrained_file(name: str, seed: int, steps: int) -> str:
+    """The file name of a pretrained run, e.g. ``gan-grid25-seed0-12000steps.pt``."""
+    return f"{name}-seed{seed}-{steps}steps.pt"
+
+
+def callback_fingerprint(callback: Any) -> str | None:
+    """sha256 of a snapshot callback's settings (class, every, fixed noise, labels, grid); None for other callbacks."""
+    if not isinstance(callback, (Snapshots, vaelib.SampleSnapshots)):
+        return None
+    h = hashlib.sha256(f"{type(callback).__name__}:{callback.every}".encode())
+    for t in (callback.z, callback.labels, getattr(callback, "grid", None)):
+        h.update(b"|none" if t is None else b"|" + str(tuple(t.shape)).encode() + t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 class _Placed:
     """What every trained model has: the device it trains on and the plan that cuts its batches.
 
@@ -285,6 +323,72 @@ class _Placed:
     def _place(self, device: Any) -> None:
         self.device = get_device(device)
         self.plan = Plan()
+        self.lesson_record: dict[str, Any] | None = None  # set by `genai-course pretrain`: saved in the checkpoint
+
+    def _extra(self) -> dict[str, Any]:
+        """The checkpoint's ``extra``: kind, seed, training seconds, plan (and the pretrain record)."""
+        lesson = {"lesson": self.lesson_record} if self.lesson_record else {}
+        return {"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds, **self._plan_payload(), **lesson}  # type: ignore[attr-defined]
+
+    def run_fingerprint(self, steps: int | None = None) -> str:
+        """sha256 of what decides a training run from step 0: kind, name, seed, recipe (with ``steps``), plan.
+
+        Two runs with the same fingerprint train the same weights (on the same machine and threads)."""
+        recipe: Any = self.recipe  # type: ignore[attr-defined]
+        if steps is not None:
+            recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=steps))
+        what = {"kind": self.kind, "name": self.name, "seed": self.seed, "config": recipe.to_dict(),  # type: ignore[attr-defined]
+                "accumulate": self.plan.accumulate, "precision": self.plan.precision}
+        return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _from_pretrained(self, where: Any, steps: int | None, callbacks: Iterable[Any]) -> bool:
+        """Load this run from a pretrained folder instead of training it: True if loaded.
+
+        The checkpoint must be the same run (``run_fingerprint``) and hold a record of each
+        callback (``callback_fingerprint``); otherwise one line says why and the caller trains."""
+        callbacks = list(callbacks)
+        history_cls = type(self.history)  # type: ignore[attr-defined]
+        recipe: Any = self.recipe  # type: ignore[attr-defined]
+        steps = recipe.train.steps if steps is None else steps
+
+        def train_instead(why: str) -> bool:
+            print(f"pretrained: {why}; training here instead", flush=True)
+            return False
+
+        if self.step:  # type: ignore[attr-defined]
+            return train_instead(f"{self.name} is already at step {self.step}, and pretrained runs start at step 0")  # type: ignore[attr-defined]
+        folder = pretrained_folder(where)
+        if folder is None:
+            return train_instead("no runs/pretrained folder here or above (make one with `genai-course pretrain --all`)")
+        path = folder / pretrained_file(self.name, self.seed, steps)  # type: ignore[attr-defined]
+        if not path.is_file():
+            return train_instead(f"{folder} has no {path.name} (`genai-course pretrain` writes it)")
+        from .checkpoints import CheckpointError
+
+        try:
+            ckpt = load_checkpoint(str(path))
+        except CheckpointError as e:
+            return train_instead(str(e))
+        record = ckpt.get("extra", {}).get("lesson") or {}
+        if record.get("fingerprint") != self.run_fingerprint(steps):
+            return train_instead(f"{path.name} was trained with other settings than this run's")
+        saved = record.get("callbacks", {})
+        prints = [callback_fingerprint(cb) for cb in callbacks]
+        for cb, fp in zip(callbacks, prints):
+            if fp not in saved:
+                return train_instead(f"{path.name} holds no record of this {type(cb).__name__} callback (another `every`, noise or grid?)")
+        recipe.train = dataclasses.replace(recipe.train, steps=steps)
+        self.load_state(ckpt)  # type: ignore[attr-defined]
+        history = history_cls(**record["history"])
+        for cb, fp in zip(callbacks, prints):
+            cb.records = [dict(r) for r in saved[fp]]
+            if hasattr(history, "snapshots"):
+                history.snapshots = cb.records
+        self.history = history
+        if torch.equal(torch.get_rng_state(), record["rng_before"]):  # as if trained here: later cells draw the same
+            torch.set_rng_state(record["rng_after"])
+        print(f"loaded pretrained {self.name} ({steps:,} steps, trained in {history.seconds:.0f} s) from {path}", flush=True)  # type: ignore[attr-defined]
+        return True
 
     def _use_plan(self, plan: Plan | None) -> Plan:
         if plan is not None:
@@ -375,9 +479,12 @@ class TrainedGAN(_Placed):
 
     def fit(
         self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None,
-        plan: Plan | None = None,
+        plan: Plan | None = None, pretrained: Any = False,
     ) -> History:
-        """Train (or continue training) up to ``steps`` (default: the recipe's); ``plan``: see ``train.Plan``."""
+        """Train (or continue training) up to ``steps`` (default: the recipe's); ``plan``: see ``train.Plan``.
+        ``pretrained``: True or a folder loads this run from ``genai-course pretrain``'s checkpoints instead, when there."""
+        if pretrained and self._from_pretrained(pretrained, steps, callbacks):
+            return self.history
         config = self.recipe.train
         if steps is not None:
             config = dataclasses.replace(config, steps=steps)
@@ -414,7 +521,7 @@ class TrainedGAN(_Placed):
         save_checkpoint(
             path, model=self.name, config=self.recipe.to_dict(), G=self.G, D=self.D,
             optimizers=self.optimizers, step=self.step, generator=self.generator,
-            extra={"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds, **self._plan_payload()},
+            extra=self._extra(),
         )
 
 
@@ -467,7 +574,7 @@ def _payload(trained: Any, weights: dict[str, Any], **more: Any) -> dict[str, An
     """A course checkpoint's contents: name, recipe, step, weights (and optimizers, rng), kind, seed and plan."""
     return {
         "model": trained.name, "config": trained.recipe.to_dict(), "step": int(trained.step), "weights": weights, **more,
-        "extra": {"kind": trained.kind, "seed": trained.seed, "seconds": trained.history.seconds, **trained._plan_payload()},
+        "extra": trained._extra(),
     }
 
 
@@ -507,9 +614,12 @@ class TrainedVAE(_Placed, _DigitLabels):
 
     def fit(
         self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None,
-        plan: Plan | None = None,
+        plan: Plan | None = None, pretrained: Any = False,
     ) -> vaelib.VAEHistory:
-        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's); ``plan``: see ``train.Plan``."""
+        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's); ``plan``: see ``train.Plan``;
+        ``pretrained``: see ``TrainedGAN.fit``."""
+        if pretrained and self._from_pretrained(pretrained, steps, callbacks):
+            return self.history
         if steps is not None:
             self.recipe.train = dataclasses.replace(self.recipe.train, steps=steps)
         d = self.digits
@@ -609,11 +719,15 @@ class TrainedCharLM(_Placed):
         return tuple(t.to(self.device) for t in (*split.tensors(self.data.vocab), split.labels))  # type: ignore[return-value]
 
     def fit(
-        self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, plan: Plan | None = None
+        self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, plan: Plan | None = None,
+        pretrained: Any = False,
     ) -> textlib.CharLMHistory:
         """Train from the current weights for ``steps`` AdamW steps (default: the recipe's), held-out NLL logged.
 
-        It trains in one go: its checkpoints hold the weights only, so it cannot resume mid-run."""
+        It trains in one go: its checkpoints hold the weights only, so it cannot resume mid-run.
+        ``pretrained``: see ``TrainedGAN.fit``."""
+        if pretrained and self._from_pretrained(pretrained, steps, callbacks):
+            return self.history
         if steps is not None:
             self.recipe.train = dataclasses.replace(self.recipe.train, steps=steps)
         self.history = textlib.train_charlm(
@@ -735,9 +849,12 @@ class TrainedDDPM(_Placed, _DigitLabels):
 
     def fit(
         self, *, steps: int | None = None, callbacks: Iterable[Any] = (), progress: bool = True, stop_at: int | None = None,
-        plan: Plan | None = None,
+        plan: Plan | None = None, pretrained: Any = False,
     ) -> difflib.DDPMHistory:
-        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's); ``plan``: see ``train.Plan``."""
+        """Train (or continue training) up to ``steps`` Adam steps (default: the recipe's); ``plan``: see ``train.Plan``;
+        ``pretrained``: see ``TrainedGAN.fit``."""
+        if pretrained and self._from_pretrained(pretrained, steps, callbacks):
+            return self.history
         if steps is not None:
             self.recipe.train = dataclasses.replace(self.recipe.train, steps=steps)
         x, y = self.training_data()
@@ -830,12 +947,13 @@ def get_class(name: str) -> Any:
 
 def train_model(
     name: str, *, steps: int | None = None, seed: int = 0, progress: bool = True, callbacks: Iterable[Any] = (),
-    device: Any = None, plan: Plan | None = None,
+    device: Any = None, plan: Plan | None = None, pretrained: Any = False,
 ) -> Trained:
     """Train the named model with its lesson defaults (``steps`` overrides the length; ``device``
-    and ``plan``: where and how, see ``train.get_device`` and ``train.Plan``)."""
+    and ``plan``: where and how, see ``train.get_device`` and ``train.Plan``; ``pretrained``: True
+    or a folder loads the run from ``genai-course pretrain``'s checkpoints when there, see ``TrainedGAN.fit``)."""
     model = build(name, seed=seed, device=device)
-    model.fit(steps=steps, callbacks=callbacks, progress=progress, plan=plan)
+    model.fit(steps=steps, callbacks=callbacks, progress=progress, plan=plan, pretrained=pretrained)
     return model
 
 

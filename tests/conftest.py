@@ -7,6 +7,10 @@ than two fighting over a busy 2-core machine, and it keeps timings predictable.
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -32,3 +36,27 @@ def tiny_recipe():
         discriminator=gan.DiscriminatorConfig(hidden=16, layers=2),
         train=dataclasses.replace(recipe.train, steps=40),
     )
+
+
+@pytest.fixture(scope="session")
+def pretrain(tmp_path_factory):
+    """``pretrain(*names) -> folder``: `genai-course pretrain NAMES --out FOLDER` in a fresh process.
+
+    One folder for the whole session, so a run trained for one test (the browser's lessons)
+    is reused by the next (test_quality's models): `pretrain` keeps runs already current."""
+    folder = tmp_path_factory.mktemp("pretrained")
+
+    def run(*names: str) -> Path:
+        done = subprocess.run([sys.executable, "-m", "genai_course", "pretrain", *names, "--out", str(folder), "--quiet"],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        assert done.returncode == 0, done.stderr
+        print(done.stdout, end="")
+        return folder
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def pretrained_dir(pretrain) -> Path:
+    """A folder holding the pretrained runs of lessons 05 and 07 (for the browser test)."""
+    return pretrain("05", "07")

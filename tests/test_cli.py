@@ -178,20 +178,21 @@ def test_python_dash_m_bad_input_exit_code_and_one_line(args, fragment, tmp_path
     assert_one_clear_line(result.returncode, result.stderr, fragment)
 
 
-def test_check_reports_the_room(capsys):
-    code, out, err = run_main(["check", "--seconds", "1"], capsys)
-    assert code in (0, 1)
+def test_check_reports_the_room(capsys, tmp_path):
+    code, out, err = run_main(["check", "--seconds", "1", "--pretrained", str(tmp_path / "none")], capsys)
     lines = out.splitlines()
-    for item in ("Python", "PyTorch", "JupyterLab", "threads", "device", "smoke training"):
-        assert any(item in line for line in lines), (item, out)
-    assert lines[-1] in ("room ready", "room NOT ready: fix the red lines above")
-    assert (code == 0) == (lines[-1] == "room ready")
-    # the estimate is for the lesson's whole run (8000 steps), not for the smoke run just timed
+    for item in ("Python", "PyTorch", "JupyterLab", "ipywidgets", "widgets front end", "Python kernel", "course data",
+                 "threads", "device", "smoke training", "pretrained runs"):
+        assert any(line[2:].startswith(item) for line in lines), (item, out)
+    assert all(line[0] in "✔!✘" for line in lines[:-1]), out  # no colour codes when the output is not a terminal
+    assert lines[-1].startswith("room ready") or lines[-1].startswith("room NOT ready: fix the ✘ lines (")
+    assert (code == 0) == lines[-1].startswith("room ready") and code in (0, 1)
+    # the estimate is for the lesson's whole run (gan-grid25's 12,000 steps), not for the smoke run just timed
     smoke = next(line for line in lines if "smoke training" in line)
-    match = re.search(r"(\d+) steps/s: a lesson-05 run takes about (\d+) s", smoke)
+    match = re.search(r"(\d+) steps/s: lesson 05's 12,000-step training would take about (\d+) s", smoke)
     assert match, smoke
     rate, seconds = int(match[1]), int(match[2])
-    assert seconds == pytest.approx(models.get_recipe("gan-ring8").train.steps / rate, rel=0.05, abs=2)
+    assert seconds == pytest.approx(models.get_recipe("gan-grid25").train.steps / rate, rel=0.05, abs=2)
 
 
 # ---------------------------------------------------------------------------- digit models

@@ -1,6 +1,7 @@
 """The GAN lessons' quality numbers, measured through the command line as a learner would.
 
-`genai-course train MODEL --seed 0` with the lesson defaults, then `sample`:
+`genai-course pretrain MODEL` (the lesson-default run `train MODEL --seed 0` makes, with the
+lesson's snapshots, as lessons load it with PRETRAINED = True), then `sample`:
 * 2D mixtures, 2,500 samples: every mode captured, high-quality fraction >= 0.90, reverse KL <= 0.02;
 * dcgan-digits, 1,000 samples: classifier-confident fraction >= 0.85, class entropy >= 0.98;
 * cgan-digits, 100 samples of each label: label accuracy >= 0.95, confident fraction >= 0.85;
@@ -22,6 +23,7 @@ cvae-digits' samples is at least 85% accurate on the real held-out digits. (`mak
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -57,11 +59,28 @@ def _judge_with_a_fresh_process_threads():
     torch.set_num_threads(previous)
 
 
+_PRETRAIN = None  # conftest's session `pretrain`, set for each test below
+
+
+@pytest.fixture(autouse=True)
+def _runs(pretrain):
+    global _PRETRAIN
+    _PRETRAIN = pretrain
+
+
 def train_and_write(model: str, n: int, tmp_path, suffix: str) -> tuple[Path, float]:
-    """`genai-course train MODEL --seed 0`, then `sample -n N --out samples<suffix>`: (that file, training seconds)."""
+    """MODEL's lesson-default run with seed 0, then `sample -n N --out samples<suffix>`: (that file, training seconds).
+
+    The run is `genai-course pretrain`'s (conftest's session folder), the one a lesson's
+    PRETRAINED = True loads; it trains the weights `genai-course train MODEL --seed 0` trains.
+    It is copied, with its sha256 sidecar, to tmp_path/model.pt for the tests below."""
+    steps = models.get_recipe(model).train.steps
+    name = models.pretrained_file(model, 0, steps)
+    folder = _PRETRAIN(name)
     ckpt, samples = tmp_path / "model.pt", tmp_path / f"samples{suffix}"
+    shutil.copyfile(folder / name, ckpt)
+    shutil.copyfile(folder / f"{name}.sha256", tmp_path / "model.pt.sha256")
     cli = [sys.executable, "-m", "genai_course"]
-    subprocess.run([*cli, "train", model, "--seed", "0", "--out", str(ckpt), "--quiet"], check=True, capture_output=True)
     subprocess.run([*cli, "sample", str(ckpt), "-n", str(n), "--out", str(samples)], check=True, capture_output=True)
     return samples, float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
 

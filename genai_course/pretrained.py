@@ -1,0 +1,188 @@
+"""``genai-course pretrain``: train, ahead of a workshop, every model the lessons train.
+
+Each lesson that trains starts with one switch, ``PRETRAINED = False``. Set to True, each
+``model.fit(..., pretrained=PRETRAINED)`` (and ``models.train_model(..., pretrained=...)``)
+loads its run from ``runs/pretrained/`` (see ``models.pretrained_folder``) instead of
+training it: the same weights, losses, snapshots and random state as training it there,
+because a run here is the same run. ``LESSON_RUNS`` lists every one, with the snapshot
+callbacks its lesson attaches; a run whose settings differ from the lesson's is never
+loaded (``TrainedGAN.run_fingerprint``), so a stale folder makes the lesson train, not lie.
+
+Each checkpoint gets its sha256 sidecar, and the folder a ``SHA256SUMS`` manifest
+(``cd runs/pretrained && sha256sum -c SHA256SUMS`` checks a copied folder).
+
+Sits with ``evaluate`` and ``parallel`` between ``models`` and ``cli``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from . import checkpoints, models, train, vae
+
+__all__ = ["LessonRun", "LESSON_RUNS", "select", "is_current", "pretrain_run", "pretrain", "DEFAULT_FOLDER"]
+
+DEFAULT_FOLDER = Path("runs") / "pretrained"
+
+
+def _no_callbacks(model: Any) -> list[Any]:
+    return []
+
+
+@dataclass(frozen=True)
+class LessonRun:
+    """One training run of one lesson: the model (a registry name, or a lesson's own recipe
+    via ``build``), its length, and the snapshot callbacks the lesson attaches to it."""
+
+    lesson: str  # the notebook's stem, e.g. "05_training_loop"
+    model: str  # the model's name: a registry name, or the name the lesson gives its own recipe
+    steps: int | None = None  # None: the recipe's (the lesson's default)
+    callbacks: Callable[[Any], list[Any]] = _no_callbacks  # model -> the lesson's snapshot callbacks, fresh
+    build: Callable[[], Any] | None = None  # the lesson's own model (untrained); None: models.build(model)
+    seed: int = 0
+
+    def make(self) -> Any:
+        """The untrained model, built as the lesson builds it."""
+        return self.build() if self.build is not None else models.build(self.model, seed=self.seed)
+
+    @property
+    def total_steps(self) -> int:
+        if self.steps is not None:
+            return self.steps
+        return self.make().recipe.train.steps if self.build is not None else models.get_recipe(self.model).train.steps
+
+    @property
+    def file(self) -> str:
+        return models.pretrained_file(self.model, self.seed, self.total_steps)
+
+
+# ----------------------------------------------------------------------------- the lessons' runs
+# Each entry repeats what its lesson does; the fingerprints tie the two: if a lesson changes
+# its recipe or its snapshots, its pretrained run is no longer loaded (and tests/test_pretrained.py
+# says which).
+def _vanilla_gan() -> models.TrainedGAN:  # lesson 05: the plainest recipe, before the cures
+    recipe = models.get_recipe("gan-grid25")
+    config = train.TrainConfig(loss="nonsaturating", steps=3000, lr_g=1e-3, lr_d=1e-3)
+    return models.TrainedGAN(dataclasses.replace(recipe, train=config), name="vanilla", seed=0)
+
+
+def _every(every: int) -> Callable[[Any], list[Any]]:
+    return lambda model: [model.snapshots(every=every)]
+
+
+def _digits_from_step_0(model: Any) -> list[Any]:  # lesson 06: 20 snapshots, and the untrained G as step 0
+    snaps = model.snapshots(every=model.recipe.train.steps // 20)
+    snaps.record(0, model.G, model.D)
+    return [snaps]
+
+
+def _label_grid(model: Any) -> list[Any]:  # lesson 07: row k asks for k, column j uses z_j
+    z_grid = torch.randn(10, model.recipe.generator.latent_dim, generator=torch.Generator().manual_seed(2)).repeat(10, 1)
+    y_grid = torch.arange(10).repeat_interleave(10)
+    return [train.Snapshots(every=200, z=z_grid, labels=y_grid)]
+
+
+def _vae_2d() -> models.TrainedVAE:  # lesson 08: two latents, a quarter of the steps, to draw the latent map
+    return models.TrainedVAE(models.VAERecipe(vae.VAEConfig(latent_dim=2), vae.VAETrainConfig(steps=2400)), name="vae-2d")
+
+
+LESSON_RUNS: tuple[LessonRun, ...] = (
+    LessonRun("05_training_loop", "vanilla", callbacks=_every(200), build=_vanilla_gan),
+    LessonRun("05_training_loop", "gan-grid25", callbacks=_every(400)),
+    LessonRun("06_dcgan_digits", "dcgan-digits", callbacks=_digits_from_step_0),
+    LessonRun("07_conditional_gan", "cgan-digits", callbacks=_label_grid),
+    LessonRun("08_vae", "vae-digits", callbacks=_every(480)),
+    LessonRun("08_vae", "vae-2d", build=_vae_2d),
+    LessonRun("08_vae", "dcgan-digits", steps=1200),
+    LessonRun("08_vae", "cvae-digits", steps=2400),
+    LessonRun("09_text", "charlm-names"),
+    LessonRun("10_diffusion", "ddpm-grid25"),
+    LessonRun("10_diffusion", "ddpm-digits"),
+    LessonRun("11_testing", "dcgan-digits", steps=1000),
+    LessonRun("11_testing", "cgan-digits", steps=1000),
+    LessonRun("11_testing", "vae-digits", steps=3000),
+    LessonRun("11_testing", "ddpm-digits", steps=700),
+    LessonRun("13_safety", "dcgan-digits", steps=500),
+    LessonRun("13_safety", "cvae-digits", steps=1500),
+)
+
+
+def select(names: Sequence[str], runs: Sequence[LessonRun] = LESSON_RUNS) -> list[LessonRun]:
+    """The runs named: a lesson ("05" or "05_training_loop"), a model ("dcgan-digits": every run
+    of it), or a file stem ("dcgan-digits-seed0-1200steps"). A course model or its default run
+    that no lesson trains ("gan-ring8") is the run ``genai-course train`` makes (lesson "cli").
+    ValueError naming what matched nothing."""
+    chosen: list[LessonRun] = []
+    for name in names:
+        hits = [r for r in runs if name in (r.lesson, r.lesson[:2], r.model, r.file.removesuffix(".pt"), r.file)]
+        if not hits:  # a course model no lesson trains at its defaults: the run `genai-course train NAME` makes
+            hits = [r for r in (LessonRun("cli", m) for m in models.MODELS) if name in (r.model, r.file.removesuffix(".pt"), r.file)]
+        if not hits:
+            lessons = sorted({r.lesson[:2] for r in runs})
+            raise ValueError(f"no lesson run is called {name!r}: give a lesson ({', '.join(lessons)}), a model "
+                             f"({', '.join(dict.fromkeys(r.model for r in runs))}) or --all; --list shows every run")
+        chosen += [r for r in hits if r not in chosen]
+    return chosen
+
+
+def is_current(run: LessonRun, folder: Path) -> bool:
+    """True if ``folder`` already holds this run, intact (its sidecar matches) and with today's settings."""
+    path = folder / run.file
+    if not path.is_file():
+        return False
+    try:
+        ckpt = checkpoints.load(path)
+    except checkpoints.CheckpointError:
+        return False
+    record = ckpt.get("extra", {}).get("lesson") or {}
+    model = run.make()
+    wanted = {models.callback_fingerprint(cb) for cb in run.callbacks(model)}
+    return record.get("fingerprint") == model.run_fingerprint(run.total_steps) and wanted <= set(record.get("callbacks", {}))
+
+
+def pretrain_run(run: LessonRun, folder: Path, progress: bool = True) -> Path:
+    """Train one run as its lesson does, and write its checkpoint (and sidecar) into ``folder``."""
+    model = run.make()
+    callbacks = run.callbacks(model)
+    before = torch.get_rng_state()  # the lesson's state at fit(): its later cells draw from what training leaves
+    model.fit(steps=run.steps, callbacks=callbacks, progress=progress)
+    history = {f.name: getattr(model.history, f.name) for f in dataclasses.fields(model.history) if f.name != "snapshots"}
+    model.lesson_record = {
+        "lesson": run.lesson,
+        "fingerprint": model.run_fingerprint(run.total_steps),
+        "history": history,
+        "callbacks": {models.callback_fingerprint(cb): cb.records for cb in callbacks},
+        "rng_before": before,
+        "rng_after": torch.get_rng_state(),
+    }
+    path = folder / run.file
+    model.save(str(path))
+    return path
+
+
+def pretrain(runs: Sequence[LessonRun], folder: str | Path = DEFAULT_FOLDER, *, force: bool = False,
+             progress: bool = True, log: Callable[[str], None] = print) -> list[Path]:
+    """Train each run not already current in ``folder`` (all of them with ``force``), then write
+    the folder's SHA256SUMS over every checkpoint in it. Returns the runs' checkpoint paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, run in enumerate(runs, 1):
+        where = f"[{i}/{len(runs)}] {run.file} (lesson {run.lesson})"
+        if not force and is_current(run, folder):
+            log(f"{where}: up to date")
+        else:
+            t0 = time.perf_counter()
+            pretrain_run(run, folder, progress=progress)
+            log(f"{where}: trained in {time.perf_counter() - t0:.0f} s")
+        paths.append(folder / run.file)
+    everything = sorted(folder.glob("*.pt"))
+    checkpoints.write_manifest(everything, folder / checkpoints.MANIFEST)
+    log(f"{len(paths)} run(s) in {folder}; manifest {folder / checkpoints.MANIFEST} lists {len(everything)} checkpoint(s)")
+    return paths
