@@ -234,3 +234,13 @@ def test_cli_lists_every_run_and_refuses_bad_requests_in_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     done = _cli("05", "--out", str(tmp_path / "file"))
     assert done.returncode == 2 and done.stderr == f"genai-course pretrain: error: --out {tmp_path / 'file'} is a file, not a folder\n"
+
+
+def test_a_pretrained_run_trains_the_weights_genai_course_train_trains(tmp_path):
+    """Snapshots only look: the run with the lesson's callbacks equals a plain `train` of the same length."""
+    run = RUNS["cgan-digits"]  # batch norm in G: snapshots sample it in eval mode, then put it back
+    [path] = pretrained.pretrain([run], tmp_path, progress=False, log=lambda line: None)
+    plain = models.build("cgan-digits", seed=0)
+    plain.fit(steps=run.steps, progress=False)
+    loaded = models.load_model(str(path))
+    assert all(torch.equal(v, _state(loaded)[k]) for k, v in _state(plain).items())
