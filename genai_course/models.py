@@ -318,6 +318,11 @@ class _Placed:
     device: torch.device
     plan: Plan
     seed: int
+    name: str
+    kind: str
+    step: int
+    recipe: Any
+    history: Any
     resumable = True  # its checkpoints hold optimizer and random states: training can stop and go on exactly
 
     def _place(self, device: Any) -> None:
@@ -328,16 +333,16 @@ class _Placed:
     def _extra(self) -> dict[str, Any]:
         """The checkpoint's ``extra``: kind, seed, training seconds, plan (and the pretrain record)."""
         lesson = {"lesson": self.lesson_record} if self.lesson_record else {}
-        return {"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds, **self._plan_payload(), **lesson}  # type: ignore[attr-defined]
+        return {"kind": self.kind, "seed": self.seed, "seconds": self.history.seconds, **self._plan_payload(), **lesson}
 
     def run_fingerprint(self, steps: int | None = None) -> str:
         """sha256 of what decides a training run from step 0: kind, name, seed, recipe (with ``steps``), plan.
 
         Two runs with the same fingerprint train the same weights (on the same machine and threads)."""
-        recipe: Any = self.recipe  # type: ignore[attr-defined]
+        recipe: Any = self.recipe
         if steps is not None:
             recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=steps))
-        what = {"kind": self.kind, "name": self.name, "seed": self.seed, "config": recipe.to_dict(),  # type: ignore[attr-defined]
+        what = {"kind": self.kind, "name": self.name, "seed": self.seed, "config": recipe.to_dict(),
                 "accumulate": self.plan.accumulate, "precision": self.plan.precision}
         return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -347,20 +352,20 @@ class _Placed:
         The checkpoint must be the same run (``run_fingerprint``) and hold a record of each
         callback (``callback_fingerprint``); otherwise one line says why and the caller trains."""
         callbacks = list(callbacks)
-        history_cls = type(self.history)  # type: ignore[attr-defined]
-        recipe: Any = self.recipe  # type: ignore[attr-defined]
+        history_cls = type(self.history)
+        recipe: Any = self.recipe
         steps = recipe.train.steps if steps is None else steps
 
         def train_instead(why: str) -> bool:
             print(f"pretrained: {why}; training here instead", flush=True)
             return False
 
-        if self.step:  # type: ignore[attr-defined]
-            return train_instead(f"{self.name} is already at step {self.step}, and pretrained runs start at step 0")  # type: ignore[attr-defined]
+        if self.step:
+            return train_instead(f"{self.name} is already at step {self.step}, and pretrained runs start at step 0")
         folder = pretrained_folder(where)
         if folder is None:
             return train_instead("no runs/pretrained folder here or above (make one with `genai-course pretrain --all`)")
-        path = folder / pretrained_file(self.name, self.seed, steps)  # type: ignore[attr-defined]
+        path = folder / pretrained_file(self.name, self.seed, steps)
         if not path.is_file():
             return train_instead(f"{folder} has no {path.name} (`genai-course pretrain` writes it)")
         from .checkpoints import CheckpointError
@@ -387,7 +392,7 @@ class _Placed:
         self.history = history
         if torch.equal(torch.get_rng_state(), record["rng_before"]):  # as if trained here: later cells draw the same
             torch.set_rng_state(record["rng_after"])
-        print(f"loaded pretrained {self.name} ({steps:,} steps, trained in {history.seconds:.0f} s) from {path}", flush=True)  # type: ignore[attr-defined]
+        print(f"loaded pretrained {self.name} ({steps:,} steps, trained in {history.seconds:.0f} s) from {path}", flush=True)
         return True
 
     def _use_plan(self, plan: Plan | None) -> Plan:
