@@ -17,6 +17,13 @@
 # real handwritten digits of 8x8 pixels. Lesson 07 adds a label: "draw me a 7".
 
 # %%
+# The one switch of this lesson, for slow laptops. False: every model trains here, as the
+# lesson is written. True: each one is loaded instead from the runs `genai-course pretrain 06`
+# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, in seconds.
+# A run that is missing or was trained with other settings is trained here, and says so.
+PRETRAINED = False
+
+# %%
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -506,7 +513,7 @@ every = model.recipe.train.steps // 20  # 20 snapshots of G's digits from fixed 
 # NBVAL_IGNORE_OUTPUT
 snaps = model.snapshots(every=every)
 snaps.record(0, model.G, model.D)  # the untrained G too, as "step 0"
-model.fit(callbacks=[snaps])
+model.fit(callbacks=[snaps], pretrained=PRETRAINED)
 print(f"{model.step} steps in {model.history.seconds:.0f} s")
 
 # %% [markdown]

@@ -17,6 +17,13 @@
 # Lesson 08 turns to a different family of generative models, variational autoencoders.
 
 # %%
+# The one switch of this lesson, for slow laptops. False: every model trains here, as the
+# lesson is written. True: each one is loaded instead from the runs `genai-course pretrain 07`
+# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, in seconds.
+# A run that is missing or was trained with other settings is trained here, and says so.
+PRETRAINED = False
+
+# %%
 import dataclasses
 
 import matplotlib.pyplot as plt
@@ -297,7 +304,7 @@ print(model.recipe.train)
 # %%
 # NBVAL_IGNORE_OUTPUT
 snaps = train.Snapshots(every=200, z=z_grid, labels=y_grid)  # row k asks for k, as before
-model.fit(callbacks=[snaps])
+model.fit(callbacks=[snaps], pretrained=PRETRAINED)
 print(f"{model.step} steps in {model.history.seconds:.0f} s")
 
 # %% [markdown]

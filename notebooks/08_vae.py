@@ -20,6 +20,13 @@
 # Lesson 09 leaves images for text.
 
 # %%
+# The one switch of this lesson, for slow laptops. False: every model trains here, as the
+# lesson is written. True: each one is loaded instead from the runs `genai-course pretrain 08`
+# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, in seconds.
+# A run that is missing or was trained with other settings is trained here, and says so.
+PRETRAINED = False
+
+# %%
 import math
 
 import matplotlib.pyplot as plt
@@ -387,7 +394,7 @@ print(vae_model.recipe.train)
 # NBVAL_IGNORE_OUTPUT
 snaps = vae_model.snapshots(every=480)  # vae.SampleSnapshots: 100 fixed z from the prior
 snaps.record(0, vae_model.vae)  # the untrained decoder too, as "step 0"
-vae_model.fit(callbacks=[snaps])
+vae_model.fit(callbacks=[snaps], pretrained=PRETRAINED)
 print(f"{vae_model.step} steps in {vae_model.history.seconds:.0f} s")
 
 # %%
@@ -669,7 +676,7 @@ plt.show()
 # %%
 # NBVAL_IGNORE_OUTPUT
 small = models.TrainedVAE(models.VAERecipe(vae.VAEConfig(latent_dim=2), vae.VAETrainConfig(steps=2400)), name="vae-2d")
-small.fit(progress=False)
+small.fit(progress=False, pretrained=PRETRAINED)
 small_report = small.evaluate()
 print(f"{small.step} steps in {small.history.seconds:.0f} s;", small_report)
 
@@ -716,7 +723,7 @@ print("2 latents: -ELBO worse than the 4-latent VAE's:", small_report.neg_elbo >
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-gan_model = models.train_model("dcgan-digits", steps=1200, progress=False)
+gan_model = models.train_model("dcgan-digits", steps=1200, progress=False, pretrained=PRETRAINED)
 print(f"{gan_model.step} steps in {gan_model.history.seconds:.0f} s")
 
 # %% [markdown]
@@ -801,7 +808,7 @@ print("same logits as vae.Decoder with num_classes=10:", torch.allclose(my_cond_
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-cvae = models.train_model("cvae-digits", steps=2400, progress=False)
+cvae = models.train_model("cvae-digits", steps=2400, progress=False, pretrained=PRETRAINED)
 cvae_report = cvae.evaluate()
 print(f"{cvae.step} steps in {cvae.history.seconds:.0f} s;", cvae_report)
 

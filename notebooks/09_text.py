@@ -21,6 +21,13 @@
 # probability of a name is computed exactly. Lesson 10 returns to images with diffusion.
 
 # %%
+# The one switch of this lesson, for slow laptops. False: every model trains here, as the
+# lesson is written. True: each one is loaded instead from the runs `genai-course pretrain 09`
+# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, in seconds.
+# A run that is missing or was trained with other settings is trained here, and says so.
+PRETRAINED = False
+
+# %%
 import dataclasses
 import math
 from collections import Counter
@@ -460,7 +467,7 @@ with torch.no_grad():
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-m.fit(progress=False)
+m.fit(progress=False, pretrained=PRETRAINED)
 nll_gru = text.nll_per_char(m.model, *heldout_set)
 print(f"GRU: {m.step} steps in {m.history.seconds:.0f} s; held-out NLL {nll_gru:.3f} nats per character")
 

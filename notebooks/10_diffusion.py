@@ -23,6 +23,13 @@
 # Lesson 11 turns to testing generative models.
 
 # %%
+# The one switch of this lesson, for slow laptops. False: every model trains here, as the
+# lesson is written. True: each one is loaded instead from the runs `genai-course pretrain 10`
+# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, in seconds.
+# A run that is missing or was trained with other settings is trained here, and says so.
+PRETRAINED = False
+
+# %%
 import math
 import time
 
@@ -359,7 +366,7 @@ print(model.recipe.train)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-model.fit(progress=False)
+model.fit(progress=False, pretrained=PRETRAINED)
 print(f"{model.step} steps in {model.history.seconds:.0f} s; final loss (mean of the last 200 steps): {sum(model.history.loss[-200:]) / 200:.3f}")
 
 # %% [markdown]
@@ -655,7 +662,7 @@ print(digits_model.recipe)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-digits_model.fit(progress=False)
+digits_model.fit(progress=False, pretrained=PRETRAINED)
 print(f"{digits_model.step} steps in {digits_model.history.seconds:.0f} s; final loss (mean of the last 200 steps): {sum(digits_model.history.loss[-200:]) / 200:.3f}")
 
 # %%

@@ -21,6 +21,13 @@
 # audit as a safety check.
 
 # %%
+# The one switch of this lesson, for slow laptops. False: every model trains here, as the
+# lesson is written. True: each one is loaded instead from the runs `genai-course pretrain 11`
+# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, in seconds.
+# A run that is missing or was trained with other settings is trained here, and says so.
+PRETRAINED = False
+
+# %%
 import math
 import time
 
@@ -569,22 +576,22 @@ print("the diffusion model samples at least 50 times slower than the GAN:", ddpm
 # %%
 # NBVAL_IGNORE_OUTPUT
 trained = {}
-trained["dcgan-digits"] = models.train_model("dcgan-digits", steps=1000, progress=False)
+trained["dcgan-digits"] = models.train_model("dcgan-digits", steps=1000, progress=False, pretrained=PRETRAINED)
 print(f"dcgan-digits: {trained['dcgan-digits'].step} steps in {trained['dcgan-digits'].history.seconds:.0f} s")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-trained["cgan-digits"] = models.train_model("cgan-digits", steps=1000, progress=False)
+trained["cgan-digits"] = models.train_model("cgan-digits", steps=1000, progress=False, pretrained=PRETRAINED)
 print(f"cgan-digits: {trained['cgan-digits'].step} steps in {trained['cgan-digits'].history.seconds:.0f} s")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-trained["vae-digits"] = models.train_model("vae-digits", steps=3000, progress=False)
+trained["vae-digits"] = models.train_model("vae-digits", steps=3000, progress=False, pretrained=PRETRAINED)
 print(f"vae-digits: {trained['vae-digits'].step} steps in {trained['vae-digits'].history.seconds:.0f} s")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-trained["ddpm-digits"] = models.train_model("ddpm-digits", steps=700, progress=False)
+trained["ddpm-digits"] = models.train_model("ddpm-digits", steps=700, progress=False, pretrained=PRETRAINED)
 print(f"ddpm-digits: {trained['ddpm-digits'].step} steps in {trained['ddpm-digits'].history.seconds:.0f} s")
 
 # %%

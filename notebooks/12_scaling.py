@@ -19,6 +19,9 @@
 # repeatable measure of quality) and lesson 05's GAN, but the same switches work for every
 # course model. Lesson 13 is about what can go wrong with the checkpoints that resuming
 # depends on.
+#
+# This lesson has no `PRETRAINED` switch (lessons 05-11 and 13 have one): its trainings are
+# what it measures.
 
 # %%
 import dataclasses

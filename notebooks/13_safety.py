@@ -20,6 +20,13 @@
 # page, or out of a model trained on data that should stay private.
 
 # %%
+# The one switch of this lesson, for slow laptops. False: every model trains here, as the
+# lesson is written. True: each one is loaded instead from the runs `genai-course pretrain 13`
+# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, in seconds.
+# A run that is missing or was trained with other settings is trained here, and says so.
+PRETRAINED = False
+
+# %%
 import hashlib
 import io
 import json
@@ -340,12 +347,12 @@ except CheckpointError as e:
 # %%
 # NBVAL_IGNORE_OUTPUT
 trained = {}
-trained["dcgan-digits"] = models.train_model("dcgan-digits", steps=500, progress=False)
+trained["dcgan-digits"] = models.train_model("dcgan-digits", steps=500, progress=False, pretrained=PRETRAINED)
 print(f"dcgan-digits: {trained['dcgan-digits'].step} steps in {trained['dcgan-digits'].history.seconds:.0f} s")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-trained["cvae-digits"] = models.train_model("cvae-digits", steps=1500, progress=False)
+trained["cvae-digits"] = models.train_model("cvae-digits", steps=1500, progress=False, pretrained=PRETRAINED)
 print(f"cvae-digits: {trained['cvae-digits'].step} steps in {trained['cvae-digits'].history.seconds:.0f} s")
 
 # %%
