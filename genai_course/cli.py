@@ -376,7 +376,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from . import grading
 
-    return grading.main_grade(args.paths, as_json=args.json, timeout=args.timeout)
+    report = None
+    if args.report is not None:  # everything a user can get wrong is said before any grading starts
+        if len(args.paths) != 1:
+            raise UsageError(f"--report grades one folder of submissions (DIR/<learner>/NN_name.ipynb or DIR/<learner>__NN_name.ipynb), got {len(args.paths)} paths")
+        try:
+            grading.class_submissions(args.paths[0])
+        except grading.GradingError as e:
+            raise UsageError(str(e)) from None
+        report = _writable(args.report, "report")
+    return grading.main_grade(args.paths, as_json=args.json, timeout=args.timeout, report=report, jobs=args.jobs, limit=args.limit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -445,10 +454,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="course folder holding solutions/ and exercises/ (default: found from here)")
     p.set_defaults(func=_cmd_build)
 
-    p = sub.add_parser("grade", help="run exercise notebooks and report each exercise")
-    p.add_argument("paths", nargs="+", help="notebooks (.ipynb or py:percent .py) or folders of them")
+    p = sub.add_parser(
+        "grade", help="run exercise notebooks and report each exercise; with --report, a class folder into a CSV",
+        description="Run exercise notebooks, each in its own kernel, and report every exercise. Exit code 0: all passed; "
+        "1: some did not pass; 2: unusable input.",
+        epilog="A class folder (--report): a learner is a subfolder, DIR/<learner>/NN_name.ipynb, or the start of a flat "
+        "file's name up to '__', DIR/<learner>__NN_name.ipynb; a flat file without '__' is that learner's one notebook, "
+        "DIR/<learner>.ipynb (.ipynb or py:percent .py; of a jupytext pair, the .ipynb). The CSV has one row per learner "
+        "and exercise: learner, notebook, exercise, status (passed, failed, not_attempted, timed_out, not_run, unusable), "
+        "feedback, seconds, path; sorted by learner and notebook, then the notebook's order. A cell that will not stop when "
+        "interrupted has its kernel killed; a submission past --limit has its worker and kernel killed: the others go on.",
+    )
+    p.add_argument("paths", nargs="+", help="notebooks (.ipynb or py:percent .py) or folders of them; with --report, one class folder DIR")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--timeout", type=_positive_int, default=120, help="seconds one cell may run (default 120)")
+    p.add_argument("--report", default=None, metavar="CSV", help="grade the class folder DIR and write one CSV row per learner and exercise (see below)")
+    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N", help="submissions graded at once, each in its own worker process and kernel (default: the CPU cores, at most 4)")
+    p.add_argument("--limit", type=_positive_int, default=None, metavar="S", help="hard wall-clock seconds for one submission; past it, its worker and kernel are killed (default: TIMEOUT for each code cell and one more, plus 60)")
     p.set_defaults(func=_cmd_grade)
     return parser
 
