@@ -486,6 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("genai-course: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `genai-course pretrain --list | head`: the reader stopped, not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so Python's final flush of stdout does not fail again
+        return 0
 
 
 if __name__ == "__main__":

@@ -377,3 +377,13 @@ def test_diffusion_options_are_refused_for_other_models(trained, names_checkpoin
     assert_one_clear_line(code, err, "--guidance: for diffusion models only; gan-ring8 is not one")
     code, _, err = run_main(["sample", str(names_checkpoint), "-n", "5", "--steps", "3", "--out", str(tmp_path / "x.txt")], capsys)
     assert_one_clear_line(code, err, "--steps: for diffusion models only; charlm-names is not one")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`genai-course pretrain --list | head -1`: the pipe closes under the writer; that is not an error."""
+    proc = subprocess.Popen([sys.executable, "-m", "genai_course", "pretrain", "--list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 0 and err == "", err
