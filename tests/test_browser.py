@@ -112,10 +112,11 @@ def _get(url: str, timeout: float = 5) -> bytes:
 
 def _lab_settings(settings_dir: Path) -> None:
     """User settings for a quiet, complete page: every cell in the DOM (no windowing, so the
-    test sees every prompt and output), no news or update checks (the machine is offline)."""
+    test sees every prompt and output), each cell's run time recorded in the saved notebook,
+    no news or update checks (the machine is offline)."""
     notebook = settings_dir / "@jupyterlab" / "notebook-extension"
     notebook.mkdir(parents=True)
-    (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none", "recordTiming": True}))
     apputils = settings_dir / "@jupyterlab" / "apputils-extension"
     apputils.mkdir(parents=True)
     (apputils / "notification.jupyterlab-settings").write_text(
@@ -379,11 +380,26 @@ def _save_and_check(page, lab: Lab, name: str, switched: bool) -> None:
     assert not errors, f"{name}: error outputs in the executed notebook:\n" + "\n".join(errors)
     unrun = [i for i, cell in enumerate(code) if cell.execution_count is None]
     assert not unrun, f"{name}: code cells {unrun} did not run"
+    slowest = sorted(((_cell_seconds(cell), cell.execution_count) for cell in code), reverse=True)[:3]
+    print(f"\n{name}: slowest cells " + ", ".join(f"[{n}] {t:.1f} s" for t, n in slowest))
     if switched:
         text = "".join(out.get("text", "") for cell in code for out in cell.outputs if out.output_type == "stream")
         trained = [line for line in text.splitlines() if "training here instead" in line]
         assert not trained, f"{name}: PRETRAINED = True, yet runs were trained:\n" + "\n".join(trained)
         assert "loaded pretrained" in text, f"{name}: PRETRAINED = True, yet no run says it was loaded"
+
+
+def _cell_seconds(cell) -> float:
+    """A cell's run time from the timing JupyterLab records (recordTiming), 0 if none."""
+    from datetime import datetime
+
+    timing = cell.metadata.get("execution", {})
+    try:
+        start = datetime.fromisoformat(timing["shell.execute_reply.started"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return 0.0
+    return (end - start).total_seconds()
 
 
 # ---------------------------------------------------------------------------------------
