@@ -174,6 +174,11 @@ def lab(request, tmp_path_factory):
         "JUPYTERLAB_SETTINGS_DIR": str(config / "lab-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(config / "workspaces"),  # a fresh layout, no restored tabs
         "JUPYTER_RUNTIME_DIR": str(config / "runtime"),
+        # One PyTorch thread in the kernels: two threads on two cores lose badly to any other
+        # busy process. Measured for lesson 07's label-blind GAN (1,200 steps, trained even with
+        # PRETRAINED on) beside one other busy process: 23 s with one thread; two threads did not
+        # get through it in 280 s. On an idle machine two threads take 14 s and one 20 s.
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
     }
     if pretrained is not None:
         env["GENAI_COURSE_PRETRAINED"] = str(pretrained)
