@@ -292,6 +292,13 @@ def pretrained_folder(where: Any = True) -> Path | None:
     raise TypeError(f"pretrained must be True, False or a folder (got {where!r} of type {type(where).__name__})")
 
 
+def _same_records(mine: list[dict[str, Any]], saved: list[dict[str, Any]]) -> bool:
+    """Two lists of snapshot records hold the same steps and tensors."""
+    return len(mine) == len(saved) and all(
+        a.keys() == b.keys() and all(torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k] for k in a)
+        for a, b in zip(mine, saved))
+
+
 def pretrained_file(name: str, seed: int, steps: int) -> str:
     """The file name of a pretrained run, e.g. ``gan-grid25-seed0-12000steps.pt``."""
     return f"{name}-seed{seed}-{steps}steps.pt"
@@ -380,13 +387,16 @@ class _Placed:
         saved = record.get("callbacks", {})
         prints = [callback_fingerprint(cb) for cb in callbacks]
         for cb, fp in zip(callbacks, prints):
-            if fp not in saved:
+            if not isinstance(saved.get(fp), dict):
                 return train_instead(f"{path.name} holds no record of this {type(cb).__name__} callback (another `every`, noise or grid?)")
+            if not _same_records(cb.records, saved[fp]["records"][: saved[fp]["before_fit"]]):
+                return train_instead(f"this {type(cb).__name__} callback's records before training differ from {path.name}'s "
+                                     f"({len(cb.records)} against {saved[fp]['before_fit']})")
         recipe.train = dataclasses.replace(recipe.train, steps=steps)
         self.load_state(ckpt)  # type: ignore[attr-defined]
         history = history_cls(**record["history"])
         for cb, fp in zip(callbacks, prints):
-            cb.records = [dict(r) for r in saved[fp]]
+            cb.records = [dict(r) for r in saved[fp]["records"]]
             if hasattr(history, "snapshots"):
                 history.snapshots = cb.records
         self.history = history

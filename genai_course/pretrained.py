@@ -82,6 +82,12 @@ def _digits_from_step_0(model: Any) -> list[Any]:  # lesson 06: 20 snapshots, an
     return [snaps]
 
 
+def _vae_from_step_0(model: Any) -> list[Any]:  # lesson 08: every 480 steps, and the untrained decoder as step 0
+    snaps = model.snapshots(every=480)
+    snaps.record(0, model.vae)
+    return [snaps]
+
+
 def _label_grid(model: Any) -> list[Any]:  # lesson 07: row k asks for k, column j uses z_j
     z_grid = torch.randn(10, model.recipe.generator.latent_dim, generator=torch.Generator().manual_seed(2)).repeat(10, 1)
     y_grid = torch.arange(10).repeat_interleave(10)
@@ -97,7 +103,7 @@ LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("05_training_loop", "gan-grid25", callbacks=_every(400)),
     LessonRun("06_dcgan_digits", "dcgan-digits", callbacks=_digits_from_step_0),
     LessonRun("07_conditional_gan", "cgan-digits", callbacks=_label_grid),
-    LessonRun("08_vae", "vae-digits", callbacks=_every(480)),
+    LessonRun("08_vae", "vae-digits", callbacks=_vae_from_step_0),
     LessonRun("08_vae", "vae-2d", build=_vae_2d),
     LessonRun("08_vae", "dcgan-digits", steps=1200),
     LessonRun("08_vae", "cvae-digits", steps=2400),
@@ -142,14 +148,17 @@ def is_current(run: LessonRun, folder: Path) -> bool:
         return False
     record = ckpt.get("extra", {}).get("lesson") or {}
     model = run.make()
-    wanted = {models.callback_fingerprint(cb) for cb in run.callbacks(model)}
-    return record.get("fingerprint") == model.run_fingerprint(run.total_steps) and wanted <= set(record.get("callbacks", {}))
+    saved = record.get("callbacks", {})
+    have = {fp: entry.get("before_fit") for fp, entry in saved.items() if isinstance(entry, dict)}
+    wanted = {models.callback_fingerprint(cb): len(cb.records) for cb in run.callbacks(model)}
+    return record.get("fingerprint") == model.run_fingerprint(run.total_steps) and all(have.get(fp) == n for fp, n in wanted.items())
 
 
 def pretrain_run(run: LessonRun, folder: Path, progress: bool = True) -> Path:
     """Train one run as its lesson does, and write its checkpoint (and sidecar) into ``folder``."""
     model = run.make()
     callbacks = run.callbacks(model)
+    made_before = [len(cb.records) for cb in callbacks]  # records a lesson makes before fit (e.g. step 0)
     before = torch.get_rng_state()  # the lesson's state at fit(): its later cells draw from what training leaves
     model.fit(steps=run.steps, callbacks=callbacks, progress=progress)
     history = {f.name: getattr(model.history, f.name) for f in dataclasses.fields(model.history) if f.name != "snapshots"}
@@ -157,7 +166,7 @@ def pretrain_run(run: LessonRun, folder: Path, progress: bool = True) -> Path:
         "lesson": run.lesson,
         "fingerprint": model.run_fingerprint(run.total_steps),
         "history": history,
-        "callbacks": {models.callback_fingerprint(cb): cb.records for cb in callbacks},
+        "callbacks": {models.callback_fingerprint(cb): {"before_fit": n, "records": cb.records} for cb, n in zip(callbacks, made_before)},
         "rng_before": before,
         "rng_after": torch.get_rng_state(),
     }

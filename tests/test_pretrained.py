@@ -244,3 +244,22 @@ def test_a_pretrained_run_trains_the_weights_genai_course_train_trains(tmp_path)
     plain.fit(steps=run.steps, progress=False)
     loaded = models.load_model(str(path))
     assert all(torch.equal(v, _state(loaded)[k]) for k, v in _state(plain).items())
+
+
+def test_records_a_lesson_makes_before_training_must_be_the_runs_own(tiny_recipe, tmp_path, capsys):
+    """Lessons 06 and 08 record the untrained model as step 0 before fit: a run made without it is not theirs."""
+    def with_step_0(model):
+        snaps = model.snapshots(every=10, n=50, resolution=8)
+        snaps.record(0, model.G, model.D)
+        return [snaps]
+
+    plain = LessonRun("99_test", "tiny", build=_tiny_gan(tiny_recipe), callbacks=lambda m: [m.snapshots(every=10, n=50, resolution=8)])
+    pretrained.pretrain([plain], tmp_path, progress=False, log=lambda line: None)
+    out, model = _fallback(dataclasses.replace(plain, callbacks=with_step_0), capsys, pretrained=tmp_path)
+    assert out == ("pretrained: this Snapshots callback's records before training differ from tiny-seed0-40steps.pt's (1 against 0); "
+                   "training here instead\n")
+    lesson = dataclasses.replace(plain, callbacks=with_step_0)
+    pretrained.pretrain([lesson], tmp_path, force=True, progress=False, log=lambda line: None)
+    here, loaded, printed, rngs = _trained_here_and_loaded(lesson, tmp_path, capsys)
+    assert printed.startswith("loaded pretrained tiny") and [r["step"] for r in loaded[1][0].records] == [0, 10, 20, 30, 40]
+    _assert_same_run(here, loaded, rngs)
