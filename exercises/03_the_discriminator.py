@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import checks, data, train, widgets
+from genai_course import checks, data, threads, train, widgets
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 ring = data.ring8()
 

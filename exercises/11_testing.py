@@ -22,8 +22,9 @@ import math
 
 import torch
 
-from genai_course import checks, data, metrics
+from genai_course import checks, data, metrics, threads
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 digits = data.load_digits()
 print("training digits:", tuple(digits.x_train.shape), "held-out digits:", tuple(digits.x_test.shape))

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import torch
 
-from genai_course import checkpoints, checks
+from genai_course import checkpoints, checks, threads
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 work = Path(tempfile.mkdtemp(prefix="exercises13-"))  # scratch files for this notebook
 print("scratch folder ready:", work.is_dir())
 

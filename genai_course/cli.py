@@ -476,9 +476,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import threads
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command not in ("build", "grade"):  # those two run no PyTorch here (grade's kernels set their own)
+            try:
+                threads.use("command")
+            except ValueError as e:
+                raise UsageError(str(e)) from None
         return int(args.func(args) or 0)
     except UsageError as e:
         print(f"genai-course {args.command}: error: {e}", file=sys.stderr)

@@ -115,9 +115,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Train as one process of a torchrun job; rank 0 writes the checkpoint. Ends with a barrier,
     the process group destroyed and ``os._exit``, so no rank aborts at exit."""
-    from . import models
+    from . import models, threads
 
     args = _parser().parse_args(argv)
+    threads.use("rank")  # one thread a process (torchrun's OMP_NUM_THREADS=1, unless overridden)
     rank, world, device = init(args.device)
     code = 0
     try:

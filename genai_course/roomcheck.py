@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 __all__ = ["Item", "run_checks", "main", "LESSON_BUDGET_S"]
 
@@ -101,20 +101,21 @@ def _data() -> Item:
     return Item("course data", OK, f"{len(digits.x_train) + len(digits.x_test):,} digits, names in {len(names.locales)} languages (offline)")
 
 
-def _cores() -> int:
+def _threads(load: Callable[[], float] | None = None, cores: int | None = None,
+             env: Mapping[str, str] | None = None) -> Item:
+    """The threads a lesson's kernel will use (``threads.recommended("lesson")``), against the
+    cores and what else keeps them busy (the 1-minute load average)."""
+    from . import threads
+
+    cores = threads.usable_cores() if cores is None else cores
     try:
-        return len(os.sched_getaffinity(0))  # the cores this process may use (a container may have fewer than the machine)
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def _threads(load: Callable[[], float] | None = None) -> Item:
-    import torch
-
-    threads, cores = torch.get_num_threads(), _cores()
-    detail = f"{threads} PyTorch threads on {cores} cores"
-    if threads > cores:
-        return Item("threads", WARN, f"{detail}: more threads than cores slows every step; set OMP_NUM_THREADS={cores}")
+        wanted = threads.recommended("lesson", cores, env)
+    except ValueError as e:
+        return Item("threads", FAIL, str(e))
+    detail = threads.explain("lesson", cores, env)
+    if wanted > cores:
+        return Item("threads", WARN, f"{detail}: more threads than cores slows every step; unset it or set "
+                    f"{threads.ENV}={threads.recommended('lesson', cores, {})}")
     try:
         busy = (load or (lambda: os.getloadavg()[0]))()
     except (AttributeError, OSError):  # no load average on Windows
@@ -133,9 +134,11 @@ def _device() -> Item:
 
 
 def _smoke(seconds: float, fallback: bool) -> Item:
-    """Train lesson 05's GAN (gan-grid25) for ``seconds``; estimate its whole lesson run."""
+    """Train lesson 05's GAN (gan-grid25) for ``seconds``, on the threads a lesson uses; estimate its whole lesson run."""
     try:
-        from . import models
+        from . import models, threads
+
+        threads.use("lesson")
 
         model = models.build("gan-grid25", seed=0)
         lesson_steps = model.recipe.train.steps  # read now: fit(steps=...) below rewrites it

@@ -20,6 +20,9 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
+from genai_course import threads
+
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)  # seed the global RNG; below, every draw also gets its own seeded generator
 
 # %% [markdown]

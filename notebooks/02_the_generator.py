@@ -19,6 +19,9 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from genai_course import threads
+
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)  # seeds the weights of every network built below
 
 # %% [markdown]

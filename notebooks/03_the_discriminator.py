@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import data, gan, train, widgets
+from genai_course import data, gan, threads, train, widgets
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)  # seeds the weights of every network built below
 ring = data.ring8()
 

@@ -21,8 +21,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from genai_course import data, gan, losses
+from genai_course import data, gan, losses, threads
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)  # seeds the weights of every network built below
 ring = data.ring8()
 

@@ -27,8 +27,9 @@ import dataclasses
 import matplotlib.pyplot as plt
 import torch
 
-from genai_course import data, gan, losses, metrics, models, train, widgets
+from genai_course import data, gan, losses, metrics, models, threads, train, widgets
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 
 # %% [markdown]

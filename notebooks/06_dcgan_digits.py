@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import data, gan, metrics, models, widgets
+from genai_course import data, gan, metrics, models, threads, widgets
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 
 # %% [markdown]

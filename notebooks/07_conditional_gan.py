@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import data, gan, metrics, models, train, widgets
+from genai_course import data, gan, metrics, models, threads, train, widgets
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 digits = data.load_digits()
 

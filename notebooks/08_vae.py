@@ -34,8 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import data, metrics, models, vae, widgets
+from genai_course import data, metrics, models, threads, vae, widgets
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 digits = data.load_digits()
 print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tuple(digits.x_test.shape))

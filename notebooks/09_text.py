@@ -37,9 +37,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import metrics, models, text, widgets, widgets_text
+from genai_course import metrics, models, text, threads, widgets, widgets_text
 from genai_course.text import END, START
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 names = text.load_names()  # first names from faker, 8 languages, a fixed held-out split
 vocab = names.vocab

@@ -38,8 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import data, diffusion, metrics, models, widgets
+from genai_course import data, diffusion, metrics, models, threads, widgets
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 mixture = data.get_mixture("grid25")
 recipe = models.get_recipe("ddpm-grid25")

@@ -38,8 +38,9 @@ from IPython.display import Markdown, display
 from matplotlib.patches import Circle
 from torch import nn
 
-from genai_course import data, evaluate, metrics, models, widgets
+from genai_course import data, evaluate, metrics, models, threads, widgets
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 digits = data.load_digits()
 print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tuple(digits.x_test.shape))

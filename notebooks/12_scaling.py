@@ -37,8 +37,9 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from genai_course import checkpoints, data, metrics, models, parallel, train
+from genai_course import checkpoints, data, metrics, models, parallel, threads, train
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 digits = data.load_digits()
 workdir = TemporaryDirectory()

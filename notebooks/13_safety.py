@@ -44,9 +44,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from genai_course import checkpoints, data, metrics, models, widgets
+from genai_course import checkpoints, data, metrics, models, threads, widgets
 from genai_course.checkpoints import CheckpointError
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 work = Path(tempfile.mkdtemp(prefix="lesson13-"))  # every file of this lesson goes here
 

@@ -12,7 +12,9 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from genai_course import checks, data
+from genai_course import checks, data, threads
+
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 
 # %% [markdown]
 # ## Exercise 1.1: sampling the ring of 8

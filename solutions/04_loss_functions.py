@@ -11,7 +11,9 @@
 import torch
 import torch.nn.functional as F
 
-from genai_course import checks
+from genai_course import checks, threads
+
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 
 # %% [markdown]
 # ## Exercise 4.1: the discriminator's loss

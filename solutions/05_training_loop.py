@@ -15,8 +15,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from genai_course import checks, data, gan
+from genai_course import checks, data, gan, threads
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 
 # %% [markdown]

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import checks, data, vae
+from genai_course import checks, data, threads, vae
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 
 # %% [markdown]

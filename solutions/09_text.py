@@ -19,9 +19,10 @@
 import matplotlib.pyplot as plt
 import torch
 
-from genai_course import checks, text
+from genai_course import checks, text, threads
 from genai_course.text import END, START
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 names = text.load_names()  # faker's first names in 8 languages, with a fixed held-out split
 vocab = names.vocab

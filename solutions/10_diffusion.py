@@ -19,8 +19,9 @@
 import matplotlib.pyplot as plt
 import torch
 
-from genai_course import checks, data, diffusion
+from genai_course import checks, data, diffusion, threads
 
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 schedule = diffusion.make_schedule(200, "cosine")
 betas, alphas, alpha_bars = schedule.betas, schedule.alphas, schedule.alpha_bars  # (T,) each

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import checks, data
+from genai_course import checks, data, threads
 
-torch.set_num_threads(1)  # networks this small run faster on one thread than on two that wait for each other
+threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 digits = data.load_digits()
 images, labels = digits.x_train.flatten(1), digits.y_train  # (N, 64) pixels in [0, 1], (N,) digits 0-9
 print("training digits:", tuple(images.shape), "labels:", tuple(labels.shape))

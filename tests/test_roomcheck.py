@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import torch
 
 from genai_course import checkpoints, models, pretrained, roomcheck
 from genai_course.pretrained import LessonRun
@@ -54,19 +53,19 @@ def test_without_pytorch_the_check_stops_after_saying_how_to_install_it(tmp_path
     assert "smoke training" not in items
 
 
-def test_oversubscribed_threads_and_a_busy_cpu_are_amber(monkeypatch):
-    monkeypatch.setattr(roomcheck, "_cores", lambda: 2)
-    previous = torch.get_num_threads()
-    try:
-        torch.set_num_threads(4)
-        item = roomcheck._threads(load=lambda: 0.0)
-        assert item == Item("threads", WARN, "4 PyTorch threads on 2 cores: more threads than cores slows every step; set OMP_NUM_THREADS=2")
-        torch.set_num_threads(2)
-        item = roomcheck._threads(load=lambda: 3.7)
-        assert item.status == WARN and "the load is already 3.7: other programs are using the CPU" in item.detail
-        assert roomcheck._threads(load=lambda: 0.2) == Item("threads", OK, "2 PyTorch threads on 2 cores, load 0.2")
-    finally:
-        torch.set_num_threads(previous)
+def test_oversubscribed_threads_and_a_busy_cpu_are_amber():
+    four = {"GENAI_COURSE_THREADS": "4"}
+    item = roomcheck._threads(load=lambda: 0.0, cores=2, env=four)
+    assert item == Item("threads", WARN, "4 PyTorch threads for a lesson on 2 cores, as $GENAI_COURSE_THREADS says: more threads "
+                        "than cores slows every step; unset it or set GENAI_COURSE_THREADS=1")
+    item = roomcheck._threads(load=lambda: 3.7, cores=2, env={})
+    assert item.status == WARN and "the load is already 3.7: other programs are using the CPU" in item.detail
+    assert roomcheck._threads(load=lambda: 0.2, cores=2, env={}) == Item(
+        "threads", OK, "1 PyTorch thread for a lesson on 2 cores (half the cores, 1 to 4; $GENAI_COURSE_THREADS overrides), load 0.2")
+    assert roomcheck._threads(load=lambda: 0.2, cores=8, env={"OMP_NUM_THREADS": "2"}) == Item(
+        "threads", OK, "2 PyTorch threads for a lesson on 8 cores, as $OMP_NUM_THREADS says, load 0.2")
+    bad = roomcheck._threads(load=lambda: 0.2, cores=2, env={"GENAI_COURSE_THREADS": "many"})
+    assert bad == Item("threads", FAIL, "GENAI_COURSE_THREADS must be a whole number of threads, at least 1 (got 'many')")
 
 
 def test_the_smoke_training_estimates_lesson_05_and_judges_it_against_the_budget(monkeypatch):
