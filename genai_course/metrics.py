@@ -9,7 +9,7 @@ over 2,500 samples:
   the uniform histogram u of the true mixture (0 = every mode equally often).
 
 Digit metrics judge 8x8 images with a small convolutional classifier trained on the
-course's training split (``digit_classifier``, about 5-10 s on a CPU, cached per process):
+course's training split (``digit_classifier``: trained once, stored in the package, loaded on first use):
 
 * confident fraction: share of samples the classifier puts in one class with probability > 0.9
   (a recognisable digit; real held-out digits score about 0.97);
@@ -56,18 +56,21 @@ import functools
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import checkpoints
 from .data import Digits, Mixture, load_digits
 from .text import nll_per_char
 
 __all__ = [
     "ModeReport", "mode_metrics", "nearest_mode",
-    "DigitClassifier", "train_digit_classifier", "digit_classifier",
+    "DigitClassifier", "train_digit_classifier", "digit_classifier", "JUDGE_FILE", "JUDGE_SHA256", "JUDGE_RECIPE",
+    "save_digit_judge", "load_digit_judge",
     "DigitReport", "digit_metrics", "frechet_distance", "class_entropy",
     "nll_per_char", "novelty", "LanguageJudge",
     "knn_radii", "PrecisionRecall", "precision_recall", "TwoSampleReport", "two_sample_test", "binomial_p_value",
@@ -186,7 +189,7 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable[[
     test's discriminator): Adam 1e-3, ``epochs`` passes in batches of 64, the order drawn from
     ``generator``. Returned in eval mode."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    with torch.enable_grad():  # also when called under no_grad (digit_metrics trains the judge on first use)
+    with torch.enable_grad():  # also when called under no_grad (e.g. by train_on_synthetic inside an evaluation)
         for _ in range(epochs):
             order = torch.randperm(x.shape[0], generator=generator)
             for i in range(0, x.shape[0], 64):
@@ -205,10 +208,39 @@ def _fit_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) ->
     return _fit(model, x.float(), y.long(), F.cross_entropy, epochs, torch.Generator().manual_seed(seed))
 
 
+# The judge is trained once (``train_digit_classifier()``: seed 0, 30 epochs, one thread) and
+# kept in the package, so that every process, lesson and machine judges with the same weights
+# and none spends 5-10 s training it again. ``scripts/freeze_judge.py`` remakes the file and
+# prints the sha256 to paste here; tests/test_metrics.py trains it afresh and compares.
+JUDGE_FILE = Path(__file__).with_name("digit_judge.pt")
+JUDGE_SHA256 = "5517eab1f94cb2164b8d6197b1c42b8d6b4038fe7700adbfe8591b68a1e79456"
+JUDGE_RECIPE = {"epochs": 30, "seed": 0}  # train_digit_classifier's arguments for the stored judge
+
+
+def save_digit_judge(model: DigitClassifier, path: str | Path = JUDGE_FILE) -> Path:
+    """Write a trained judge as a course checkpoint (with its sha256 sidecar): what ``digit_classifier`` loads."""
+    return checkpoints.save(path, {
+        "model": "digit-judge", "step": JUDGE_RECIPE["epochs"],
+        "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "extra": {"recipe": dict(JUDGE_RECIPE), "threads": torch.get_num_threads(),
+                  "cpu_capability": torch.backends.cpu.get_cpu_capability()},
+    })
+
+
+def load_digit_judge(path: str | Path = JUDGE_FILE, expected_sha256: str | None = JUDGE_SHA256) -> tuple[DigitClassifier, dict[str, Any]]:
+    """The stored judge, checked against ``expected_sha256`` and read with ``weights_only=True``:
+    (the classifier in eval mode, the checkpoint's ``extra``: recipe, threads, CPU capability)."""
+    ckpt = checkpoints.load(path, expected_sha256=expected_sha256)
+    model = DigitClassifier()
+    model.load_state_dict(ckpt["weights"])
+    return model.eval(), ckpt.get("extra", {})
+
+
 @functools.lru_cache(maxsize=1)
 def digit_classifier() -> DigitClassifier:
-    """The course's judge (seed 0), trained on first use and kept for the rest of the session."""
-    return train_digit_classifier()
+    """The course's judge: ``train_digit_classifier()`` as trained once and stored in the package
+    (``JUDGE_FILE``, checked against ``JUDGE_SHA256``), loaded on first use and kept."""
+    return load_digit_judge()[0]
 
 
 def class_entropy(predicted: torch.Tensor, num_classes: int = 10) -> float:

@@ -376,7 +376,7 @@ def _judge(classifier: Any) -> Any:
     if classifier is None:
         from .metrics import digit_classifier
 
-        return digit_classifier()  # trained on first use (about 10 s), then kept
+        return digit_classifier()  # loaded from the package on first use, then kept
     if not callable(classifier):
         raise TypeError(f"classifier must map digits (N, 1, 8, 8) to logits (N, 10), like metrics.digit_classifier() (got {type(classifier).__name__})")
     return classifier
@@ -424,7 +424,7 @@ def guidance_slider(
     guidance=w, sampler="ddim", steps=steps)`` (steps None: the recipe's DDIM steps) from a
     generator seeded ``seed`` (the same noise for every setting), shown as a grid ``nrow`` per
     row; ``.caption`` says how many of them the course's digit classifier
-    (``metrics.digit_classifier()``, trained on first use; or ``classifier``) labels as the
+    (``metrics.digit_classifier()``, or ``classifier``) labels as the
     asked class. Each (label, w) is drawn once, then cached. The box also has ``.image``,
     ``.samples`` and ``.accuracy`` (the current setting's digits and share recognised),
     ``.draw(label, w) -> (samples, accuracy)`` and ``.render() -> bytes`` (PNG of the current setting).

@@ -390,7 +390,9 @@ print("without (our D), it does not:", torch.allclose(*plain, atol=1e-6))
 # With points in the plane we could count modes. For digits we need a judge, and we use
 # the standard trick (as in the Inception score and FID): a classifier trained on real
 # data. `metrics.digit_classifier()` is a small CNN trained on the 1,497 training digits
-# (about 10 s, once per session). `metrics.digit_metrics(x)` then reports, for images `x`:
+# (`metrics.train_digit_classifier()`); the course trained it once and keeps its weights in
+# the package, so every lesson and every machine judges with the same classifier.
+# `metrics.digit_metrics(x)` then reports, for images `x`:
 #
 # * **confident fraction**: the share of images the classifier puts in one class with
 #   probability above 0.9 (does it look like *some* digit?);
@@ -408,7 +410,7 @@ print("without (our D), it does not:", torch.allclose(*plain, atol=1e-6))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-metrics.digit_classifier()  # trained here, on first use, then kept for the session
+metrics.digit_classifier()  # loaded from the package on first use, then kept for the session
 real_report = metrics.digit_metrics(digits.x_test)
 noise_report = metrics.digit_metrics(torch.rand(1000, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
 print("held-out digits:", real_report)

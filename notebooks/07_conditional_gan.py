@@ -196,15 +196,15 @@ print(f"{blind_config.steps} steps in {blind_history.seconds:.0f} s")
 
 # %% [markdown]
 # To judge digits we use the course's digit classifier (`metrics.digit_classifier()`,
-# trained on the training digits the first time it is called, 5-10 s; `metrics.digit_metrics`
-# uses it). We ask for 100 digits of
+# lesson 06's judge, trained once on the training digits and kept in the package;
+# `metrics.digit_metrics` uses it). We ask for 100 digits of
 # each class and count how often the classifier reads the class we asked for: the
 # **label accuracy**. A generator that ignores its label scores about 0.1, one in ten by
 # chance.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-judge = metrics.digit_classifier()  # trained on the first call, then kept for the session
+judge = metrics.digit_classifier()  # loaded on the first call, then kept for the session
 labels = torch.arange(10).repeat_interleave(100)  # (1000,): 100 of each class
 with torch.no_grad():
     blind_x = blind_G.eval()(blind_G.sample_latent(1000, generator=torch.Generator().manual_seed(0)), labels)

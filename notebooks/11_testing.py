@@ -215,7 +215,7 @@ print("over-spread: precision <= 0.5, recall >= 0.9:", ring_pr["over-spread"][0]
 #
 # Distances between raw pixels are poor for images: a digit shifted by one pixel is far from
 # itself. So we measure in the features of lesson 06's judge, the digit classifier
-# (`metrics.digit_classifier()`, trained on the training digits in 5-10 s on first use). It
+# (`metrics.digit_classifier()`, trained once on the training digits and kept in the package). It
 # offers two layers:
 #
 # * `features`: its last hidden layer, 128 numbers (what lesson 06's feature distance uses);
