@@ -24,13 +24,56 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"genai-course: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
+MAX_STEPS = 1_000_000  # train --steps: the lessons' runs take 500-12,000
+MAX_SAMPLES = 1_000_000  # sample -n (drawn SAMPLE_CHUNK at a time, so memory stays flat)
+SAMPLE_CHUNK = 10_000
+MAX_EVALUATE = 10_000  # evaluate -n: its tests keep every sample's distances to the training set
+MAX_SEED = 2**32 - 1
+MAX_SMOKE_S = 600.0  # check --seconds
+MAX_TIMEOUT_S = 86_400  # grade --timeout and --limit: a day
+MAX_JOBS = 64  # grade --jobs: each job is a worker process and a kernel
+
+
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number (got {text!r})") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number (got {value})")
+    return value
+
+
+def _at_most(limit: int, advice: str = "") -> Any:
+    """An argparse type: a positive whole number up to ``limit``."""
+
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit:,} (got {value:,}){advice}")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_SEED:,} (got {value:,})")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
+    if not 0 < value <= MAX_SMOKE_S:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_SMOKE_S:.0f} seconds (got {text})")
     return value
 
 
@@ -44,6 +87,19 @@ def _guidance(text: str) -> float:
     return value
 
 
+def _probe_folder(folder: Path, what: str, path: Any) -> None:
+    """Create and remove a file in ``folder``: the one test of writability that also holds for root
+    (os.access says yes to root everywhere, even in /proc) and for read-only mounts."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".genai-course-probe-")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise UsageError(f"cannot write {what} {path}: folder {folder} is not writable ({e.strerror or e})") from None
+
+
 def _writable(path: str, what: str) -> Path:
     """Check an output path can be written before spending time on work."""
     out = Path(path)
@@ -54,8 +110,7 @@ def _writable(path: str, what: str) -> Path:
         raise UsageError(f"cannot write {what} {path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise UsageError(f"cannot write {what} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"cannot write {what} {path}: folder {folder} is not writable")
+    _probe_folder(folder, what, path)
     return out
 
 
@@ -145,11 +200,15 @@ def _sample_text(model: Any, out: Path, args: argparse.Namespace) -> int:
 
     if out.suffix != ".txt":
         raise UsageError(f"output file {args.out} should end in .txt (one name a line) for {model.name}")
+    generator = torch.Generator().manual_seed(args.seed)
     try:
-        names = model.sample(
-            args.n, generator=torch.Generator().manual_seed(args.seed), labels=args.label,
-            temperature=args.temperature, top_k=args.top_k,  # None: the model's default
-        )
+        languages = model.labels(args.label, args.n)  # one language for all, or every one in turn
+        names = []
+        for start in range(0, args.n, SAMPLE_CHUNK):  # one chunk for -n up to SAMPLE_CHUNK
+            names += model.sample(
+                min(SAMPLE_CHUNK, args.n - start), generator=generator, labels=languages[start : start + SAMPLE_CHUNK],
+                temperature=args.temperature, top_k=args.top_k,  # None: the model's default
+            )
     except ValueError as e:
         raise UsageError(str(e)) from None
     record = _provenance_sidecar(out)
@@ -213,20 +272,21 @@ def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
         if args.steps is not None and args.steps > model.schedule.T:
             raise UsageError(f"--steps must be at most the model's {model.schedule.T} diffusion steps (got {args.steps})")
         options = {"guidance": args.guidance, "sampler": args.sampler, "steps": args.steps}  # --steps alone: DDIM
+    labels = None
     if num_classes:
         if label is not None and not 0 <= label < num_classes:
             raise UsageError(f"--label must be a class from 0 to {num_classes - 1} for {model.name} (got {label})")
-        if label is None and isinstance(model, models.TrainedDDPM):
-            x = model.sample(args.n, generator=generator, **options)  # without a label: the unconditional branch
-        else:
+        if label is not None or not isinstance(model, models.TrainedDDPM):  # a DDPM without a label: its unconditional branch
             labels = model.check_labels(label, args.n)  # one class for all, or every class in turn
-            x = model.sample(args.n, generator=generator, labels=labels, **options)
             arrays["y"] = labels.numpy().astype(np.int64)
-    else:
-        if label is not None:
-            raise UsageError(f"model {model.name} is not conditional: it takes no --label")
-        x = model.sample(args.n, generator=generator, **options)
-    arrays["x"] = x.numpy().astype(np.float32)
+    elif label is not None:
+        raise UsageError(f"model {model.name} is not conditional: it takes no --label")
+    chunks = []
+    for start in range(0, args.n, SAMPLE_CHUNK):  # one chunk for -n up to SAMPLE_CHUNK, the same draws as one call
+        size = min(SAMPLE_CHUNK, args.n - start)
+        given = {} if labels is None else {"labels": labels[start : start + size]}
+        chunks.append(model.sample(size, generator=generator, **given, **options).numpy().astype(np.float32))
+    arrays["x"] = np.concatenate(chunks)
     described = ", ".join(f"array {k}, shape {v.shape}" for k, v in sorted(arrays.items()))
     # provenance: a JSON string in a 0-d unicode array, so np.load reads it without allow_pickle
     record = _provenance_json(args.checkpoint, model, args.seed, "sample", n=args.n, label=label, **options)
@@ -266,6 +326,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .checkpoints import CheckpointError
 
     folder = Path(args.runs)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--runs {folder} is a file, not a folder of checkpoints")
     if not folder.is_dir():
         raise UsageError(f"no folder {folder}: train models first (genai-course train MODEL writes runs/MODEL-seedS.pt)")
     paths = sorted(folder.glob("*.pt"))
@@ -283,12 +345,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
             checkpoints.verify_manifest(manifest)
         except CheckpointError as e:
             raise UsageError(str(e)) from None
-    loaded = []
+    loaded, skipped = [], []
     for path in paths:
         try:
             loaded.append((path, models.load_model(str(path))))
         except CheckpointError as e:
-            print(f"skipped {path}: {e}", file=sys.stderr)
+            skipped.append(f"skipped {path}: {e}")
+    if not loaded:
+        raise UsageError(f"none of the checkpoints in {folder} could be read ({skipped[0].removeprefix('skipped ')})")
+    for line in skipped:
+        print(line, file=sys.stderr)
     order = list(models.MODELS)  # the course's order: GANs, VAEs, names, diffusion
     loaded.sort(key=lambda pm: (order.index(pm[1].name) if pm[1].name in order else len(order), pm[1].name, pm[1].seed))
     results = []
@@ -296,8 +362,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
         result = evaluate.evaluate_model(model, seed=args.seed)
         print(f"evaluated {path} ({model.name}, seed {model.seed}) in {result.seconds:.1f} s", flush=True)
         results.append(result)
-    if not results:
-        raise UsageError(f"none of the checkpoints in {folder} could be read")
     records = [checkpoints.provenance(path, model=model.name, seed=args.seed, command="report") for path, model in loaded]
     text = evaluate.report_markdown(results, figure.name) + _provenance_markdown(loaded, records, args.seed)
     _write_texts({out: text})
@@ -339,7 +403,11 @@ def _provenance_markdown(loaded: list[tuple[Path, Any]], records: list[dict[str,
 def _cmd_check(args: argparse.Namespace) -> int:
     from . import roomcheck
 
-    return roomcheck.main(smoke_seconds=args.seconds, pretrained_folder=Path(args.pretrained) if args.pretrained else None)
+    folder = Path(args.pretrained) if args.pretrained else None
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"--pretrained {folder} is {'a file, not a folder' if folder.exists() else 'no folder'}: "
+                         "give the folder `genai-course pretrain` wrote (default runs/pretrained)")
+    return roomcheck.main(smoke_seconds=args.seconds, pretrained_folder=folder)
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
@@ -359,9 +427,11 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder} is a file, not a folder")
-    probe = folder if folder.is_dir() else next((p for p in folder.parents if p.exists()), Path("."))
-    if not os.access(probe, os.W_OK):
-        raise UsageError(f"cannot write into {folder}: {probe} is not writable")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot make the folder {folder} ({e.strerror or e})") from None
+    _probe_folder(folder, "pretrained runs into", folder)
     pretrained.pretrain(runs, folder, force=args.force, progress=not args.quiet, log=lambda line: print(line, flush=True))
     print(f"lessons load these when their first cell says PRETRAINED = True; check a copy with: cd {folder} && sha256sum -c SHA256SUMS")
     return 0
@@ -394,8 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a course model with its lesson defaults")
     p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits")
-    p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the lesson's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--steps", type=_at_most(MAX_STEPS), default=None, help=f"training steps (default: the lesson's; at most {MAX_STEPS:,})")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
     p.add_argument("--accumulate", type=_positive_int, default=1, help="micro-batches a step, gradients accumulated (default 1); the batch must divide evenly")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision with autocast (default fp32)")
@@ -407,24 +477,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file (points, images) or a .txt file (text)")
     p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
-    p.add_argument("-n", type=_positive_int, required=True, help="number of samples")
+    p.add_argument("-n", type=_at_most(MAX_SAMPLES, ": write several files with different --seed"), required=True,
+                   help=f"number of samples (at most {MAX_SAMPLES:,})")
     p.add_argument(
         "--label", default=None,
         help="conditional models only: a class 0-9 for digits, a locale such as de_DE for names (default: every one in turn)",
     )
     p.add_argument("--temperature", type=float, default=None, help="text models: > 0 (default: the model's, 0.8 for charlm-names; lower is safer, higher wilder)")
-    p.add_argument("--top-k", type=int, default=None, help="text models: draw only from the k most probable characters (k >= 1)")
+    p.add_argument("--top-k", type=_positive_int, default=None, help="text models: draw only from the k most probable characters (k >= 1)")
     p.add_argument("--guidance", type=_guidance, default=None, help="conditional diffusion models with --label: the classifier-free guidance scale w >= 0 (default: the model's, 2 for ddpm-digits; 0 is plain conditional)")
     p.add_argument("--sampler", choices=["ancestral", "ddim"], default=None, help="diffusion models: 'ancestral' (every step, fresh noise; the default) or 'ddim' (fewer deterministic steps)")
     p.add_argument("--steps", type=_positive_int, default=None, help="diffusion models: DDIM steps (default 50; alone, it selects DDIM)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given; provenance, a JSON string), .txt for text (with FILE.provenance.json)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("evaluate", help="run every test that applies to a trained model: quality, diversity, two-sample test, memorization, speed")
     p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
-    p.add_argument("-n", type=_positive_int, default=None, help="samples to draw (default 1000 digits, 2500 points, 100 names per language)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the samples and tests (default 0)")
+    p.add_argument("-n", type=_at_most(MAX_EVALUATE), default=None,
+                   help=f"samples to draw (default 1000 digits, 2500 points, 100 names per language; at most {MAX_EVALUATE:,})")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed of the samples and tests (default 0)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -432,11 +504,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default="runs", help="folder of checkpoints (default runs/, where 'train' writes them)")
     p.add_argument("--out", default=None, help="Markdown file (default RUNS/report.md)")
     p.add_argument("--figure", default=None, help="PNG figure (default: the report's name with .png)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the samples and tests (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed of the samples and tests (default 0)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("check", help="check this machine is ready for the workshop")
-    p.add_argument("--seconds", type=float, default=5.0, help="length of the smoke training (default 5)")
+    p.add_argument("--seconds", type=_seconds, default=5.0, help=f"length of the smoke training (default 5, at most {MAX_SMOKE_S:.0f})")
     p.add_argument("--pretrained", default=None, metavar="DIR", help="pretrained runs to check (default: where the lessons look, runs/pretrained)")
     p.set_defaults(func=_cmd_check)
 
@@ -467,10 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", help="notebooks (.ipynb or py:percent .py) or folders of them; with --report, one class folder DIR")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--timeout", type=_positive_int, default=120, help="seconds one cell may run (default 120)")
+    p.add_argument("--timeout", type=_at_most(MAX_TIMEOUT_S), default=120, help="seconds one cell may run (default 120)")
     p.add_argument("--report", default=None, metavar="CSV", help="grade the class folder DIR and write one CSV row per learner and exercise (see below)")
-    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N", help="submissions graded at once, each in its own worker process and kernel (default: the CPU cores, at most 4)")
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="S", help="hard wall-clock seconds for one submission; past it, its worker and kernel are killed (default: TIMEOUT for each code cell and one more, plus 60)")
+    p.add_argument("--jobs", type=_at_most(MAX_JOBS), default=None, metavar="N", help="submissions graded at once, each in its own worker process and kernel (default: the CPU cores, at most 4)")
+    p.add_argument("--limit", type=_at_most(MAX_TIMEOUT_S), default=None, metavar="S", help="hard wall-clock seconds for one submission; past it, its worker and kernel are killed (default: TIMEOUT for each code cell and one more, plus 60)")
     p.set_defaults(func=_cmd_grade)
     return parser
 
@@ -497,6 +569,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so Python's final flush of stdout does not fail again
         return 0
+    except OSError as e:  # the machine refused a file after the checks above: a full disk, a file that vanished
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"genai-course {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        if isinstance(e, RuntimeError) and "can't allocate memory" not in str(e):  # torch's allocator; anything else is a bug
+            raise
+        print(f"genai-course {args.command}: error: out of memory: ask for less at once (a smaller -n)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
