@@ -17,8 +17,7 @@ The rule, ``recommended(role)``, from the cores this process may use and what it
 
 ``$GENAI_COURSE_THREADS`` (a whole number >= 1) overrides the rule for every role; so does
 PyTorch's own ``$OMP_NUM_THREADS`` when the course's variable is not set (``torchrun`` sets it
-to 1 in each process). ``use(role)`` applies the number (``torch.set_num_threads``) and
-returns it; nothing happens at import.
+to 1 in each process). ``use(role)`` applies the number (``torch.set_num_threads``); nothing happens at import.
 """
 
 from __future__ import annotations
@@ -76,14 +75,15 @@ def recommended(role: str = "lesson", cores: int | None = None, env: Mapping[str
     return max(1, min(MAX_THREADS, cores // 2))
 
 
-def use(role: str = "lesson") -> int:
-    """Set PyTorch's thread count for this process by the rule (``recommended``); returns it."""
+def use(role: str = "lesson") -> None:
+    """Set PyTorch's thread count for this process by the rule (``recommended(role)`` says how many).
+
+    Returns nothing, so that a lesson cell ending in it shows nothing (the number is the machine's)."""
     import torch  # here, not at import: the command line's argument errors come before torch loads
 
     threads = recommended(role)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
-    return threads
 
 
 def explain(role: str = "lesson", cores: int | None = None, env: Mapping[str, str] | None = None) -> str:
