@@ -2,13 +2,15 @@
 #
 #   make setup      create .venv: CPU PyTorch first, then the course with its lab and test extras
 #   make lab        open JupyterLab on the lessons (headless: make lab LAB_ARGS="--no-browser --ip=127.0.0.1 --port=8888")
-#   make test       exercises in sync, all pytest tests, then nbval over every executed notebook
+#   make test       exercises in sync, then one pytest run on TEST_WORKERS processes: every test, and
+#                   nbval over every executed notebook (lessons load the run's pretrained models)
 #   make browser    install Chromium for the browser test (apt-get, as root; make test does it)
 #   make test-fast  unit tests only (no model training, no notebook runs)
-#   make nbval      re-run every notebooks/*.ipynb and solutions/*.ipynb and compare outputs
+#   make nbval      re-run every notebooks/*.ipynb and solutions/*.ipynb and compare outputs (lessons train)
 #   make notebooks  re-execute every paired notebook and store its outputs in the .ipynb
 #   make build      regenerate exercises/ from solutions/
-#   make bench      time the training budgets, then compare every model (runs/bench/report.md)
+#   make bench      measure every time budget (median of several runs) and the models' quality; exit 1
+#                   if a median is over its budget (runs/bench/report.md)
 #   make clean      remove caches and build output (make distclean also removes .venv)
 
 PY ?= python3
@@ -32,6 +34,11 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOTEBOOK_DIRS = notebooks solutions
 PAIRED_SOURCES = $(wildcard $(addsuffix /*.py,$(NOTEBOOK_DIRS)))
 EXECUTED_NOTEBOOKS = $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
+
+# pytest-xdist workers for `make test` and `make nbval` (each notebook stays in one worker,
+# in order: conftest.py groups its cells). 2 = the cores the course is budgeted on.
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadgroup
 
 # nbval: compare outputs (--nbval, not --nbval-lax); run in this venv's Python whatever
 # kernelspecs the machine has (--nbval-current-env); sanitize addresses and progress bars.
@@ -69,23 +76,27 @@ browser:
 		echo "browser: no $(CHROMIUM), so tests/test_browser.py skips; install it with: sudo apt-get install -y chromium"; \
 	fi
 
+# One pytest run: the unit tests and the notebooks share the workers, and lessons run with
+# their PRETRAINED switch on (--pretrained-lessons, see conftest.py): each lesson run is trained
+# once for the whole run, by `genai-course pretrain`, and shared with the quality tests.
 test: setup browser
 	$(BIN)/genai-course build --check
-	$(BIN)/python -m pytest tests
-	$(MAKE) --no-print-directory nbval
+	$(BIN)/python -m pytest $(XDIST) --durations=15 --pretrained-lessons $(NBVAL_FLAGS) tests $(EXECUTED_NOTEBOOKS)
 
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not slow and not notebooks"
+	$(BIN)/python -m pytest $(XDIST) tests -m "not slow and not notebooks"
 
 nbval: setup
 ifeq ($(strip $(EXECUTED_NOTEBOOKS)),)
 	@echo "nbval: no executed notebooks in $(NOTEBOOK_DIRS) yet, nothing to run"
 else
-	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(EXECUTED_NOTEBOOKS)
+	$(BIN)/python -m pytest $(XDIST) $(NBVAL_FLAGS) $(EXECUTED_NOTEBOOKS)
 endif
 
+# BENCH_ARGS, e.g. "--only lessons checks --repeat 1" (scripts/bench.py --help lists the groups).
+BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python scripts/bench.py --runs runs/bench
+	$(BIN)/python scripts/bench.py --out runs/bench $(BENCH_ARGS)
 
 build: setup
 	$(BIN)/genai-course build

@@ -6,7 +6,6 @@ raise), or raises ``CheckFailed`` with one line in the learner's terms and no li
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Sequence
 
 import pytest
@@ -38,13 +37,11 @@ def assert_named_mistake(name: str, fn: Callable[..., Any], fragments: Sequence[
     assert capsys.readouterr().out == ""  # no "passed" line before the failure
 
 
-def assert_passes_quickly(name: str, fn: Callable[..., Any], capsys: pytest.CaptureFixture[str], limit: float = 1.0) -> None:
-    """A correct answer prints one "passed" line, within ``limit`` seconds after a warm-up call."""
-    getattr(checks, name)(fn)  # warm up (first-call imports and caches)
-    capsys.readouterr()
-    start = time.perf_counter()
-    getattr(checks, name)(fn)
-    assert time.perf_counter() - start < limit, "checks must run in well under a second"
-    out = capsys.readouterr().out
-    assert out.startswith(f"✅ {checks.EXERCISES[name]}: passed"), out
-    assert out.count("\n") == 1
+def assert_passes(name: str, fn: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """A correct answer prints one "passed" line, the first time and again (how long a check takes is
+    measured by `make bench`: under a second each)."""
+    for _ in range(2):
+        getattr(checks, name)(fn)
+        out = capsys.readouterr().out
+        assert out.startswith(f"✅ {checks.EXERCISES[name]}: passed"), out
+        assert out.count("\n") == 1

@@ -46,6 +46,4 @@ def test_notebook_grades_as_expected(path, expected):
     assert result.status == "graded", result.reason
     assert result.exercises, "no exercises found"
     wrong = [f"{e.name}: {e.status} {e.message}" for e in result.exercises if e.status != expected]
-    assert not wrong, wrong
-    if expected == "passed":
-        assert result.seconds <= 45, f"{path.name} took {result.seconds:.0f} s (budget 45 s)"
+    assert not wrong, wrong  # how long a solution notebook takes (45 s at most) is measured by `make bench`

@@ -15,9 +15,11 @@ lesson's snapshots, as lessons load it with PRETRAINED = True), then `sample`:
   fraction >= 0.85, reverse KL <= 0.02;
 * ddpm-digits, 1,000 samples without a label: confident fraction >= 0.80, class entropy >= 0.98;
   100 of each label with the default guidance: label accuracy >= 0.95, and higher than without guidance;
-and every model trains in at most 90 s. `genai-course evaluate` (lesson 11) runs on each digits GAN
-and VAE in at most 20 s, a fresh process included; a classifier trained only on cgan-digits' or
-cvae-digits' samples is at least 85% accurate on the real held-out digits. (`make bench` runs seeds 0, 1 and 2 and prints the tables.)
+and `genai-course evaluate` (lesson 11) scores each digits GAN and VAE: the same confident fraction
+as the samples above, and a classifier trained only on cgan-digits' or cvae-digits' samples at least
+85% accurate on the real held-out digits. Each run is trained once for the whole test run (conftest's
+``pretrain``), and the lessons with PRETRAINED switched on load the same runs. How long training and
+`evaluate` take is measured by `make bench` (seeds 0, 1 and 2, with the budgets), never asserted here.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,25 +41,6 @@ pytestmark = pytest.mark.slow
 VAE_NEG_ELBO = 23.5  # nats per image on the 300 held-out digits (the issue's target)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _judge_with_a_fresh_process_threads():
-    """Judge samples here with the threads a fresh process has (conftest gives the unit tests one).
-
-    Floating-point sums depend on how many threads split them: a judge trained and run on one
-    thread scored the same 1,000 dcgan-digits samples 91.3% confident, on two threads 91.2%.
-    `genai-course sample` and `evaluate` run in fresh processes with PyTorch's default, so the
-    judge that checks them here runs with it too (and is trained afresh for this module).
-    """
-    default = int(subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
-                                 check=True, capture_output=True, text=True).stdout)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(default)
-    metrics.digit_classifier.cache_clear()
-    yield
-    metrics.digit_classifier.cache_clear()
-    torch.set_num_threads(previous)
-
-
 _PRETRAIN = None  # conftest's session `pretrain`, set for each test below
 
 
@@ -68,8 +50,8 @@ def _runs(pretrain):
     _PRETRAIN = pretrain
 
 
-def train_and_write(model: str, n: int, tmp_path, suffix: str) -> tuple[Path, float]:
-    """MODEL's lesson-default run with seed 0, then `sample -n N --out samples<suffix>`: (that file, training seconds).
+def train_and_write(model: str, n: int, tmp_path, suffix: str) -> Path:
+    """MODEL's lesson-default run with seed 0, then `sample -n N --out samples<suffix>`: that file.
 
     The run is `genai-course pretrain`'s (conftest's session folder), the one a lesson's
     PRETRAINED = True loads; it trains the weights `genai-course train MODEL --seed 0` trains.
@@ -82,39 +64,32 @@ def train_and_write(model: str, n: int, tmp_path, suffix: str) -> tuple[Path, fl
     shutil.copyfile(folder / f"{name}.sha256", tmp_path / "model.pt.sha256")
     cli = [sys.executable, "-m", "genai_course"]
     subprocess.run([*cli, "sample", str(ckpt), "-n", str(n), "--out", str(samples)], check=True, capture_output=True)
-    return samples, float(torch.load(ckpt, weights_only=True)["extra"]["seconds"])
+    return samples
 
 
-EVALUATE_BUDGET_S = 20.0  # issue 7: `genai-course evaluate` on a digits model, 2 cores
-
-
-def evaluate_cli(tmp_path) -> tuple[dict, float]:
-    """`genai-course evaluate CKPT --json` on the checkpoint train_and_write left: (scores, wall seconds)."""
-    t0 = time.perf_counter()
+def evaluate_cli(tmp_path) -> dict:
+    """`genai-course evaluate CKPT --json` on the checkpoint train_and_write left: its scores."""
     done = subprocess.run([sys.executable, "-m", "genai_course", "evaluate", str(tmp_path / "model.pt"), "--json"], check=True, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
     result = json.loads(done.stdout)
-    print(f"evaluate {result['model']}: {result['scores']} in {seconds:.1f} s")
-    return result["scores"], seconds
+    print(f"evaluate {result['model']}: {result['scores']}")
+    return result["scores"]
 
 
-def train_and_sample(model: str, n: int, tmp_path) -> tuple[dict, float]:
-    samples, seconds = train_and_write(model, n, tmp_path, ".npz")
-    return dict(np.load(samples)), seconds
+def train_and_sample(model: str, n: int, tmp_path) -> dict:
+    return dict(np.load(train_and_write(model, n, tmp_path, ".npz")))
 
 
 def assert_points_reach(model: str, mixture: str, hq_fraction: float, tmp_path) -> None:
     """2,500 samples of a 2D model through the CLI: every mode, high-quality >= ``hq_fraction``,
-    reverse KL <= 0.02, at most 90 s of training."""
-    arrays, seconds = train_and_sample(model, 2500, tmp_path)
+    reverse KL <= 0.02."""
+    arrays = train_and_sample(model, 2500, tmp_path)
     x = arrays["x"]
     assert x.shape == (2500, 2) and x.dtype == np.float32
     report = metrics.mode_metrics(torch.from_numpy(x), data.get_mixture(mixture))
-    print(f"{model}: {report}, {seconds:.1f} s of training")
+    print(f"{model}: {report}")
     assert report.modes == report.n_modes, report
     assert report.hq_fraction >= hq_fraction, report
     assert report.reverse_kl <= 0.02, report
-    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
 
 
 @pytest.mark.parametrize("model", ["gan-ring8", "gan-grid25"])
@@ -123,73 +98,65 @@ def test_lesson_defaults_reach_the_published_protocol_targets(model, tmp_path):
 
 
 def test_dcgan_digits_draws_recognisable_digits_of_every_class(tmp_path):
-    arrays, seconds = train_and_sample("dcgan-digits", 1000, tmp_path)
+    arrays = train_and_sample("dcgan-digits", 1000, tmp_path)
     x = arrays["x"]
     assert x.shape == (1000, 1, 8, 8) and x.dtype == np.float32 and "y" not in arrays
     report = metrics.digit_metrics(torch.from_numpy(x))
-    print(f"dcgan-digits: {report}, {seconds:.1f} s of training")
+    print(f"dcgan-digits: {report}")
     assert report.confident >= 0.85, report
     assert report.class_entropy >= 0.98, report
     assert report.frechet < 10 * report.frechet_real, report  # in the neighbourhood of real digits, not noise
-    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
-    scores, wall = evaluate_cli(tmp_path)
+    scores = evaluate_cli(tmp_path)
     assert scores["confident"] == report.confident  # the same 1,000 samples (seed 0) as `sample`
-    assert wall <= EVALUATE_BUDGET_S, f"evaluate took {wall:.1f} s"
 
 
 def test_cgan_digits_draws_the_digit_asked_for(tmp_path):
-    arrays, seconds = train_and_sample("cgan-digits", 1000, tmp_path)  # every class in turn: 100 of each
+    arrays = train_and_sample("cgan-digits", 1000, tmp_path)  # every class in turn: 100 of each
     x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
     assert y.bincount(minlength=10).tolist() == [100] * 10
     report = metrics.digit_metrics(x, y)
-    print(f"cgan-digits: {report}, {seconds:.1f} s of training")
+    print(f"cgan-digits: {report}")
     assert report.label_accuracy >= 0.95, report
     assert report.confident >= 0.85, report
-    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
-    scores, wall = evaluate_cli(tmp_path)
+    scores = evaluate_cli(tmp_path)
     assert scores["tstr"] >= 0.85, scores  # train on synthetic, test on real
-    assert wall <= EVALUATE_BUDGET_S, f"evaluate took {wall:.1f} s"
 
 
 def test_vae_digits_bounds_the_held_out_likelihood_and_draws_recognisable_digits(tmp_path):
-    arrays, seconds = train_and_sample("vae-digits", 1000, tmp_path)
+    arrays = train_and_sample("vae-digits", 1000, tmp_path)
     x = arrays["x"]
     assert x.shape == (1000, 1, 8, 8) and x.dtype == np.float32 and "y" not in arrays
     held_out = models.load_model(str(tmp_path / "model.pt")).evaluate()
     report = metrics.digit_metrics(torch.from_numpy(x))
-    print(f"vae-digits: {held_out}; samples: {report}, {seconds:.1f} s of training")
+    print(f"vae-digits: {held_out}; samples: {report}")
     assert held_out.neg_iwae < held_out.neg_elbo <= VAE_NEG_ELBO, held_out
     assert report.confident >= 0.80, report
     assert report.class_entropy >= 0.98, report
-    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
-    scores, wall = evaluate_cli(tmp_path)
-    assert wall <= EVALUATE_BUDGET_S, f"evaluate took {wall:.1f} s"
+    scores = evaluate_cli(tmp_path)
+    assert scores["confident"] == report.confident  # the same 1,000 decoder means (seed 0) as `sample`
 
 
 def test_cvae_digits_draws_the_digit_asked_for(tmp_path):
-    arrays, seconds = train_and_sample("cvae-digits", 1000, tmp_path)  # every class in turn: 100 of each
+    arrays = train_and_sample("cvae-digits", 1000, tmp_path)  # every class in turn: 100 of each
     x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
     assert y.bincount(minlength=10).tolist() == [100] * 10
     report = metrics.digit_metrics(x, y)
-    print(f"cvae-digits: {report}, {seconds:.1f} s of training")
+    print(f"cvae-digits: {report}")
     assert report.label_accuracy >= 0.95, report
-    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
-    scores, wall = evaluate_cli(tmp_path)
+    scores = evaluate_cli(tmp_path)
     assert scores["tstr"] >= 0.85, scores  # train on synthetic, test on real
-    assert wall <= EVALUATE_BUDGET_S, f"evaluate took {wall:.1f} s"
 
 
 def test_charlm_names_beats_counting_and_sounds_like_the_language_asked_for(tmp_path):
-    out, seconds = train_and_write("charlm-names", 800, tmp_path, ".txt")
+    out = train_and_write("charlm-names", 800, tmp_path, ".txt")
     names = out.read_text(encoding="utf-8").splitlines()
     assert len(names) == 800
     model = models.load_model(str(tmp_path / "model.pt"))
     report = model.report(names, torch.arange(800) % 8)  # the CLI's default: every language in turn, 100 each
-    print(f"charlm-names: {report}; {seconds:.1f} s of training")
+    print(f"charlm-names: {report}")
     assert report.heldout_nll <= 0.85 * report.bigram_nll, report
     assert abs(report.judge_accuracy - report.judge_ceiling) <= 0.05, report
     assert report.novelty >= 0.5, report
-    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
 
 
 @pytest.mark.parametrize("model", ["ddpm-ring8", "ddpm-grid25"])
@@ -198,7 +165,7 @@ def test_ddpm_points_reach_the_issue_targets(model, tmp_path):
 
 
 def test_ddpm_digits_draws_digits_and_guidance_draws_the_one_asked_for(tmp_path):
-    arrays, seconds = train_and_sample("ddpm-digits", 1000, tmp_path)  # no --label: the unconditional branch
+    arrays = train_and_sample("ddpm-digits", 1000, tmp_path)  # no --label: the unconditional branch
     x = arrays["x"]
     assert x.shape == (1000, 1, 8, 8) and "y" not in arrays
     unconditional = metrics.digit_metrics(torch.from_numpy(x))
@@ -209,9 +176,8 @@ def test_ddpm_digits_draws_digits_and_guidance_draws_the_one_asked_for(tmp_path)
     for w in (0.0, model.recipe.guidance):
         x = torch.cat([model.sample(100, torch.Generator().manual_seed(k), labels=k, guidance=w) for k in range(10)])
         accuracy[w] = metrics.digit_metrics(x, labels).label_accuracy
-    print(f"ddpm-digits: without labels {unconditional}; label accuracy by guidance {accuracy}; {seconds:.1f} s of training")
+    print(f"ddpm-digits: without labels {unconditional}; label accuracy by guidance {accuracy}")
     assert unconditional.confident >= 0.80, unconditional
     assert unconditional.class_entropy >= 0.98, unconditional
     assert accuracy[model.recipe.guidance] >= 0.95, accuracy
     assert accuracy[model.recipe.guidance] > accuracy[0.0], accuracy
-    assert seconds <= 90.0, f"training took {seconds:.1f} s, over the 90 s budget"
