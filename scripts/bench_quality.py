@@ -1,6 +1,6 @@
-"""Benchmark the GAN lessons' quality numbers: every model x seed, through the CLI.
+"""The models' quality numbers: every model x seed, through the CLI (`make bench`'s "training" group).
 
-    python scripts/bench.py [--models gan-ring8 cgan-digits ...] [--seeds 0 1 2] [--json FILE] [--runs DIR]
+    python scripts/bench_quality.py [--models gan-ring8 cgan-digits ...] [--seeds 0 1 2] [--json FILE] [--runs DIR]
 
 For each model and seed: `genai-course train MODEL --seed S`, then `sample`, then score:
 2D models on the PacGAN protocol (2,500 samples: modes, high-quality fraction, reverse KL),
@@ -11,7 +11,8 @@ names model on held-out NLL per character (beside the bigram's) and 100 names pe
 by the language judge (beside real names) and checked for copies of training names. Diffusion
 models: points as the 2D GANs; digits on 1,000 samples without a label, and label accuracy of 100
 per label without and with the recipe's classifier-free guidance.
-Prints one Markdown table per kind and the targets each row must meet. With ``--runs DIR`` the
+Prints one Markdown table per kind and the quality targets each row must meet (training time is
+in the tables too; `scripts/bench.py` holds it against its budget). With ``--runs DIR`` the
 checkpoints are kept there and the run ends with lesson 11's comparison of all of them,
 `genai-course report --runs DIR` (DIR/report.md and DIR/report.png).
 """
@@ -33,10 +34,10 @@ import torch
 
 from genai_course import data, metrics, models
 
-TARGETS = {"hq_fraction": 0.90, "reverse_kl": 0.02, "seconds": 90.0}
-DIGIT_TARGETS = {"confident": 0.85, "class_entropy": 0.98, "label_accuracy": 0.95, "seconds": 90.0}
-VAE_TARGETS = {"neg_elbo": 23.5, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95, "seconds": 90.0}
-TEXT_TARGETS = {"below_bigram": 0.15, "judge_gap": 0.05, "novelty": 0.5, "seconds": 90.0}
+TARGETS = {"hq_fraction": 0.90, "reverse_kl": 0.02}
+DIGIT_TARGETS = {"confident": 0.85, "class_entropy": 0.98, "label_accuracy": 0.95}
+VAE_TARGETS = {"neg_elbo": 23.5, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95}
+TEXT_TARGETS = {"below_bigram": 0.15, "judge_gap": 0.05, "novelty": 0.5}
 
 
 def train_and_write(model: str, seed: int, n: int, workdir: Path, suffix: str) -> tuple[Path, float]:
@@ -64,7 +65,7 @@ def _scores(model: str, seed: int, workdir: Path) -> tuple[dict, torch.Tensor | 
 def run_digits(model: str, seed: int, workdir: Path) -> dict:
     r, labels, seconds = _scores(model, seed, workdir)
     t = DIGIT_TARGETS
-    ok = r["confident"] >= t["confident"] and seconds <= t["seconds"]
+    ok = r["confident"] >= t["confident"]
     ok = ok and (r["class_entropy"] >= t["class_entropy"] if labels is None else r["label_accuracy"] >= t["label_accuracy"])
     return {"model": model, "seed": seed, **r, "seconds": seconds, "ok": ok}
 
@@ -73,7 +74,7 @@ def run_vae(model: str, seed: int, workdir: Path) -> dict:
     r, labels, seconds = _scores(model, seed, workdir)
     held_out = models.load_model(str(workdir / f"{model}-{seed}.pt")).evaluate()
     t = VAE_TARGETS
-    ok = r["confident"] >= t["confident"] and r["class_entropy"] >= t["class_entropy"] and seconds <= t["seconds"]
+    ok = r["confident"] >= t["confident"] and r["class_entropy"] >= t["class_entropy"]
     ok = ok and (held_out.neg_elbo <= t["neg_elbo"] if labels is None else r["label_accuracy"] >= t["label_accuracy"])
     return {"model": model, "seed": seed, **r, "neg_elbo": held_out.neg_elbo, "neg_iwae": held_out.neg_iwae,
             "kl": held_out.kl, "seconds": seconds, "ok": ok}
@@ -87,7 +88,7 @@ def run_text(model: str, seed: int, workdir: Path) -> dict:
     r = trained.report(names, torch.arange(len(names)) % trained.num_classes).as_dict()
     gap = abs(r["judge_accuracy"] - r["judge_ceiling"])
     t = TEXT_TARGETS
-    ok = r["below_bigram"] >= t["below_bigram"] and gap <= t["judge_gap"] and r["novelty"] >= t["novelty"] and seconds <= t["seconds"]
+    ok = r["below_bigram"] >= t["below_bigram"] and gap <= t["judge_gap"] and r["novelty"] >= t["novelty"]
     return {"model": model, "seed": seed, **r, "seconds": seconds, "ok": ok}
 
 
@@ -96,11 +97,11 @@ def run(model: str, seed: int, workdir: Path) -> dict:
     recipe = models.get_recipe(model)
     mixture = data.get_mixture(recipe.data if isinstance(recipe, models.DDPMRecipe) else recipe.mixture)
     report = metrics.mode_metrics(torch.from_numpy(arrays["x"]), mixture)
-    ok = report.modes == report.n_modes and report.hq_fraction >= TARGETS["hq_fraction"] and report.reverse_kl <= TARGETS["reverse_kl"] and seconds <= TARGETS["seconds"]
+    ok = report.modes == report.n_modes and report.hq_fraction >= TARGETS["hq_fraction"] and report.reverse_kl <= TARGETS["reverse_kl"]
     return {"model": model, "seed": seed, **report.as_dict(), "seconds": seconds, "ok": ok}
 
 
-DDPM_TARGETS = {"hq_fraction": 0.85, "reverse_kl": 0.02, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95, "seconds": 90.0}
+DDPM_TARGETS = {"hq_fraction": 0.85, "reverse_kl": 0.02, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95}
 
 
 def run_ddpm(model: str, seed: int, workdir: Path) -> dict:
@@ -109,7 +110,7 @@ def run_ddpm(model: str, seed: int, workdir: Path) -> dict:
     t = DDPM_TARGETS
     if models.get_recipe(model).data != "digits":
         r = run(model, seed, workdir)
-        ok = r["modes"] == r["n_modes"] and r["hq_fraction"] >= t["hq_fraction"] and r["reverse_kl"] <= t["reverse_kl"] and r["seconds"] <= t["seconds"]
+        ok = r["modes"] == r["n_modes"] and r["hq_fraction"] >= t["hq_fraction"] and r["reverse_kl"] <= t["reverse_kl"]
         return {**r, "ok": ok}
     r, _, seconds = _scores(model, seed, workdir)
     trained = models.load_model(str(workdir / f"{model}-{seed}.pt"))
@@ -119,7 +120,7 @@ def run_ddpm(model: str, seed: int, workdir: Path) -> dict:
         x = torch.cat([trained.sample(100, torch.Generator().manual_seed(1000 * seed + k), labels=k, guidance=w) for k in range(10)])
         accuracy[w] = metrics.digit_metrics(x, labels).label_accuracy
     guided = accuracy[trained.recipe.guidance]
-    ok = r["confident"] >= t["confident"] and r["class_entropy"] >= t["class_entropy"] and guided >= t["label_accuracy"] and seconds <= t["seconds"]
+    ok = r["confident"] >= t["confident"] and r["class_entropy"] >= t["class_entropy"] and guided >= t["label_accuracy"]
     return {"model": model, "seed": seed, **r, "label_accuracy": guided, "unguided_accuracy": accuracy[0.0],
             "guidance": trained.recipe.guidance, "seconds": seconds, "ok": ok}
 
@@ -152,7 +153,7 @@ TABLES = {
         {"modes": lambda r: f"{r['modes']}/{r['n_modes']}", "high-quality": lambda r: f"{r['hq_fraction']:.1%}",
          "reverse KL": lambda r: f"{r['reverse_kl']:.4f}", **_SECONDS},
         {"hq_fraction": "{:.1%}".format, "reverse_kl": "{:.4f}".format, "seconds": "{:.1f} s".format},
-        f"all modes, high-quality >= {TARGETS['hq_fraction']:.0%}, reverse KL <= {TARGETS['reverse_kl']}, training <= {TARGETS['seconds']:.0f} s",
+        f"all modes, high-quality >= {TARGETS['hq_fraction']:.0%}, reverse KL <= {TARGETS['reverse_kl']}",
     ),
     "digits": Table(
         run_digits,
@@ -160,7 +161,7 @@ TABLES = {
          "label accuracy": _accuracy, "feature distance (real vs real)": lambda r: f"{r['frechet']:.1f} ({r['frechet_real']:.1f})", **_SECONDS},
         {"confident": "{:.1%}".format, "seconds": "{:.1f} s".format},
         f"confident >= {DIGIT_TARGETS['confident']}, class entropy >= {DIGIT_TARGETS['class_entropy']} (dcgan), "
-        f"label accuracy >= {DIGIT_TARGETS['label_accuracy']} (cgan), training <= {DIGIT_TARGETS['seconds']:.0f} s",
+        f"label accuracy >= {DIGIT_TARGETS['label_accuracy']} (cgan)",
     ),
     "vaes": Table(
         run_vae,
@@ -169,7 +170,7 @@ TABLES = {
          "label accuracy": _accuracy, **_SECONDS},
         {"neg_elbo": "{:.2f}".format, "confident": "{:.1%}".format, "seconds": "{:.1f} s".format},
         f"-ELBO <= {VAE_TARGETS['neg_elbo']} nats (vae), confident >= {VAE_TARGETS['confident']}, class entropy >= "
-        f"{VAE_TARGETS['class_entropy']}, label accuracy >= {VAE_TARGETS['label_accuracy']} (cvae), training <= {VAE_TARGETS['seconds']:.0f} s",
+        f"{VAE_TARGETS['class_entropy']}, label accuracy >= {VAE_TARGETS['label_accuracy']} (cvae)",
     ),
     "text": Table(
         run_text,
@@ -179,7 +180,7 @@ TABLES = {
          "novelty": lambda r: f"{r['novelty']:.3f}", **_SECONDS},
         {"heldout_nll": "{:.3f}".format, "judge_accuracy": "{:.3f}".format, "seconds": "{:.1f} s".format},
         f"NLL >= {TEXT_TARGETS['below_bigram']:.0%} below the bigram's, judge accuracy within {TEXT_TARGETS['judge_gap']} of "
-        f"real names', novelty >= {TEXT_TARGETS['novelty']}, training <= {TEXT_TARGETS['seconds']:.0f} s",
+        f"real names', novelty >= {TEXT_TARGETS['novelty']}",
     ),
     "diffusion": Table(
         run_ddpm,
@@ -187,7 +188,7 @@ TABLES = {
         {"seconds": "{:.1f} s".format},
         f"points: all modes, high-quality >= {DDPM_TARGETS['hq_fraction']:.0%}, reverse KL <= {DDPM_TARGETS['reverse_kl']}; digits: "
         f"confident >= {DDPM_TARGETS['confident']}, class entropy >= {DDPM_TARGETS['class_entropy']}, guided label accuracy >= "
-        f"{DDPM_TARGETS['label_accuracy']}; training <= {DDPM_TARGETS['seconds']:.0f} s",
+        f"{DDPM_TARGETS['label_accuracy']}",
     ),
 }
 
@@ -201,23 +202,25 @@ def _kind(model: str) -> str:
     return "points" if isinstance(recipe, models.GANRecipe) else "vaes" if isinstance(recipe, models.VAERecipe) else "digits"
 
 
-def print_table(table: Table, names: list[str], seeds: list[int], workdir: Path) -> list[dict]:
-    """Run every model x seed of one kind, printing a Markdown row as each finishes, then medians and targets."""
+def print_table(table: Table, names: list[str], seeds: list[int], workdir: Path, say: Callable[[str], None] = print) -> list[dict]:
+    """Run every model x seed of one kind, saying a Markdown row as each finishes, then medians and targets."""
     headers = ["model", "seed", *table.columns, "meets targets"]
-    print("| " + " | ".join(headers) + " |")
-    print("|" + "---|" * len(headers))
+    say("| " + " | ".join(headers) + " |")
+    say("|" + "---|" * len(headers))
     rows = []
     for model in names:
         for seed in seeds:
             r = table.run(model, seed, workdir)
             rows.append(r)
             cells = [model, str(seed), *(cell(r) for cell in table.columns.values()), "yes" if r["ok"] else "NO"]
-            print("| " + " | ".join(cells) + " |", flush=True)
+            say("| " + " | ".join(cells) + " |")
+    say("")
     for model in names:
         mine = [r for r in rows if r["model"] == model]
         medians = ", ".join(f"median {key} {fmt(statistics.median(r[key] for r in mine))}" for key, fmt in table.medians.items())
-        print(f"{model}: {medians}")
-    print(f"targets: {table.targets}\n")
+        say(f"{model}: {medians}")
+    say(f"targets: {table.targets}")
+    say("")
     return rows
 
 
