@@ -36,9 +36,9 @@ PAIRED_SOURCES = $(wildcard $(addsuffix /*.py,$(NOTEBOOK_DIRS)))
 EXECUTED_NOTEBOOKS = $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
 
 # pytest-xdist workers for `make test` and `make nbval` (each notebook stays in one worker,
-# in order: conftest.py groups its cells). 2 = the cores the course is budgeted on.
+# in order: conftest.py's scheduler). 2 = the cores the course is budgeted on.
 TEST_WORKERS ?= 2
-XDIST = -n $(TEST_WORKERS) --dist loadgroup
+XDIST = -n $(TEST_WORKERS)
 
 # nbval: compare outputs (--nbval, not --nbval-lax); run in this venv's Python whatever
 # kernelspecs the machine has (--nbval-current-env); sanitize addresses and progress bars.

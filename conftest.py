@@ -14,7 +14,8 @@
   instead, loading its runs from that folder, and compares the outputs with the committed ones
   (which the lesson made by training): equal outputs show the runs are the lesson's own. A cell
   that trained anyway ("training here instead") fails. ``make nbval`` leaves the switch off.
-* **pytest-xdist**: each notebook's cells run in one worker, in order (one group a notebook).
+* **pytest-xdist**: each notebook's cells run in one worker, in order, and so do the browser
+  test's two lessons (one JupyterLab server); every other test goes wherever a worker is free.
 * **Notebook times** are printed; their budgets are measured by `make bench`, not asserted here.
 """
 
@@ -118,11 +119,10 @@ def _notebook(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """One xdist group a notebook; the slow tests first (xdist then starts the long work early);
-    with --pretrained-lessons, each lesson's switch turned on."""
+    """The slow tests first (xdist then starts the long work early); with --pretrained-lessons,
+    each lesson's switch turned on."""
     for item in items:
         if _is_cell(item):
-            item.add_marker(pytest.mark.xdist_group(_notebook(item)))
             source = item.cell.source  # type: ignore[attr-defined]
             if config.getoption("--pretrained-lessons") and _notebook(item).startswith("notebooks/") and SWITCH_OFF in source:
                 item.cell.source = source.replace(SWITCH_OFF, SWITCH_ON)  # type: ignore[attr-defined]
@@ -164,6 +164,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if trained:
         report.outcome = "failed"
         report.longrepr = f"{_notebook(item)} runs with PRETRAINED = True, yet this cell trained:\n" + "\n".join(trained)
+
+
+# Scopes of work for pytest-xdist (`make test` runs -n 2): a notebook's cells share one kernel,
+# so they go to one worker in order; so do the browser test's lessons (one JupyterLab server).
+# Every other test is a scope of its own. xdist hands out the biggest scopes first, then the
+# rest in collection order (the slow tests first, above).
+TOGETHER = ("tests/test_browser.py",)
+
+
+def work_scope(nodeid: str) -> str:
+    """The unit of work a test belongs to: its notebook, a file in TOGETHER, or itself."""
+    path = nodeid.split("::", 1)[0]
+    return path if path.endswith(".ipynb") or path in TOGETHER else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByNotebook(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_scope(nodeid)
+
+    return ByNotebook(config, log)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import arguments as arg
+
 __all__ = ["main", "UsageError"]
 
 
@@ -22,69 +24,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
         self.exit(2, f"genai-course: error: {message}\n")
-
-
-MAX_STEPS = 1_000_000  # train --steps: the lessons' runs take 500-12,000
-MAX_SAMPLES = 1_000_000  # sample -n (drawn SAMPLE_CHUNK at a time, so memory stays flat)
-SAMPLE_CHUNK = 10_000
-MAX_EVALUATE = 10_000  # evaluate -n: its tests keep every sample's distances to the training set
-MAX_SEED = 2**32 - 1
-MAX_SMOKE_S = 600.0  # check --seconds
-MAX_TIMEOUT_S = 86_400  # grade --timeout and --limit: a day
-MAX_JOBS = 64  # grade --jobs: each job is a worker process and a kernel
-
-
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number (got {text!r})") from None
-
-
-def _positive_int(text: str) -> int:
-    value = _whole(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number (got {value})")
-    return value
-
-
-def _at_most(limit: int, advice: str = "") -> Any:
-    """An argparse type: a positive whole number up to ``limit``."""
-
-    def parse(text: str) -> int:
-        value = _positive_int(text)
-        if value > limit:
-            raise argparse.ArgumentTypeError(f"must be at most {limit:,} (got {value:,}){advice}")
-        return value
-
-    return parse
-
-
-def _seed(text: str) -> int:
-    value = _whole(text)
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_SEED:,} (got {value:,})")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
-    if not 0 < value <= MAX_SMOKE_S:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_SMOKE_S:.0f} seconds (got {text})")
-    return value
-
-
-def _guidance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0 (got {text!r})") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0 (got {text}); 0 is the plain conditional model")
-    return value
 
 
 def _probe_folder(folder: Path, what: str, path: Any) -> None:
@@ -204,9 +143,9 @@ def _sample_text(model: Any, out: Path, args: argparse.Namespace) -> int:
     try:
         languages = model.labels(args.label, args.n)  # one language for all, or every one in turn
         names = []
-        for start in range(0, args.n, SAMPLE_CHUNK):  # one chunk for -n up to SAMPLE_CHUNK
+        for start in range(0, args.n, arg.SAMPLE_CHUNK):  # one chunk for -n up to SAMPLE_CHUNK
             names += model.sample(
-                min(SAMPLE_CHUNK, args.n - start), generator=generator, labels=languages[start : start + SAMPLE_CHUNK],
+                min(arg.SAMPLE_CHUNK, args.n - start), generator=generator, labels=languages[start : start + arg.SAMPLE_CHUNK],
                 temperature=args.temperature, top_k=args.top_k,  # None: the model's default
             )
     except ValueError as e:
@@ -282,8 +221,8 @@ def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
     elif label is not None:
         raise UsageError(f"model {model.name} is not conditional: it takes no --label")
     chunks = []
-    for start in range(0, args.n, SAMPLE_CHUNK):  # one chunk for -n up to SAMPLE_CHUNK, the same draws as one call
-        size = min(SAMPLE_CHUNK, args.n - start)
+    for start in range(0, args.n, arg.SAMPLE_CHUNK):  # one chunk for -n up to SAMPLE_CHUNK, the same draws as one call
+        size = min(arg.SAMPLE_CHUNK, args.n - start)
         given = {} if labels is None else {"labels": labels[start : start + size]}
         chunks.append(model.sample(size, generator=generator, **given, **options).numpy().astype(np.float32))
     arrays["x"] = np.concatenate(chunks)
@@ -464,39 +403,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a course model with its lesson defaults")
     p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits")
-    p.add_argument("--steps", type=_at_most(MAX_STEPS), default=None, help=f"training steps (default: the lesson's; at most {MAX_STEPS:,})")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--steps", type=arg.at_most(arg.MAX_STEPS), default=None, help=f"training steps (default: the lesson's; at most {arg.MAX_STEPS:,})")
+    p.add_argument("--seed", type=arg.seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
-    p.add_argument("--accumulate", type=_positive_int, default=1, help="micro-batches a step, gradients accumulated (default 1); the batch must divide evenly")
+    p.add_argument("--accumulate", type=arg.positive_int, default=1, help="micro-batches a step, gradients accumulated (default 1); the batch must divide evenly")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision with autocast (default fp32)")
     p.add_argument("--device", default=None, help="cpu (default), auto, cuda or mps")
-    p.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="K", help="also write the checkpoint every K steps, so a killed run can --resume")
+    p.add_argument("--checkpoint-every", type=arg.positive_int, default=None, metavar="K", help="also write the checkpoint every K steps, so a killed run can --resume")
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists (same model, seed and --accumulate); the result equals an uninterrupted run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file (points, images) or a .txt file (text)")
     p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
-    p.add_argument("-n", type=_at_most(MAX_SAMPLES, ": write several files with different --seed"), required=True,
-                   help=f"number of samples (at most {MAX_SAMPLES:,})")
+    p.add_argument("-n", type=arg.at_most(arg.MAX_SAMPLES, ": write several files with different --seed"), required=True,
+                   help=f"number of samples (at most {arg.MAX_SAMPLES:,})")
     p.add_argument(
         "--label", default=None,
         help="conditional models only: a class 0-9 for digits, a locale such as de_DE for names (default: every one in turn)",
     )
     p.add_argument("--temperature", type=float, default=None, help="text models: > 0 (default: the model's, 0.8 for charlm-names; lower is safer, higher wilder)")
-    p.add_argument("--top-k", type=_positive_int, default=None, help="text models: draw only from the k most probable characters (k >= 1)")
-    p.add_argument("--guidance", type=_guidance, default=None, help="conditional diffusion models with --label: the classifier-free guidance scale w >= 0 (default: the model's, 2 for ddpm-digits; 0 is plain conditional)")
+    p.add_argument("--top-k", type=arg.positive_int, default=None, help="text models: draw only from the k most probable characters (k >= 1)")
+    p.add_argument("--guidance", type=arg.guidance, default=None, help="conditional diffusion models with --label: the classifier-free guidance scale w >= 0 (default: the model's, 2 for ddpm-digits; 0 is plain conditional)")
     p.add_argument("--sampler", choices=["ancestral", "ddim"], default=None, help="diffusion models: 'ancestral' (every step, fresh noise; the default) or 'ddim' (fewer deterministic steps)")
-    p.add_argument("--steps", type=_positive_int, default=None, help="diffusion models: DDIM steps (default 50; alone, it selects DDIM)")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--steps", type=arg.positive_int, default=None, help="diffusion models: DDIM steps (default 50; alone, it selects DDIM)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given; provenance, a JSON string), .txt for text (with FILE.provenance.json)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("evaluate", help="run every test that applies to a trained model: quality, diversity, two-sample test, memorization, speed")
     p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
-    p.add_argument("-n", type=_at_most(MAX_EVALUATE), default=None,
-                   help=f"samples to draw (default 1000 digits, 2500 points, 100 names per language; at most {MAX_EVALUATE:,})")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed of the samples and tests (default 0)")
+    p.add_argument("-n", type=arg.at_most(arg.MAX_EVALUATE), default=None,
+                   help=f"samples to draw (default 1000 digits, 2500 points, 100 names per language; at most {arg.MAX_EVALUATE:,})")
+    p.add_argument("--seed", type=arg.seed, default=0, help="random seed of the samples and tests (default 0)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -504,11 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default="runs", help="folder of checkpoints (default runs/, where 'train' writes them)")
     p.add_argument("--out", default=None, help="Markdown file (default RUNS/report.md)")
     p.add_argument("--figure", default=None, help="PNG figure (default: the report's name with .png)")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed of the samples and tests (default 0)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="random seed of the samples and tests (default 0)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("check", help="check this machine is ready for the workshop")
-    p.add_argument("--seconds", type=_seconds, default=5.0, help=f"length of the smoke training (default 5, at most {MAX_SMOKE_S:.0f})")
+    p.add_argument("--seconds", type=arg.seconds, default=5.0, help=f"length of the smoke training (default 5, at most {arg.MAX_SMOKE_S:.0f})")
     p.add_argument("--pretrained", default=None, metavar="DIR", help="pretrained runs to check (default: where the lessons look, runs/pretrained)")
     p.set_defaults(func=_cmd_check)
 
@@ -539,10 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", help="notebooks (.ipynb or py:percent .py) or folders of them; with --report, one class folder DIR")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--timeout", type=_at_most(MAX_TIMEOUT_S), default=120, help="seconds one cell may run (default 120)")
+    p.add_argument("--timeout", type=arg.at_most(arg.MAX_TIMEOUT_S), default=120, help="seconds one cell may run (default 120)")
     p.add_argument("--report", default=None, metavar="CSV", help="grade the class folder DIR and write one CSV row per learner and exercise (see below)")
-    p.add_argument("--jobs", type=_at_most(MAX_JOBS), default=None, metavar="N", help="submissions graded at once, each in its own worker process and kernel (default: the CPU cores, at most 4)")
-    p.add_argument("--limit", type=_at_most(MAX_TIMEOUT_S), default=None, metavar="S", help="hard wall-clock seconds for one submission; past it, its worker and kernel are killed (default: TIMEOUT for each code cell and one more, plus 60)")
+    p.add_argument("--jobs", type=arg.at_most(arg.MAX_JOBS), default=None, metavar="N", help="submissions graded at once, each in its own worker process and kernel (default: the CPU cores, at most 4)")
+    p.add_argument("--limit", type=arg.at_most(arg.MAX_TIMEOUT_S), default=None, metavar="S", help="hard wall-clock seconds for one submission; past it, its worker and kernel are killed (default: TIMEOUT for each code cell and one more, plus 60)")
     p.set_defaults(func=_cmd_grade)
     return parser
 

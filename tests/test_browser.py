@@ -43,7 +43,7 @@ import nbformat
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.notebooks, pytest.mark.xdist_group("browser")]  # one JupyterLab server for both lessons
+pytestmark = pytest.mark.notebooks  # (one pytest-xdist worker runs both lessons: conftest.py's work_scope)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

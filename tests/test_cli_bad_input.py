@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from genai_course import cli
+from genai_course import arguments, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CORRUPT = random.Random(0).randbytes(2048)  # neither a zip nor a pickle
@@ -289,9 +289,9 @@ def test_python_dash_m_exits_2_with_one_line(args, message, tmp_path):
 
 
 def test_samples_beyond_one_chunk_are_drawn_in_chunks(files, tmp_path, capsys, monkeypatch):
-    """-n above cli.SAMPLE_CHUNK is drawn a chunk at a time (memory stays flat): labels keep their
+    """-n above arguments.SAMPLE_CHUNK is drawn a chunk at a time (memory stays flat): labels keep their
     turn across chunks, and the first chunk is the same draw as a run of that size."""
-    monkeypatch.setattr(cli, "SAMPLE_CHUNK", 7)
+    monkeypatch.setattr(arguments, "SAMPLE_CHUNK", 7)
     code, _, err = run_main(["sample", str(files["cgan"]), "-n", "25", "--out", str(tmp_path / "a.npz")], capsys)
     assert code == 0, err
     a = np.load(tmp_path / "a.npz")

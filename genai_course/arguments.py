@@ -1,0 +1,79 @@
+"""What a ``genai-course`` command line may say: argparse types with their limits.
+
+Each type turns one argument's text into a value or refuses it with a line that names what is
+wrong and what is allowed ("must be at most 1,000,000 (got 100,000,000)"), which argparse prints
+as ``genai-course: error: argument -n: ...`` with exit code 2. The limits are set where a larger
+value stops being a request and starts being a mistake: memory, time, or a number nobody means.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+__all__ = [
+    "MAX_STEPS", "MAX_SAMPLES", "SAMPLE_CHUNK", "MAX_EVALUATE", "MAX_SEED", "MAX_SMOKE_S", "MAX_TIMEOUT_S", "MAX_JOBS",
+    "whole", "positive_int", "at_most", "seed", "seconds", "guidance",
+]
+
+MAX_STEPS = 1_000_000  # train --steps: the lessons' runs take 500-12,000
+MAX_SAMPLES = 1_000_000  # sample -n (drawn SAMPLE_CHUNK at a time, so memory stays flat)
+SAMPLE_CHUNK = 10_000
+MAX_EVALUATE = 10_000  # evaluate -n: its tests keep every sample's distances to the training set
+MAX_SEED = 2**32 - 1
+MAX_SMOKE_S = 600.0  # check --seconds
+MAX_TIMEOUT_S = 86_400  # grade --timeout and --limit: a day
+MAX_JOBS = 64  # grade --jobs: each job is a worker process and a kernel
+
+
+def whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number (got {text!r})") from None
+
+
+def positive_int(text: str) -> int:
+    value = whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number (got {value})")
+    return value
+
+
+def at_most(limit: int, advice: str = "") -> Callable[[str], int]:
+    """An argparse type: a positive whole number up to ``limit``."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit:,} (got {value:,}){advice}")
+        return value
+
+    return parse
+
+
+def seed(text: str) -> int:
+    value = whole(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_SEED:,} (got {value:,})")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
+    if not 0 < value <= MAX_SMOKE_S:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_SMOKE_S:.0f} seconds (got {text})")
+    return value
+
+
+def guidance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 (got {text!r})") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0 (got {text}); 0 is the plain conditional model")
+    return value
