@@ -13,7 +13,7 @@ from typing import Callable
 
 __all__ = [
     "MAX_STEPS", "MAX_SAMPLES", "SAMPLE_CHUNK", "MAX_EVALUATE", "MAX_SEED", "MAX_SMOKE_S", "MAX_TIMEOUT_S", "MAX_JOBS",
-    "whole", "positive_int", "at_most", "seed", "seconds", "guidance",
+    "whole", "positive_int", "at_most", "seed", "number", "seconds", "guidance",
 ]
 
 MAX_STEPS = 1_000_000  # train --steps: the lessons' runs take 500-12,000
@@ -59,21 +59,23 @@ def seed(text: str) -> int:
     return value
 
 
-def seconds(text: str) -> float:
+def number(text: str, expected: str) -> float:
+    """A real number (``float``), or the refusal ``expected a {expected} (got ...)``."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
+        raise argparse.ArgumentTypeError(f"expected {expected} (got {text!r})") from None
+
+
+def seconds(text: str) -> float:
+    value = number(text, "a number of seconds")
     if not 0 < value <= MAX_SMOKE_S:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_SMOKE_S:.0f} seconds (got {text})")
     return value
 
 
 def guidance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0 (got {text!r})") from None
-    if not value >= 0 or value == float("inf"):
+    value = number(text, "a number >= 0")
+    if not 0 <= value < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a number >= 0 (got {text}); 0 is the plain conditional model")
     return value

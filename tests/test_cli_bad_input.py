@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from genai_course import arguments, cli
+from test_cli import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 CORRUPT = random.Random(0).randbytes(2048)  # neither a zip nor a pickle
@@ -239,16 +240,6 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
 def _ids() -> list[str]:
     return [row[0] for row in rows({k: Path(k) for k in [*MODELS, "empty", "corrupt", "foreign", "npz", "text", "truncated",
                                                          "nopt", "junk"]}, Path("tmp"))]
-
-
-def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """cli.main in this process: (exit code, stdout, stderr), argparse's own exits included."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("case", _ids())
