@@ -1,6 +1,6 @@
 """genai-course: learn generative AI by building it.
 
-Import the pieces you need, e.g. ``from genai_course import data, gan, losses, train``.
+Import the pieces you need, e.g. ``from genai_course import data, gan, losses, widgets``.
 Nothing heavy runs at import time.
 """
 

@@ -40,6 +40,7 @@ from . import __version__
 __all__ = [
     "CheckpointError", "FORMAT", "VERSION", "MANIFEST", "save", "load", "sha256", "sidecar_path", "verify_sidecar",
     "write_manifest", "verify_manifest", "provenance", "write_crafted_checkpoint", "hidden_code", "leave_marker",
+    "payload", "load_run",
 ]
 
 FORMAT = "genai-course-checkpoint"  # marker stored in every file, so foreign files are recognised
@@ -348,3 +349,25 @@ def write_crafted_checkpoint(path: str | os.PathLike[str], marker: str | os.Path
     torch.save({"format": FORMAT, "version": VERSION, "model": "dcgan-digits", "step": 0, "config": {},
                 "weights": {"w": torch.zeros(2)}, "note": hidden_code(marker)}, path)
     return path
+
+
+def payload(
+    model: str, config: dict[str, Any], step: int, weights: dict[str, Any], *,
+    optimizers: dict[str, Any] | None = None, rng: dict[str, torch.Tensor] | None = None, extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A course checkpoint's contents, for ``checkpoints.save``: the model's name, its recipe as a
+    dict, the step, the networks' state dicts by name, then (if the run can resume) the optimizers'
+    state dicts and the random states, and ``extra`` (kind, seed, training seconds, plan, ...)."""
+    more = {"optimizers": optimizers} if optimizers is not None else {}
+    more |= {"rng": rng} if rng is not None else {}
+    return {"model": model, "config": config, "step": int(step), "weights": weights, **more, "extra": extra or {}}
+
+
+def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a course training checkpoint (one laid out by ``payload``), safely (``load``), with a
+    clear error when it is not one."""
+    data = load(path)
+    missing = [k for k in ("model", "config", "step", "weights") if k not in data]
+    if missing:
+        raise CheckpointError(f"{path} is missing {', '.join(missing)}: not a course training checkpoint")
+    return data

@@ -9,7 +9,8 @@ Real handwriting: scikit-learn's 8x8 digits (1,797 images from 43 writers, 16 gr
 levels, shipped inside scikit-learn, so nothing is downloaded), see ``load_digits``.
 
 Sampling is seeded by passing a ``torch.Generator`` (``generator=``), so the same
-generator state always gives the same points.
+generator state always gives the same points. ``make_grid`` lays a square grid of 2D points, where
+the lessons draw what a discriminator thinks of every point of the plane.
 """
 
 from __future__ import annotations
@@ -21,15 +22,9 @@ from dataclasses import dataclass
 import torch
 
 __all__ = [
-    "Mixture", "ring8", "grid25", "MIXTURES", "get_mixture", "set_seed",
+    "Mixture", "ring8", "grid25", "MIXTURES", "get_mixture", "make_grid",
     "Digits", "load_digits", "DIGITS_TEST_SIZE", "DIGITS_SPLIT_SEED",
 ]
-
-
-def set_seed(seed: int) -> torch.Generator:
-    """Seed PyTorch's global RNG and return a fresh ``torch.Generator`` with the same seed."""
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 @dataclass(frozen=True)
@@ -100,6 +95,17 @@ def get_mixture(name: str) -> Mixture:
     if name not in MIXTURES:
         raise ValueError(f"unknown mixture {name!r}: choose one of {', '.join(sorted(MIXTURES))}")
     return MIXTURES[name]()
+
+
+def make_grid(extent: float, resolution: int = 64) -> torch.Tensor:
+    """A square grid of points covering [-extent, extent]^2: (resolution**2, 2).
+
+    Point ``iy * resolution + ix`` is (xs[ix], ys[iy]), so ``values.reshape(resolution,
+    resolution)`` has rows = y and columns = x, ready for ``imshow(origin="lower")``.
+    """
+    ticks = torch.linspace(-extent, extent, resolution)
+    yy, xx = torch.meshgrid(ticks, ticks, indexing="ij")  # (R, R) each: rows = y
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)  # (R*R, 2)
 
 
 # The digits split, fixed for the whole course: a random permutation of the 1,797 images

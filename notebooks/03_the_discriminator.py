@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import data, gan, threads, train, widgets
+from genai_course import data, gan, threads, widgets
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)  # seeds the weights of every network built below
@@ -151,12 +151,12 @@ print("parameters:", sum(p.numel() for p in D_mine.parameters()))
 # ## An untrained discriminator has no opinion
 #
 # Evaluate $D$ on a $200 \times 200$ grid of points covering the plane
-# (`train.make_grid(extent, resolution)` gives it as a $(200^2, 2)$ batch) and colour
+# (`data.make_grid(extent, resolution)` gives it as a $(200^2, 2)$ batch) and colour
 # each point by $\sigma(D(x))$: blue = "real", red = "fake", white = "can't tell". With
 # random weights, the logits are small everywhere, so the whole plane is a pale 0.5.
 
 # %%
-grid = train.make_grid(2.0, 200)  # (40000, 2)
+grid = data.make_grid(2.0, 200)  # (40000, 2)
 with torch.no_grad():
     p_grid = torch.sigmoid(D_mine(grid))  # (40000,)
 
@@ -394,7 +394,7 @@ print(f"lowest possible loss: unpacked {floor_single:.2f}, packed {floor_packed:
 # of the pair (the gold star) and move the other over the plane.
 
 # %%
-grid = train.make_grid(1.5, 200)  # (40000, 2)
+grid = data.make_grid(1.5, 200)  # (40000, 2)
 shown = ring.sample(400, generator=torch.Generator().manual_seed(5))
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
 with torch.no_grad():

@@ -4,7 +4,7 @@
 # By the end of this lesson you can train a GAN that reaches **every mode** of the grid of
 # 25 Gaussians, with more than 90% of its samples on target, in about a minute on a laptop
 # CPU, and you can say why a plain GAN does not. You will write the two alternating
-# updates by hand, check them against the library's `genai_course.train`, watch a vanilla
+# updates by hand, check them against the library's `genai_course.gan`, watch a vanilla
 # GAN drop modes, diagnose it with the discriminator's decision surface, then cure it with
 # a gradient penalty and a decaying learning rate. Finally you save a checkpoint and load
 # it back.
@@ -27,7 +27,7 @@ import dataclasses
 import matplotlib.pyplot as plt
 import torch
 
-from genai_course import data, gan, losses, metrics, models, threads, train, widgets
+from genai_course import data, gan, losses, metrics, models, threads, widgets
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
@@ -89,13 +89,13 @@ def my_g_step(G, D, batch_size, opt_g, generator):
 
 # %% [markdown]
 # Two copies of the same small GAN, one updated by our functions and one by the library's
-# `train.d_step` / `train.g_step`, with the same noise, end up with the same weights:
+# `gan.d_step` / `gan.g_step`, with the same noise, end up with the same weights:
 
 # %%
 def fresh_pair(seed=0):
     torch.manual_seed(seed)
     G, D = gan.Generator(), gan.Discriminator()
-    return G, D, *train.make_optimizers(G, D, train.TrainConfig())
+    return G, D, *gan.make_optimizers(G, D, gan.TrainConfig())
 
 
 G1, D1, og1, od1 = fresh_pair()
@@ -105,8 +105,8 @@ for _ in range(5):
     real = sample_real(256, torch.Generator().manual_seed(_))
     my_d_step(G1, D1, real, od1, g1)
     my_g_step(G1, D1, 256, og1, g1)
-    train.d_step(G2, D2, real, od2, "nonsaturating", generator=g2)
-    train.g_step(G2, D2, 256, og2, "nonsaturating", generator=g2)
+    gan.d_step(G2, D2, real, od2, "nonsaturating", generator=g2)
+    gan.g_step(G2, D2, 256, og2, "nonsaturating", generator=g2)
 same = all(torch.allclose(p, q) for p, q in zip([*G1.parameters(), *D1.parameters()], [*G2.parameters(), *D2.parameters()]))
 print("after 5 rounds, our weights equal the library's:", same)
 
@@ -117,14 +117,14 @@ print("after 5 rounds, our weights equal the library's:", same)
 # %%
 G, D, opt_g, opt_d = fresh_pair()
 before = [p.detach().clone() for p in G.parameters()]
-train.d_step(G, D, sample_real(256), opt_d)
+gan.d_step(G, D, sample_real(256), opt_d)
 print("G's weights unchanged by a D step:", all(torch.equal(b, p) for b, p in zip(before, G.parameters())))
 print("no gradient reached G:", all(p.grad is None for p in G.parameters()))
 
 # %% [markdown]
 # ## A vanilla GAN
 #
-# Now the whole loop: `train.train_gan` alternates the two steps, shows a progress bar,
+# Now the whole loop: `gan.train_gan` alternates the two steps, shows a progress bar,
 # records the losses, and calls *callbacks* after every step. The `Snapshots` callback
 # keeps G's samples from fixed noise, and D's logits on a grid of points, every 200 steps
 # so that we can replay training afterwards.
@@ -134,7 +134,7 @@ print("no gradient reached G:", all(p.grad is None for p in G.parameters()))
 
 # %%
 recipe = models.get_recipe("gan-grid25")  # the lesson's networks: 3 hidden layers of 64 units
-vanilla_config = train.TrainConfig(loss="nonsaturating", steps=3000, lr_g=1e-3, lr_d=1e-3)  # no penalty, no decay
+vanilla_config = gan.TrainConfig(loss="nonsaturating", steps=3000, lr_g=1e-3, lr_d=1e-3)  # no penalty, no decay
 vanilla = models.TrainedGAN(dataclasses.replace(recipe, train=vanilla_config), name="vanilla", seed=0)
 print(vanilla_config)
 
@@ -308,7 +308,7 @@ print("same samples from the loaded model:", torch.equal(x_saved, x_loaded))
 # ## Summary
 #
 # * A GAN alternates a D step (fakes detached, D learns) and a G step (gradient through D,
-#   only G learns); `train.d_step`, `train.g_step` and the thin loop `train.train_gan`.
+#   only G learns); `gan.d_step`, `gan.g_step` and the thin loop `gan.train_gan`.
 # * Losses going up and down say little; look at samples and at D's decision surface.
 # * A vanilla GAN misses modes and leaves samples between them. An R1 penalty keeps D
 #   smooth at the data, and a decaying learning rate lets G find every mode and then settle

@@ -498,7 +498,7 @@ print("same z as the library's G.sample_latent:",
 # %% [markdown]
 # ## Training
 #
-# The training loop is lesson 05's: `train.d_step` and `train.g_step` alternate, with the
+# The training loop is lesson 05's: `gan.d_step` and `gan.g_step` alternate, with the
 # non-saturating loss, an R1 penalty on D and a learning rate that decays to zero. The
 # recipe `dcgan-digits` (the same one `genai-course train dcgan-digits` uses) sets the
 # networks' sizes, $z$'s two parts among them, and the training settings (among them Adam

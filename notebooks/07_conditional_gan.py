@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import data, gan, metrics, models, threads, train, widgets
+from genai_course import data, gan, metrics, models, threads, widgets
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
@@ -177,7 +177,7 @@ class LabelBlindDiscriminator(nn.Module):
 # %% [markdown]
 # We train a conditional generator against it with the recipe's settings, for 1,200
 # steps. `digits.sample(n, generator)` returns images *and* labels, and that is what
-# tells `train.train_gan` to train conditionally: each D step shows real digits with
+# tells `gan.train_gan` to train conditionally: each D step shows real digits with
 # their labels and fakes drawn for the same labels; each G step asks for random labels.
 # A `Snapshots` callback keeps G's digits on our grid every 200 steps.
 
@@ -186,12 +186,12 @@ blind_config = dataclasses.replace(recipe.train, steps=1200)
 torch.manual_seed(0)
 blind_G = gan.ConvGenerator(recipe.generator)
 blind_D = LabelBlindDiscriminator(dataclasses.replace(recipe.discriminator, num_classes=0))
-blind_snaps = train.Snapshots(every=200, z=z_grid, labels=y_grid)
+blind_snaps = gan.Snapshots(every=200, z=z_grid, labels=y_grid)
 print(f"{blind_config.steps} steps of batch {blind_config.batch_size}")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-blind_history = train.train_gan(blind_G, blind_D, digits.sample, blind_config, callbacks=[blind_snaps])
+blind_history = gan.train_gan(blind_G, blind_D, digits.sample, blind_config, callbacks=[blind_snaps])
 print(f"{blind_config.steps} steps in {blind_history.seconds:.0f} s")
 
 # %% [markdown]
@@ -304,7 +304,7 @@ print(model.recipe.train)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-snaps = train.Snapshots(every=200, z=z_grid, labels=y_grid)  # row k asks for k, as before
+snaps = gan.Snapshots(every=200, z=z_grid, labels=y_grid)  # row k asks for k, as before
 model.fit(callbacks=[snaps], pretrained=PRETRAINED)
 print(f"{model.step} steps in {model.history.seconds:.0f} s")
 

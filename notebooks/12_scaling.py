@@ -6,7 +6,7 @@
 # the **mean gradient over its batch**, however that batch is cut: into micro-batches on one
 # machine (**gradient accumulation**), or into shares on several processes (**data-parallel
 # training**, with PyTorch's `DistributedDataParallel` under `torchrun`). You build
-# accumulation by hand and check it against `genai_course.train.Plan`, run two real processes
+# accumulation by hand and check it against `genai_course.loop.Plan`, run two real processes
 # and watch them take exactly the steps one process takes, measure **batch size** against the
 # learning rate and **mixed precision** (bfloat16), and kill a training run to see it
 # **resume** exactly.
@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from genai_course import checkpoints, data, metrics, models, parallel, threads, train
+from genai_course import checkpoints, data, loop, metrics, models, parallel, threads, utils
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
@@ -50,7 +50,7 @@ print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tupl
 # ## Devices: the code follows the data
 #
 # PyTorch runs the same operations on a CPU, an NVIDIA GPU (`cuda`) or an Apple GPU (`mps`).
-# The course asks for a device in one place, `train.get_device`: `None` (the default) is the
+# The course asks for a device in one place, `utils.get_device`: `None` (the default) is the
 # CPU, which is what every lesson is timed on; `"auto"` takes a GPU when there is one. Every
 # other function takes the device from the tensors it is given (`x.device`), so the networks
 # are moved once and nothing else changes. The next cell prints what this machine has; a
@@ -60,10 +60,10 @@ print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tupl
 # NBVAL_IGNORE_OUTPUT
 print("this machine:", "CUDA GPU" if torch.cuda.is_available() else "no CUDA GPU", "|",
       "MPS" if torch.backends.mps.is_available() else "no MPS", "|", torch.get_num_threads(), "CPU threads")
-print("get_device():", train.get_device(), "  get_device('auto'):", train.get_device("auto"))
+print("get_device():", utils.get_device(), "  get_device('auto'):", utils.get_device("auto"))
 
 # %%
-vae_model = models.build("vae-digits", device=train.get_device())
+vae_model = models.build("vae-digits", device=utils.get_device())
 on_device = {p.device for p in vae_model.vae.parameters()}
 print("the VAE's parameters live on:", on_device)
 print("samples come back on the CPU, ready to plot:", vae_model.sample(4).device)
@@ -112,19 +112,19 @@ pieces = [xb.shape[0] for xb in x_odd.chunk(3)]  # 34 + 34 + 32: the mean of the
 print("unequal micro-batches", pieces, "would weigh some examples more than others")
 
 # %% [markdown]
-# The library does the same thing in `train.Plan`: a plan cuts each step's batch into
+# The library does the same thing in `loop.Plan`: a plan cuts each step's batch into
 # `world` processes x `accumulate` micro-batches. Each micro-batch has its own random
 # **stream** (a `torch.Generator` for the examples and noise it draws), so that however the
 # micro-batches are spread over processes, each one draws the same examples.
 # `Plan.accumulate_grads` is the loop above. Same gradients:
 
 # %%
-plan = train.Plan(accumulate=4)
+plan = loop.Plan(accumulate=4)
 streams = plan.make_streams(seed=0, generator=torch.Generator().manual_seed(0), batch_size=plan.micro_batch(128))
 print("streams:", [(s.index, s.batch_size) for s in streams])
 
 
-def loss_of(stream: train.Stream) -> tuple[torch.Tensor, dict[str, float]]:
+def loss_of(stream: loop.Stream) -> tuple[torch.Tensor, dict[str, float]]:
     xb, yb = x.chunk(stream.count)[stream.index], y.chunk(stream.count)[stream.index]
     loss = loss_fn(net(xb), yb)
     return loss, {"loss": loss.item()}
@@ -134,7 +134,7 @@ net.zero_grad()
 plan.accumulate_grads(net, torch.device("cpu"), streams, loss_of)
 print("library's accumulation equals mine:", all(torch.allclose(p.grad, m, atol=1e-6) for p, m in zip(net.parameters(), my_accumulated_grads(4))))
 try:
-    train.Plan(accumulate=3).micro_batch(128)
+    loop.Plan(accumulate=3).micro_batch(128)
 except ValueError as e:
     print("ValueError:", e)
 
@@ -154,7 +154,7 @@ except ValueError as e:
 EXAMPLES = 131_072
 
 
-def train_vae(batch_size: int, lr: float, plan: train.Plan | None = None, seed: int = 0) -> dict[str, float]:
+def train_vae(batch_size: int, lr: float, plan: loop.Plan | None = None, seed: int = 0) -> dict[str, float]:
     """Lesson 08's VAE, trained on EXAMPLES examples in batches of batch_size; -ELBO and speed."""
     model = models.build("vae-digits", seed=seed)
     model.recipe.train = dataclasses.replace(model.recipe.train, batch_size=batch_size, lr=lr)
@@ -214,7 +214,7 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-acc = train_vae(128, 3e-3, plan=train.Plan(accumulate=4))
+acc = train_vae(128, 3e-3, plan=loop.Plan(accumulate=4))
 print(f"batch 128 at once:         {b128['steps/s']:5.0f} steps/s, -ELBO {b128['-ELBO']:.2f}")
 print(f"batch 128 as 4 x 32:       {acc['steps/s']:5.0f} steps/s, -ELBO {acc['-ELBO']:.2f}")
 
@@ -233,12 +233,12 @@ print("accumulating 4 x 32 learns as well as batch 128 (within 0.5 nats):", abs(
 # mantissa. Under `torch.autocast`, matrix products and convolutions run in bfloat16 while
 # the weights, their gradients and Adam's state stay float32. On GPUs with bfloat16 units
 # (and recent server CPUs) this is up to twice as fast; on a laptop CPU without them it can
-# be slower. `train.autocast(device, "bf16")` is the switch, and `Plan(precision="bf16")`
+# be slower. `utils.autocast(device, "bf16")` is the switch, and `Plan(precision="bf16")`
 # applies it to every micro-batch.
 
 # %%
 layer = nn.Linear(64, 64)
-with train.autocast("cpu", "bf16"):
+with utils.autocast("cpu", "bf16"):
     out = layer(torch.randn(8, 64))
 print("inside autocast a linear layer computes in", out.dtype, "; its weights stay", layer.weight.dtype)
 print("bfloat16 keeps about 3 significant digits: 1 + 1/256 ->", torch.tensor(1 + 1 / 256).to(torch.bfloat16).item(),
@@ -246,7 +246,7 @@ print("bfloat16 keeps about 3 significant digits: 1 + 1/256 ->", torch.tensor(1 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-bf16 = train_vae(128, 3e-3, plan=train.Plan(precision="bf16"))
+bf16 = train_vae(128, 3e-3, plan=loop.Plan(precision="bf16"))
 print(f"float32:  {b128['steps/s']:5.0f} steps/s, -ELBO {b128['-ELBO']:.2f}")
 print(f"bfloat16: {bf16['steps/s']:5.0f} steps/s, -ELBO {bf16['-ELBO']:.2f}  (speed-up {bf16['steps/s'] / b128['steps/s']:.2f}x on this machine)")
 
@@ -374,7 +374,7 @@ plt.show()
 #   micro-batches and average their gradients: one after another (**accumulation**, for
 #   memory) or on several processes (**DDP**, for speed), with each micro-batch drawn from
 #   its own random stream. The weights come out the same.
-# * **Devices** come from one helper, `train.get_device`; everything else follows the data.
+# * **Devices** come from one helper, `utils.get_device`; everything else follows the data.
 # * **Batch size**: bigger batches process more examples per second, fewer and bigger steps
 #   learn less from the same examples; raising the learning rate helps (for Adam, about
 #   $\sqrt{B}$), but no rule makes fewer steps free.

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import checks, data, threads, train, widgets
+from genai_course import checks, data, threads, widgets
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
@@ -104,7 +104,7 @@ try:
     g_test = torch.Generator().manual_seed(1000)
     real_test, fake_test = ring.sample(2000, generator=g_test), blob(2000, g_test)
     print("held-out accuracy above 0.9:", discriminator_accuracy(D, real_test, fake_test) > 0.9)
-    grid = train.make_grid(2.0, 150)
+    grid = data.make_grid(2.0, 150)
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     with torch.no_grad():
         widgets.plot_decision(ax, grid, D(grid), points=real_test[:300], size=8, title="your D after 500 steps")

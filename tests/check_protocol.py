@@ -1,17 +1,30 @@
-"""The exercise-check protocol, asserted the same way for every lesson's checks.
+"""The exercise-check protocol (``genai_course.checks._protocol``), asserted the same way for every
+lesson's checks by the test file of each check module (tests/test_checks_<module>.py).
 
 A check prints one "✅ ... passed" line, or one "⏳ ... not attempted yet" line (and does not
 raise), or raises ``CheckFailed`` with one line in the learner's terms and no library traceback.
+Lessons reach every check through ``genai_course.checks``, under the label it was registered with.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, Callable, Sequence
 
 import pytest
 
 from genai_course import checks
 from genai_course.checks import CheckFailed
+
+
+def assert_registered(module: ModuleType, labels: dict[str, str]) -> None:
+    """``module`` holds exactly the checks ``labels`` names, in that order, each registered under its
+    label ("Exercise N.k (title)") and reached through ``genai_course.checks`` as itself."""
+    assert module.__all__ == list(labels)
+    for name, label in labels.items():
+        assert checks.EXERCISES[name] == label
+        assert getattr(checks, name) is getattr(module, name)
+        assert getattr(module, name).__module__ == module.__name__
 
 
 def not_attempted(*args: Any, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from genai_course import data, gan, models, vae, widgets
+from genai_course.widgets import _draw
 
 PNG = b"\x89PNG"
 
@@ -56,13 +57,9 @@ def descendants(w):
 
 def renders(monkeypatch) -> list[int]:
     counted: list[int] = []
-    real = widgets._render
-    monkeypatch.setattr(widgets, "_render", lambda fig: counted.append(1) or real(fig))
+    real = _draw.render
+    monkeypatch.setattr(_draw, "render", lambda fig: counted.append(1) or real(fig))
     return counted
-
-
-def test_vae_widgets_are_exported():
-    assert {"latent_traversal", "latent_map", "show_reconstructions", "reconstructions"} <= set(widgets.__all__)
 
 
 # ---------------------------------------------------------------- latent_traversal
@@ -282,13 +279,3 @@ def test_reconstructions_explains_bad_input(vae4, kwargs, error, message):
         widgets.reconstructions(vae4, **kwargs)
     with pytest.raises(TypeError, match=r"reconstructions needs a VAE.*\(got Generator\)"):
         widgets.reconstructions(gan.Generator())
-
-
-def test_digit_scrubber_takes_vae_sample_snapshots():
-    model = models.build("vae-digits")
-    snaps = model.snapshots(every=2, n=10)
-    snaps.record(0, model.vae)
-    model.fit(steps=4, callbacks=[snaps], progress=False)
-    box = widgets.digit_scrubber(snaps)
-    assert isinstance(snaps, vae.SampleSnapshots) and box.slider.max == 2
-    assert box.caption.value == "step 0 of 4"

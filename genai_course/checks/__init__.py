@@ -1,0 +1,65 @@
+"""Exercise checks: instant, specific feedback in the learner's terms.
+
+An exercise notebook calls ``checks.<exercise>(its_function)``. The check tries the learner's
+code on small inputs and prints one "✅ Exercise N.k (title): passed" line, or one "⏳ ... not
+attempted yet" line while the code still raises ``NotImplementedError``, or raises
+``CheckFailed`` with one line that says what is wrong, shown in Jupyter as one red line (the
+protocol: ``_protocol``). ``EXERCISES`` maps every check's name to its label, in lesson order.
+
+One module per lesson group:
+
+    gan            1.1-5.3     the 2D mixtures, the MLP generator and discriminator, the losses, the steps
+    conv           6.1-6.3     transposed convolutions, a convolutional generator and discriminator
+    conditional    7.1-7.3     the label appended to z, a conditional generator, the projection logit
+    vae            8.1-8.3     the reparameterization trick, the KL term, a conditional decoder
+    text           9.1-9.2     the bigram table, sampling with temperature and top-k
+    attention      9.3         the causal attention mask
+    diffusion      10.1        the forward process
+    denoising      10.2-10.3   one reverse step, classifier-free guidance
+    evaluation     11.1-11.2   k-NN radii, precision and recall
+    audit          11.3-11.4   the two-sample test's exact p-value, flagging possible copies
+    data_parallel  12.1-12.2   one process's shard of the batch, the all-reduce of gradients
+    accumulation   12.3        gradient accumulation
+    resume         12.4-12.5   saving the training state, resuming exactly
+    safety         13.1-13.2   hashing a file in chunks, a restricted unpickler
+
+``_schedules`` (what the diffusion checks share) and ``_nets`` (lesson 12's small networks) serve
+the modules beside them, like ``_protocol``.
+"""
+
+from __future__ import annotations
+
+from ._protocol import EXERCISES, CheckFailed
+
+# in lesson order: importing a module registers its checks in EXERCISES, in this order
+from .gan import (
+    d_step, discriminator_accuracy, discriminator_loss, g_step, generate, gradient_penalty, make_discriminator, make_generator,
+    mixture_log_prob, nonsaturating_g_loss, sample_ring8, train_loop,
+)
+from .conv import make_conv_discriminator, make_conv_generator, transposed_conv_size
+from .conditional import append_label, make_conditional_generator, projection_logits
+from .vae import gaussian_kl, make_conditional_decoder, reparameterize
+from .text import bigram_log_probs, sample_next
+from .attention import causal_attention
+from .diffusion import q_sample
+from .denoising import guided_eps, reverse_step
+from .evaluation import knn_radii, precision_recall
+from .audit import binomial_p_value, flag_copies
+from .data_parallel import all_reduce_mean, shard
+from .accumulation import accumulate_gradients
+from .resume import restore_state, save_state
+from .safety import safe_load, sha256_file
+
+__all__ = [
+    "CheckFailed", "EXERCISES",
+    "sample_ring8", "mixture_log_prob", "make_generator", "generate", "make_discriminator", "discriminator_accuracy",
+    "discriminator_loss", "nonsaturating_g_loss", "gradient_penalty", "d_step", "g_step", "train_loop",
+    "transposed_conv_size", "make_conv_generator", "make_conv_discriminator",
+    "append_label", "make_conditional_generator", "projection_logits",
+    "reparameterize", "gaussian_kl", "make_conditional_decoder",
+    "bigram_log_probs", "sample_next", "causal_attention",
+    "q_sample", "reverse_step", "guided_eps",
+    "knn_radii", "precision_recall", "binomial_p_value", "flag_copies",
+    "shard", "all_reduce_mean", "accumulate_gradients", "save_state", "restore_state",
+    "sha256_file", "safe_load",
+]

@@ -1,0 +1,127 @@
+"""Exercise check for lesson 09's tiny transformer: 9.3 the causal attention mask ``causal_attention``.
+
+Lessons call it through ``genai_course.checks``: ``checks.causal_attention(fn)``. It compares the
+learner's attention with the truth computed here in float64 and, when it differs, with attention
+written the usual wrong ways (no mask, the wrong triangle, a mask of 0, the mask after the softmax,
+the wrong scale or softmax dim), to say which slip it is. Outputs are compared to 1e-4 with NaN
+matching NaN: some slips make NaN (a softmax over nothing but -inf).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from ..utils import same
+from ._protocol import CheckFailed, _call, _exercise, _tensor
+
+__all__ = ["causal_attention"]
+
+_INF = float("inf")
+
+
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, keep: str = "causal", scale: str = "sqrt d", dim: int = -1,
+            fill: float = -_INF, after: bool = False, swap: bool = False) -> torch.Tensor:
+    """Single-head attention in float64, written right (the defaults) or in one of the usual wrong ways."""
+    q, k, v = q.double(), k.double(), v.double()
+    T, d = q.shape[1], q.shape[2]
+    scores = (k @ q.transpose(-2, -1)) if swap else (q @ k.transpose(-2, -1))  # (B, T, T): scores[b, i, j] = q_i . k_j
+    scores = scores * {"sqrt d": d**-0.5, "none": 1.0, "d": 1.0 / d, "times sqrt d": d**0.5, "sqrt T": T**-0.5, "sqrt dv": v.shape[2] ** -0.5}[scale]
+    i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    visible = {"causal": j <= i, "none": torch.ones(T, T, dtype=torch.bool), "future": j >= i}[keep]
+    if after:
+        return scores.softmax(dim=dim).masked_fill(~visible, 0.0) @ v
+    return scores.masked_fill(~visible, fill).softmax(dim=dim) @ v
+
+
+_ATTENTION_SLIPS: list[tuple[dict[str, Any], str]] = [
+    ({"keep": "none"},
+     "there is no mask: each position also attends to the positions after it (the future leaks in); "
+     "set the scores where j > i to float('-inf') before the softmax, scores.masked_fill(~torch.tril(...), float('-inf'))"),
+    ({"keep": "future"},
+     "the wrong triangle is masked: position i sees positions j >= i (the future) and not the past; keep j <= i, torch.tril (not torch.triu)"),
+    ({"fill": 0.0},
+     "the masked scores were set to 0, which still has weight exp(0) after the softmax (the future leaks in): fill them with float('-inf')"),
+    ({"after": True},
+     "the mask was applied after the softmax: each row's weights no longer sum to 1; mask the scores with float('-inf'), then take the softmax"),
+    ({"scale": "none"}, "the scores are not scaled: divide q k^T by sqrt(d), d = q.shape[-1]"),
+    ({"scale": "d"}, "the scores were divided by d: divide them by sqrt(d), d ** 0.5"),
+    ({"scale": "times sqrt d"}, "the scores were multiplied by sqrt(d): divide them by it"),
+    ({"scale": "sqrt T"}, "the scores were divided by sqrt(T), the number of positions: divide by sqrt(d), d = q.shape[-1] (the length of each dot product)"),
+    ({"scale": "sqrt dv"}, "the scores were divided by the square root of v's width: divide by sqrt(d) with d = q.shape[-1], the length of the dot products q_i . k_j"),
+    ({"dim": -2},
+     "the softmax ran over the queries (dim=1): normalise over the keys, the last dim (dim=-1), so that each position's weights sum to 1"),
+    ({"dim": 0}, "the softmax ran over the batch (dim=0): normalise over the keys, the last dim (dim=-1)"),
+    ({"swap": True}, "q and k are swapped: scores[i, j] = q_i . k_j, q @ k.transpose(-2, -1) (position i asks with its query)"),
+]
+
+
+def _nonfinite_advice(out: torch.Tensor, T: int) -> str:
+    bad = sorted({int(t) for t in (~torch.isfinite(out)).any(dim=2).any(dim=0).nonzero()[:, 0]})
+    if bad == [0]:
+        return "position 0's output is NaN: it attends to nothing; every position must see itself, mask only j > i (torch.tril keeps the diagonal)"
+    if bad == [T - 1]:
+        return "the last position's output is NaN: it attends to nothing; mask j > i (the future), keep j <= i, torch.tril"
+    if bad == list(range(T - 1)):
+        return "NaN or inf at every position but the last: -inf entered after the softmax; mask the scores with float('-inf') first, then take the softmax"
+    return "the output contains NaN or infinite values: mask the scores (not the weights) with float('-inf'), and only where j > i"
+
+
+@_exercise("9.3", "the causal attention mask")
+def causal_attention(fn: Callable[..., torch.Tensor]) -> str:
+    """fn(q (B, T, d), k (B, T, d), v (B, T, d_v)) -> (B, T, d_v) float32: softmax(q k^T / sqrt(d)) @ v over the
+    last dim, with the scores of the future positions j > i set to -inf before the softmax."""
+    for B, T, d, dv in ((2, 6, 4, 4), (3, 5, 8, 3)):
+        g = torch.Generator().manual_seed(T)
+        q0, k0, v0 = (torch.randn(B, T, n, generator=g) for n in (d, d, dv))
+        q, k, v = (x.clone().requires_grad_(True) for x in (q0, k0, v0))
+        what = f"causal_attention(q, k, v) for q, k of shape {(B, T, d)} and v of shape {(B, T, dv)}"
+        out = _call(what, fn, q, k, v)
+        if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, T, T) and T != dv:
+            raise CheckFailed(f"{what} has shape {(B, T, T)}, the attention weights: return the weighted sum of the values, weights @ v, shape {(B, T, dv)}")
+        if isinstance(out, torch.Tensor) and out.is_floating_point() and tuple(out.shape) == (B, T, dv) and not torch.isfinite(out).all():
+            for slip, advice in _ATTENTION_SLIPS:  # some slips make NaN (a softmax over nothing but -inf)
+                if same(out.detach(), _attend(q0, k0, v0, **slip), 1e-4, equal_nan=True):
+                    raise CheckFailed(advice)
+            raise CheckFailed(_nonfinite_advice(out.detach(), T))
+        out = _tensor(what, out, (B, T, dv))
+        truth = _attend(q0, k0, v0)
+        if not same(out.detach(), truth, 1e-4, equal_nan=True):
+            for slip, advice in _ATTENTION_SLIPS:
+                if same(out.detach(), _attend(q0, k0, v0, **slip), 1e-4, equal_nan=True):
+                    raise CheckFailed(advice)
+            raise CheckFailed(_attention_advice(fn, what, q0, k0, v0, out.detach(), truth))
+        if not out.requires_grad:
+            raise CheckFailed("the output carries no gradient: attention is trained, so don't compute it under torch.no_grad() or .detach() it")
+        w = torch.randn(out.shape, generator=g)  # a random projection of the output
+        (out * w).sum().backward()
+        for name, leaf in (("q", q), ("k", k), ("v", v)):
+            if leaf.grad is None or not leaf.grad.abs().sum() > 0:
+                raise CheckFailed(f"no gradient reaches {name}: compute the output from {name} without .detach()")
+    return "softmax(q k^T / sqrt(d)) @ v with j > i masked: no position sees the future"
+
+
+def _attention_advice(fn: Callable[..., torch.Tensor], what: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                      out: torch.Tensor, truth: torch.Tensor) -> str:
+    """Probe with perturbed keys and values: does the future leak in, is the past hidden?"""
+    T = q.shape[1]
+    later = k.clone(), v.clone()
+    later[0][:, -1] += 3.0
+    later[1][:, -1] += 3.0
+    moved = _call(what, fn, q, *later)
+    if isinstance(moved, torch.Tensor) and moved.shape == out.shape and not same(moved.detach()[:, : T - 1], out[:, : T - 1], 1e-4, equal_nan=True):
+        return (
+            f"the outputs at positions 0 to {T - 2} changed when k and v at the last position {T - 1} changed: the future leaks in; "
+            "set the scores where j > i to float('-inf') before the softmax"
+        )
+    earlier = v.clone()
+    earlier[:, 0] += 3.0
+    moved = _call(what, fn, q, k, earlier)
+    if isinstance(moved, torch.Tensor) and moved.shape == out.shape and same(moved.detach()[:, -1], out[:, -1], 1e-4, equal_nan=True):
+        return f"the output at the last position {T - 1} ignores v at position 0: every position sees itself and the past, j <= i"
+    b, i, j = (int(x) for x in ((out - truth).abs() > 1e-4).nonzero()[0])
+    return (
+        f"{what} differs from softmax(q k^T / sqrt(d) masked) @ v (example {b}, position {i}, column {j}: "
+        f"got {out[b, i, j].item():.4f}, expected {truth[b, i, j].item():.4f})"
+    )

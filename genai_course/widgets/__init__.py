@@ -1,0 +1,40 @@
+"""Pictures and widgets for exploring the course's models in a notebook.
+
+Lessons call them as ``widgets.NAME``; each lives in the module of its family:
+
+- ``points``: the 2D GANs of lessons 01-05. ``plot_points`` (samples over the true density),
+  ``plot_decision`` (D's decision surface), ``training_scrubber``, ``latent_explorer``.
+- ``digits``: the 8x8 digits of lessons 06-07. ``show_digits`` (a grid), ``digit_scrubber``,
+  ``digit_picker`` (ask for a class, move through latent space), ``interpolation``.
+- ``vae``: lesson 08. ``latent_traversal``, ``latent_map``, ``reconstructions`` and the still
+  ``show_reconstructions``.
+- ``text``: lesson 09. ``name_generator``, ``next_char_explorer`` and the still ``plot_next_char``.
+- ``diffusion``: lesson 10's reverse process. ``reverse_scrubber``, ``plot_reverse_process``.
+- ``guidance``: lesson 10's classifier-free guidance. ``guidance_slider``, ``plot_guidance``.
+
+Under them, ``_draw`` (private to this package) holds what more than one family draws with.
+Widget figures are drawn with matplotlib's Agg canvas (never pyplot), rendered to PNG bytes
+and shown in an ``ipywidgets.Image``, so nothing leaks into a notebook's inline backend and a
+test can see the picture change. The still pictures draw on any matplotlib ``Axes`` (or
+``Figure``), or on a new pyplot figure for the notebook to show. ipywidgets is imported only
+when a widget is built, and importing this package runs nothing. A widget that runs a network
+puts it in eval mode (batch norm uses its running statistics) and gives it back in the mode it
+was in.
+"""
+
+from __future__ import annotations
+
+from .diffusion import plot_reverse_process, reverse_scrubber
+from .digits import digit_picker, digit_scrubber, interpolation, show_digits
+from .guidance import guidance_slider, plot_guidance
+from .points import latent_explorer, plot_decision, plot_points, training_scrubber
+from .text import name_generator, next_char_explorer, plot_next_char
+from .vae import latent_map, latent_traversal, reconstructions, show_reconstructions
+
+__all__ = [
+    "plot_points", "plot_decision", "training_scrubber", "latent_explorer",
+    "show_digits", "digit_scrubber", "digit_picker", "interpolation",
+    "latent_traversal", "latent_map", "show_reconstructions", "reconstructions",
+    "name_generator", "next_char_explorer", "plot_next_char",
+    "reverse_scrubber", "plot_reverse_process", "guidance_slider", "plot_guidance",
+]

@@ -1,0 +1,117 @@
+"""genai_course.checks.attention (lesson 09, 9.3): correct code passes, typical mistakes are named."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genai_course.checks import attention as attention_checks
+from check_protocol import assert_named_mistake, assert_passes, assert_registered
+
+INF = float("inf")
+
+# --------------------------------------------------------------------------- reference solutions
+
+
+def causal_attention(q, k, v):
+    T, d = q.shape[1], q.shape[2]
+    scores = q @ k.transpose(-2, -1) / d**0.5  # (B, T, T)
+    scores = scores.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool)), -INF)
+    return scores.softmax(dim=-1) @ v
+
+
+def attention_with_additive_mask(q, k, v):
+    T = q.shape[1]
+    mask = torch.full((T, T), -INF).triu(1)  # 0 on and below the diagonal
+    return torch.softmax(q @ k.mT / q.shape[-1] ** 0.5 + mask, dim=2) @ v
+
+
+def attention_filled_with_large_negative(q, k, v):
+    T = q.shape[1]
+    scores = torch.einsum("bid,bjd->bij", q, k) / q.shape[-1] ** 0.5
+    return scores.masked_fill(torch.ones(T, T).triu(1).bool(), -1e9).softmax(-1) @ v
+
+
+CORRECT = {
+    "causal_attention": [
+        causal_attention, attention_with_additive_mask, attention_filled_with_large_negative,
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+    ],
+}
+
+
+def test_the_checks_are_registered_and_each_has_a_reference_here():
+    assert_registered(attention_checks, {
+        "causal_attention": "Exercise 9.3 (the causal attention mask)",
+    })
+    assert list(CORRECT) == attention_checks.__all__
+
+
+@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
+def test_correct_solution_passes(name, fn, capsys):
+    assert_passes(name, fn, capsys)
+
+
+# --------------------------------------------------------------------------- typical mistakes: 9.3
+
+
+def attention(*, keep="causal", fill=-INF, after=False, scale=None, dim=-1, swap=False, post=None):
+    """Single-head attention written right (the defaults) or one of the usual wrong ways."""
+
+    def attend(q, k, v):
+        T, d = q.shape[1], q.shape[2]
+        scores = (k @ q.transpose(-2, -1)) if swap else (q @ k.transpose(-2, -1))
+        scores = scores / (d**0.5 if scale is None else scale(q, k, v))
+        ones = torch.ones(T, T, dtype=torch.bool)
+        visible = {"causal": ones.tril(), "none": ones, "future": ones.triu(), "strict": ones.tril(-1), "after": ones.triu(1)}[keep]
+        if after:
+            weights = scores.softmax(dim=dim).masked_fill(~visible, fill)
+        else:
+            weights = scores.masked_fill(~visible, fill).softmax(dim=dim)
+        out = weights @ v
+        return post(out, weights) if post else out
+
+    return attend
+
+
+def attention_without_grad(q, k, v):
+    with torch.no_grad():
+        return causal_attention(q, k, v)
+
+
+ATTENTION_MISTAKES = [
+    (attention(keep="none"), ["there is no mask", "the future leaks in", "float('-inf') before the softmax"]),
+    (attention(keep="future"), ["the wrong triangle is masked", "torch.tril (not torch.triu)"]),
+    (attention(fill=0.0), ["set to 0, which still has weight exp(0)", "fill them with float('-inf')"]),
+    (attention(after=True, fill=0.0), ["the mask was applied after the softmax", "no longer sum to 1"]),
+    (attention(after=True), ["NaN or inf at every position but the last", "-inf entered after the softmax"]),
+    (attention(keep="strict"), ["position 0's output is NaN", "every position must see itself"]),
+    (attention(keep="after"), ["the last position's output is NaN", "keep j <= i"]),
+    (attention(scale=lambda q, k, v: 1.0), ["the scores are not scaled", "sqrt(d)"]),
+    (attention(scale=lambda q, k, v: q.shape[-1]), ["the scores were divided by d", "sqrt(d)"]),
+    (attention(scale=lambda q, k, v: q.shape[-1] ** -0.5), ["the scores were multiplied by sqrt(d)"]),
+    (attention(scale=lambda q, k, v: q.shape[1] ** 0.5), ["divided by sqrt(T)", "q.shape[-1]"]),
+    (attention(scale=lambda q, k, v: v.shape[-1] ** 0.5), ["the square root of v's width", "q.shape[-1]"]),
+    (attention(dim=-2), ["the softmax ran over the queries (dim=1)", "dim=-1"]),
+    (attention(dim=0), ["the softmax ran over the batch (dim=0)"]),
+    (attention(swap=True), ["q and k are swapped", "q @ k.transpose(-2, -1)"]),
+    (attention(fill=-1.0), ["changed when k and v at the last position 5 changed", "the future leaks in"]),
+    (lambda q, k, v: v.clone(), ["the output at the last position 5 ignores v at position 0"]),
+    (attention(post=lambda out, weights: out.index_fill(1, torch.tensor([2]), float("nan"))), ["the output contains NaN or infinite values"]),
+    (lambda q, k, v: causal_attention(q, k, v) * 1.01, ["differs from softmax(q k^T / sqrt(d) masked) @ v", "example 0, position"]),
+    (attention(post=lambda out, weights: weights), ["has shape (2, 6, 6), the attention weights", "weights @ v, shape (2, 6, 4)"]),
+    (attention(post=lambda out, weights: (out, weights)), ["should return a torch.Tensor, but returned tuple"]),
+    (lambda q, k, v: causal_attention(q, k, v)[:, -1], ["should have shape (2, 6, 4)", "has shape (2, 4)"]),
+    (lambda q, k, v: causal_attention(q.double(), k.double(), v.double()), ["should have dtype torch.float32"]),
+    (attention_without_grad, ["the output carries no gradient", "torch.no_grad()"]),
+    (lambda q, k, v: causal_attention(q, k.detach(), v), ["no gradient reaches k"]),
+]
+
+MISTAKES = [("causal_attention", fn, fragments) for fn, fragments in ATTENTION_MISTAKES]
+
+
+@pytest.mark.parametrize("name, fn, fragments", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_typical_mistake_is_named(name, fn, fragments, capsys):
+    torch.manual_seed(0)
+    assert_named_mistake(name, fn, fragments, capsys)

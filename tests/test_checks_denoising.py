@@ -1,0 +1,210 @@
+"""genai_course.checks.denoising (lesson 10, 10.2 and 10.3): correct code passes, typical mistakes are named."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from genai_course import checks, diffusion
+from genai_course.checks import denoising as denoising_checks
+from check_protocol import assert_named_mistake, assert_passes, assert_registered
+
+# --------------------------------------------------------------------------- reference solutions
+
+
+def reverse_step(xt, t, eps, betas, alphas, alpha_bars, noise):
+    mean = (xt - betas[t] / (1 - alpha_bars[t]).sqrt() * eps) / alphas[t].sqrt()
+    if t == 0:
+        return mean
+    return mean + betas[t].sqrt() * noise
+
+
+def reverse_step_by_math(xt, t, eps, betas, alphas, alpha_bars, noise):
+    beta, alpha, abar = float(betas[t]), float(alphas[t]), float(alpha_bars[t])
+    mean = (xt - beta / math.sqrt(1 - abar) * eps) / math.sqrt(alpha)
+    return mean + math.sqrt(beta) * noise * (t > 0)
+
+
+def reverse_step_by_posterior_mean(xt, t, eps, betas, alphas, alpha_bars, noise):
+    abar, abar_prev = alpha_bars[t], (alpha_bars[t - 1] if t > 0 else torch.tensor(1.0))
+    x0 = (xt - (1 - abar).sqrt() * eps) / abar.sqrt()
+    mean = (abar_prev.sqrt() * betas[t] * x0 + alphas[t].sqrt() * (1 - abar_prev) * xt) / (1 - abar)
+    return mean + (betas[t].sqrt() * noise if t > 0 else 0)
+
+
+def reverse_step_by_library(xt, t, eps, betas, alphas, alpha_bars, noise):
+    schedule = diffusion.NoiseSchedule(betas.double())
+    return diffusion.reverse_step(xt, t, eps, schedule, noise if t > 0 else None, variance="beta")
+
+
+def guided_eps(eps_cond, eps_uncond, w):
+    return (1 + w) * eps_cond - w * eps_uncond
+
+
+CORRECT = {
+    "reverse_step": [reverse_step, reverse_step_by_math, reverse_step_by_posterior_mean, reverse_step_by_library],
+    "guided_eps": [
+        guided_eps,
+        lambda c, u, w: c + w * (c - u),
+        lambda c, u, w: torch.lerp(u, c, 1 + w),
+        diffusion.guided_eps,
+    ],
+}
+
+
+def test_the_checks_are_registered_and_each_has_a_reference_here():
+    assert_registered(denoising_checks, {
+        "reverse_step": "Exercise 10.2 (one reverse step)",
+        "guided_eps": "Exercise 10.3 (classifier-free guidance)",
+    })
+    assert list(CORRECT) == denoising_checks.__all__
+
+
+@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
+def test_correct_solution_passes(name, fn, capsys):
+    assert_passes(name, fn, capsys)
+
+
+def test_the_library_agrees_with_the_references():
+    """The library's reverse_step (variance="beta") and guided_eps are what the checks accept."""
+    schedule = diffusion.make_schedule(200, "cosine")
+    g = torch.Generator().manual_seed(0)
+    x0, noise, eps = (torch.randn(7, 1, 8, 8, generator=g) for _ in range(3))
+    for step in (0, 1, 120, 199):
+        mine = reverse_step(x0, step, eps, schedule.betas, schedule.alphas, schedule.alpha_bars, noise)
+        library = diffusion.reverse_step(x0, step, eps, schedule, noise, variance="beta")
+        assert torch.allclose(library, mine, atol=1e-4, rtol=1e-5), step
+    assert torch.allclose(diffusion.guided_eps(x0, eps, 2.5), guided_eps(x0, eps, 2.5))
+
+
+# --------------------------------------------------------------------------- typical mistakes: 10.2
+
+
+def step(mean="right", scale="sqrt beta", when="t > 0", shift=0):
+    """One reverse step written right (the defaults) or one of the usual wrong ways."""
+
+    def reverse(xt, t, eps, betas, alphas, alpha_bars, noise):
+        i = t + shift
+        beta, alpha, abar = betas[i], alphas[i], alpha_bars[i]
+        c = beta / (1 - abar).sqrt()
+        out = {
+            "right": lambda: (xt - c * eps) / alpha.sqrt(),
+            "/alpha": lambda: (xt - c * eps) / alpha,
+            "/sqrt abar": lambda: (xt - c * eps) / abar.sqrt(),
+            "not divided": lambda: xt - c * eps,
+            "x_t alone divided": lambda: xt / alpha.sqrt() - c * eps,
+            "beta/(1-abar)": lambda: (xt - beta / (1 - abar) * eps) / alpha.sqrt(),
+            "sqrt beta/sqrt(1-abar)": lambda: (xt - beta.sqrt() / (1 - abar).sqrt() * eps) / alpha.sqrt(),
+            "sqrt beta": lambda: (xt - beta.sqrt() * eps) / alpha.sqrt(),
+            "beta": lambda: (xt - beta * eps) / alpha.sqrt(),
+            "1-abar": lambda: (xt - (1 - abar) / (1 - abar).sqrt() * eps) / alpha.sqrt(),
+            "+eps": lambda: (xt + c * eps) / alpha.sqrt(),
+            "x0": lambda: (xt - (1 - abar).sqrt() * eps) / abar.sqrt(),
+        }[mean]()
+        if {"t > 0": t > 0, "always": True, "t > 1": t > 1, "never": False}[when]:
+            abar_prev = alpha_bars[i - 1] if i > 0 else torch.tensor(1.0)
+            sigma = {
+                "sqrt beta": beta.sqrt(), "beta": beta, "posterior": (beta * (1 - abar_prev) / (1 - abar)).sqrt(),
+                "one": 1.0, "sqrt(1-abar)": (1 - abar).sqrt(), "-sqrt beta": -beta.sqrt(),
+            }[scale]
+            out = out + sigma * noise
+        return out
+
+    return reverse
+
+
+def reverse_step_in_place(xt, t, eps, betas, alphas, alpha_bars, noise):
+    xt -= betas[t] / (1 - alpha_bars[t]).sqrt() * eps
+    return reverse_step(xt, t, torch.zeros_like(eps), betas, alphas, alpha_bars, noise)
+
+
+REVERSE_MISTAKES = [
+    (step(mean="/alpha"), ["the mean is divided by alpha_t: divide it by the square root, sqrt(alpha_t)"]),
+    (step(mean="/sqrt abar"), ["the mean is divided by sqrt(alpha_bar_t)", "divide by sqrt(alpha_t)"]),
+    (step(mean="not divided"), ["the mean is not divided by sqrt(alpha_t)"]),
+    (step(mean="x_t alone divided"), ["only x_t was divided by sqrt(alpha_t)"]),
+    (step(mean="beta/(1-abar)"), ["you divided by 1 - alpha_bar_t, without the square root"]),
+    (step(mean="sqrt beta/sqrt(1-abar)"), ["the numerator is beta_t, not sqrt(beta_t)"]),
+    (step(mean="sqrt beta"), ["eps's coefficient is beta_t / sqrt(1 - alpha_bar_t), not sqrt(beta_t)"]),
+    (step(mean="beta"), ["the division by sqrt(1 - alpha_bar_t) is missing"]),
+    (step(mean="1-abar"), ["you used alpha_bar_t where alpha_t belongs"]),
+    (step(mean="+eps"), ["the eps term has the wrong sign"]),
+    (step(mean="x0"), ["this is the estimate of x_0", "not x_{t-1}"]),
+    (step(when="always"), ["noise was added at t = 0", "the mean alone"]),
+    (step(when="t > 1"), ["no noise was added at t = 1", "0-based"]),
+    (step(when="never"), ["no noise was added: at every step t > 0 add sqrt(beta_t) * noise"]),
+    (step(scale="beta"), ["the noise is scaled by beta_t, the variance", "sqrt(beta_t)"]),
+    (step(scale="posterior"), ["the posterior's sqrt(beta~_t)", "sigma_t^2 = beta_t"]),
+    (step(scale="one"), ["the noise is not scaled: multiply it by sigma_t = sqrt(beta_t)"]),
+    (step(scale="sqrt(1-abar)"), ["the noise is scaled by sqrt(1 - alpha_bar_t)"]),
+    (step(scale="-sqrt beta"), ["the noise is subtracted"]),
+    (step(shift=-1), ["off by one: you read the schedule at t - 1"]),
+    (step(shift=1), ["raised IndexError", "read the schedule at t itself"]),
+    (step(mean="/alpha", when="always"),
+     ["the mean is divided by alpha_t: divide it by the square root, sqrt(alpha_t); and noise was added at t = 0"]),
+    (step(mean="+eps", scale="beta"), ["the eps term has the wrong sign", "; and the noise is scaled by beta_t"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt, t, eps, b, a, ab, torch.randn_like(xt)),
+     ["two calls with the same x_t, eps and noise gave different x_{t-1}", "the noise you are given"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt, t, eps, b, a, ab, noise * 1.02),
+     ["at t = 3, the noise's coefficient in x_{t-1} is 0.6842, expected sqrt(beta_t) = 0.6708"]),
+    (lambda xt, t, eps, b, a, ab, noise: 1.01 * reverse_step(xt, t, eps, b, a, ab, noise), ["at t = 3, x_t's coefficient in x_{t-1} is 1.3619, expected 1 / sqrt(alpha_t) = 1.3484"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt, t, eps, b, a, ab, noise).clamp(-2, 2), ["x_{t-1} differs from", "at t = 3 (got 2.0000, expected"]),
+    (lambda xt, t, eps, b, a, ab, noise: None if t == 0 else reverse_step(xt, t, eps, b, a, ab, noise),
+     ["reverse_step(xt, 0, eps, betas, alphas, alpha_bars, noise)", "should return a torch.Tensor, but returned NoneType"]),
+    (reverse_step_in_place, ["changed the x_t you were given"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt.double(), t, eps, b, a, ab, noise), ["should have dtype torch.float32"]),
+    (lambda xt, t, eps, b, a, ab, noise: reverse_step(xt, t, eps, b, a, ab, noise)[:, None], ["should return x_{t-1} of shape (5, 2)", "(5, 1, 2)"]),
+]
+
+
+# --------------------------------------------------------------------------- typical mistakes: 10.3
+
+
+def guidance(a, b):
+    return lambda c, u, w: a(w) * c + b(w) * u
+
+
+def guided_in_place(eps_cond, eps_uncond, w):
+    eps_cond *= 1 + w
+    return eps_cond - w * eps_uncond
+
+
+GUIDANCE_MISTAKES = [
+    (guidance(lambda w: w, lambda w: 1 - w), ["the other convention", "w = 1 is the plain conditional", "the course uses w = 0 for the plain conditional"]),
+    (lambda c, u, w: u + w * (c - u), ["you wrote eps_u + w (eps_c - eps_u) = w eps_c + (1 - w) eps_u: that is the other convention"]),
+    (lambda c, u, w: torch.lerp(u, c, w), ["the other convention"]),
+    (guidance(lambda w: -w, lambda w: 1 + w), ["eps_cond and eps_uncond are swapped"]),
+    (guidance(lambda w: 1 + w, lambda w: w), ["the unconditional term has the wrong sign"]),
+    (guidance(lambda w: 1 - w, lambda w: w), ["the signs are flipped", "towards the unconditional prediction"]),
+    (guidance(lambda w: -(1 + w), lambda w: w), ["the whole result has the wrong sign"]),
+    (guidance(lambda w: 1 + w, lambda w: -1), ["eps_uncond's coefficient is -w, not -1"]),
+    (guidance(lambda w: 1, lambda w: -w), ["eps_cond's coefficient is 1 + w, not 1"]),
+    (lambda c, u, w: w * (c - u), ["the conditional prediction itself is missing"]),
+    (guidance(lambda w: 1 + 2 * w, lambda w: -2 * w), ["with w = 1.0, eps_cond's coefficient is 3.0000, expected 2.0000"]),
+    (guidance(lambda w: 1 + w, lambda w: -w - w * w), ["with w = 1.0, eps_uncond's coefficient is -2.0000, expected -1.0000"]),
+    (lambda c, u, w: guided_eps(c, u, w).clamp(-2, 2), ["with w = 1.0 the result differs from (1 + w) eps_cond - w eps_uncond", "(got -2.0000, expected -2.1477)"]),
+    (guided_in_place, ["changed the eps_cond you were given"]),
+    (lambda c, u, w: torch.stack([c, u]), ["should return the guided eps of shape (5, 2)", "has shape (2, 5, 2)"]),
+    (lambda c, u, w: guided_eps(c, u, w).tolist(), ["should return a torch.Tensor, but returned list"]),
+]
+
+MISTAKES = (
+    [("reverse_step", fn, fragments) for fn, fragments in REVERSE_MISTAKES]
+    + [("guided_eps", fn, fragments) for fn, fragments in GUIDANCE_MISTAKES]
+)
+
+
+@pytest.mark.parametrize("name, fn, fragments", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_typical_mistake_is_named(name, fn, fragments, capsys):
+    torch.manual_seed(0)
+    assert_named_mistake(name, fn, fragments, capsys)
+
+
+def test_a_step_that_raises_keeps_its_error():
+    def broken(xt, t, eps, betas, alphas, alpha_bars, noise):
+        raise KeyError("oops")
+
+    with pytest.raises(checks.CheckFailed, match=r"raised KeyError: 'oops'$"):
+        checks.reverse_step(broken)

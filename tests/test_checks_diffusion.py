@@ -1,0 +1,156 @@
+"""genai_course.checks.diffusion (lesson 10, 10.1): correct code passes, typical mistakes are named."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from genai_course import diffusion
+from genai_course.checks import diffusion as diffusion_checks
+from check_protocol import assert_named_mistake, assert_passes, assert_registered
+
+# --------------------------------------------------------------------------- reference solutions
+
+
+def per_example(v, t, like):
+    return v[t].view(-1, *[1] * (like.dim() - 1))  # (B, 1, ...)
+
+
+def q_sample(x0, t, alpha_bars, noise):
+    abar = per_example(alpha_bars, t, x0)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_by_unsqueeze(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t]
+    while abar.dim() < x0.dim():
+        abar = abar.unsqueeze(-1)
+    return torch.sqrt(abar) * x0 + torch.sqrt(1 - abar) * noise
+
+
+def q_sample_by_movedim(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t]  # (B,) lines up with the last dim once the batch is moved there
+    return (abar.sqrt() * x0.movedim(0, -1) + (1 - abar).sqrt() * noise.movedim(0, -1)).movedim(-1, 0)
+
+
+def schedule_from(alpha_bars):
+    """A library NoiseSchedule with (up to float32 rounding) the given alpha_bars."""
+    alpha_bars = alpha_bars.double()
+    return diffusion.NoiseSchedule(1 - alpha_bars / torch.cat([torch.ones(1, dtype=torch.float64), alpha_bars[:-1]]))
+
+
+def q_sample_by_library(x0, t, alpha_bars, noise):
+    return diffusion.q_sample(x0, t, schedule_from(alpha_bars), noise)
+
+
+CORRECT = {
+    "q_sample": [q_sample, q_sample_by_unsqueeze, q_sample_by_movedim, q_sample_by_library],
+}
+
+
+def test_the_checks_are_registered_and_each_has_a_reference_here():
+    assert_registered(diffusion_checks, {
+        "q_sample": "Exercise 10.1 (the forward process)",
+    })
+    assert list(CORRECT) == diffusion_checks.__all__
+
+
+@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
+def test_correct_solution_passes(name, fn, capsys):
+    assert_passes(name, fn, capsys)
+
+
+def test_the_library_agrees_with_the_reference():
+    """The library's q_sample is what the check accepts."""
+    schedule = diffusion.make_schedule(200, "cosine")
+    g = torch.Generator().manual_seed(0)
+    x0, noise = (torch.randn(7, 1, 8, 8, generator=g) for _ in range(2))
+    t = torch.tensor([0, 1, 50, 100, 150, 198, 199])
+    assert torch.allclose(diffusion.q_sample(x0, t, schedule, noise), q_sample(x0, t, schedule.alpha_bars, noise), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- typical mistakes: 10.1
+
+
+def forward(signal=torch.sqrt, spread=lambda a: (1 - a).sqrt(), *, source=lambda alpha_bars: alpha_bars, index=lambda t: t, sign=1.0):
+    """x_t written right (the defaults) or one of the usual wrong ways."""
+
+    def q(x0, t, alpha_bars, noise):
+        abar = per_example(source(alpha_bars), index(t), x0)
+        return signal(abar) * x0 + sign * spread(abar) * noise
+
+    return q
+
+
+def one_step_alphas(alpha_bars):
+    return alpha_bars / torch.cat([alpha_bars.new_ones(1), alpha_bars[:-1]])
+
+
+def q_sample_without_reshape(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t]  # (B,)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_with_one_new_axis(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t][:, None]  # (B, 1): right for points, wrong for images
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_with_two_new_axes(x0, t, alpha_bars, noise):
+    abar = alpha_bars[t][:, None, None]  # (B, 1, 1)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_by_math(x0, t, alpha_bars, noise):
+    return math.sqrt(alpha_bars[t]) * x0 + math.sqrt(1 - alpha_bars[t]) * noise
+
+
+def q_sample_in_place(x0, t, alpha_bars, noise):
+    abar = per_example(alpha_bars, t, x0)
+    x0 *= abar.sqrt()
+    return x0 + (1 - abar).sqrt() * noise
+
+
+def q_sample_with_seeded_noise(x0, t, alpha_bars, noise):
+    return q_sample(x0, t, alpha_bars, torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))
+
+
+FORWARD_MISTAKES = [
+    (forward(signal=lambda a: a), ["alpha_bar_t is not square-rooted", "x0's coefficient is sqrt(alpha_bar_t)"]),
+    (forward(spread=lambda a: 1 - a), ["the noise's coefficient is the standard deviation sqrt(1 - alpha_bar_t), not the variance"]),
+    (forward(signal=lambda a: a, spread=lambda a: 1 - a), ["neither coefficient is square-rooted"]),
+    (forward(signal=lambda a: (1 - a).sqrt(), spread=torch.sqrt), ["the coefficients are swapped"]),
+    (forward(spread=lambda a: 1 - a.sqrt()), ["not 1 - sqrt(alpha_bar_t)"]),
+    (forward(signal=torch.ones_like), ["x0 is not scaled"]),
+    (forward(spread=torch.zeros_like), ["the noise is missing"]),
+    (forward(spread=torch.ones_like), ["the noise is not scaled"]),
+    (forward(sign=-1.0), ["the noise is subtracted"]),
+    (forward(source=one_step_alphas), ["you used alpha_t = 1 - beta_t, one step's factor", "alpha_bars[t]"]),
+    (forward(source=lambda ab: torch.cumprod(ab, 0)), ["alpha_bars already holds the cumulative products", "without another torch.cumprod"]),
+    (forward(index=lambda t: t - 1), ["off by one: you used alpha_bars[t - 1]", "0-based"]),
+    (forward(index=lambda t: t + 1), ["raised IndexError", "index alpha_bars with t itself"]),
+    (forward(source=lambda ab: diffusion.make_schedule(200, "cosine").alpha_bars), ["make_schedule(200, 'cosine')'s alpha_bars", "not a global"]),
+    (q_sample_without_reshape, ["raised RuntimeError", "must match the size of tensor", "alpha_bars[t].view(-1, *[1] * (x0.dim() - 1))"]),
+    (q_sample_with_one_new_axis, ["alpha_bars[t] of shape (B, 1) lined up with x0's last dims", "scaled rows or columns", "(B, 1, ..., 1)"]),
+    (q_sample_with_two_new_axes, ["should return x_t of shape (6, 2)", "has shape (6, 6, 2)", "reshape it to (B, 1, ..., 1)"]),
+    (q_sample_by_math, ["only one element tensors", "not math.sqrt or float()"]),
+    (lambda x0, t, ab, noise: q_sample(x0, t, ab, torch.randn_like(x0)), ["two calls with the same x0, t and noise gave different x_t", "torch.randn_like"]),
+    (q_sample_with_seeded_noise, ["x_t does not change with the noise you pass"]),
+    (lambda x0, t, ab, noise: q_sample(x0, t, ab.double(), noise), ["should have dtype torch.float32", "torch.float64"]),
+    (q_sample_in_place, ["changed the x0 you were given", "in-place"]),
+    (lambda x0, t, ab, noise: (q_sample(x0, t, ab, noise), noise), ["should return a torch.Tensor, but returned tuple"]),
+    (forward(signal=lambda a: 1.01 * a.sqrt()), ["at t = 0 x0's coefficient is 0.9844, expected sqrt(alpha_bar_t) = 0.9747"]),
+    (forward(spread=lambda a: (1.01 - a).sqrt()), ["at t = 0 the noise's coefficient is 0.2449, expected sqrt(1 - alpha_bar_t) = 0.2236"]),
+    (lambda x0, t, ab, noise: q_sample(x0, t, ab, noise).clamp(-1, 1), ["x_t differs from sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise", "(got 1.0000, expected 1.3204)"]),
+]
+
+
+MISTAKES = [("q_sample", fn, fragments) for fn, fragments in FORWARD_MISTAKES]
+
+
+@pytest.mark.parametrize("name, fn, fragments", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_typical_mistake_is_named(name, fn, fragments, capsys):
+    torch.manual_seed(0)
+    assert_named_mistake(name, fn, fragments, capsys)
