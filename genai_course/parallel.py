@@ -5,7 +5,7 @@
 Every process builds the same model from the same seed and takes its share of each step's
 global batch: process ``rank`` of ``world`` computes micro-batch ``rank`` (or ``rank x
 accumulate + m`` when it also accumulates), drawn from that micro-batch's own random stream
-(``train.Plan``). DDP all-reduces the gradients, so after every step each process holds the
+(``loop.Plan``). DDP all-reduces the gradients, so after every step each process holds the
 mean gradient over the whole global batch and takes the same optimizer step: the processes
 agree exactly, and they agree with one process that accumulates the same micro-batches
 (``genai-course train MODEL --accumulate world``), up to the order of floating-point sums.
@@ -25,7 +25,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .train import Plan, get_device
+from .loop import Plan
+from .utils import get_device
 
 __all__ = ["init", "ddp_plan", "flat_parameters", "ranks_agree", "main"]
 

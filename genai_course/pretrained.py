@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from . import checkpoints, models, train, vae
+from . import checkpoints, gan, models, vae
 
 __all__ = ["LessonRun", "LESSON_RUNS", "select", "is_current", "pretrain_run", "pretrain", "DEFAULT_FOLDER"]
 
@@ -68,7 +68,7 @@ class LessonRun:
 # says which).
 def _vanilla_gan() -> models.TrainedGAN:  # lesson 05: the plainest recipe, before the cures
     recipe = models.get_recipe("gan-grid25")
-    config = train.TrainConfig(loss="nonsaturating", steps=3000, lr_g=1e-3, lr_d=1e-3)
+    config = gan.TrainConfig(loss="nonsaturating", steps=3000, lr_g=1e-3, lr_d=1e-3)
     return models.TrainedGAN(dataclasses.replace(recipe, train=config), name="vanilla", seed=0)
 
 
@@ -91,7 +91,7 @@ def _vae_from_step_0(model: Any) -> list[Any]:  # lesson 08: every 480 steps, an
 def _label_grid(model: Any) -> list[Any]:  # lesson 07: row k asks for k, column j uses z_j
     z_grid = torch.randn(10, model.recipe.generator.latent_dim, generator=torch.Generator().manual_seed(2)).repeat(10, 1)
     y_grid = torch.arange(10).repeat_interleave(10)
-    return [train.Snapshots(every=200, z=z_grid, labels=y_grid)]
+    return [gan.Snapshots(every=200, z=z_grid, labels=y_grid)]
 
 
 def _vae_2d() -> models.TrainedVAE:  # lesson 08: two latents, a quarter of the steps, to draw the latent map

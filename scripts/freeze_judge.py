@@ -6,7 +6,7 @@
 Trains ``metrics.train_digit_classifier()`` (the recipe in ``metrics.JUDGE_RECIPE``) on one
 thread, writes ``genai_course/digit_judge.pt`` and its sha256 sidecar, and prints the sha256 to
 put in ``metrics.JUDGE_SHA256``. ``--check`` writes nothing: it trains afresh and says whether
-the result equals the stored judge (tests/test_metrics.py does the same).
+the result equals the stored judge (tests/test_metrics_judge.py does the same).
 """
 
 from __future__ import annotations
