@@ -643,7 +643,7 @@ plt.show()
 # flat). This is the KL term at work, and the extreme case has a name, *posterior collapse*
 # of that coordinate: a latent is used only if the nats it saves in reconstruction exceed
 # the nats it costs. It is also why more latents do not help here
-# (the recipe's notes in `genai_course/models.py`: 3 to 8 latents give the same ELBO).
+# (the recipe's notes in `genai_course/models/vae.py`: 3 to 8 latents give the same ELBO).
 
 # %% [markdown]
 # The straight line between two latent points, $z(t) = (1 - t)\, z_a + t\, z_b$ (the widget

@@ -738,7 +738,7 @@ plt.show()
 # The same starting noise gives different digits (the two samplers walk different paths). DDIM
 # is several times faster; the recipe pays for ancestral sampling because the label-free
 # branch draws more recognisable digits with it (in our runs a few points more confident;
-# see the notes above `_ddpm_digits` in `genai_course/models.py`). With a label and guidance (next), DDIM is good enough, and the
+# see the notes above `digits_recipe` in `genai_course/models/diffusion.py`). With a label and guidance (next), DDIM is good enough, and the
 # rest of the lesson uses it to stay fast. Asked for a class, row $k$ asked for a $k$:
 
 # %%

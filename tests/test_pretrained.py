@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genai_course import checkpoints, models, pretrained, train
+from genai_course import checkpoints, models, pretrained
 from genai_course.pretrained import LessonRun
 
 
