@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import metrics, models, text, threads, widgets, widgets_text
+from genai_course import metrics, models, text, threads, widgets
 from genai_course.text import END, START
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
@@ -845,7 +845,7 @@ widgets.next_char_explorer(m.model, m.data, prefix="Ann", locale="de_DE")
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
 for ax, loc in zip(axes, ("de_DE", "it_IT")):
-    widgets_text.plot_next_char(ax, m.model, m.data, "Ann", loc, top=12)
+    widgets.plot_next_char(ax, m.model, m.data, "Ann", loc, top=12)
 plt.show()
 
 # %% [markdown]

@@ -90,7 +90,7 @@ def sample_by_sorting(logits, temperature, top_k, generator=None):
 
 
 def sample_by_library(logits, temperature, top_k, generator=None):
-    return text._draw(logits, temperature, top_k, generator)[:, 0]
+    return text.sampling._draw(logits, temperature, top_k, generator)[:, 0]
 
 
 CORRECT = {

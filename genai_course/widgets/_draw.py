@@ -119,13 +119,40 @@ def mixture_extent(mixture: Mixture) -> float:
 # ------------------------------------------------------------------------------ digit grids
 
 
+def float_array(x: Any, what: str, shape: str) -> np.ndarray:
+    """A tensor or array-like as a float64 numpy array, or a TypeError that says which ``shape``
+    (e.g. "(N, 2)") ``what`` must have. The caller checks the shape itself."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu().numpy().astype(np.float64)
+    if not isinstance(x, (np.ndarray, list, tuple)):
+        raise TypeError(f"{what} must be a tensor or array of shape {shape} (got {type(x).__name__})")
+    return np.asarray(x, dtype=np.float64)
+
+
+def slider_code(z: torch.Tensor, coords: list[Any], picker: Any) -> tuple[tuple[Any, ...], torch.Tensor]:
+    """What a latent widget draws now: the cache key (the sliders' values rounded to 1e-6, and the
+    class picked, or None) and z (1, D) with its first len(coords) coordinates set to the sliders'."""
+    values = tuple(round(s.value, 6) for s in coords)
+    code = z.clone()
+    code[0, : len(coords)] = torch.tensor(values, dtype=code.dtype)
+    return (values, picker.value if picker is not None else None), code
+
+
+def latent_box(render: Callable[[], bytes], picker: Any, coords: list[Any], shown: list[Any]) -> Any:
+    """The widget of a latent explorer: the class picker (if any) and the sliders beside the live
+    image that ``render`` draws; ``.sliders``, ``.label``, ``.image`` and ``.render`` for tests."""
+    import ipywidgets as w
+
+    controls: list[Any] = [] if picker is None else [picker]
+    image = live_image(render, [*controls, *coords])
+    box = w.VBox([w.HBox([w.VBox([*controls, *shown]), image])])
+    box.sliders, box.label, box.image, box.render = coords, picker, image, render
+    return box
+
+
 def digit_images(x: Any, what: str = "images") -> np.ndarray:
     """Tensor or array (N, 1, 8, 8) -> float numpy array (N, 8, 8), or a clear error."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().float().cpu().numpy()
-    elif not isinstance(x, (np.ndarray, list, tuple)):
-        raise TypeError(f"{what} must be a tensor or array of shape (N, 1, 8, 8) (got {type(x).__name__})")
-    x = np.asarray(x, dtype=np.float64)
+    x = float_array(x, what, "(N, 1, 8, 8)")
     if x.ndim != 4 or x.shape[1:] != (1, 8, 8):
         hint = ": reshape with x.reshape(-1, 1, 8, 8)" if x.shape[1:] in ((64,), (8, 8)) else ""
         raise ValueError(

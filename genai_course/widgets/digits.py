@@ -134,8 +134,6 @@ def digit_picker(G: Any, sliders: int = 4, seed: int = 0, label: int = 7) -> ipy
     ``.G`` is used). The box has ``.sliders`` (list), ``.label`` (the class picker, or None),
     ``.image`` and ``.render() -> bytes`` (PNG for the current settings, cached).
     """
-    import ipywidgets as w
-
     G = _draw.digit_generator(G)
     latent_dim, conditional = G.config.latent_dim, G.config.num_classes > 0
     if not isinstance(sliders, (int, np.integer)) or isinstance(sliders, bool) or sliders < 0:
@@ -152,11 +150,9 @@ def digit_picker(G: Any, sliders: int = 4, seed: int = 0, label: int = 7) -> ipy
 
     def render() -> bytes:
         """PNG for the sliders' and class picker's current values, cached."""
-        values = tuple(round(s.value, 6) for s in coords)
-        y = picker.value if picker is not None else None
-        if (values, y) not in cache:
-            probe = z.clone()
-            probe[0, :sliders] = torch.tensor(values, dtype=probe.dtype)
+        key, probe = _draw.slider_code(z, coords, picker)
+        values, y = key
+        if key not in cache:
             batch = torch.cat([probe, probe + _NEIGHBOUR_RADIUS * noise])  # (1 + 8, latent_dim)
             imgs = _draw.generate_digits(G, batch, y)  # (9, 8, 8)
             fig, strip, big = _strip_and_big(_NEIGHBOURS, False, width=4.8, big=2.8, strip_first=False)
@@ -167,11 +163,7 @@ def digit_picker(G: Any, sliders: int = 4, seed: int = 0, label: int = 7) -> ipy
             _draw.remember(cache, (values, y), fig)
         return cache[values, y]
 
-    controls: list[Any] = [] if picker is None else [picker]
-    image = _draw.live_image(render, [*controls, *coords])
-    box = w.VBox([w.HBox([w.VBox([*controls, *shown]), image])])
-    box.sliders, box.label, box.image, box.render = coords, picker, image, render
-    return box
+    return _draw.latent_box(render, picker, coords, shown)
 
 
 def interpolation(

@@ -31,11 +31,7 @@ _N_STD = 3.0  # a sample "hits" a mode within 3 std of its mean (the PacGAN high
 
 def _points(x: Any, what: str = "samples") -> np.ndarray:
     """Tensor or array-like (N, 2) -> float numpy array (N, 2), or a clear error."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().float().cpu().numpy()
-    elif not isinstance(x, (np.ndarray, list, tuple)):
-        raise TypeError(f"{what} must be a tensor or array of shape (N, 2) (got {type(x).__name__})")
-    x = np.asarray(x, dtype=np.float64)
+    x = _draw.float_array(x, what, "(N, 2)")
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"{what} must have shape (N, 2): one row per point, columns x and y (got {x.shape})")
     return x
@@ -72,6 +68,16 @@ def _nearest_mode(x: torch.Tensor, mixture: Mixture) -> tuple[torch.Tensor, torc
         d, k = torch.cdist(x.float().cpu(), mixture.means).min(dim=1)
         return k, d
     return nearest_mode(x, mixture)
+
+
+def _frame(ax: Axes, box: tuple[float, float, float, float], title: str | None) -> Axes:
+    """Show exactly ``box`` (x0, x1, y0, y1) at equal scale, with ``title`` if given."""
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
+    ax.set_aspect("equal")
+    if title is not None:
+        ax.set_title(title)
+    return ax
 
 
 def plot_points(
@@ -113,12 +119,7 @@ def plot_points(
         means = mixture.means.numpy()
         ax.scatter(means[:, 0], means[:, 1], marker="+", s=60, c="k", linewidths=1.0, zorder=3)
     ax.scatter(pts[:, 0], pts[:, 1], s=size, c=color, alpha=0.7, linewidths=0, zorder=2)
-    ax.set_xlim(-extent, extent)
-    ax.set_ylim(-extent, extent)
-    ax.set_aspect("equal")
-    if title is not None:
-        ax.set_title(title)
-    return ax
+    return _frame(ax, (-extent, extent, -extent, extent), title)
 
 
 def plot_decision(
@@ -155,12 +156,7 @@ def plot_decision(
     if points is not None:
         pts = _points(points)
         ax.scatter(pts[:, 0], pts[:, 1], s=size, c=color, alpha=0.7, linewidths=0, zorder=2)
-    ax.set_xlim(box[0], box[1])
-    ax.set_ylim(box[2], box[3])
-    ax.set_aspect("equal")
-    if title is not None:
-        ax.set_title(title)
-    return ax
+    return _frame(ax, box, title)
 
 
 def training_scrubber(

@@ -86,7 +86,6 @@ def latent_traversal(
     (its ``.G``, the decoder's means), a vae.DecoderMeans, or a digits GAN's generator. The box
     has ``.sliders``, ``.label``, ``.image`` and ``.render() -> bytes`` (PNG, cached).
     """
-    import ipywidgets as w
     from matplotlib.patches import Rectangle
 
     G = _draw.digit_generator(G)
@@ -101,11 +100,9 @@ def latent_traversal(
 
     def render() -> bytes:
         """PNG for the sliders' and class picker's current values, cached."""
-        values = tuple(round(s.value, 6) for s in coords)
-        y = picker.value if picker is not None else None
-        if (values, y) not in cache:
-            base = z.clone()
-            base[0, :rows] = torch.tensor(values, dtype=base.dtype)
+        key, base = _draw.slider_code(z, coords, picker)
+        values, y = key
+        if key not in cache:
             batch = base.repeat(rows * steps, 1)  # (rows * steps, D): row i is base with z[i] swept
             for i in range(rows):
                 batch[i * steps : (i + 1) * steps, i] = sweep
@@ -124,11 +121,7 @@ def latent_traversal(
             _draw.remember(cache, (values, y), fig)
         return cache[values, y]
 
-    controls: list[Any] = [] if picker is None else [picker]
-    image = _draw.live_image(render, [*controls, *coords])
-    box = w.VBox([w.HBox([w.VBox([*controls, *shown]), image])])
-    box.sliders, box.label, box.image, box.render = coords, picker, image, render
-    return box
+    return _draw.latent_box(render, picker, coords, shown)
 
 
 def latent_map(model: Any, x: Any = None, y: Any = None, span: float = 3.0, resolution: int = 15) -> ipywidgets.VBox:
