@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import contextlib
+import importlib
 import io
 import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -235,3 +237,16 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     err = proc.stderr.read().decode()
     proc.stderr.close()
     assert proc.wait(timeout=60) == 0 and err == "", err
+
+
+def test_the_console_script_and_python_dash_m_run_one_main():
+    """pyproject's console script names genai_course.cli:main; `python -m genai_course` and `python -m genai_course.cli`
+    run it too, in a fresh process, with the same help."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    module, _, name = scripts["genai-course"].partition(":")
+    assert getattr(importlib.import_module(module), name) is cli.main
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    helps = [subprocess.run([sys.executable, "-m", entry, "grade", "--help"], capture_output=True, text=True, timeout=120, env=env)
+             for entry in ("genai_course", "genai_course.cli")]
+    assert [(done.returncode, done.stderr) for done in helps] == [(0, ""), (0, "")]
+    assert helps[0].stdout == helps[1].stdout and helps[0].stdout.startswith("usage: genai-course grade ")

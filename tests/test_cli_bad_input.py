@@ -5,7 +5,7 @@ argparse's own ``genai-course: error: ``) that must come back: zero, negative an
 missing, empty, corrupt and foreign files, unwritable outputs, unknown labels, languages and
 model names. No row may print a traceback, write anything into the scratch folder, or write to
 stdout. (``grade`` reports a missing or unreadable notebook as an unusable submission, in its
-report, by design: tests/test_grading.py.)
+report, by design: tests/test_grading_run.py.)
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
-"""Tests for genai_course.grading: building exercises from solutions, and grading notebooks.
+"""Tests for genai_course.grading.build: exercises built from their solutions (`genai-course build`).
 
-The notebooks here are tiny and synthetic; each defines its own fake ``checks`` (printing ✅/⏳ or
-raising ``CheckFailed``), so these tests do not depend on genai_course.checks. Tests marked
-``notebooks`` start Jupyter kernels (about 1-2 s each).
+The course here is tiny and synthetic: one solution whose notebook defines its own fake ``checks``
+(printing ✅/⏳ or raising ``CheckFailed``), so these tests do not depend on genai_course.checks.
+tests/test_grading_run.py grades the notebooks built from it.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jupytext
@@ -16,7 +15,7 @@ import pytest
 
 from genai_course import grading
 from genai_course.cli import main
-from genai_course.grading import GradingError, build_exercises, exercise_notebook, exercise_source, grade_notebook
+from genai_course.grading import GradingError, build_exercises, exercise_notebook, exercise_source
 
 FAKE_CHECKS = '''\
 class CheckFailed(Exception):
@@ -132,9 +131,6 @@ def make_course(tmp_path: Path) -> Path:
     return root
 
 
-# --- build ------------------------------------------------------------------------------
-
-
 def test_exercise_source_replaces_every_block_and_drops_solution_only_cells():
     assert exercise_source(SOLUTION, "solutions/01_demo.py") == EXERCISE
 
@@ -216,7 +212,7 @@ def test_cli_build_finds_the_root_or_says_why_not(tmp_path, capsys, monkeypatch)
     capsys.readouterr()
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(grading, "__file__", str(tmp_path / "pkg" / "genai_course" / "grading.py"))
+    monkeypatch.setattr(grading.build, "__file__", str(tmp_path / "pkg" / "genai_course" / "grading" / "build.py"))
     assert main(["build", "--check"]) == 2
     err = capsys.readouterr().err
     assert err == "genai-course build: error: cannot find the course's solutions/ folder (run this in the course folder, or pass --root)\n"
@@ -228,122 +224,3 @@ def test_cli_build_finds_the_root_or_says_why_not(tmp_path, capsys, monkeypatch)
     assert capsys.readouterr().err == (
         "genai-course build: error: solutions/02_bad.py, line 2: '# BEGIN SOLUTION' is never closed by '# END SOLUTION'\n"
     )
-
-
-# --- grade ------------------------------------------------------------------------------
-
-MIXED = f'''\
-# %%
-{FAKE_CHECKS}
-# %%
-checks.add_one(lambda x: x + 1)
-
-# %%
-checks.double(lambda x: x * 3)
-
-# %%
-def not_yet(x):
-    raise NotImplementedError("exercise not attempted yet")
-checks.add_one(not_yet)
-
-# %%
-checks.double(lambda x: 1 / 0)
-
-# %%
-x = undefined_name
-
-# %%
-checks.add_one(lambda x: x + 1)  # an earlier cell failed, yet this check decides
-
-# %%
-def slow(x):
-    while True:
-        pass
-checks.double(slow)
-
-# %%
-checks.double(lambda x: 2 * x)  # runs after the interrupted cell
-'''
-
-
-@pytest.mark.notebooks
-def test_grade_notebook_reports_each_verdict(tmp_path):
-    path = tmp_path / "mixed.py"
-    path.write_text(MIXED, encoding="utf-8")
-    result = grade_notebook(path, timeout=2)
-    assert result.status == "graded" and result.reason is None and not result.all_passed
-    got = [(e.name, e.status, e.message) for e in result.exercises]
-    assert got == [
-        ("add_one", "passed", "Exercise 1.1 (add one): passed"),
-        ("double", "failed", "Exercise 1.2 (double): expected 4, got 6"),
-        ("add_one", "not_attempted", "Exercise 1.1 (add one): not attempted yet"),
-        ("double", "failed", "your code raised ZeroDivisionError: division by zero"),
-        ("add_one", "passed", "Exercise 1.1 (add one): passed"),
-        ("double", "timed_out", "a cell ran longer than 2 s (endless loop?)"),
-        ("double", "passed", "Exercise 1.2 (double): passed"),
-    ]
-    assert not any("Traceback" in e.message or "\x1b" in e.message or "File " in e.message for e in result.exercises)
-
-
-@pytest.mark.notebooks
-def test_cli_grade_json_with_a_crash_and_unusable_files(tmp_path, capsys):
-    crash = jupytext.reads(f"# %%\n{FAKE_CHECKS}\n# %%\nchecks.add_one(lambda x: x + 1)\n\n"
-                           "# %%\nimport os\nos._exit(1)\n\n# %%\nchecks.double(lambda x: 2 * x)\n", fmt="py:percent")
-    nbformat.write(crash, tmp_path / "crash.ipynb")
-    (tmp_path / "notes.txt").write_text("my answers\n", encoding="utf-8")
-    (tmp_path / "broken.ipynb").write_text("{not json", encoding="utf-8")
-    paths = [str(tmp_path / name) for name in ("notes.txt", "crash.ipynb", "broken.ipynb")]
-
-    assert main(["grade", "--json", "--timeout", "20", *paths]) == 2
-    captured = capsys.readouterr()
-    assert captured.err == ""
-    report = json.loads(captured.out)
-    notes, crashed, broken = report["submissions"]
-    assert set(crashed) == {"path", "status", "reason", "exercises", "seconds"}
-    assert notes == {"path": paths[0], "status": "unusable", "exercises": [], "seconds": 0.0,
-                     "reason": "not a notebook: expected a .ipynb or a py:percent .py file (got .txt)"}
-    assert broken["status"] == "unusable" and broken["reason"].startswith("not a readable notebook (")
-    assert crashed["path"] == paths[1] and crashed["status"] == "graded" and crashed["reason"] is None
-    assert crashed["exercises"] == [
-        {"name": "add_one", "status": "passed", "message": "Exercise 1.1 (add one): passed"},
-        {"name": "double", "status": "not_run",
-         "message": "the Python kernel died in cell 3, before this check (os._exit, a crash or out of memory?)"},
-    ]
-    assert isinstance(crashed["seconds"], float) and crashed["seconds"] > 0
-
-
-@pytest.mark.notebooks
-def test_cli_grade_exit_codes_for_a_solution_and_its_exercise(tmp_path, capsys):
-    root = make_course(tmp_path)
-    build_exercises(root)
-    assert main(["grade", str(root / "solutions/01_demo.py")]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(str(root / "solutions/01_demo.py") + "  (")
-    assert lines[1:] == [
-        "  ✅ add_one  Exercise 1.1 (add one): passed",
-        "  ✅ double   Exercise 1.2 (double): passed",
-        "1 submission: 1 all passed, 0 with failures, 0 not finished, 0 unusable",
-    ]
-    assert main(["grade", str(root / "exercises")]) == 1  # a folder: its .ipynb only
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(str(root / "exercises/01_demo.ipynb") + "  (")
-    assert lines[1:] == [
-        "  ⏳ add_one  Exercise 1.1 (add one): not attempted yet",
-        "  ⏳ double   Exercise 1.2 (double): not attempted yet",
-        "1 submission: 0 all passed, 0 with failures, 1 not finished, 0 unusable",
-    ]
-
-
-def test_cli_grade_rejects_what_cannot_be_graded_without_starting_a_kernel(tmp_path, capsys):
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "lesson.py").write_text("# %%\nprint('no checks here')\n", encoding="utf-8")
-    assert main(["grade", str(tmp_path / "empty"), str(tmp_path / "lesson.py"), str(tmp_path / "missing.ipynb")]) == 2
-    assert capsys.readouterr().out.splitlines() == [
-        str(tmp_path / "empty"),
-        "  🚫 unusable: this folder holds no .ipynb or .py notebooks",
-        str(tmp_path / "lesson.py"),
-        "  🚫 unusable: no check cells (`checks.<exercise>(...)`): is this an exercise notebook?",
-        str(tmp_path / "missing.ipynb"),
-        "  🚫 unusable: no such file or folder",
-        "3 submissions: 0 all passed, 0 with failures, 0 not finished, 3 unusable",
-    ]

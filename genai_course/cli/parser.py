@@ -1,0 +1,112 @@
+"""The ``genai-course`` argument parser: every subcommand, its arguments and their help.
+
+argparse's own errors (a missing or malformed argument, refused by the types of
+``genai_course.arguments``) are one line, ``genai-course: error: ...``, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import arguments as arg
+from .evaluation import cmd_evaluate, cmd_report
+from .sampling import cmd_sample
+from .training import cmd_pretrain, cmd_train
+from .workshop import cmd_build, cmd_check, cmd_grade
+
+__all__ = ["build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
+        self.exit(2, f"genai-course: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="genai-course", description="Learn generative AI by building it.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a course model with its lesson defaults")
+    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits")
+    p.add_argument("--steps", type=arg.at_most(arg.MAX_STEPS), default=None, help=f"training steps (default: the lesson's; at most {arg.MAX_STEPS:,})")
+    p.add_argument("--seed", type=arg.seed, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
+    p.add_argument("--accumulate", type=arg.positive_int, default=1, help="micro-batches a step, gradients accumulated (default 1); the batch must divide evenly")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision with autocast (default fp32)")
+    p.add_argument("--device", default=None, help="cpu (default), auto, cuda or mps")
+    p.add_argument("--checkpoint-every", type=arg.positive_int, default=None, metavar="K", help="also write the checkpoint every K steps, so a killed run can --resume")
+    p.add_argument("--resume", action="store_true", help="continue from --out if it exists (same model, seed and --accumulate); the result equals an uninterrupted run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples from a checkpoint into an .npz file (points, images) or a .txt file (text)")
+    p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
+    p.add_argument("-n", type=arg.at_most(arg.MAX_SAMPLES, ": write several files with different --seed"), required=True,
+                   help=f"number of samples (at most {arg.MAX_SAMPLES:,})")
+    p.add_argument(
+        "--label", default=None,
+        help="conditional models only: a class 0-9 for digits, a locale such as de_DE for names (default: every one in turn)",
+    )
+    p.add_argument("--temperature", type=float, default=None, help="text models: > 0 (default: the model's, 0.8 for charlm-names; lower is safer, higher wilder)")
+    p.add_argument("--top-k", type=arg.positive_int, default=None, help="text models: draw only from the k most probable characters (k >= 1)")
+    p.add_argument("--guidance", type=arg.guidance, default=None, help="conditional diffusion models with --label: the classifier-free guidance scale w >= 0 (default: the model's, 2 for ddpm-digits; 0 is plain conditional)")
+    p.add_argument("--sampler", choices=["ancestral", "ddim"], default=None, help="diffusion models: 'ancestral' (every step, fresh noise; the default) or 'ddim' (fewer deterministic steps)")
+    p.add_argument("--steps", type=arg.positive_int, default=None, help="diffusion models: DDIM steps (default 50; alone, it selects DDIM)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given; provenance, a JSON string), .txt for text (with FILE.provenance.json)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("evaluate", help="run every test that applies to a trained model: quality, diversity, two-sample test, memorization, speed")
+    p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
+    p.add_argument("-n", type=arg.at_most(arg.MAX_EVALUATE), default=None,
+                   help=f"samples to draw (default 1000 digits, 2500 points, 100 names per language; at most {arg.MAX_EVALUATE:,})")
+    p.add_argument("--seed", type=arg.seed, default=0, help="random seed of the samples and tests (default 0)")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="evaluate every checkpoint in a folder: one Markdown table and a figure")
+    p.add_argument("--runs", default="runs", help="folder of checkpoints (default runs/, where 'train' writes them)")
+    p.add_argument("--out", default=None, help="Markdown file (default RUNS/report.md)")
+    p.add_argument("--figure", default=None, help="PNG figure (default: the report's name with .png)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="random seed of the samples and tests (default 0)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("check", help="check this machine is ready for the workshop")
+    p.add_argument("--seconds", type=arg.seconds, default=5.0, help=f"length of the smoke training (default 5, at most {arg.MAX_SMOKE_S:.0f})")
+    p.add_argument("--pretrained", default=None, metavar="DIR", help="pretrained runs to check (default: where the lessons look, runs/pretrained)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("pretrain", help="train every model the lessons train, so that slow laptops can load them (PRETRAINED = True)")
+    p.add_argument("names", nargs="*", help="lessons (05 or 05_training_loop), models (every lesson run of it) or runs (see --list)")
+    p.add_argument("--all", action="store_true", help="every lesson's 17 runs (about 6 minutes on a quiet 2-core machine)")
+    p.add_argument("--out", default=str(Path("runs") / "pretrained"), help="folder for the checkpoints and SHA256SUMS (default runs/pretrained, where lessons look)")
+    p.add_argument("--force", action="store_true", help="retrain runs already in the folder (by default an intact, current checkpoint is kept)")
+    p.add_argument("--list", action="store_true", help="list every lesson run and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("build", help="regenerate exercises/ from solutions/")
+    p.add_argument("--check", action="store_true", help="only check that exercises/ is up to date (exit 1 if not)")
+    p.add_argument("--root", default=None, help="course folder holding solutions/ and exercises/ (default: found from here)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "grade", help="run exercise notebooks and report each exercise; with --report, a class folder into a CSV",
+        description="Run exercise notebooks, each in its own kernel, and report every exercise. Exit code 0: all passed; "
+        "1: some did not pass; 2: unusable input.",
+        epilog="A class folder (--report): a learner is a subfolder, DIR/<learner>/NN_name.ipynb, or the start of a flat "
+        "file's name up to '__', DIR/<learner>__NN_name.ipynb; a flat file without '__' is that learner's one notebook, "
+        "DIR/<learner>.ipynb (.ipynb or py:percent .py; of a jupytext pair, the .ipynb). The CSV has one row per learner "
+        "and exercise: learner, notebook, exercise, status (passed, failed, not_attempted, timed_out, not_run, unusable), "
+        "feedback, seconds, path; sorted by learner and notebook, then the notebook's order. A cell that will not stop when "
+        "interrupted has its kernel killed; a submission past --limit has its worker and kernel killed: the others go on.",
+    )
+    p.add_argument("paths", nargs="+", help="notebooks (.ipynb or py:percent .py) or folders of them; with --report, one class folder DIR")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--timeout", type=arg.at_most(arg.MAX_TIMEOUT_S), default=120, help="seconds one cell may run (default 120)")
+    p.add_argument("--report", default=None, metavar="CSV", help="grade the class folder DIR and write one CSV row per learner and exercise (see below)")
+    p.add_argument("--jobs", type=arg.at_most(arg.MAX_JOBS), default=None, metavar="N", help="submissions graded at once, each in its own worker process and kernel (default: the CPU cores, at most 4)")
+    p.add_argument("--limit", type=arg.at_most(arg.MAX_TIMEOUT_S), default=None, metavar="S", help="hard wall-clock seconds for one submission; past it, its worker and kernel are killed (default: TIMEOUT for each code cell and one more, plus 60)")
+    p.set_defaults(func=cmd_grade)
+    return parser
