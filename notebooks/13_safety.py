@@ -127,11 +127,11 @@ try:
     torch.load(crafted, weights_only=True)
 except pickle.UnpicklingError as e:
     print("torch.load(weights_only=True) refused it:", "leave_marker" in str(e), "| marker written:", marker.exists())
-for load in (checkpoints.load, models.load_model):
+for name, load in (("genai_course.checkpoints.load", checkpoints.load), ("genai_course.models.load_model", models.load_model)):
     try:
         load(str(crafted))
     except CheckpointError as e:
-        print(f"{load.__module__}.{load.__name__}:", shown(e))
+        print(f"{name}:", shown(e))
 print("marker written:", marker.exists())
 
 # %% [markdown]
