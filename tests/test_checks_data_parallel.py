@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_course import checks
 from genai_course.checks import data_parallel as data_parallel_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from check_protocol import assert_named_mistake, assert_registered, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -63,18 +62,7 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert list(CORRECT) == data_parallel_checks.__all__
 
 
-@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
-def test_correct_solution_passes(name, fn, capsys):
-    assert_passes(name, fn, capsys)
-
-
-@pytest.mark.parametrize("name", list(CORRECT))
-def test_checks_leave_the_global_random_state_alone(name, capsys):
-    """The checks draw from their own generators: a learner's seeded notebook stays reproducible."""
-    torch.manual_seed(5)
-    before = torch.random.get_rng_state()
-    getattr(checks, name)(CORRECT[name][0])
-    assert torch.equal(torch.random.get_rng_state(), before)
+test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
 
 
 # --------------------------------------------------------------------------- typical mistakes: 12.1

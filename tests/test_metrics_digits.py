@@ -10,11 +10,7 @@ import pytest
 import torch
 
 from genai_course import data, metrics
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load_digits()
+from shared import digits  # noqa: F401 (fixtures)
 
 
 def test_frechet_distance_matches_scipy_sqrtm():

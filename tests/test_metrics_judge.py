@@ -7,16 +7,7 @@ import pytest
 import torch
 
 from genai_course import checkpoints, data, metrics
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load_digits()
-
-
-@pytest.fixture(scope="module")
-def judge():
-    return metrics.digit_classifier()
+from shared import digits, judge  # noqa: F401 (fixtures)
 
 
 def test_the_judge_knows_real_digits():

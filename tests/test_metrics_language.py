@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_course import metrics, text
-
-
-@pytest.fixture(scope="module")
-def names() -> text.NamesData:
-    return text.load_names()
+from genai_course import metrics
+from shared import names  # noqa: F401 (fixtures)
 
 
 def test_novelty():

@@ -15,16 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from genai_course import data, metrics
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load_digits()
-
-
-@pytest.fixture(scope="module")
-def judge():
-    return metrics.digit_classifier()
+from shared import digits, judge  # noqa: F401 (fixtures)
 
 
 def _noise(n: int, seed: int = 1) -> torch.Tensor:

@@ -7,11 +7,7 @@ import torch
 
 from genai_course import text
 from genai_course.text.data import _clean
-
-
-@pytest.fixture(scope="module")
-def names() -> text.NamesData:
-    return text.load_names()
+from shared import names  # noqa: F401 (fixtures)
 
 
 def test_names_cover_eight_languages_without_duplicates(names):

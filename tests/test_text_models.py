@@ -7,17 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from genai_course import text
-
-
-@pytest.fixture(scope="module")
-def names() -> text.NamesData:
-    return text.load_names()
-
-
-@pytest.fixture(scope="module")
-def tensors(names):
-    d = names
-    return (*d.train.tensors(d.vocab), d.train.labels), (*d.heldout.tensors(d.vocab), d.heldout.labels)
+from shared import names, tensors  # noqa: F401 (fixtures)
 
 
 def _models(V: int, L: int):

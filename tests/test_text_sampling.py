@@ -10,17 +10,7 @@ import torch
 
 from genai_course import text
 from genai_course.text.sampling import _draw
-
-
-@pytest.fixture(scope="module")
-def names() -> text.NamesData:
-    return text.load_names()
-
-
-@pytest.fixture(scope="module")
-def tensors(names):
-    d = names
-    return (*d.train.tensors(d.vocab), d.train.labels), (*d.heldout.tensors(d.vocab), d.heldout.labels)
+from shared import names, tensors  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,7 @@ import pytest
 import torch
 
 from genai_course import text
-
-
-@pytest.fixture(scope="module")
-def names() -> text.NamesData:
-    return text.load_names()
-
-
-@pytest.fixture(scope="module")
-def tensors(names):
-    d = names
-    return (*d.train.tensors(d.vocab), d.train.labels), (*d.heldout.tensors(d.vocab), d.heldout.labels)
+from shared import names, tensors  # noqa: F401 (fixtures)
 
 
 def test_training_beats_counting_quickly(names, tensors):

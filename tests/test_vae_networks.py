@@ -7,22 +7,13 @@ import math
 import pytest
 import torch
 
-from genai_course import data, vae
+from genai_course import vae
 from genai_course.vae import VAE, VAEConfig, VAETrainConfig
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load_digits()
-
-
-def _small(num_classes: int = 0, latent_dim: int = 3, seed: int = 0) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(VAEConfig(latent_dim=latent_dim, hidden=32, layers=2, num_classes=num_classes))
+from shared import digits, small_vae  # noqa: F401 (fixtures)
 
 
 def test_shapes_of_encoder_decoder_and_forward(digits):
-    model = _small()
+    model = small_vae()
     x = digits.x_train[:5]
     mu, logvar = model.encoder(x)
     assert mu.shape == logvar.shape == (5, 3)
@@ -61,7 +52,7 @@ def test_reparameterize_draws_from_the_right_gaussian_and_follows_the_seed():
 
 
 def test_conditional_vae_uses_its_label(digits):
-    model = _small(num_classes=10)
+    model = small_vae(num_classes=10)
     x, y = digits.x_train[:10], digits.y_train[:10]
     mu_a, _ = model.encoder(x, y)
     mu_b, _ = model.encoder(x, (y + 1) % 10)
@@ -75,7 +66,7 @@ def test_conditional_vae_uses_its_label(digits):
 
 
 def test_decoder_means_is_a_generator_sharing_the_weights():
-    model = _small(num_classes=10)
+    model = small_vae(num_classes=10)
     G = model.as_generator()
     z = torch.randn(4, 3)
     y = torch.tensor([1, 2, 3, 4])
@@ -88,8 +79,8 @@ def test_decoder_means_is_a_generator_sharing_the_weights():
 
 
 def test_network_errors_in_the_learners_terms(digits):
-    model = _small()
-    cmodel = _small(num_classes=10)
+    model = small_vae()
+    cmodel = small_vae(num_classes=10)
     x = digits.x_train[:4]
     with pytest.raises(ValueError, match=r"\(batch, 1, 8, 8\).*reshape"):
         model.encoder(x.flatten(1))

@@ -6,18 +6,8 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from genai_course import data, vae
-from genai_course.vae import VAE, VAEConfig
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load_digits()
-
-
-def _small(num_classes: int = 0, latent_dim: int = 3, seed: int = 0) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(VAEConfig(latent_dim=latent_dim, hidden=32, layers=2, num_classes=num_classes))
+from genai_course import vae
+from shared import digits, small_vae  # noqa: F401 (fixtures)
 
 
 def test_analytic_kl_matches_torch_distributions():
@@ -49,7 +39,7 @@ def test_bernoulli_nll_is_the_summed_cross_entropy_with_its_entropy_floor(digits
 
 
 def test_elbo_terms_and_beta(digits):
-    model = _small()
+    model = small_vae()
     x = digits.x_train[:16]
     terms = vae.elbo(model, x, beta=2.0, generator=torch.Generator().manual_seed(0))
     assert terms.reconstruction.shape == terms.kl.shape == (16,)
@@ -63,7 +53,7 @@ def test_elbo_terms_and_beta(digits):
 
 
 def test_encoder_input_is_what_the_encoder_sees_and_the_decoder_still_explains_x(digits):
-    model = _small()
+    model = small_vae()
     x = digits.x_train[:8]
     noisy = x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     terms = vae.elbo(model, x, generator=torch.Generator().manual_seed(0), encoder_input=noisy)
@@ -76,7 +66,7 @@ def test_encoder_input_is_what_the_encoder_sees_and_the_decoder_still_explains_x
 
 
 def test_objective_errors_in_the_learners_terms(digits):
-    model = _small()
+    model = small_vae()
     x = digits.x_train[:4]
     with pytest.raises(ValueError, match=r"pixels in \[0, 1\].*divide"):
         vae.elbo(model, x * 16)

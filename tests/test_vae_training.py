@@ -6,25 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_course import data, vae
-from genai_course.vae import VAE, VAEConfig, VAETrainConfig
+from genai_course import vae
+from genai_course.vae import VAETrainConfig
 from genai_course.vae.training import _batch_indices
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load_digits()
-
-
-def _small(num_classes: int = 0, latent_dim: int = 3, seed: int = 0) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(VAEConfig(latent_dim=latent_dim, hidden=32, layers=2, num_classes=num_classes))
+from shared import digits, small_vae  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")
 def trained(digits):
     """A small VAE trained briefly: enough for the bounds to mean something."""
-    model = _small(latent_dim=4)
+    model = small_vae(latent_dim=4)
     vae.train_vae(model, digits.x_train, None, VAETrainConfig(steps=600, batch_size=128), progress=False)
     return model
 
@@ -56,14 +47,14 @@ def test_evaluate_report(trained, digits):
 
 
 def test_training_improves_the_held_out_elbo(trained, digits):
-    fresh = _small(latent_dim=4)
+    fresh = small_vae(latent_dim=4)
     before = vae.evaluate(fresh, digits.x_test, draws=5, k=5).neg_elbo
     after = vae.evaluate(trained, digits.x_test, draws=5, k=5).neg_elbo
     assert after < before - 10  # from about 45 nats (random decoder) to about 25
 
 
 def test_overfits_one_batch(digits):
-    model = _small(latent_dim=4)
+    model = small_vae(latent_dim=4)
     x = digits.x_train[:16]
     config = VAETrainConfig(steps=300, batch_size=16, lr=3e-3, lr_decay="none")
     history = vae.train_vae(model, x, None, config, progress=False)
@@ -78,7 +69,7 @@ def test_same_seed_same_model_and_resume_is_exact(digits):
     config = VAETrainConfig(steps=40, batch_size=128, seed=5)
 
     def run(stops):
-        model = _small(seed=1)
+        model = small_vae(seed=1)
         opt = vae.make_optimizer(model, config)
         g = torch.Generator().manual_seed(5)
         history = None
@@ -93,7 +84,7 @@ def test_same_seed_same_model_and_resume_is_exact(digits):
     for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
         assert torch.equal(pa, pb) and torch.equal(pa, pc)
     assert ha.loss == hc.loss
-    d = _small(seed=1)
+    d = small_vae(seed=1)
     vae.train_vae(d, x, None, VAETrainConfig(steps=40, batch_size=128, seed=6), progress=False)
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), d.parameters()))
 
@@ -112,14 +103,14 @@ def test_input_noise_changes_training_only_through_the_encoders_input(digits):
     """Training with and without the noise differ only through it."""
     runs = []
     for noise in (0.0, 0.2, 0.0):
-        m = _small(seed=2)
+        m = small_vae(seed=2)
         vae.train_vae(m, digits.x_train, None, VAETrainConfig(steps=5, input_noise=noise), progress=False)
         runs.append(m.decoder.net[0].weight.detach().clone())
     assert torch.equal(runs[0], runs[2]) and not torch.equal(runs[0], runs[1])
 
 
 def test_sample_snapshots_record_fixed_noise(digits):
-    model = _small()
+    model = small_vae()
     snaps = vae.SampleSnapshots(10, model.sample_latent(6, generator=torch.Generator().manual_seed(0)))
     history = vae.train_vae(model, digits.x_train, None, VAETrainConfig(steps=30), progress=False, callbacks=[snaps])
     assert [r["step"] for r in snaps.records] == [10, 20, 30]
@@ -132,8 +123,8 @@ def test_sample_snapshots_record_fixed_noise(digits):
 
 
 def test_training_errors_in_the_learners_terms(digits):
-    model = _small()
-    cmodel = _small(num_classes=10)
+    model = small_vae()
+    cmodel = small_vae(num_classes=10)
     x = digits.x_train[:4]
     with pytest.raises(ValueError, match="lr_decay"):
         vae.train_vae(model, x, None, VAETrainConfig(steps=1, lr_decay="exp"), progress=False)

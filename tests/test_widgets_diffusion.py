@@ -7,7 +7,6 @@ caching) and the messages, not the pictures' quality.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 
@@ -20,26 +19,9 @@ from matplotlib.image import imread
 
 from genai_course import diffusion, models, widgets
 from genai_course.widgets import _draw
+from shared import ddpm_digits, ddpm_points  # noqa: F401 (fixtures)
 
 PNG = b"\x89PNG"
-
-
-def quick(name: str) -> models.TrainedDDPM:
-    """The named model after 5 training steps, sampling with 5 DDIM steps by default."""
-    model = models.build(name)
-    model.recipe = dataclasses.replace(model.recipe, sampler="ddim", sampler_steps=5)
-    model.fit(steps=5, progress=False)
-    return model
-
-
-@pytest.fixture(scope="module")
-def points() -> models.TrainedDDPM:
-    return quick("ddpm-grid25")
-
-
-@pytest.fixture(scope="module")
-def digits() -> models.TrainedDDPM:
-    return quick("ddpm-digits")
 
 
 def seeded(seed: int = 0) -> torch.Generator:

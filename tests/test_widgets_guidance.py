@@ -7,7 +7,6 @@ pictures' quality. The digit classifier is a stub (the real one trains for about
 
 from __future__ import annotations
 
-import dataclasses
 import io
 
 import numpy as np
@@ -18,26 +17,9 @@ from matplotlib.image import imread
 
 from genai_course import metrics, models, widgets
 from genai_course.widgets import _draw
+from shared import ddpm_digits, ddpm_points  # noqa: F401 (fixtures)
 
 PNG = b"\x89PNG"
-
-
-def quick(name: str) -> models.TrainedDDPM:
-    """The named model after 5 training steps, sampling with 5 DDIM steps by default."""
-    model = models.build(name)
-    model.recipe = dataclasses.replace(model.recipe, sampler="ddim", sampler_steps=5)
-    model.fit(steps=5, progress=False)
-    return model
-
-
-@pytest.fixture(scope="module")
-def points() -> models.TrainedDDPM:
-    return quick("ddpm-grid25")
-
-
-@pytest.fixture(scope="module")
-def digits() -> models.TrainedDDPM:
-    return quick("ddpm-digits")
 
 
 class Judge(torch.nn.Module):

@@ -1,0 +1,64 @@
+"""Fixtures and helpers that several test files of one family share. A test file imports the
+ones it uses (``from shared import digits, judge``): a fixture imported into a test module is
+that module's fixture, with the scope it is declared with here."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from genai_course import data, metrics, models, text
+from genai_course.vae import VAE, VAEConfig
+
+
+@pytest.fixture(scope="module")
+def digits() -> data.Digits:
+    """scikit-learn's 8x8 digits with the course's split."""
+    return data.load_digits()
+
+
+@pytest.fixture(scope="module")
+def judge():
+    """The stored digit judge."""
+    return metrics.digit_classifier()
+
+
+@pytest.fixture(scope="module")
+def names() -> text.NamesData:
+    """The names data."""
+    return text.load_names()
+
+
+@pytest.fixture(scope="module")
+def tensors(names):
+    """(inputs, targets, labels) of the training names, then of the held-out ones."""
+    d = names
+    return (*d.train.tensors(d.vocab), d.train.labels), (*d.heldout.tensors(d.vocab), d.heldout.labels)
+
+
+def small_vae(num_classes: int = 0, latent_dim: int = 3, seed: int = 0) -> VAE:
+    """A 32-unit, 2-layer VAE, seeded."""
+    torch.manual_seed(seed)
+    return VAE(VAEConfig(latent_dim=latent_dim, hidden=32, layers=2, num_classes=num_classes))
+
+
+def quick_ddpm(name: str) -> models.TrainedDDPM:
+    """The named model after 5 training steps, sampling with 5 DDIM steps by default."""
+    model = models.build(name)
+    model.recipe = dataclasses.replace(model.recipe, sampler="ddim", sampler_steps=5)
+    model.fit(steps=5, progress=False)
+    return model
+
+
+@pytest.fixture(scope="module", name="points")
+def ddpm_points() -> models.TrainedDDPM:
+    """ddpm-grid25 after 5 steps (quick_ddpm)."""
+    return quick_ddpm("ddpm-grid25")
+
+
+@pytest.fixture(scope="module", name="digits")
+def ddpm_digits() -> models.TrainedDDPM:
+    """ddpm-digits after 5 steps (quick_ddpm); a widget test's ``digits``."""
+    return quick_ddpm("ddpm-digits")
