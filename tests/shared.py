@@ -62,3 +62,29 @@ def ddpm_points() -> models.TrainedDDPM:
 def ddpm_digits() -> models.TrainedDDPM:
     """ddpm-digits after 5 steps (quick_ddpm); a widget test's ``digits``."""
     return quick_ddpm("ddpm-digits")
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    """A fresh generator with this seed."""
+    return torch.Generator().manual_seed(seed)
+
+
+def differ(a: bytes, b: bytes) -> bool:
+    """The two PNGs show different pictures (not just different bytes)."""
+    import io
+
+    import numpy as np
+    from matplotlib.image import imread
+
+    pa, pb = (imread(io.BytesIO(bytes(png)), format="png") for png in (a, b))
+    return pa.shape != pb.shape or not np.array_equal(pa, pb)
+
+
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the widgets' PNG renders from now on: one entry per render."""
+    from genai_course.widgets import _draw
+
+    counted: list[int] = []
+    real = _draw.render
+    monkeypatch.setattr(_draw, "render", lambda fig: counted.append(1) or real(fig))
+    return counted

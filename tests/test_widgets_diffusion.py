@@ -7,38 +7,17 @@ caching) and the messages, not the pictures' quality.
 
 from __future__ import annotations
 
-import io
 import math
 
 import ipywidgets
-import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
-from matplotlib.image import imread
 
 from genai_course import diffusion, models, widgets
-from genai_course.widgets import _draw
-from shared import ddpm_digits, ddpm_points  # noqa: F401 (fixtures)
+from shared import ddpm_digits, ddpm_points, differ, renders, seeded  # noqa: F401 (fixtures)
 
 PNG = b"\x89PNG"
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def differ(a: bytes, b: bytes) -> bool:
-    """The two PNGs show different pictures (not just different bytes)."""
-    pa, pb = (imread(io.BytesIO(bytes(png)), format="png") for png in (a, b))
-    return pa.shape != pb.shape or not np.array_equal(pa, pb)
-
-
-def renders(monkeypatch) -> list[int]:
-    counted: list[int] = []
-    real = _draw.render
-    monkeypatch.setattr(_draw, "render", lambda fig: counted.append(1) or real(fig))
-    return counted
 
 
 # ---------------------------------------------------------------- reverse_scrubber

@@ -6,17 +6,15 @@ which z reaches the decoder, caching and the error messages, not the pictures' q
 
 from __future__ import annotations
 
-import io
 
 import ipywidgets
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
-from matplotlib.image import imread
 
 from genai_course import data, gan, models, vae, widgets
-from genai_course.widgets import _draw
+from shared import differ, renders
 
 PNG = b"\x89PNG"
 
@@ -36,12 +34,6 @@ def tiny(latent_dim: int = 2, num_classes: int = 0, seed: int = 0) -> vae.VAE:
     return vae.VAE(vae.VAEConfig(latent_dim=latent_dim, hidden=16, layers=1, num_classes=num_classes))
 
 
-def differ(a: bytes, b: bytes) -> bool:
-    """The two PNGs show different pictures (not just different bytes)."""
-    pa, pb = (imread(io.BytesIO(png), format="png") for png in (a, b))
-    return pa.shape != pb.shape or not np.array_equal(pa, pb)
-
-
 def calls(module: torch.nn.Module) -> list[tuple[torch.Tensor, ...]]:
     """Record the tensors every call of module gets (z and y for a decoder)."""
     seen: list[tuple[torch.Tensor, ...]] = []
@@ -53,13 +45,6 @@ def descendants(w):
     yield w
     for child in getattr(w, "children", ()):
         yield from descendants(child)
-
-
-def renders(monkeypatch) -> list[int]:
-    counted: list[int] = []
-    real = _draw.render
-    monkeypatch.setattr(_draw, "render", lambda fig: counted.append(1) or real(fig))
-    return counted
 
 
 # ---------------------------------------------------------------- latent_traversal
