@@ -147,7 +147,8 @@ except NotImplementedError:
 # `vae.bernoulli_nll(logits, x)` applies the sigmoid inside the binary cross-entropy, which
 # stays exact where a sigmoid would round to 0 or 1. (The pictures are `torch.sigmoid(logits)`.)
 #
-# Any architecture passes if its output depends on both z and y. The simplest: append the
+# Any architecture passes if its output depends on both z and y and the label enters as a
+# one-hot vector (as one number, label 7 would be "more" than label 3). The simplest: append the
 # one-hot label to z, `torch.cat([z, F.one_hot(y, num_classes).float()], dim=1)`, then an
 # MLP, for example `Linear(latent_dim + K, 128)`, ReLU, `Linear(128, 64)`, and reshape the 64
 # logits to (B, 1, 8, 8).

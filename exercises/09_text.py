@@ -144,8 +144,9 @@ except NotImplementedError:
 #
 # ($K$ is every token when `top_k` is None.) $T < 1$ sharpens the distribution towards the most
 # likely tokens, $T > 1$ flattens it, $T = 1$ samples the model as it is. Steps: divide the
-# logits by the temperature; if `top_k` is not None, set every logit below the row's k-th
-# largest (`logits.topk(top_k, dim=1).values[:, -1:]`) to `float("-inf")`; softmax over `dim=1`;
+# logits by the temperature; if `top_k` is not None, keep the logits at the row's `top_k`
+# largest positions (`logits.topk(top_k, dim=1).indices`: exactly k of them, even where several
+# logits tie with the k-th largest) and set every other logit to `float("-inf")`; softmax over `dim=1`;
 # then `torch.multinomial(probs, 1, generator=generator)`, which returns shape (B, 1): return
 # its `[:, 0]`. The check asks for shape (B,) and rejects (B, 1).
 #

@@ -148,8 +148,9 @@ except NotImplementedError:
 #
 # ($K$ is every token when `top_k` is None.) $T < 1$ sharpens the distribution towards the most
 # likely tokens, $T > 1$ flattens it, $T = 1$ samples the model as it is. Steps: divide the
-# logits by the temperature; if `top_k` is not None, set every logit below the row's k-th
-# largest (`logits.topk(top_k, dim=1).values[:, -1:]`) to `float("-inf")`; softmax over `dim=1`;
+# logits by the temperature; if `top_k` is not None, keep the logits at the row's `top_k`
+# largest positions (`logits.topk(top_k, dim=1).indices`: exactly k of them, even where several
+# logits tie with the k-th largest) and set every other logit to `float("-inf")`; softmax over `dim=1`;
 # then `torch.multinomial(probs, 1, generator=generator)`, which returns shape (B, 1): return
 # its `[:, 0]`. The check asks for shape (B,) and rejects (B, 1).
 #
@@ -168,8 +169,8 @@ def sample_next(logits: torch.Tensor, temperature: float, top_k: int | None, gen
     # BEGIN SOLUTION
     logits = logits / temperature
     if top_k is not None:
-        kth = logits.topk(top_k, dim=1).values[:, -1:]  # (B, 1): the k-th largest logit of each row
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        top = logits.topk(top_k, dim=1).indices  # (B, k): exactly k tokens of each row, whatever the ties
+        logits = torch.full_like(logits, float("-inf")).scatter(1, top, logits.gather(1, top))
     probs = logits.softmax(dim=1)  # (B, V)
     return torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
     # END SOLUTION

@@ -6,8 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from genai_course import checks
 from genai_course.checks import attention as attention_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from genai_course.checks import observations
+from check_protocol import assert_named_mistake, assert_registered, reference_tests
 
 INF = float("inf")
 
@@ -48,9 +50,15 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert list(CORRECT) == attention_checks.__all__
 
 
+test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
+
+
 @pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
-def test_correct_solution_passes(name, fn, capsys):
-    assert_passes(name, fn, capsys)
+def test_observations_survive_their_files(name, fn, tmp_path):
+    """The grader judges the observations as it reads them back from the learner's process: same verdict."""
+    exercise = checks.REGISTRY[name]
+    observations.save(exercise.probe(fn), tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x")).status == "passed"
 
 
 # --------------------------------------------------------------------------- typical mistakes: 9.3
@@ -64,7 +72,7 @@ def attention(*, keep="causal", fill=-INF, after=False, scale=None, dim=-1, swap
         scores = (k @ q.transpose(-2, -1)) if swap else (q @ k.transpose(-2, -1))
         scores = scores / (d**0.5 if scale is None else scale(q, k, v))
         ones = torch.ones(T, T, dtype=torch.bool)
-        visible = {"causal": ones.tril(), "none": ones, "future": ones.triu(), "strict": ones.tril(-1), "after": ones.triu(1)}[keep]
+        visible = {"causal": ones.tril(), "none": ones, "future": ones.triu(), "strict": ones.tril(-1), "after": ones.triu(1), "next": ones.tril(1)}[keep]
         if after:
             weights = scores.softmax(dim=dim).masked_fill(~visible, fill)
         else:
@@ -75,6 +83,19 @@ def attention(*, keep="causal", fill=-INF, after=False, scale=None, dim=-1, swap
     return attend
 
 
+def attention_scaled_after_softmax(q, k, v):
+    T = q.shape[1]
+    weights = (q @ k.transpose(-2, -1)).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), -INF).softmax(-1)
+    return weights / q.shape[-1] ** 0.5 @ v
+
+
+def attention_diagnosis_raises(q, k, v):
+    """Right on the check's inputs (which track gradients), raises on any other: the diagnosis is left out."""
+    if not q.requires_grad:
+        raise RuntimeError("no")
+    return causal_attention(q, k, v) * 1.01
+
+
 def attention_without_grad(q, k, v):
     with torch.no_grad():
         return causal_attention(q, k, v)
@@ -83,12 +104,15 @@ def attention_without_grad(q, k, v):
 ATTENTION_MISTAKES = [
     (attention(keep="none"), ["there is no mask", "the future leaks in", "float('-inf') before the softmax"]),
     (attention(keep="future"), ["the wrong triangle is masked", "torch.tril (not torch.triu)"]),
+    (attention(keep="next"), ["the mask is off by one", "position i also sees position i + 1", "the future leaks in"]),
     (attention(fill=0.0), ["set to 0, which still has weight exp(0)", "fill them with float('-inf')"]),
     (attention(after=True, fill=0.0), ["the mask was applied after the softmax", "no longer sum to 1"]),
     (attention(after=True), ["NaN or inf at every position but the last", "-inf entered after the softmax"]),
     (attention(keep="strict"), ["position 0's output is NaN", "every position must see itself"]),
     (attention(keep="after"), ["the last position's output is NaN", "keep j <= i"]),
     (attention(scale=lambda q, k, v: 1.0), ["the scores are not scaled", "sqrt(d)"]),
+    (attention_scaled_after_softmax, ["divided by sqrt(d) after the softmax", "no longer sum to 1"]),
+    (attention_diagnosis_raises, ["differs from softmax(q k^T / sqrt(d) masked) @ v"]),
     (attention(scale=lambda q, k, v: q.shape[-1]), ["the scores were divided by d", "sqrt(d)"]),
     (attention(scale=lambda q, k, v: q.shape[-1] ** -0.5), ["the scores were multiplied by sqrt(d)"]),
     (attention(scale=lambda q, k, v: q.shape[1] ** 0.5), ["divided by sqrt(T)", "q.shape[-1]"]),
@@ -115,3 +139,12 @@ MISTAKES = [("causal_attention", fn, fragments) for fn, fragments in ATTENTION_M
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+@pytest.mark.parametrize("name, fn, fragments", MISTAKES[::3], ids=[f"{m[0]}-{3 * i}" for i, m in enumerate(MISTAKES[::3])])
+def test_a_mistake_reads_the_same_from_the_files(name, fn, fragments, tmp_path):
+    exercise = checks.REGISTRY[name]
+    torch.manual_seed(0)
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x")) == exercise.verdict(seen)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 import torch
 
-from genai_course import metrics
-from genai_course.checks import audit as audit_checks
+from genai_course import checks, metrics
+from genai_course.checks import audit as audit_checks, observations
 from check_protocol import assert_named_mistake, assert_passes, assert_registered
 
 # --------------------------------------------------------------------------- reference solutions
@@ -39,7 +40,8 @@ def flag_copies_in_float64(sample_dist, heldout_dist, quantile):
 
 CORRECT = {
     "binomial_p_value": [
-        binomial_p_value, binomial_p_value_by_fraction, binomial_p_value_by_torch, metrics.binomial_p_value,
+        binomial_p_value, binomial_p_value_by_fraction, metrics.binomial_p_value,
+        lambda c, n: np.float64(binomial_p_value(c, n)),  # a numpy float is a float
     ],
     "flag_copies": [flag_copies, flag_copies_in_float64],
 }
@@ -108,6 +110,12 @@ P_MISTAKES = [
     (lambda c, n: 1 - sum(math.comb(n, j) * 0.5**n for j in range(c)), ["1 - P(X < correct) leaves almost none", "add up the tail"]),
     (p_value_in_float32, ["close to the exact", "relative error", "float32"]),
     (lambda c, n: sum(math.comb(n, j) for j in range(c, n + 1)), ["which is no probability", "divide the number of outcomes by 2**n"]),
+    (lambda c, n: sum(math.comb(n, j) for j in range(c, n)) / 2**n, ["the sum stops at j = n - 1", "range(correct, n + 1)"]),
+    # a tensor where a float is asked: exact in float64 but still not a float (a specific message since the probe/judge split;
+    # before, a float64 tensor passed)
+    (binomial_p_value_by_torch, ["binomial_p_value(6, 10) should return a Python float, but returned a torch.Tensor of dtype torch.float64",
+                                 ".item()"]),
+    (lambda c, n: torch.tensor(binomial_p_value(c, n)), ["should return a Python float", "torch.float32", "float32 keeps only about 7 digits"]),
     (lambda c, n: sum(math.comb(n, j) for j in range(c / n, n + 1)) / 2**n, ["raised TypeError", "range(correct, n + 1)"]),
     (lambda c, n: [binomial_p_value(c, n)], ["should be a single number, but is a list"]),
     (lambda c, n: c / n > 0.5, ["should be a number, but is the boolean"]),
@@ -129,6 +137,11 @@ COPY_MISTAKES = [
     (lambda s, h, q: s > torch.quantile(h, q), ["you flagged the samples *farther* than the threshold"]),
     (lambda s, h, q: s > torch.quantile(h, 1 - q), ["farther than the (1 - quantile) quantile"]),
     (lambda s, h, q: s < torch.quantile(s, q), ["the threshold comes from the held-out distances"]),
+    (lambda s, h, q: s < torch.quantile(torch.cat([s, h]), q), ["the threshold comes from the held-out distances alone", "mixing in the samples"]),
+    (lambda s, h, q: s < torch.quantile(h, 1 - q), ["you took the (1 - quantile) quantile", "*below* the threshold"]),
+    (lambda s, h, q: torch.zeros(len(s), dtype=torch.bool), ["you flagged no sample in every case"]),
+    (lambda s, h, q: torch.ones(len(s), dtype=torch.bool), ["you flagged every sample in every case"]),
+    (lambda s, h, q: (s < torch.quantile(h, q)).tolist(), ["should return a torch.Tensor, but returned list"]),
     (flags_by_index, ["not the quantile torch.quantile computes", "interpolates"]),
     (lambda s, h, q: s < torch.quantile(h, q, interpolation="nearest"), ["not the quantile torch.quantile computes"]),
     (lambda s, h, q: s < torch.quantile(h, 100 * q), ["raised RuntimeError", "quantile is a share, 0.01 for 1%"]),
@@ -158,3 +171,14 @@ def test_every_named_slip_differs_from_the_truth():
         assert any(ce._relative(slip(c, n), t) > 1e-6 for (c, n), t in zip(ce._P_CASES, truths))
     for slip, _ in ce._COPY_SLIPS:
         assert not all(torch.equal(slip(s, h, q), ce._flags(s, h, q)) for s, h, q in ce._copy_cases())
+
+
+@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns] + [(m[0], m[1]) for m in MISTAKES],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_the_verdict_survives_saving_the_observations(name, fn, tmp_path):
+    """The grader judges observations read back from files: same verdict as the notebook's."""
+    exercise = checks.REGISTRY[name]
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True) == exercise.verdict(seen, strict=True)
+    assert exercise.verdict(seen).status == ("passed" if fn in CORRECT.get(name, []) else "failed")

@@ -9,8 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_course import checks, gan
+from genai_course.checks import REGISTRY, observations
 from genai_course.checks import conditional as conditional_checks
 from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from mutation_table import _solution
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -22,15 +24,18 @@ def append_label(z, y, num_classes):
 class CondG(nn.Module):
     """A small conditional generator that can be bent into a typical mistake."""
 
-    def __init__(self, latent_dim, num_classes, *, use_label=True, use_z=True, out=nn.Sigmoid, flat=False, unused=False):
+    def __init__(self, latent_dim, num_classes, *, use_label=True, use_z=True, out=nn.Sigmoid, flat=False, unused=False, label=None):
         super().__init__()
-        self.num_classes, self.use_label, self.use_z, self.flat = num_classes, use_label, use_z, flat
-        self.net = nn.Sequential(nn.Linear(latent_dim + num_classes, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 64), out())
+        self.num_classes, self.use_label, self.use_z, self.flat, self.label = num_classes, use_label, use_z, flat, label
+        width = {None: num_classes, "number": 1, "ten": num_classes}[label]
+        self.net = nn.Sequential(nn.Linear(latent_dim + width, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 64), out())
         if unused:
             self.extra = nn.Linear(4, 4)
 
     def forward(self, z, y):
-        one_hot = F.one_hot(y, self.num_classes).float()
+        if self.label == "number":  # the label as one number, not one-hot
+            return self.net(torch.cat([z, y[:, None].float()], dim=1)).view(-1, 1, 8, 8)
+        one_hot = F.one_hot(y, 10 if self.label == "ten" else self.num_classes).float()
         if not self.use_label:
             one_hot = torch.zeros_like(one_hot)
         if not self.use_z:
@@ -88,7 +93,8 @@ MISTAKES = [
     ("make_conditional_generator", lambda d, k: CondG(d, k, flat=True), ["has shape (20, 64)", "reshape it to images, (B, 1, 8, 8)"]),
     ("make_conditional_generator", lambda d, k: CondG(d, k, unused=True), ["no gradient reaches extra.weight"]),
     ("make_conditional_generator", lambda d, k: gan.ConvGenerator(gan.ConvGeneratorConfig(latent_dim=d)), ["raised ValueError", "unconditional"]),
-    ("make_conditional_generator", lambda d, k: CondG(16, k), ["your generator on z of shape (6, 8)", "raised RuntimeError"]),
+    ("make_conditional_generator", lambda d, k: CondG(16, k), ["your generator on z of shape (6, 8)", "raised RuntimeError",
+                                                              "made for 19 input features got input of shape (6, 11)", "latent_dim + num_classes = 11"]),
     ("make_conditional_generator", lambda d, k: "a generator", ["should return a torch.nn.Module, got str"]),
     ("projection_logits", lambda h, y, embed, head: head(h).squeeze(1), ["ignores the label", "<embed(y), h>"]),
     ("projection_logits", lambda h, y, embed, head: (embed(y) * h).sum(dim=1), ["unconditional term is missing", "head(h)"]),
@@ -98,6 +104,46 @@ MISTAKES = [
     ("projection_logits", lambda h, y, embed, head: projection_logits(h, (y + 1) % 10, embed, head), ["logits differ from head(h) + <embed(y), h>"]),
     ("projection_logits", lambda h, y, embed, head: head(h).squeeze(1) + (embed(y).detach() * h).sum(dim=1), ["gradient does not reach both head and embed"]),
     ("projection_logits", lambda h, y, embed, head: head(h).squeeze(1) + embed(y) @ h.T, ["should have shape (12,), but has shape (12, 12)"]),
+]
+
+
+class LabelBranch(nn.Module):
+    """z through one layer, the label as one number through another, added."""
+
+    def __init__(self, latent_dim, num_classes):
+        super().__init__()
+        self.z_in, self.y_in, self.out = nn.Linear(latent_dim, 32), nn.Linear(1, 32), nn.Sequential(nn.ReLU(), nn.Linear(32, 64), nn.Sigmoid())
+
+    def forward(self, z, y):
+        return self.out(self.z_in(z) + self.y_in(y[:, None].float())).view(-1, 1, 8, 8)
+
+
+class EmbeddedLabel(nn.Module):
+    """A learned vector per label appended to z: another right design."""
+
+    def __init__(self, latent_dim, num_classes):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, 4)
+        self.net = nn.Sequential(nn.Linear(latent_dim + 4, 32), nn.ReLU(), nn.Linear(32, 64), nn.Sigmoid())
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, self.embed(y)], dim=1)).view(-1, 1, 8, 8)
+
+
+CORRECT["make_conditional_generator"].append(EmbeddedLabel)
+
+MISTAKES += [
+    # the label fed as one number instead of one-hot (the layers that ran are recorded)
+    ("make_conditional_generator", lambda d, k: CondG(d, k, label="number"),
+     ["gets the label as one number", "latent_dim + 1 = 17 inputs", "one-hot vector of num_classes=10 entries"]),
+    ("make_conditional_generator", LabelBranch, ["gets the label as one number", "an nn.Linear takes it as 1 input"]),
+    # a one-hot of a fixed 10 classes, found by what the first layer got
+    ("make_conditional_generator", lambda d, k: CondG(d, k, label="ten"), ["raised RuntimeError", "latent_dim + 10 = 18 inputs for num_classes=3", "not a fixed 10"]),
+    # the inner product: a mean, a sum over the batch, an unsqueezed head that broadcasts
+    ("projection_logits", lambda h, y, embed, head: head(h).squeeze(1) + (embed(y) * h).mean(dim=1), ["mean of embed(y) * h", "is their sum, .sum(dim=1)"]),
+    ("projection_logits", lambda h, y, embed, head: head(h).squeeze(1) + (embed(y) * h).sum(), ["over the whole batch", ".sum(dim=1)"]),
+    ("projection_logits", lambda h, y, embed, head: head(h) + (embed(y) * h).sum(dim=1),
+     ["should have shape (12,), but has shape (12, 12)", "broadcasts to (12, 12)", "(.squeeze(1))"]),
 ]
 
 
@@ -128,3 +174,30 @@ def test_generator_whose_forward_is_missing_is_not_attempted(capsys):
 @pytest.mark.parametrize("name, fn, fragments", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+def _plain(x):
+    """Whether observations hold only plain data and tensors (no module, function or other object)."""
+    if isinstance(x, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in x.items())
+    if isinstance(x, (list, tuple)):
+        return all(_plain(v) for v in x)
+    return x is None or isinstance(x, (bool, int, float, str, torch.Tensor))
+
+
+@pytest.mark.parametrize("name, fn", [(n, f) for n, fns in CORRECT.items() for f in fns] + [m[:2] for m in MISTAKES],
+                         ids=[f"{n}-{k}" for k, n in enumerate([n for n, fns in CORRECT.items() for _ in fns] + [m[0] for m in MISTAKES])])
+def test_the_verdict_survives_the_observations_files(name, fn, tmp_path):
+    """The grader's way: the probe's observations saved, loaded in another process, judged there."""
+    exercise = REGISTRY[name]
+    seen = exercise.probe(fn)
+    assert _plain(seen)
+    observations.save(seen, tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x")) == exercise.verdict(seen)
+
+
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_the_course_solution_passes_through_the_files(name, tmp_path):
+    exercise, fn = REGISTRY[name], _solution("07")[0][name]
+    observations.save(exercise.probe(fn), tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x")).status == "passed"

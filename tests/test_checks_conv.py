@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from genai_course import checks
+from genai_course.checks import REGISTRY, observations
 from genai_course.checks import conv as conv_checks
 from check_protocol import assert_named_mistake, assert_registered
+from mutation_table import _solution
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -130,6 +133,29 @@ class Generator7(ConvG):
 MISTAKES.append(("make_conv_generator", Generator7, ["but gave shape (16, 1, 7, 7)", "out = (in - 1) * stride - 2 * padding + kernel"]))
 
 
+def mlp_generator(latent_dim):
+    """Linear layers only, reshaped to an image: every shape and range right, but no convolution."""
+    return nn.Sequential(nn.Linear(latent_dim, 128), nn.ReLU(), nn.Linear(128, 64), nn.Sigmoid(), nn.Unflatten(1, (1, 8, 8)))
+
+
+def generator_without_reshape(latent_dim):
+    return nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid())
+
+
+MISTAKES += [
+    # an MLP where a convolutional network is asked (the layers that ran are recorded)
+    ("make_conv_generator", mlp_generator, ["your generator uses no transposed convolution (nn.ConvTranspose2d)", "convolutional generator, not an MLP"]),
+    ("make_conv_discriminator", lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1), nn.Flatten(0)),
+     ["your discriminator uses no convolution (nn.Conv2d)", "convolutional discriminator, not an MLP"]),
+    # what the layer that raised got instead
+    ("make_conv_generator", generator_without_reshape, ["raised RuntimeError", "an nn.ConvTranspose2d got a flat input of shape (16, 256)"]),
+    ("make_conv_discriminator", lambda: nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1), nn.Conv2d(16, 8, 4, 2, 1), nn.Flatten(), nn.Linear(32, 1), nn.Flatten(0)),
+     ["raised RuntimeError", "an nn.Conv2d made for 16 input channels got 8"]),
+    ("make_conv_discriminator", lambda: nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)),
+     ["raised RuntimeError", "an nn.Linear made for 256 input features got input of shape (64, 512)", "channels x height x width"]),
+]
+
+
 def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert_registered(conv_checks, {
         "transposed_conv_size": "Exercise 6.1 (the transposed convolution's output size)",
@@ -151,6 +177,37 @@ def test_correct_solution_passes(name, capsys):
 def test_generator_starting_from_1x1_passes_too(capsys):
     checks.make_conv_generator(lambda d: ConvG(d, start=1, ups=3))  # 1 -> 2 -> 4 -> 8: another right design
     assert capsys.readouterr().out.startswith("✅ ")
+
+
+def test_a_generator_that_upsamples_and_convolves_passes_too(capsys):
+    """Convolutional without transposed convolutions (nn.Upsample, then nn.Conv2d): still not an MLP."""
+    checks.make_conv_generator(lambda d: nn.Sequential(
+        nn.Linear(d, 256), nn.ReLU(), nn.Unflatten(1, (64, 2, 2)), nn.Upsample(scale_factor=4), nn.Conv2d(64, 1, 3, padding=1), nn.Sigmoid()))
+    assert capsys.readouterr().out.startswith("✅ ")
+
+
+def test_networks_that_convolve_with_torch_functions_pass_too(capsys):
+    """F.conv_transpose2d and F.conv2d on parameters of the learner's own count as convolutions."""
+
+    class FunctionalG(nn.Module):
+        def __init__(self, latent_dim):
+            super().__init__()
+            self.project, self.kernel = nn.Linear(latent_dim, 64 * 4 * 4), nn.Parameter(0.1 * torch.randn(64, 1, 4, 4))
+
+        def forward(self, z):
+            return torch.sigmoid(F.conv_transpose2d(self.project(z).view(-1, 64, 4, 4), self.kernel, stride=2, padding=1))
+
+    class FunctionalD(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.kernel, self.head = nn.Parameter(torch.randn(8, 1, 4, 4)), nn.Linear(8 * 4 * 4, 1)
+
+        def forward(self, x):
+            return self.head(F.leaky_relu(F.conv2d(x, self.kernel, stride=2, padding=1), 0.2).flatten(1)).squeeze(1)
+
+    checks.make_conv_generator(FunctionalG)
+    checks.make_conv_discriminator(FunctionalD)
+    assert capsys.readouterr().out.count("✅ ") == 2
 
 
 def test_the_library_networks_pass(capsys):
@@ -185,3 +242,31 @@ def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
 
+
+
+def _plain(x):
+    """Whether observations hold only plain data and tensors (no module, function or other object)."""
+    if isinstance(x, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in x.items())
+    if isinstance(x, (list, tuple)):
+        return all(_plain(v) for v in x)
+    return x is None or isinstance(x, (bool, int, float, str, torch.Tensor))
+
+
+@pytest.mark.parametrize("name, fn", [(n, f) for n, f in CORRECT.items()] + [m[:2] for m in MISTAKES],
+                         ids=[f"{n}-{k}" for k, n in enumerate(list(CORRECT) + [m[0] for m in MISTAKES])])
+def test_the_verdict_survives_the_observations_files(name, fn, tmp_path):
+    """The grader's way: the probe's observations saved, loaded in another process, judged there."""
+    exercise = REGISTRY[name]
+    torch.manual_seed(0)
+    seen = exercise.probe(fn)
+    assert _plain(seen)
+    observations.save(seen, tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x")) == exercise.verdict(seen)
+
+
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_the_course_solution_passes_through_the_files(name, tmp_path):
+    exercise, fn = REGISTRY[name], _solution("06")[0][name]
+    observations.save(exercise.probe(fn), tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x")).status == "passed"

@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from genai_course.checks import data_parallel as data_parallel_checks
+from genai_course import checks
+from genai_course.checks import observations
 from check_protocol import assert_named_mistake, assert_registered, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
@@ -116,6 +118,12 @@ SHARD_MISTAKES = [
     (lambda x, r, w: shard(x, r, w) + 1, ["should be rows 0 to 2 of x, x[0:3], but holds values that are not rows of x"]),
     (lambda x, r, w: shard(x, r, w).reshape(-1), ["should have shape (3, 3)", "n = B // world = 3", "has shape (9,)"]),
     (lambda x, r, w: shard(x, r, w).zero_(), ["changed the x you were given", "x.zero_()"]),
+    # shards that overlap, and so drop rows (new: before the message about one rank's rows)
+    (lambda x, r, w: shard(x, 0, 1)[r:r + x.shape[0] // w],
+     ["with B = 12 rows over world = 4 ranks the shards overlap and leave rows out", "row 1 goes to ranks 0 and 1", "rows 6, 7, 8, 9, ... go to no rank",
+      "every row must go to exactly one rank"]),
+    (lambda x, r, w: shard(x, 0, 1)[[min(r * (x.shape[0] // w), len(x) - 1)] * (x.shape[0] // w)],
+     ["the shards overlap and leave rows out", "row 0 is in rank 0's shard twice"]),
 ]
 
 
@@ -145,6 +153,8 @@ REDUCE_MISTAKES = [
     (lambda gs: [torch.stack(same).median(dim=0).values for same in zip(*gs)], ["tensor 0 should be the mean over the 4 ranks", "(grads[0][0] + ... + grads[3][0]) / 4"]),
     (lambda gs: {i: t for i, t in enumerate(all_reduce_mean(gs))}, ["should return a list of 3 tensors", "returned a dict"]),
     (lambda gs: [torch.stack(same).mean(dim=1) for same in zip(*gs)], ["should have shape (3, 2), but has shape (4, 2)"]),
+    (lambda gs: [torch.stack(rank).mean(dim=0) for rank in gs],
+     ["raised RuntimeError: stack expects each tensor to be equal size", "zip(*grads) groups each tensor's gradients across the ranks"]),
 ]
 
 
@@ -172,3 +182,17 @@ def test_every_named_slip_differs_from_the_truth():
         answers = [slip(grads) for slip, _ in cs._REDUCE_SLIPS] + [cs._mean(grads)]
         for i, a in enumerate(answers):
             assert not any(cs._same_list(a, b) for b in answers[i + 1:])
+
+
+# --------------------------------------------------------------------------- observations through files
+
+
+@pytest.mark.parametrize("name, fn", [(n, f) for n, fs in CORRECT.items() for f in fs] + [(n, f) for n, f, _ in MISTAKES],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_the_verdict_survives_the_observation_files(name, fn, tmp_path):
+    """What the probe saw, saved and loaded as the grader carries it, gets the verdict it gets in place."""
+    exercise = checks.REGISTRY[name]
+    torch.manual_seed(0)
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True) == exercise.verdict(seen, strict=True)

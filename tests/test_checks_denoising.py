@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from genai_course import checks, diffusion
-from genai_course.checks import denoising as denoising_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from genai_course.checks import denoising as denoising_checks, observations
+from check_protocol import assert_named_mistake, assert_not_attempted, assert_passes, assert_registered
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -82,12 +82,13 @@ def test_the_library_agrees_with_the_references():
 # --------------------------------------------------------------------------- typical mistakes: 10.2
 
 
-def step(mean="right", scale="sqrt beta", when="t > 0", shift=0):
-    """One reverse step written right (the defaults) or one of the usual wrong ways."""
+def step(mean="right", scale="sqrt beta", when="t > 0", shift=0, abar_at=lambda t: t):
+    """One reverse step written right (the defaults) or one of the usual wrong ways (``abar_at``: the
+    step alpha_bar alone is read at)."""
 
     def reverse(xt, t, eps, betas, alphas, alpha_bars, noise):
         i = t + shift
-        beta, alpha, abar = betas[i], alphas[i], alpha_bars[i]
+        beta, alpha, abar = betas[i], alphas[i], alpha_bars[abar_at(i)]
         c = beta / (1 - abar).sqrt()
         out = {
             "right": lambda: (xt - c * eps) / alpha.sqrt(),
@@ -142,6 +143,11 @@ REVERSE_MISTAKES = [
     (step(scale="-sqrt beta"), ["the noise is subtracted"]),
     (step(shift=-1), ["off by one: you read the schedule at t - 1"]),
     (step(shift=1), ["raised IndexError", "read the schedule at t itself"]),
+    (step(abar_at=lambda t: t - 1), ["alpha_bar is read at t - 1 (at t = 0 that is alpha_bars[-1]", "with alpha_bar_t = alpha_bars[t]"]),
+    (step(abar_at=lambda t: max(t - 1, 0)), ["alpha_bar is read at t - 1 (kept at alpha_bars[0] for t = 0)"]),
+    (step(abar_at=lambda t: t - 1, when="always"), ["alpha_bar is read at t - 1", "; and noise was added at t = 0"]),
+    (step(abar_at=lambda t: t + 1), ["raised IndexError", "read the schedule at t itself"]),
+    (lambda xt, t, eps, b, a, ab, noise: torch.zeros_like(xt), ["x_{t-1} is 0 everywhere, whatever x_t, eps and the noise"]),
     (step(mean="/alpha", when="always"),
      ["the mean is divided by alpha_t: divide it by the square root, sqrt(alpha_t); and noise was added at t = 0"]),
     (step(mean="+eps", scale="beta"), ["the eps term has the wrong sign", "; and the noise is scaled by beta_t"]),
@@ -182,6 +188,9 @@ GUIDANCE_MISTAKES = [
     (guidance(lambda w: 1 + w, lambda w: -1), ["eps_uncond's coefficient is -w, not -1"]),
     (guidance(lambda w: 1, lambda w: -w), ["eps_cond's coefficient is 1 + w, not 1"]),
     (lambda c, u, w: w * (c - u), ["the conditional prediction itself is missing"]),
+    (lambda c, u, w: (1 + w) * c - w * c, ["the result is eps_cond itself", "eps_uncond is not used"]),
+    (lambda c, u, w: (1 + w) * u - w * u, ["the result is eps_uncond itself"]),
+    (lambda c, u, w: torch.full_like(c, 0.5), ["the guided eps is 0.5 everywhere"]),
     (guidance(lambda w: 1 + 2 * w, lambda w: -2 * w), ["with w = 1.0, eps_cond's coefficient is 3.0000, expected 2.0000"]),
     (guidance(lambda w: 1 + w, lambda w: -w - w * w), ["with w = 1.0, eps_uncond's coefficient is -2.0000, expected -1.0000"]),
     (lambda c, u, w: guided_eps(c, u, w).clamp(-2, 2), ["with w = 1.0 the result differs from (1 + w) eps_cond - w eps_uncond", "(got -2.0000, expected -2.1477)"]),
@@ -200,6 +209,39 @@ MISTAKES = (
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+def test_not_attempted_waits(capsys):
+    for name in CORRECT:
+        assert_not_attempted(name, capsys)
+
+
+def test_a_diagnostic_call_that_raises_only_leaves_the_diagnosis_out():
+    """The check calls the step again on unit inputs to read off each coefficient; an error there is
+    not the learner's failure: the message falls back to the first difference."""
+
+    def fussy(xt, t, eps, betas, alphas, alpha_bars, noise):
+        if bool((xt == 1).all()) or bool((eps == 1).all()) or bool((noise == 1).all()):
+            raise ValueError("unit input")
+        return 1.01 * reverse_step(xt, t, eps, betas, alphas, alpha_bars, noise)
+
+    with pytest.raises(checks.CheckFailed, match=r"x_\{t-1\} differs from .* at t = 3 \(got"):
+        checks.reverse_step(fussy)
+
+
+REFERENCES = [(name, fn) for name, fns in CORRECT.items() for fn in fns] + [(name, fn) for name, fn, _ in MISTAKES]
+
+
+@pytest.mark.parametrize("name, fn", REFERENCES, ids=[f"{m[0]}-{i}" for i, m in enumerate(REFERENCES)])
+def test_the_verdict_survives_the_observations_files(name, fn, tmp_path):
+    """The grader judges the probe's observations after save and load: same verdict as in place."""
+    exercise = checks.REGISTRY[name]
+    torch.manual_seed(0)
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    again = exercise.verdict(observations.load(tmp_path, "x"), strict=True)
+    assert again == exercise.verdict(seen, strict=True)
+    assert again.status == ("passed" if any(fn is f for f in CORRECT[name]) else "failed"), again
 
 
 def test_a_step_that_raises_keeps_its_error():

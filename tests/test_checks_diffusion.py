@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from genai_course import diffusion
-from genai_course.checks import diffusion as diffusion_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from genai_course import checks, diffusion
+from genai_course.checks import diffusion as diffusion_checks, observations
+from check_protocol import assert_named_mistake, assert_not_attempted, assert_passes, assert_registered
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -113,6 +113,11 @@ def q_sample_in_place(x0, t, alpha_bars, noise):
     return x0 + (1 - abar).sqrt() * noise
 
 
+def previous_alpha_bars(alpha_bars):
+    """alpha_bar_{t-1} at every step t, 1 at t = 0."""
+    return torch.cat([alpha_bars.new_ones(1), alpha_bars[:-1]])
+
+
 def q_sample_with_seeded_noise(x0, t, alpha_bars, noise):
     return q_sample(x0, t, alpha_bars, torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))
 
@@ -131,6 +136,12 @@ FORWARD_MISTAKES = [
     (forward(source=lambda ab: torch.cumprod(ab, 0)), ["alpha_bars already holds the cumulative products", "without another torch.cumprod"]),
     (forward(index=lambda t: t - 1), ["off by one: you used alpha_bars[t - 1]", "0-based"]),
     (forward(index=lambda t: t + 1), ["raised IndexError", "index alpha_bars with t itself"]),
+    (forward(index=lambda t: (t - 1).clamp(min=0)), ["off by one: you used alpha_bars[t - 1] (kept at alpha_bars[0] for t = 0)"]),
+    (forward(source=previous_alpha_bars), ["off by one: you used alpha_bar_{t-1} (1 at t = 0)", "alpha_bars[t]"]),
+    (lambda x0, t, ab, noise: forward(index=lambda t: (t + 1).clamp(max=len(ab) - 1))(x0, t, ab, noise),
+     ["off by one: you used alpha_bars[t + 1]", "from 0 to T-1"]),
+    (forward(spread=lambda a: (1 - a.sqrt()).sqrt()), ["not sqrt(1 - sqrt(alpha_bar_t))"]),
+    (lambda x0, t, ab, noise: torch.zeros_like(x0), ["x_t is 0 everywhere, whatever x0, t and the noise"]),
     (forward(source=lambda ab: diffusion.make_schedule(200, "cosine").alpha_bars), ["make_schedule(200, 'cosine')'s alpha_bars", "not a global"]),
     (q_sample_without_reshape, ["raised RuntimeError", "must match the size of tensor", "alpha_bars[t].view(-1, *[1] * (x0.dim() - 1))"]),
     (q_sample_with_one_new_axis, ["alpha_bars[t] of shape (B, 1) lined up with x0's last dims", "scaled rows or columns", "(B, 1, ..., 1)"]),
@@ -154,3 +165,22 @@ MISTAKES = [("q_sample", fn, fragments) for fn, fragments in FORWARD_MISTAKES]
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+def test_not_attempted_waits(capsys):
+    assert_not_attempted("q_sample", capsys)
+
+
+REFERENCES = [(name, fn) for name, fns in CORRECT.items() for fn in fns] + [(name, fn) for name, fn, _ in MISTAKES]
+
+
+@pytest.mark.parametrize("name, fn", REFERENCES, ids=[f"{m[0]}-{i}" for i, m in enumerate(REFERENCES)])
+def test_the_verdict_survives_the_observations_files(name, fn, tmp_path):
+    """The grader judges the probe's observations after save and load: same verdict as in place."""
+    exercise = checks.REGISTRY[name]
+    torch.manual_seed(0)
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    again = exercise.verdict(observations.load(tmp_path, "x"), strict=True)
+    assert again == exercise.verdict(seen, strict=True)
+    assert again.status == ("passed" if fn in CORRECT[name] else "failed"), again

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pytest
 import torch
 
-from genai_course import metrics
-from genai_course.checks import evaluation as evaluation_checks
+from genai_course import checks, metrics
+from genai_course.checks import evaluation as evaluation_checks, observations
 from genai_course.utils import same
 from check_protocol import assert_named_mistake, assert_passes, assert_registered
 
@@ -53,6 +55,11 @@ def precision_recall_by_loops(real, fake, k):
     return sum(inside) / len(inside), sum(covered) / len(covered)
 
 
+class PR(NamedTuple):
+    precision: float
+    recall: float
+
+
 CORRECT = {
     "knn_radii": [knn_radii, knn_radii_by_sort, knn_radii_by_topk, metrics.knn_radii],
     "precision_recall": [
@@ -61,6 +68,8 @@ CORRECT = {
         precision_recall_by_loops,
         metrics.precision_recall,  # returns a PrecisionRecall: its .precision and .recall are read
         lambda real, fake, k: (metrics.precision_recall(real, fake, k).precision, metrics.precision_recall(real, fake, k).recall),
+        lambda real, fake, k: PR(*precision_recall(real, fake, k)),  # a named tuple is a tuple
+        lambda real, fake, k: list(precision_recall(real, fake, k)),
     ],
 }
 
@@ -144,6 +153,10 @@ RADII_MISTAKES = [
     (lambda x, k: torch.cdist(x, x).fill_diagonal_(float("inf")).kthvalue(k + 7, dim=1).values, ["raised RuntimeError", "k runs from 1"]),
     (lambda x, k: torch.cdist(x, x).fill_diagonal_(float("inf")).sort(dim=1).values[:, -k], ["contains inf or NaN"]),
     (knn_radii_by_matrix_product, ["rows 1 and 4 of x are identical", "exactly 0, but you got 0.001", "loses precision"]),
+    (lambda x, k: torch.cdist(x, x).fill_diagonal_(float("inf")).kthvalue(k, dim=1).indices,
+     ["returned the *indices* of the k-th nearest rows", ".values"]),
+    (lambda x, k: torch.cdist(x, x).min(dim=1).values, ["every radius is 0", "nearest row is itself", "fill_diagonal_"]),
+    (lambda x, k: torch.cdist(x, x).fill_diagonal_(float("inf")).min(dim=1).values, ["*nearest* other row whatever k is"]),
     (lambda x, k: 1.01 * knn_radii(x, k), ["knn_radii(x, 1) for x of shape (8, 3): row 0's radius is", "nearest other row"]),
 ]
 
@@ -168,6 +181,8 @@ def pr(*, rule="any", strict=False, radii_fn=knn_radii, swap=False, around="cent
             return inside.float().mean().item()
         if rule == "count":
             return inside.any(dim=1).sum().item()
+        if rule == "balls":
+            return inside.any(dim=0).float().mean().item()
         return inside.any(dim=1).float().mean().item()
 
     def fn(real, fake, k):
@@ -204,6 +219,9 @@ PR_MISTAKES = [
     (pr(rule="nearest"), ["precision: a generated point counts if it lies inside *any* real example's ball", "recall: a real point counts"]),
     (pr(rule="mean"), ["precision: you averaged the share of real balls", ".any(dim=...)", "recall: you averaged"]),
     (pr(rule="count"), ["that is the number of generated points inside a ball, not their share"]),
+    (pr(rule="balls"), ["precision: that is the share of real balls that hold at least one generated point",
+                        "recall: that is the share of generated balls that hold at least one real point"]),
+    (lambda real, fake, k: (1.0, 1.0), ["precision is 1.000 on every pair of sets", "recall is 1.000 on every pair of sets"]),
     (pr(around="point"), ["precision: you used the radii of the generated set", "recall: you used the radii of the real set"]),
     (pr(cross=True), ["precision: each real example's radius is the distance to its k-th nearest other real example"]),
     (pr(radii_fn=radii(own=True)), ["precision: the real radii counted each example as its own nearest neighbour", "recall: the generated radii"]),
@@ -243,3 +261,14 @@ def test_every_named_slip_differs_from_the_truth_and_from_each_other():
         answers = [tuple(slip(c) for c in ce._pr_cases()) for slip, _ in ce._side_slips(kind)]
         truth = tuple(ce._pr_truth(c)[kind == "recall"] for c in ce._pr_cases())
         assert truth not in answers and len(set(answers)) == len(answers), (kind, truth, answers)
+
+
+@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns] + [(m[0], m[1]) for m in MISTAKES],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_the_verdict_survives_saving_the_observations(name, fn, tmp_path):
+    """The grader judges observations read back from files: same verdict as the notebook's."""
+    exercise = checks.REGISTRY[name]
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True) == exercise.verdict(seen, strict=True)
+    assert exercise.verdict(seen).status == ("passed" if fn in CORRECT.get(name, []) else "failed")

@@ -1,4 +1,4 @@
-"""genai_course.checks.gan (lessons 01-05): correct code passes, unattempted code waits, typical mistakes are named."""
+"""genai_course.checks.gan (lessons 01-04): correct code passes, unattempted code waits, typical mistakes are named."""
 
 from __future__ import annotations
 
@@ -79,27 +79,6 @@ def gradient_penalty(D, real, fake, eps):
     return (grad.norm(dim=1) - 1).pow(2).mean()
 
 
-def d_step(G, D, real, opt_d):
-    fake = G(torch.randn(real.shape[0], 2)).detach()
-    loss = discriminator_loss(D(real), D(fake))
-    opt_d.zero_grad()
-    loss.backward()
-    opt_d.step()
-    return loss.item()
-
-
-def g_step(G, D, batch_size, opt_g):
-    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
-    opt_g.zero_grad()
-    loss.backward()
-    opt_g.step()
-    return loss.item()
-
-
-def train_loop(G, D, sample_real, steps, opt_g, opt_d):
-    return [(d_step(G, D, sample_real(64), opt_d), g_step(G, D, 64, opt_g)) for _ in range(steps)]
-
-
 CORRECT = {
     "sample_ring8": sample_ring8,
     "mixture_log_prob": mixture_log_prob,
@@ -110,73 +89,10 @@ CORRECT = {
     "discriminator_loss": discriminator_loss,
     "nonsaturating_g_loss": nonsaturating_g_loss,
     "gradient_penalty": gradient_penalty,
-    "d_step": d_step,
-    "g_step": g_step,
-    "train_loop": train_loop,
 }
 
 
 # --------------------------------------------------------------------------- typical mistakes
-
-
-def d_step_without_detach(G, D, real, opt_d):
-    fake = G(torch.randn(real.shape[0], 2))
-    loss = discriminator_loss(D(real), D(fake))
-    opt_d.zero_grad()
-    loss.backward()
-    opt_d.step()
-    return loss.item()
-
-
-def d_step_ascending(G, D, real, opt_d):
-    fake = G(torch.randn(real.shape[0], 2)).detach()
-    loss = -discriminator_loss(D(real), D(fake))
-    opt_d.zero_grad()
-    loss.backward()
-    opt_d.step()
-    return loss.item()
-
-
-def g_step_also_stepping_d(G, D, batch_size, opt_g):
-    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
-    opt_g.zero_grad()
-    loss.backward()
-    opt_g.step()
-    torch.optim.SGD(D.parameters(), lr=0.1).step()  # D's gradients from G's loss get applied too
-    return loss.item()
-
-
-def g_step_with_detached_fakes(G, D, batch_size, opt_g):
-    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2)).detach()))
-    opt_g.zero_grad()
-    loss.backward()
-    opt_g.step()
-    return loss.item()
-
-
-def g_step_flipped(G, D, batch_size, opt_g):
-    loss = -nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
-    opt_g.zero_grad()
-    loss.backward()
-    opt_g.step()
-    return loss.item()
-
-
-def train_loop_never_stepping_g(G, D, sample_real, steps, opt_g, opt_d):
-    history = []
-    for _ in range(steps):
-        d_loss = d_step(G, D, sample_real(64), opt_d)
-        g_loss = nonsaturating_g_loss(D(G(torch.randn(64, 2)))).item()  # computed, never applied
-        history.append((d_loss, g_loss))
-    return history
-
-
-def train_loop_never_stepping_d(G, D, sample_real, steps, opt_g, opt_d):
-    history = []
-    for _ in range(steps):
-        d_loss = discriminator_loss(D(sample_real(64)), D(G(torch.randn(64, 2)).detach())).item()  # never applied
-        history.append((d_loss, g_step(G, D, 64, opt_g)))
-    return history
 
 
 def gp_without_create_graph(D, real, fake, eps):
@@ -257,16 +173,6 @@ MISTAKES = [
     ("gradient_penalty", gp_without_create_graph, ["create_graph=True"]),
     ("gradient_penalty", gp_squared_norm, ["not its squared norm"]),
     ("gradient_penalty", gp_swapped, ["wrong way round", "eps * real + (1 - eps) * fake"]),
-    ("d_step", d_step_without_detach, ["gradients reached G", "detach"]),
-    ("d_step", d_step_ascending, ["raised D's binary cross-entropy", "not maximise it"]),
-    ("d_step", lambda G, D, real, opt_d: torch.tensor(d_step(G, D, real, opt_d)), ["as a Python float (use .item())", "got Tensor"]),
-    ("d_step", lambda G, D, real, opt_d: discriminator_loss(D(real), D(G(torch.randn(64, 2)).detach())).item(), ["D's weights did not change"]),
-    ("g_step", g_step_also_stepping_d, ["D's weights changed during the generator's step"]),
-    ("g_step", g_step_with_detached_fakes, ["G's weights did not change", "do not detach the fakes"]),
-    ("g_step", g_step_flipped, ["the loss's sign"]),
-    ("train_loop", train_loop_never_stepping_g, ["G's weights never changed in 600 steps", "call g_step"]),
-    ("train_loop", train_loop_never_stepping_d, ["D's weights never changed in 600 steps", "call d_step"]),
-    ("train_loop", lambda G, D, s, n, og, od: train_loop(G, D, s, n, og, od)[:-1], ["a list of 600, got list of 599"]),
 ]
 
 
@@ -281,9 +187,6 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
         "discriminator_loss": "Exercise 4.1 (the discriminator's loss)",
         "nonsaturating_g_loss": "Exercise 4.2 (the non-saturating generator loss)",
         "gradient_penalty": "Exercise 4.3 (the gradient penalty)",
-        "d_step": "Exercise 5.1 (a discriminator step)",
-        "g_step": "Exercise 5.2 (a generator step)",
-        "train_loop": "Exercise 5.3 (the training loop)",
     })
     assert list(CORRECT) == gan_checks.__all__
 

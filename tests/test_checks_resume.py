@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from genai_course.checks import resume as resume_checks
+from genai_course import checks
+from genai_course.checks import observations
 from check_protocol import assert_named_mistake, assert_registered, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
@@ -110,7 +112,12 @@ SAVE_MISTAKES = [
     (saved(optimizer=lambda m, o, g, s: torch.optim.Adam(m.parameters()).state_dict()), ["state['optimizer'] holds no per-weight state", "Adam's running averages"]),
     (saved(optimizer=lambda m, o, g, s: {}), ["state['optimizer'] should be a copy of optimizer.state_dict() at the moment of saving"]),
     (saved(model=lambda m, o, g, s: [p.detach().clone() for p in m.parameters()]), ["state['model'] should be a copy of model.state_dict()"]),
-    (saved(optimizer=None), ["returned a dict without 'optimizer'", "it needs all of 'model', 'optimizer', 'generator', 'step'"]),
+    (saved(optimizer=None), ["returned a dict without 'optimizer'", "it needs all of 'model', 'optimizer', 'generator', 'step'",
+                             "without Adam's running averages of the gradients the resumed run takes other steps"]),
+    (saved(generator=None), ["returned a dict without 'generator'", "without the generator's position the resumed run draws other batches"]),
+    (saved(optimizer=lambda m, o, g, s: None), ["state['optimizer'] is None", "store a copy of optimizer.state_dict()", "Adam's running averages"]),
+    (saved(model=lambda m, o, g, s: None), ["state['model'] is None", "store a copy of model.state_dict()"]),
+    (saved(generator=lambda m, o, g, s: None), ["state['generator'] is None", "store generator.get_state()", "draws other batches"]),
     (saved(step=None, generator=None), ["returned a dict without 'generator', 'step'"]),
     (saved(step=lambda m, o, g, s: s + 1), ["state['step'] should be the int 3, the step you were given, but is 4"]),
     (saved(step=lambda m, o, g, s: torch.tensor(s)), ["state['step'] should be the int 3", "but is tensor(3)"]),
@@ -165,6 +172,10 @@ RESTORE_MISTAKES = [
     (restored(ret="tensor"), ["returned tensor(3)", "the int 3"]),
     (lambda state, m, o, g: restored()(state, m, o, g) + 1, ["returned 4", "the int 3"]),
     (lambda state, m, o, g: o.load_state_dict(state["model"]), ["raised", "restore_state(state, model, optimizer, generator)"]),
+    (lambda state, m, o, g: restored(generator=False)(state, m, o, copy.deepcopy(g).set_state(state["generator"])),
+     ["the generator is not where the saved one was", "load into the objects you were given"]),
+    (lambda state, m, o, g: (restored()(state, m, o, g), o.param_groups[0].update(lr=0.5))[0],
+     ["the optimizer does not hold the saved state", "optimizer.load_state_dict(state['optimizer'])"]),
 ]
 
 MISTAKES = (
@@ -177,3 +188,17 @@ MISTAKES = (
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+# --------------------------------------------------------------------------- observations through files
+
+
+@pytest.mark.parametrize("name, fn", [(n, f) for n, fs in CORRECT.items() for f in fs] + [(n, f) for n, f, _ in MISTAKES],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_the_verdict_survives_the_observation_files(name, fn, tmp_path):
+    """What the probe saw, saved and loaded as the grader carries it, gets the verdict it gets in place."""
+    exercise = checks.REGISTRY[name]
+    torch.manual_seed(0)
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True) == exercise.verdict(seen, strict=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from genai_course import checkpoints, checks
+from genai_course.checks import observations
 from genai_course.checks import safety as safety_checks
 from check_protocol import assert_named_mistake, assert_passes, assert_registered
 
@@ -152,17 +153,27 @@ SHA_MISTAKES = [
 # --------------------------------------------------------------------------- typical mistakes: 13.2
 
 
-def unpickler(*, allowed=frozenset(ALLOWED), modules=frozenset(), denied=None, error=pickle.UnpicklingError, say=True, swallow=False, mode="rb"):
+def unpickler(*, allowed=frozenset(ALLOWED), modules=frozenset(), names=frozenset(), prefixes=(), denied=None, load_first=False,
+              error=pickle.UnpicklingError, say=True, swallow=False, give_none=False, give_error=False, mode="rb"):
     """A restricted loader written right (the defaults) or one of the usual wrong ways."""
 
     class U(pickle.Unpickler):
         def find_class(self, module, name):
+            if load_first:  # looks the global up (importing its module), then checks
+                found = super().find_class(module, name)
+                if (module, name) in allowed:
+                    return found
+                raise error(f"refused {module}.{name}")
             if denied is not None:
                 if module in denied or name in denied:
                     raise error(f"refused {module}.{name}" if say else "refused")
                 return super().find_class(module, name)
-            if (module, name) in allowed or module in modules:
+            if (module, name) in allowed or module in modules or name in names or f"{module}.{name}".startswith(tuple(prefixes) or "\0"):
                 return super().find_class(module, name)
+            if give_none:
+                return None
+            if give_error:
+                return error(f"refused {module}.{name}")
             raise error(f"refused {module}.{name}" if say else "not allowed")
 
     def fn(path):
@@ -193,6 +204,20 @@ LOAD_MISTAKES = [
     (unpickler(allowed=frozenset()), ["refused an OrderedDict (a state_dict's container)", "put ('collections', 'OrderedDict') on the allow-list"]),
     (unpickler(mode="r"), ["raised", "open the file in binary mode, 'rb'"]),
     (lambda path: dict(safe_load(path)), ["returned dict", "expected the object that was pickled"]),
+    (lambda path: pickle.load(open(path, "rb")), ["pickle.load trusts the file"]),  # leaves its file open, quietly
+    (unpickler(modules={"collections"}), ["ran the code hidden in a file holding a call to collections.leave_marker",
+                                          "allowing every name of a module (here collections", "(module, name) in ALLOWED"]),
+    (unpickler(modules={"builtins", "collections"}), ["allowing every name of a module"]),
+    (unpickler(names={"OrderedDict"}), ["ran the code hidden in a file holding a call to genai_course_untrusted.OrderedDict",
+                                        "checking only the name", "(module, name) in ALLOWED"]),
+    (unpickler(prefixes=("collections.OrderedDict",)), ["holding a call to collections.OrderedDict_hook", "a prefix or substring test"]),
+    (unpickler(prefixes=("collections",)), ["allowing every name of a module (here collections"]),
+    (unpickler(load_first=True), ["safe_load imported genai_course_untrusted", "before refusing it", "check (module, name) against the allow-list first"]),
+    (unpickler(give_none=True), ["raised TypeError ('NoneType' object is not callable)", "find_class returned None", "a missing raise?"]),
+    (unpickler(give_error=True), ["raised TypeError ('UnpicklingError' object is not callable) for a file holding a call to checkpoints.leave_marker",
+                                  "find_class returned the error instead of raising it"]),
+    (unpickler(give_error=True, error=lambda message: pickle.UnpicklingError),
+     ["returned dict holding an UnpicklingError for a file holding a call to checkpoints.leave_marker", "returned the error instead of raising it"]),
 ]
 
 MISTAKES = [("sha256_file", fn, fragments) for fn, fragments in SHA_MISTAKES] + [("safe_load", fn, fragments) for fn, fragments in LOAD_MISTAKES]
@@ -201,6 +226,32 @@ MISTAKES = [("sha256_file", fn, fragments) for fn, fragments in SHA_MISTAKES] + 
 @pytest.mark.parametrize("name, fn, fragments", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
 def test_typical_mistake_is_named(name, fn, fragments, capsys, tmp_path):
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+ANSWERS = [(name, fn, "passed") for name, fns in CORRECT.items() for fn in fns] + [(name, fn, "failed") for name, fn, _ in MISTAKES]
+
+
+@pytest.mark.parametrize("name, fn, status", ANSWERS, ids=[f"{a[0]}-{i}" for i, a in enumerate(ANSWERS)])
+def test_the_observations_survive_the_files_the_grader_reads(name, fn, status, tmp_path):
+    """The probe's observations, written and read back as the grader does, get the judge's verdict unchanged."""
+    exercise = checks.REGISTRY[name]
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    verdict = exercise.verdict(seen, strict=True)
+    assert verdict.status == status
+    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True) == verdict
+
+
+def test_the_unpickling_probe_leaves_collections_and_imports_as_they_were():
+    import collections
+    import sys
+
+    meta_path = list(sys.meta_path)
+    for fn in (safe_load, pickle_load, unpickler(load_first=True)):
+        checks.REGISTRY["safe_load"].probe(fn)
+    assert sys.meta_path == meta_path
+    assert not hasattr(collections, "leave_marker") and not hasattr(collections, "OrderedDict_hook")
+    assert "genai_course_untrusted" not in sys.modules
 
 
 def test_the_checks_leave_no_files_behind_and_the_crafted_code_is_harmless(tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from genai_course import checks, text
 from genai_course.checks import text as text_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from genai_course.checks import observations
+from check_protocol import assert_named_mistake, assert_registered, reference_tests
 
 INF = float("inf")
 
@@ -66,8 +67,17 @@ def bigram_from_library(inputs, targets, vocab_size, alpha):
 def sample_next(logits, temperature, top_k, generator=None):
     logits = logits / temperature
     if top_k is not None:
-        kth = logits.topk(top_k, dim=1).values[:, -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, -INF)
+        top = logits.topk(top_k, dim=1).indices  # (B, k): exactly k, whatever the ties
+        logits = torch.full_like(logits, -INF).scatter(1, top, logits.gather(1, top))
+    return torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0]
+
+
+def sample_by_rank(logits, temperature, top_k, generator=None):
+    """Exactly k by rank: a stable sort keeps the first of the tied tokens."""
+    logits = logits / temperature
+    if top_k is not None:
+        rank = logits.argsort(dim=1, descending=True, stable=True).argsort(dim=1)  # (B, V): 0 for the largest
+        logits = logits.masked_fill(rank >= top_k, -INF)
     return torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0]
 
 
@@ -95,7 +105,7 @@ def sample_by_library(logits, temperature, top_k, generator=None):
 
 CORRECT = {
     "bigram_log_probs": [bigram_log_probs, bigram_by_bincount, bigram_by_loops, bigram_by_one_hot, bigram_from_library],
-    "sample_next": [sample_next, sample_by_powers, sample_by_sorting, sample_by_library],
+    "sample_next": [sample_next, sample_by_rank, sample_by_powers, sample_by_sorting, sample_by_library],
 }
 
 
@@ -115,9 +125,15 @@ def test_the_reference_table_is_the_library_bigram():
     assert torch.equal(mine.isinf(), library.isinf()) and torch.allclose(mine, library)
 
 
+test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
+
+
 @pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
-def test_correct_solution_passes(name, fn, capsys):
-    assert_passes(name, fn, capsys)
+def test_observations_survive_their_files(name, fn, tmp_path):
+    """The grader judges the observations as it reads them back from the learner's process: same verdict."""
+    exercise = checks.REGISTRY[name]
+    observations.save(exercise.probe(fn), tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x")).status == "passed"
 
 
 # --------------------------------------------------------------------------- typical mistakes: 9.1
@@ -234,6 +250,7 @@ BIGRAM_MISTAKES = [
     (rounded_alpha(0.5), ["you used alpha = 0.5, not the alpha you were given (0.1)"]),
     (counted_with(pair_counts, dtype=torch.float64), ["should have dtype torch.float32", "torch.zeros(V, V)"]),
     (lambda i, t, V, a: pair_counts(i, t, V).long(), ["has dtype torch.int64", "not the counts"]),
+    (lambda i, t, V, a: pair_counts(i, t, V), ["the table holds the counts themselves", "divide each row by its total"]),
     (lambda i, t, V, a: bigram_log_probs(i, t, V, a)[:, 1:], ["has shape (103, 102)", "START's too"]),
     (lambda i, t, V, a: bigram_log_probs(i, t, V, a)[None], ["should have shape (103, 103)", "row = previous token", "has shape (1, 103, 103)"]),
     (lambda i, t, V, a: bigram_log_probs(i, t, V, a).tolist(), ["should return a torch.Tensor, but returned list"]),
@@ -271,6 +288,15 @@ def sample_by_categorical(logits, temperature, top_k, generator=None):
     return torch.distributions.Categorical(logits=top(logits / temperature, top_k)).sample()
 
 
+def sample_keeping_ties(logits, temperature, top_k, generator=None):
+    """Every logit >= the k-th largest stays: more than k tokens where several tie with the k-th largest."""
+    logits = logits / temperature
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=1).values[:, -1:]  # (B, 1)
+        logits = torch.where(logits >= kth, logits, -INF)
+    return torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0]
+
+
 SAMPLING_MISTAKES = [
     (sampled(lambda l, T, k: top(l * T, k).softmax(1)), ["at temperature 0.5 the draws follow softmax(logits * T)", "divide the logits by the temperature"]),
     (sampled(lambda l, T, k: top(l, k).softmax(1) ** T), ["at temperature 0.5 the draws follow softmax(logits * T)"]),
@@ -295,6 +321,10 @@ SAMPLING_MISTAKES = [
     (sample_in_place, ["changed the logits you were given", "logits = logits / temperature"]),
     (sampled(lambda l, T, k: (top(l / T, k).nan_to_num(neginf=-3.0)).softmax(1)), ["a token whose logit is -inf was drawn"]),
     (sampled(lambda l, T, k: (0.8 * top(l / T, k)).softmax(1)), ["with temperature 1.0 and top_k None, token", "was drawn"]),
+    # top-k keeps exactly k tokens: keeping every token tied with the k-th largest is the slip the tied logits show
+    (sampled(lambda l, T, k: top(l / T, k).softmax(1)), ["top_k = 2 kept 4 tokens", "tie with the k-th largest", "exactly top_k tokens"]),
+    (sample_keeping_ties, ["all of them were kept", "exactly top_k tokens", "logits.topk(top_k, dim=1).indices"]),
+    (sampled(lambda l, T, k: top(l / T, k).softmax(1).softmax(1)), ["the softmax was taken twice", "probabilities where logits are expected"]),
 ]
 
 
@@ -308,6 +338,15 @@ MISTAKES = (
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+@pytest.mark.parametrize("name, fn, fragments", MISTAKES[::4], ids=[f"{m[0]}-{4 * i}" for i, m in enumerate(MISTAKES[::4])])
+def test_a_mistake_reads_the_same_from_the_files(name, fn, fragments, tmp_path):
+    exercise = checks.REGISTRY[name]
+    torch.manual_seed(0)
+    seen = exercise.probe(fn)
+    observations.save(seen, tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x")) == exercise.verdict(seen)
 
 
 def test_a_bigram_table_that_raises_keeps_its_error():

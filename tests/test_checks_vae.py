@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_course import checks, vae
+from genai_course.checks import REGISTRY, observations
 from genai_course.checks import vae as vae_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from check_protocol import assert_named_mistake, assert_registered, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -32,13 +33,15 @@ def kl_from_distributions(mu, logvar):
 class CondDecoder(nn.Module):
     """A small conditional decoder that can be bent into a typical mistake."""
 
-    def __init__(self, latent_dim, num_classes, *, hidden=32, use_label=True, use_z=True, out=nn.Identity, flat=False, unused=False, batch_norm=False, one_hot_width=-1, fixed_batch=None):
+    def __init__(self, latent_dim, num_classes, *, hidden=32, use_label=True, use_z=True, out=nn.Identity, flat=False, unused=False, batch_norm=False, one_hot_width=-1, fixed_batch=None, number=None):
         super().__init__()
         self.num_classes, self.use_label, self.use_z, self.flat = num_classes, use_label, use_z, flat
         self.fixed_batch = fixed_batch  # a .view(20, 1, 8, 8) written with the batch size
         self.one_hot_width = num_classes if one_hot_width == -1 else one_hot_width  # None: F.one_hot(y) guesses it
+        self.number = number  # the label appended as one number, number(y) (B, 1), instead of one-hot
         norm = [nn.BatchNorm1d(hidden)] if batch_norm else []
-        self.net = nn.Sequential(nn.Linear(latent_dim + num_classes, hidden), *norm, nn.ReLU(), nn.Linear(hidden, 64), out())
+        width = 1 if number else num_classes
+        self.net = nn.Sequential(nn.Linear(latent_dim + width, hidden), *norm, nn.ReLU(), nn.Linear(hidden, 64), out())
         if unused:
             self.extra = nn.Linear(4, 4)
 
@@ -46,6 +49,8 @@ class CondDecoder(nn.Module):
         if self.fixed_batch and z.shape[0] != self.fixed_batch:
             raise RuntimeError(f"shape '[{self.fixed_batch}, 1, 8, 8]' is invalid for input of size {64 * z.shape[0]}")
         one_hot = (F.one_hot(y) if self.one_hot_width is None else F.one_hot(y, self.one_hot_width)).float()
+        if self.number:
+            one_hot = self.number(y)
         if not self.use_label:
             one_hot = torch.zeros_like(one_hot)
         if not self.use_z:
@@ -62,6 +67,30 @@ def library_decoder(latent_dim, num_classes):
     return vae.Decoder(vae.VAEConfig(latent_dim=latent_dim, num_classes=num_classes))
 
 
+class EmbeddingDecoder(nn.Module):
+    """The label through a learned embedding (not one-hot, but not one number either): any architecture passes."""
+
+    def __init__(self, latent_dim, num_classes, dim=1):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, dim)
+        self.net = nn.Sequential(nn.Linear(latent_dim + dim, 32), nn.ReLU(), nn.Linear(32, 64))
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, self.embed(y)], dim=1)).view(-1, 1, 8, 8)
+
+
+class LabelBranchDecoder(nn.Module):
+    """z and the label in two branches: the label as one number into a layer of its own."""
+
+    def __init__(self, latent_dim, num_classes):
+        super().__init__()
+        self.from_z, self.from_y = nn.Linear(latent_dim, 32), nn.Linear(1, 32)
+        self.out = nn.Linear(32, 64)
+
+    def forward(self, z, y):
+        return self.out(torch.relu(self.from_z(z) + self.from_y(y[:, None].float()))).view(-1, 1, 8, 8)
+
+
 CORRECT = {
     "reparameterize": [
         vae.reparameterize,
@@ -70,8 +99,11 @@ CORRECT = {
         lambda mu, logvar, generator: mu + torch.exp(logvar / 2) * torch.empty_like(mu).normal_(generator=generator),
     ],
     "gaussian_kl": [vae.gaussian_kl, gaussian_kl, kl_from_distributions],
-    "make_conditional_decoder": [make_conditional_decoder, library_decoder, lambda d, k: CondDecoder(d, k, batch_norm=True)],
+    "make_conditional_decoder": [make_conditional_decoder, library_decoder, lambda d, k: CondDecoder(d, k, batch_norm=True),
+                                 EmbeddingDecoder, lambda d, k: EmbeddingDecoder(d, k, dim=8)],
 }
+
+test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
 
 
 def test_the_library_agrees_with_torch_distributions():
@@ -121,6 +153,9 @@ MISTAKES = [
     ("reparameterize", with_std(torch.exp), ["exp(logvar) is the variance", "exp(logvar / 2)"]),
     ("reparameterize", with_std(lambda lv: lv), ["logvar is the log of the variance, not the standard deviation"]),
     ("reparameterize", with_std(lambda lv: torch.exp(-0.5 * lv)), ["1 / sigma"]),
+    ("reparameterize", with_std(lambda lv: 0.5 * torch.exp(lv)), ["half the variance", "inside the exponential"]),
+    ("reparameterize", with_std(torch.sqrt), ["z is NaN wherever logvar is negative", "not the variance itself", "exp(logvar / 2)"]),
+    ("reparameterize", with_std(lambda lv: torch.log(lv)), ["z is NaN wherever logvar is negative"]),
     ("reparameterize", lambda mu, logvar, generator: mu + torch.randn(mu.shape, generator=generator), ["the noise is not scaled"]),
     ("reparameterize", lambda mu, logvar, generator: reparameterize(mu, logvar, generator) - mu, ["mu is missing"]),
     ("reparameterize", lambda mu, logvar, generator: 2 * mu - reparameterize(mu, logvar, generator), ["the noise is subtracted"]),
@@ -151,6 +186,8 @@ MISTAKES = [
     ("gaussian_kl", kl_terms(lambda mu, lv: mu.pow(2) + lv.pow(2) - 1 - lv), ["logvar is not the standard deviation"]),
     ("gaussian_kl", kl_terms(lambda mu, lv: mu.pow(2) + (0.5 * lv).exp() - 1 - lv), ["exp(logvar / 2) is the standard deviation sigma", "the variance sigma^2 = exp(logvar)"]),
     ("gaussian_kl", kl_terms(lambda mu, lv: mu.pow(2) + lv.exp().pow(2) - 1 - lv), ["exp(logvar) is already the variance", "don't square it"]),
+    ("gaussian_kl", kl_terms(lambda mu, lv: mu.pow(2) + (0.5 * lv).exp() - 1 - (0.5 * lv).exp().log()), ["you used the standard deviation sigma = exp(logvar / 2) and log sigma"]),
+    ("gaussian_kl", kl_terms(lambda mu, lv: mu.pow(2) + lv.exp() - 1 - (0.5 * lv).exp().log()), ["log sigma^2, which is logvar itself, not log sigma"]),
     ("gaussian_kl", kl_terms(lambda mu, lv: mu.pow(2) + (2 * lv).exp() - 1 - 2 * lv), ["you treated logvar as log sigma"]),
     ("gaussian_kl", kl_terms(lambda mu, lv: mu.pow(2) + lv - 1 - lv.log()), ["contains NaN or infinite values", "the log of logvar"]),
     ("gaussian_kl", kl_terms(lambda mu, lv: mu.pow(2) + lv.exp() - lv), ["the -1 is missing"]),
@@ -171,6 +208,12 @@ MISTAKES = [
     ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, fixed_batch=20), ["your decoder on a batch of 10", "raised RuntimeError", "don't fix the batch size"]),
     ("make_conditional_decoder", lambda d, k: vae.Decoder(vae.VAEConfig(latent_dim=d)), ["raised ValueError", "unconditional"]),
     ("make_conditional_decoder", lambda d, k: "a decoder", ["should return a torch.nn.Module, got str"]),
+    # the label as one number instead of one-hot: y itself, scaled, or into a layer of its own
+    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, number=lambda y: y[:, None].float()),
+     ["the label enters your decoder as one number", "its submodule net", "one-hot vector of num_classes entries"]),
+    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, number=lambda y: y[:, None].float() / (k - 1)), ["enters your decoder as one number"]),
+    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, number=lambda y: 2 * y[:, None].float() / k - 1), ["enters your decoder as one number"]),
+    ("make_conditional_decoder", LabelBranchDecoder, ["enters your decoder as one number", "its submodule from_y"]),
 ]
 
 
@@ -184,8 +227,19 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
 
 
 @pytest.mark.parametrize("name, fn", [(n, f) for n, fns in CORRECT.items() for f in fns], ids=lambda v: v if isinstance(v, str) else "")
-def test_correct_solution_passes(name, fn, capsys):
-    assert_passes(name, fn, capsys)
+def test_correct_solution_passes_through_observation_files(name, fn, tmp_path):
+    """The grader's way: the probe's observations saved as files, loaded, and judged apart from the learner's code."""
+    exercise = REGISTRY[name]
+    observations.save(exercise.probe(fn), tmp_path, "x")
+    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True).status == "passed"
+
+
+@pytest.mark.parametrize("name, fn, fragments", [m for m in MISTAKES if m[0] == "make_conditional_decoder"][-4:])
+def test_label_as_one_number_is_caught_through_observation_files(name, fn, fragments, tmp_path):
+    exercise = REGISTRY[name]
+    observations.save(exercise.probe(fn), tmp_path, "x")
+    verdict = exercise.verdict(observations.load(tmp_path, "x"), strict=True)
+    assert verdict.status == "failed" and all(f in verdict.message for f in fragments), verdict
 
 
 def test_decoder_whose_forward_is_missing_is_not_attempted(capsys):

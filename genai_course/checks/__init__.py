@@ -1,14 +1,18 @@
 """Exercise checks: instant, specific feedback in the learner's terms.
 
 An exercise notebook calls ``checks.<exercise>(its_function)``. The check tries the learner's
-code on small inputs and prints one "✅ Exercise N.k (title): passed" line, or one "⏳ ... not
-attempted yet" line while the code still raises ``NotImplementedError``, or raises
-``CheckFailed`` with one line that says what is wrong, shown in Jupyter as one red line (the
-protocol: ``_protocol``). ``EXERCISES`` maps every check's name to its label, in lesson order.
+code on small inputs (its probe) and judges what it saw (its judge), then prints one
+"✅ Exercise N.k (title): passed" line, or one "⏳ ... not attempted yet" line while the code
+still raises ``NotImplementedError``, or raises ``CheckFailed`` with one line that says what is
+wrong, shown in Jupyter as one red line (the protocol: ``_protocol``). ``EXERCISES`` maps every check's name to its label, in lesson order;
+``REGISTRY`` to its ``Exercise``, whose ``probe(fn)`` returns the observations (plain data,
+``observations``) and ``verdict(observations)`` the judge's ``Verdict``: the grader runs the two
+in different processes.
 
 One module per lesson group:
 
-    gan            1.1-5.3     the 2D mixtures, the MLP generator and discriminator, the losses, the steps
+    gan            1.1-4.3     the 2D mixtures, the MLP generator and discriminator, the losses
+    steps          5.1-5.3     a discriminator step, a generator step, the training loop
     conv           6.1-6.3     transposed convolutions, a convolutional generator and discriminator
     conditional    7.1-7.3     the label appended to z, a conditional generator, the projection logit
     vae            8.1-8.3     the reparameterization trick, the KL term, a conditional decoder
@@ -23,19 +27,23 @@ One module per lesson group:
     resume         12.4-12.5   saving the training state, resuming exactly
     safety         13.1-13.2   hashing a file in chunks, a restricted unpickler
 
-``_schedules`` (what the diffusion checks share) and ``_nets`` (lesson 12's small networks) serve
+``observations`` keeps what a probe saw as plain data (records of the learner's values) and
+carries it between processes as JSON and ``.npy`` files. ``_layers`` (which layers a network ran:
+lessons 06-07), ``_bigram`` (lesson 09's table), ``_schedules`` (what the diffusion checks
+share), ``_nets`` (lesson 12's small networks) and ``_pickles`` (lesson 13's crafted files) serve
 the modules beside them, like ``_protocol``.
 """
 
 from __future__ import annotations
 
-from ._protocol import EXERCISES, CheckFailed
+from ._protocol import EXERCISES, REGISTRY, CheckFailed, Exercise, OutOfTime, Verdict
 
 # in lesson order: importing a module registers its checks in EXERCISES, in this order
 from .gan import (
-    d_step, discriminator_accuracy, discriminator_loss, g_step, generate, gradient_penalty, make_discriminator, make_generator,
-    mixture_log_prob, nonsaturating_g_loss, sample_ring8, train_loop,
+    discriminator_accuracy, discriminator_loss, generate, gradient_penalty, make_discriminator, make_generator, mixture_log_prob,
+    nonsaturating_g_loss, sample_ring8,
 )
+from .steps import d_step, g_step, train_loop
 from .conv import make_conv_discriminator, make_conv_generator, transposed_conv_size
 from .conditional import append_label, make_conditional_generator, projection_logits
 from .vae import gaussian_kl, make_conditional_decoder, reparameterize
@@ -51,7 +59,7 @@ from .resume import restore_state, save_state
 from .safety import safe_load, sha256_file
 
 __all__ = [
-    "CheckFailed", "EXERCISES",
+    "CheckFailed", "EXERCISES", "REGISTRY", "Exercise", "OutOfTime", "Verdict",
     "sample_ring8", "mixture_log_prob", "make_generator", "generate", "make_discriminator", "discriminator_accuracy",
     "discriminator_loss", "nonsaturating_g_loss", "gradient_penalty", "d_step", "g_step", "train_loop",
     "transposed_conv_size", "make_conv_generator", "make_conv_discriminator",

@@ -1,6 +1,8 @@
 """Exercise check for lesson 12 (scaling up): 12.3 gradient accumulation ``accumulate_gradients``.
 
-Lessons call it through ``genai_course.checks``: ``checks.accumulate_gradients(fn)``.
+Lessons call it through ``genai_course.checks``: ``checks.accumulate_gradients(fn)``. It is a probe
+(runs the learner's function, records what it saw) and a judge (from those observations to the
+verdict), see ``_protocol``.
 
 The check needs only torch: the models are two-layer networks of a few units whose weights come
 from a seeded generator (the global RNG is left alone). It runs several batch sizes, numbers of
@@ -11,9 +13,8 @@ the learner's gradient is wrong it is compared with those slips to say which it 
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,8 @@ from torch import nn
 
 from ..utils import same
 from ._nets import _tiny_net
-from ._protocol import CheckFailed, _call, _exercise, _with_advice
+from ._protocol import _NUMBERS, CheckFailed, Observed, _call, _exercise, _with_advice
+from .observations import observe
 
 __all__ = ["accumulate_gradients"]
 
@@ -80,49 +82,80 @@ def _acc_factor(c: _AccCase) -> list[tuple[float, str]]:
     ]
 
 
-def _acc_output(what: str, c: _AccCase, model: _Counted, before: list[torch.Tensor], out: Any) -> tuple[torch.Tensor, float]:
+def _acc_output(what: str, c: _AccCase, seen: Observed, i: int) -> tuple[torch.Tensor, float]:
     """The gradient the learner left (flat) and the loss they returned, after the checks of what they did."""
-    if any(not torch.equal(p, w) for p, w in zip(model.parameters(), before)):
+    try:
+        rec = seen[f"{i}.out"]
+    except CheckFailed as failure:
+        raise _with_advice(failure, _ACC_ERRORS) from None
+    if seen[f"{i}.stepped"]:
         raise CheckFailed(f"{what} changed the network's weights: it only fills .grad (the optimizer steps after it, once per full batch)")
     m = c.batch // c.k
-    if not model.sizes:
+    sizes = seen[f"{i}.sizes"]
+    if not sizes:
         raise CheckFailed(f"{what} never ran the network: run model on each micro-batch")
-    if c.k > 1 and set(model.sizes) == {c.batch}:
+    if c.k > 1 and set(sizes) == {c.batch}:
         raise CheckFailed(
             f"{what} ran the network on all {c.batch} rows at once: accumulation exists so that only one micro-batch of "
             f"B // k = {m} rows is in memory at a time; run it on each of the k = {c.k} micro-batches in turn"
         )
-    if set(model.sizes) == {c.k} and len(model.sizes) == c.batch // c.k and c.k != m:
+    if set(sizes) == {c.k} and len(sizes) == c.batch // c.k and c.k != m:
         raise CheckFailed(
-            f"{what} ran the network {len(model.sizes)} times on {c.k} rows: micro_batches is the number of micro-batches, "
+            f"{what} ran the network {len(sizes)} times on {c.k} rows: micro_batches is the number of micro-batches, "
             f"not their size; x.chunk(k) makes k micro-batches of B // k = {m} rows"
         )
-    if c.k > 1 and c.batch in model.sizes and m in model.sizes:
+    if c.k > 1 and c.batch in sizes and m in sizes:
         raise CheckFailed(
             f"{what} ran the network on the whole batch of {c.batch} rows as well as on the micro-batches: for the loss to "
             "return, add up the micro-batch losses (each divided by k, .item()) instead; accumulation exists so that only "
             f"B // k = {m} rows are in memory at a time"
         )
-    if set(model.sizes) != {m} or len(model.sizes) < c.k:
-        raise CheckFailed(f"{what} ran the network on batches of {model.sizes} rows: expected k = {c.k} micro-batches of B // k = {m} rows each")
-    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    if set(sizes) != {m} or len(sizes) < c.k:
+        raise CheckFailed(f"{what} ran the network on batches of {sizes} rows: expected k = {c.k} micro-batches of B // k = {m} rows each")
+    missing = seen[f"{i}.no_grad"]
     if missing:
         raise CheckFailed(f"{what} left no gradient in {', '.join(missing)}.grad: call backward() on each micro-batch's loss")
-    grad = torch.cat([p.grad.flatten() for p in model.parameters()])
-    if isinstance(out, torch.Tensor) and out.numel() == 1:
-        loss = float(out.detach())
-    elif isinstance(out, numbers.Real) and not isinstance(out, bool):
-        loss = float(out)
+    grad = seen[f"{i}.grad"]
+    if rec["type"] == "Tensor" and math.prod(rec["shape"]) == 1:
+        loss = float(rec["value"].reshape(()))
+    elif rec["type"] in _NUMBERS:
+        loss = float(rec["value"])
     else:
-        shape = f" of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else ""
-        raise CheckFailed(f"{what} should return the batch's mean loss as a float (loss.item()), but returned a {type(out).__name__}{shape}")
+        shape = f" of shape {tuple(rec['shape'])}" if rec["type"] == "Tensor" else ""
+        raise CheckFailed(f"{what} should return the batch's mean loss as a float (loss.item()), but returned a {rec['type']}{shape}")
     return grad, loss
 
 
+def _stale(model: nn.Module, c: _AccCase) -> list[torch.Tensor]:
+    """The gradients an earlier batch left in .grad, one per parameter."""
+    g = torch.Generator().manual_seed(200 + c.seed)
+    return [torch.randn(p.shape, generator=g) for p in model.parameters()]
+
+
+def _what(c: _AccCase, loss_fn: Callable[..., torch.Tensor]) -> str:
+    return f"accumulate_gradients(model, {loss_fn.__name__}, x, y, {c.k}) for a batch of {c.batch} rows"
+
+
 @_exercise("12.3", "gradient accumulation")
-def accumulate_gradients(fn: Callable[..., float]) -> str:
+def accumulate_gradients(fn: Callable[..., float], seen: dict) -> None:
     """fn(model, loss_fn, x (B, ...), y (B, ...), k) -> float; leaves in .grad the gradient of loss_fn(model(x), y)."""
-    for c in _ACC_CASES:
+    for i, c in enumerate(_ACC_CASES):
+        net, loss_fn, x, y = _acc_setup(c)
+        model = _Counted(net)
+        for p, stale in zip(model.parameters(), _stale(model, c)):  # gradients left over from an earlier batch
+            p.grad = stale
+        before = [p.detach().clone() for p in model.parameters()]
+        seen[f"{i}.out"] = observe(_call(_what(c, loss_fn), fn, model, loss_fn, x.clone(), y.clone(), c.k))
+        seen[f"{i}.stepped"] = any(not torch.equal(p, w) for p, w in zip(model.parameters(), before))
+        seen[f"{i}.sizes"] = [int(s) for s in model.sizes]
+        seen[f"{i}.no_grad"] = [name for name, p in model.named_parameters() if p.grad is None]
+        grads = [p.grad for p in model.parameters()]
+        seen[f"{i}.grad"] = None if any(g is None for g in grads) else torch.cat([g.detach().flatten() for g in grads]).clone()
+
+
+@accumulate_gradients.judge
+def _judge_accumulate_gradients(seen: Observed) -> str:
+    for i, c in enumerate(_ACC_CASES):
         net, loss_fn, x, y = _acc_setup(c)
         m = c.batch // c.k
         full = _flat_grad(net, loss_fn(net(x), y))
@@ -130,20 +163,9 @@ def accumulate_gradients(fn: Callable[..., float]) -> str:
             full_loss = loss_fn(net(x), y).item()
             last_loss = loss_fn(net(x[-m:]), y[-m:]).item()
         last = _flat_grad(net, loss_fn(net(x[-m:]), y[-m:]))
-        model = _Counted(net)
-        g = torch.Generator().manual_seed(200 + c.seed)
-        stale = []
-        for p in model.parameters():  # gradients left over from an earlier batch
-            p.grad = torch.randn(p.shape, generator=g)
-            stale.append(p.grad.flatten().clone())
-        stale_flat = torch.cat(stale)
-        before = [p.detach().clone() for p in model.parameters()]
-        what = f"accumulate_gradients(model, {loss_fn.__name__}, x, y, {c.k}) for a batch of {c.batch} rows"
-        try:
-            out = _call(what, fn, model, loss_fn, x.clone(), y.clone(), c.k)
-        except CheckFailed as failure:
-            raise _with_advice(failure, _ACC_ERRORS) from None
-        grad, loss = _acc_output(what, c, model, before, out)
+        stale_flat = torch.cat([t.flatten() for t in _stale(net, c)])
+        what = _what(c, loss_fn)
+        grad, loss = _acc_output(what, c, seen, i)
         if not same(grad, full):
             if same(grad, stale_flat + full) or same(grad, stale_flat + c.k * full):
                 raise CheckFailed(

@@ -1,10 +1,12 @@
 """Exercise check for lesson 09's tiny transformer: 9.3 the causal attention mask ``causal_attention``.
 
-Lessons call it through ``genai_course.checks``: ``checks.causal_attention(fn)``. It compares the
-learner's attention with the truth computed here in float64 and, when it differs, with attention
-written the usual wrong ways (no mask, the wrong triangle, a mask of 0, the mask after the softmax,
-the wrong scale or softmax dim), to say which slip it is. Outputs are compared to 1e-4 with NaN
-matching NaN: some slips make NaN (a softmax over nothing but -inf).
+Lessons call it through ``genai_course.checks``: ``checks.causal_attention(fn)``. Its probe calls the
+learner's attention (and its backward pass) on random q, k, v, then again with the last position's
+k and v or the first position's v moved; its judge compares the output with the truth computed here
+in float64 and, when it differs, with attention written the usual wrong ways (no mask, the wrong
+triangle, a mask off by one, a mask of 0, the mask after the softmax, the wrong scale or softmax
+dim), to say which slip it is (see ``_protocol``). Outputs are compared to 1e-4 with NaN matching
+NaN: some slips make NaN (a softmax over nothing but -inf).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any, Callable
 import torch
 
 from ..utils import same
-from ._protocol import CheckFailed, _call, _exercise, _tensor
+from ._protocol import CheckFailed, Observed, _call, _exercise, _NotAttempted, _Raised, _tensor
+from .observations import observe
 
 __all__ = ["causal_attention"]
 
@@ -22,16 +25,18 @@ _INF = float("inf")
 
 
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, keep: str = "causal", scale: str = "sqrt d", dim: int = -1,
-            fill: float = -_INF, after: bool = False, swap: bool = False) -> torch.Tensor:
+            fill: float = -_INF, after: bool = False, swap: bool = False, scale_after: bool = False) -> torch.Tensor:
     """Single-head attention in float64, written right (the defaults) or in one of the usual wrong ways."""
     q, k, v = q.double(), k.double(), v.double()
     T, d = q.shape[1], q.shape[2]
     scores = (k @ q.transpose(-2, -1)) if swap else (q @ k.transpose(-2, -1))  # (B, T, T): scores[b, i, j] = q_i . k_j
     scores = scores * {"sqrt d": d**-0.5, "none": 1.0, "d": 1.0 / d, "times sqrt d": d**0.5, "sqrt T": T**-0.5, "sqrt dv": v.shape[2] ** -0.5}[scale]
     i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
-    visible = {"causal": j <= i, "none": torch.ones(T, T, dtype=torch.bool), "future": j >= i}[keep]
+    visible = {"causal": j <= i, "none": torch.ones(T, T, dtype=torch.bool), "future": j >= i, "next": j <= i + 1}[keep]
     if after:
         return scores.softmax(dim=dim).masked_fill(~visible, 0.0) @ v
+    if scale_after:  # the scores unscaled, the weights divided by sqrt(d) after the softmax
+        return (q @ k.transpose(-2, -1)).masked_fill(~visible, fill).softmax(dim=dim) * d**-0.5 @ v
     return scores.masked_fill(~visible, fill).softmax(dim=dim) @ v
 
 
@@ -41,10 +46,15 @@ _ATTENTION_SLIPS: list[tuple[dict[str, Any], str]] = [
      "set the scores where j > i to float('-inf') before the softmax, scores.masked_fill(~torch.tril(...), float('-inf'))"),
     ({"keep": "future"},
      "the wrong triangle is masked: position i sees positions j >= i (the future) and not the past; keep j <= i, torch.tril (not torch.triu)"),
+    ({"keep": "next"},
+     "the mask is off by one: position i also sees position i + 1, the character it has to predict (the future leaks in); "
+     "mask every j > i and keep j <= i, torch.tril with its default diagonal=0"),
     ({"fill": 0.0},
      "the masked scores were set to 0, which still has weight exp(0) after the softmax (the future leaks in): fill them with float('-inf')"),
     ({"after": True},
      "the mask was applied after the softmax: each row's weights no longer sum to 1; mask the scores with float('-inf'), then take the softmax"),
+    ({"scale_after": True},
+     "the weights were divided by sqrt(d) after the softmax, so they no longer sum to 1: divide the scores q k^T by sqrt(d) before the softmax"),
     ({"scale": "none"}, "the scores are not scaled: divide q k^T by sqrt(d), d = q.shape[-1]"),
     ({"scale": "d"}, "the scores were divided by d: divide them by sqrt(d), d ** 0.5"),
     ({"scale": "times sqrt d"}, "the scores were multiplied by sqrt(d): divide them by it"),
@@ -68,57 +78,106 @@ def _nonfinite_advice(out: torch.Tensor, T: int) -> str:
     return "the output contains NaN or infinite values: mask the scores (not the weights) with float('-inf'), and only where j > i"
 
 
-@_exercise("9.3", "the causal attention mask")
-def causal_attention(fn: Callable[..., torch.Tensor]) -> str:
-    """fn(q (B, T, d), k (B, T, d), v (B, T, d_v)) -> (B, T, d_v) float32: softmax(q k^T / sqrt(d)) @ v over the
-    last dim, with the scores of the future positions j > i set to -inf before the softmax."""
-    for B, T, d, dv in ((2, 6, 4, 4), (3, 5, 8, 3)):
-        g = torch.Generator().manual_seed(T)
-        q0, k0, v0 = (torch.randn(B, T, n, generator=g) for n in (d, d, dv))
-        q, k, v = (x.clone().requires_grad_(True) for x in (q0, k0, v0))
-        what = f"causal_attention(q, k, v) for q, k of shape {(B, T, d)} and v of shape {(B, T, dv)}"
-        out = _call(what, fn, q, k, v)
-        if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, T, T) and T != dv:
-            raise CheckFailed(f"{what} has shape {(B, T, T)}, the attention weights: return the weighted sum of the values, weights @ v, shape {(B, T, dv)}")
-        if isinstance(out, torch.Tensor) and out.is_floating_point() and tuple(out.shape) == (B, T, dv) and not torch.isfinite(out).all():
-            for slip, advice in _ATTENTION_SLIPS:  # some slips make NaN (a softmax over nothing but -inf)
-                if same(out.detach(), _attend(q0, k0, v0, **slip), 1e-4, equal_nan=True):
-                    raise CheckFailed(advice)
-            raise CheckFailed(_nonfinite_advice(out.detach(), T))
-        out = _tensor(what, out, (B, T, dv))
-        truth = _attend(q0, k0, v0)
-        if not same(out.detach(), truth, 1e-4, equal_nan=True):
-            for slip, advice in _ATTENTION_SLIPS:
-                if same(out.detach(), _attend(q0, k0, v0, **slip), 1e-4, equal_nan=True):
-                    raise CheckFailed(advice)
-            raise CheckFailed(_attention_advice(fn, what, q0, k0, v0, out.detach(), truth))
-        if not out.requires_grad:
-            raise CheckFailed("the output carries no gradient: attention is trained, so don't compute it under torch.no_grad() or .detach() it")
-        w = torch.randn(out.shape, generator=g)  # a random projection of the output
-        (out * w).sum().backward()
-        for name, leaf in (("q", q), ("k", k), ("v", v)):
-            if leaf.grad is None or not leaf.grad.abs().sum() > 0:
-                raise CheckFailed(f"no gradient reaches {name}: compute the output from {name} without .detach()")
-    return "softmax(q k^T / sqrt(d)) @ v with j > i masked: no position sees the future"
+_CASES = ((2, 6, 4, 4), (3, 5, 8, 3))  # (B, T, d, d_v)
 
 
-def _attention_advice(fn: Callable[..., torch.Tensor], what: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                      out: torch.Tensor, truth: torch.Tensor) -> str:
-    """Probe with perturbed keys and values: does the future leak in, is the past hidden?"""
-    T = q.shape[1]
+def _case(B: int, T: int, d: int, dv: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q (B, T, d), k (B, T, d), v (B, T, dv) and a random projection w (B, T, dv) of the output for the backward pass."""
+    g = torch.Generator().manual_seed(T)
+    q, k, v = (torch.randn(B, T, n, generator=g) for n in (d, d, dv))
+    return q, k, v, torch.randn(B, T, dv, generator=g)
+
+
+def _what(B: int, T: int, d: int, dv: int) -> str:
+    return f"causal_attention(q, k, v) for q, k of shape {(B, T, d)} and v of shape {(B, T, dv)}"
+
+
+def _moved(k: torch.Tensor, v: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """((k, v) with the last position's moved by 3, v with the first position's moved by 3)."""
     later = k.clone(), v.clone()
     later[0][:, -1] += 3.0
     later[1][:, -1] += 3.0
-    moved = _call(what, fn, q, *later)
-    if isinstance(moved, torch.Tensor) and moved.shape == out.shape and not same(moved.detach()[:, : T - 1], out[:, : T - 1], 1e-4, equal_nan=True):
+    earlier = v.clone()
+    earlier[:, 0] += 3.0
+    return later, earlier
+
+
+def _quiet(fn: Callable[..., Any], *args: Any) -> dict[str, Any] | None:
+    """The record of a diagnostic call, or None where the learner's code raises: the check's main calls
+    already ran, so an error here only leaves the diagnosis out."""
+    try:
+        return observe(_call("a diagnostic call", fn, *args))
+    except (_Raised, _NotAttempted):
+        return None
+
+
+@_exercise("9.3", "the causal attention mask")
+def causal_attention(fn: Callable[..., torch.Tensor], seen: dict) -> None:
+    """fn(q (B, T, d), k (B, T, d), v (B, T, d_v)) -> (B, T, d_v) float32: softmax(q k^T / sqrt(d)) @ v over the
+    last dim, with the scores of the future positions j > i set to -inf before the softmax."""
+    for c, (B, T, d, dv) in enumerate(_CASES):
+        q0, k0, v0, w = _case(B, T, d, dv)
+        q, k, v = (x.clone().requires_grad_(True) for x in (q0, k0, v0))
+        out = _call(_what(B, T, d, dv), fn, q, k, v)
+        seen[f"out{c}"] = observe(out)
+        if type(out) is torch.Tensor and out.is_floating_point() and out.requires_grad and tuple(out.shape) == (B, T, dv):
+            _call("the backward pass through your attention", lambda: (out * w).sum().backward())
+            seen[f"stuck{c}"] = [name for name, leaf in (("q", q), ("k", k), ("v", v)) if leaf.grad is None or not leaf.grad.abs().sum() > 0]
+        else:
+            seen[f"stuck{c}"] = None
+    for c, (B, T, d, dv) in enumerate(_CASES):  # diagnostics: does the future leak in, is the past hidden?
+        q0, k0, v0, _ = _case(B, T, d, dv)
+        later, earlier = _moved(k0, v0)
+        seen[f"future{c}"] = _quiet(fn, q0.clone(), *later)
+        seen[f"past{c}"] = _quiet(fn, q0.clone(), k0.clone(), earlier)
+
+
+@causal_attention.judge
+def _judge_causal_attention(seen: Observed) -> str:
+    for c, (B, T, d, dv) in enumerate(_CASES):
+        q0, k0, v0, _ = _case(B, T, d, dv)
+        what, rec = _what(B, T, d, dv), seen[f"out{c}"]
+        shape = tuple(rec["shape"]) if rec["type"] == "Tensor" else None
+        if shape == (B, T, T) and T != dv:
+            raise CheckFailed(f"{what} has shape {(B, T, T)}, the attention weights: return the weighted sum of the values, weights @ v, shape {(B, T, dv)}")
+        if shape == (B, T, dv) and rec["value"].is_floating_point() and not torch.isfinite(rec["value"]).all():
+            for slip, advice in _ATTENTION_SLIPS:  # some slips make NaN (a softmax over nothing but -inf)
+                if same(rec["value"], _attend(q0, k0, v0, **slip), 1e-4, equal_nan=True):
+                    raise CheckFailed(advice)
+            raise CheckFailed(_nonfinite_advice(rec["value"], T))
+        out = _tensor(what, rec, (B, T, dv))
+        truth = _attend(q0, k0, v0)
+        if not same(out, truth, 1e-4, equal_nan=True):
+            for slip, advice in _ATTENTION_SLIPS:
+                if same(out, _attend(q0, k0, v0, **slip), 1e-4, equal_nan=True):
+                    raise CheckFailed(advice)
+            raise CheckFailed(_attention_advice(seen, c, what, out, truth))
+        if not rec["requires_grad"]:
+            raise CheckFailed("the output carries no gradient: attention is trained, so don't compute it under torch.no_grad() or .detach() it")
+        stuck = seen[f"stuck{c}"]
+        if stuck:
+            raise CheckFailed(f"no gradient reaches {stuck[0]}: compute the output from {stuck[0]} without .detach()")
+    return "softmax(q k^T / sqrt(d)) @ v with j > i masked: no position sees the future"
+
+
+def _diagnostic(rec: Any, shape: torch.Size) -> torch.Tensor | None:
+    """The tensor of ``shape`` a diagnostic call returned (NaN allowed), else None."""
+    if rec is None or rec["type"] != "Tensor" or tuple(rec["shape"]) != tuple(shape) or not rec["value"].is_floating_point():
+        return None
+    return rec["value"]
+
+
+def _attention_advice(seen: Observed, c: int, what: str, out: torch.Tensor, truth: torch.Tensor) -> str:
+    """From the diagnostic calls with moved keys and values: does the future leak in, is the past hidden?"""
+    T = out.shape[1]
+    moved = _diagnostic(seen[f"future{c}"], out.shape)
+    if moved is not None and not same(moved[:, : T - 1], out[:, : T - 1], 1e-4, equal_nan=True):
         return (
             f"the outputs at positions 0 to {T - 2} changed when k and v at the last position {T - 1} changed: the future leaks in; "
             "set the scores where j > i to float('-inf') before the softmax"
         )
-    earlier = v.clone()
-    earlier[:, 0] += 3.0
-    moved = _call(what, fn, q, k, earlier)
-    if isinstance(moved, torch.Tensor) and moved.shape == out.shape and same(moved.detach()[:, -1], out[:, -1], 1e-4, equal_nan=True):
+    moved = _diagnostic(seen[f"past{c}"], out.shape)
+    if moved is not None and same(moved[:, -1], out[:, -1], 1e-4, equal_nan=True):
         return f"the output at the last position {T - 1} ignores v at position 0: every position sees itself and the past, j <= i"
     b, i, j = (int(x) for x in ((out - truth).abs() > 1e-4).nonzero()[0])
     return (

@@ -4,20 +4,23 @@ Lessons call it through ``genai_course.checks``: ``checks.q_sample(fn)``. It run
 function on 2D points and 8x8 images, on a toy schedule whose alpha_t, alpha_bar_t and beta_t are
 far apart and on the course's cosine and linear schedules, at steps including 0 and T-1, compares
 with the truth computed here in float64 and, when it differs, with the formula written the usual
-wrong ways, to say which slip it is. (10.2 and 10.3 are in ``denoising``.)
+wrong ways, to say which slip it is. (10.2 and 10.3 are in ``denoising``.) The probe runs the
+function and records what it returned (and a few diagnostic calls); the judge (``_judge_q_sample``)
+decides from those records alone, see ``_protocol``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
 from ..diffusion import NoiseSchedule
 from ..utils import same
-from ._protocol import CheckFailed, _call, _exercise, _unchanged, _with_advice
-from ._schedules import _EDITS, _TOL, _agrees, _first_difference, _output, _schedule, _tensors
+from ._protocol import CheckFailed, Observed, _call, _edited, _exercise, _unchanged
+from ._schedules import _EDITS, _TOL, _agrees, _constant, _diagnostic, _first_difference, _output, _quiet, _read, _schedule
+from .observations import observe
 
 __all__ = ["q_sample"]
 
@@ -62,6 +65,11 @@ def _forward(case: _ForwardCase, signal: Callable[[torch.Tensor], torch.Tensor],
     return out if out.shape == x0.shape else None
 
 
+def _shifted(v: torch.Tensor, by: int) -> torch.Tensor:
+    """v[t + by] (T,) with the step clamped to 0..T-1."""
+    return v.double()[(torch.arange(len(v)) + by).clamp(0, len(v) - 1)]
+
+
 def _sqrt(a: torch.Tensor) -> torch.Tensor:
     return a.sqrt()
 
@@ -92,6 +100,8 @@ def _forward_slips() -> list[tuple[Callable[[_ForwardCase], torch.Tensor | None]
          "the coefficients are swapped: x0 gets sqrt(alpha_bar_t), which is near 1 at t = 0 (almost no noise), and the noise gets sqrt(1 - alpha_bar_t)"),
         (lambda c: _forward(c, _sqrt, lambda a: 1 - a.sqrt()),
          "the noise's coefficient is sqrt(1 - alpha_bar_t), not 1 - sqrt(alpha_bar_t)"),
+        (lambda c: _forward(c, _sqrt, lambda a: (1 - a.sqrt()).sqrt()),
+         "the noise's coefficient is sqrt(1 - alpha_bar_t), not sqrt(1 - sqrt(alpha_bar_t)): take 1 - alpha_bar_t first, then its square root"),
         (lambda c: _forward(c, one, _sqrt_rest),
          "x0 is not scaled: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise (the signal fades as the noise grows)"),
         (lambda c: _forward(c, _sqrt, zero),
@@ -108,6 +118,13 @@ def _forward_slips() -> list[tuple[Callable[[_ForwardCase], torch.Tensor | None]
         (lambda c: _forward(c, _sqrt, _sqrt_rest, abar=torch.roll(c.schedule.alpha_bars.double(), 1)),
          "off by one: you used alpha_bars[t - 1] (at t = 0 that is alpha_bars[-1], the last step's); steps are 0-based here, "
          "and x_t uses alpha_bars[t]"),
+        (lambda c: _forward(c, _sqrt, _sqrt_rest, abar=_shifted(c.schedule.alpha_bars, -1)),
+         "off by one: you used alpha_bars[t - 1] (kept at alpha_bars[0] for t = 0); steps are 0-based here, and x_t uses alpha_bars[t]"),
+        (lambda c: _forward(c, _sqrt, _sqrt_rest, abar=c.schedule.alpha_bars_prev),
+         "off by one: you used alpha_bar_{t-1} (1 at t = 0), the step before; steps are 0-based here, and x_t uses alpha_bars[t]"),
+        (lambda c: _forward(c, _sqrt, _sqrt_rest, abar=_shifted(c.schedule.alpha_bars, 1)),
+         "off by one: you used alpha_bars[t + 1] (kept at alpha_bars[T-1] for the last step); steps are 0-based here, from 0 to T-1, "
+         "and x_t uses alpha_bars[t]"),
     ]
     for kind in ("cosine", "linear"):
         slips.append((lambda c, kind=kind: _forward(c, _sqrt, _sqrt_rest, abar=_schedule(kind, 200).alpha_bars),
@@ -121,33 +138,29 @@ def _forward_slips() -> list[tuple[Callable[[_ForwardCase], torch.Tensor | None]
     return slips
 
 
-def _forward_advice(fn: Callable[..., Any], outs: list[torch.Tensor], cases: list[_ForwardCase]) -> str:
+def _forward_what(case: _ForwardCase) -> str:
+    return f"q_sample(x0, t, alpha_bars, noise) for x0 of shape {tuple(case.x0.shape)} and t = {case.t.tolist()}"
+
+
+def _forward_advice(seen: Observed, outs: list[torch.Tensor], cases: list[_ForwardCase]) -> str:
     """Why the learner's x_t differ from sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise."""
     for candidate, advice in _forward_slips():
         if _agrees(outs, candidate, cases):
             return advice
     k = next(i for i, (out, c) in enumerate(zip(outs, cases)) if not same(out, _forward(c, _sqrt, _sqrt_rest), _TOL))
     case = cases[k]
-    _, _, abar = _tensors(case.schedule)
-
-    def run(x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor | None:
-        try:
-            out = fn(x0, case.t.clone(), abar.clone(), noise)
-        except Exception:
-            return None
-        return out.detach() if isinstance(out, torch.Tensor) and out.shape == x0.shape else None
-
-    again = run(case.x0.clone(), case.noise.clone())
+    shape = tuple(case.x0.shape)
+    again = _diagnostic(seen[f"again{k}"], shape)
     if again is not None and not same(again, outs[k], 1e-6):
         return (
             "two calls with the same x0, t and noise gave different x_t: use the noise you are given, "
             "don't draw new noise (torch.randn_like) inside q_sample"
         )
-    other = run(case.x0.clone(), torch.randn(case.noise.shape, generator=torch.Generator().manual_seed(1)))
+    other = _diagnostic(seen[f"other{k}"], shape)
     if other is not None and same(other, outs[k], 1e-6):
         return "x_t does not change with the noise you pass: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) * noise"
-    signal = run(torch.ones_like(case.x0), torch.zeros_like(case.noise))  # (B, ...): x0's coefficient per example
-    spread = run(torch.zeros_like(case.x0), torch.ones_like(case.noise))  # the noise's
+    signal = _diagnostic(seen[f"signal{k}"], shape)  # (B, ...): x0's coefficient per example
+    spread = _diagnostic(seen[f"spread{k}"], shape)  # the noise's
     a = _per_example(case.schedule.alpha_bars, case.t, case.x0).expand(case.x0.shape)
     for got, want, name, formula in ((signal, a.sqrt(), "x0's", "sqrt(alpha_bar_t)"), (spread, (1 - a).sqrt(), "the noise's", "sqrt(1 - alpha_bar_t)")):
         if got is None:
@@ -180,21 +193,36 @@ _FORWARD_ERRORS = [
 
 
 @_exercise("10.1", "the forward process")
-def q_sample(fn: Callable[..., torch.Tensor]) -> str:
+def q_sample(fn: Callable[..., torch.Tensor], seen: dict) -> None:
     """fn(x0 (B, ...), t (B,) int64 steps in 0..T-1, alpha_bars (T,), noise like x0) -> x_t like x0, float32:
     x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise, each example at its own step t."""
     cases = _forward_cases()
-    outs = []
-    for case in cases:
-        what = f"q_sample(x0, t, alpha_bars, noise) for x0 of shape {tuple(case.x0.shape)} and t = {case.t.tolist()}"
+    for k, case in enumerate(cases):
         given = (case.x0.clone(), case.t.clone(), case.schedule.alpha_bars.clone(), case.noise.clone())
-        try:
-            out = _call(what, fn, *given)
-        except CheckFailed as failure:
-            raise _with_advice(failure, _FORWARD_ERRORS) from None
-        _unchanged(what, zip(("x0", "t", "alpha_bars", "noise"), given, (case.x0, case.t, case.schedule.alpha_bars, case.noise)), _EDITS)
-        hint = f": {_BROADCAST_HINT}" if isinstance(out, torch.Tensor) and out.dim() > case.x0.dim() else ""
-        outs.append(_output(what, out, case.x0, "x_t", hint).detach())
-    if not all(same(out, _forward(c, _sqrt, _sqrt_rest), _TOL) for out, c in zip(outs, cases)):
-        raise CheckFailed(_forward_advice(fn, outs, cases))
-    return "sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise for points and images, at steps 0 to T-1"
+        seen[f"x_t{k}"] = observe(_call(_forward_what(case), fn, *given))
+        seen[f"edited{k}"] = _edited(zip(("x0", "t", "alpha_bars", "noise"), given, (case.x0, case.t, case.schedule.alpha_bars, case.noise)))
+    for k, case in enumerate(cases):  # diagnostics: the same inputs again, other noise, and each coefficient alone
+        t, abar = case.t, case.schedule.alpha_bars
+        other = torch.randn(case.noise.shape, generator=torch.Generator().manual_seed(1))
+        zero, one = torch.zeros_like(case.x0), torch.ones_like(case.x0)
+        for key, x0, noise in (("again", case.x0, case.noise), ("other", case.x0, other), ("signal", one, zero), ("spread", zero, one)):
+            seen[f"{key}{k}"] = _quiet(fn, x0.clone(), t.clone(), abar.clone(), noise.clone())
+
+
+@q_sample.judge
+def _judge_q_sample(seen: Observed) -> str:
+    cases = _forward_cases()
+    outs = []
+    for k, case in enumerate(cases):
+        what = _forward_what(case)
+        rec = _read(seen, f"x_t{k}", _FORWARD_ERRORS)
+        _unchanged(what, seen[f"edited{k}"], _EDITS)
+        hint = f": {_BROADCAST_HINT}" if rec["type"] == "Tensor" and len(rec["shape"]) > case.x0.dim() else ""
+        outs.append(_output(what, rec, tuple(case.x0.shape), "x_t", hint))
+    if all(same(out, _forward(c, _sqrt, _sqrt_rest), _TOL) for out, c in zip(outs, cases)):
+        return "sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise for points and images, at steps 0 to T-1"
+    value = _constant(outs)
+    if value is not None:
+        raise CheckFailed(f"x_t is {value:.4g} everywhere, whatever x0, t and the noise: return sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise, "
+                          "computed from the tensors you are given")
+    raise CheckFailed(_forward_advice(seen, outs, cases))

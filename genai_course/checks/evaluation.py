@@ -2,9 +2,11 @@
 
 11.1 the k-NN radii ``knn_radii``, 11.2 k-NN precision and recall ``precision_recall``. Lessons
 call them through ``genai_course.checks``: ``checks.knn_radii(fn)``. (11.3 and 11.4 are in
-``audit``.)
+``audit``.) Each is a probe (``def name(fn, seen)``: runs the learner's code on the cases below,
+records what came back) and a judge (``@name.judge``: from those records to the verdict), see
+``_protocol``.
 
-Each check computes the truth here in float64 (the formulas of ``metrics``, which the tests hold
+Each judge computes the truth here in float64 (the formulas of ``metrics``, which the tests hold
 it to) on small sets whose distances are all different, so that every usual slip gives another
 answer; when the learner's answer differs, it is compared with those slips to say which it is.
 Sets stay at most 25 rows, where ``torch.cdist`` computes distances exactly (a copy is at 0).
@@ -18,7 +20,8 @@ from typing import Any, Callable
 import torch
 
 from ..utils import same
-from ._protocol import CheckFailed, _call, _exercise, _number, _tensor, _unchanged, _with_advice
+from ._protocol import CheckFailed, Observed, _call, _edited, _exercise, _number, _tensor, _unchanged, _with_advice
+from .observations import observe
 
 __all__ = ["knn_radii", "precision_recall"]
 
@@ -87,19 +90,44 @@ def _radii_slips() -> list[tuple[Callable[[torch.Tensor, int], list[torch.Tensor
          "that is the mean distance to the k nearest rows: the radius is the distance to the k-th nearest alone"),
         (lambda x, k: [_radii(x, k, p=1.0)],
          "these are Manhattan (L1) distances: use Euclidean ones, torch.cdist(x, x) or (x[:, None] - x[None]).norm(dim=-1)"),
+        (lambda x, k: [_radii(x, 1)],
+         "that is each row's distance to its *nearest* other row whatever k is (right only for k = 1): the radius reaches the k-th "
+         "nearest, d.kthvalue(k, dim=1).values"),
     ]
 
 
-def _radii_output(what: str, out: Any, n: int, k: int) -> torch.Tensor:
-    if type(out).__name__ in ("kthvalue", "topk", "sort", "min", "max"):
-        raise CheckFailed(f"{what} returned torch's ({type(out).__name__}) pair of values and indices: return its .values")
-    if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == n:
-        also = "; you returned each row's k nearest distances: keep only the k-th, the last" if out.shape[1] == k else ""
-        raise CheckFailed(f"{what} should return one radius per row, shape ({n},), but has shape {tuple(out.shape)}{also}")
-    out = _tensor(what, out, (n,), dtype=None) if not isinstance(out, torch.Tensor) or out.shape != (n,) else out
+def _radii_what(x: torch.Tensor, k: int) -> str:
+    return f"knn_radii(x, {k}) for x of shape {tuple(x.shape)}"
+
+
+def _points_at_kth(x: torch.Tensor, k: int, idx: torch.Tensor) -> bool:
+    """Whether the integers ``idx`` (N,) are, row by row, the index of a k-th nearest other row (ties either way)."""
+    n = x.shape[0]
+    if idx.shape != (n,) or idx.dtype == torch.bool or not bool(((idx >= 0) & (idx < n)).all()):
+        return False
+    idx = idx.long()
+    return bool((idx != torch.arange(n)).all()) and same(_dist(x, x).gather(1, idx[:, None])[:, 0], _radii(x, k))
+
+
+def _radii_output(what: str, rec: dict[str, Any], x: torch.Tensor, k: int) -> torch.Tensor:
+    """The learner's radii (N,) from their record, or the failure that says what else came back."""
+    n = x.shape[0]
+    if rec["type"] in ("kthvalue", "topk", "sort", "min", "max"):
+        raise CheckFailed(f"{what} returned torch's ({rec['type']}) pair of values and indices: return its .values")
+    if rec["type"] == "Tensor" and len(rec["shape"]) == 2 and rec["shape"][0] == n:
+        also = "; you returned each row's k nearest distances: keep only the k-th, the last" if rec["shape"][1] == k else ""
+        raise CheckFailed(f"{what} should return one radius per row, shape ({n},), but has shape {tuple(rec['shape'])}{also}")
+    if rec["type"] != "Tensor" or tuple(rec["shape"]) != (n,):
+        _tensor(what, rec, (n,), dtype=None)  # raises: not a tensor, or the wrong shape
+    out = rec["value"]
+    if not isinstance(out, torch.Tensor) or out.shape != (n,):
+        raise TypeError(f"{what}: the record's value does not match its shape")
     if not out.is_floating_point():
-        raise CheckFailed(f"{what} should hold distances as floats, but has dtype {out.dtype}")
-    return out.detach()
+        if _points_at_kth(x, k, out):
+            raise CheckFailed(f"{what} returned the *indices* of the k-th nearest rows (.indices): return the distances "
+                              "themselves, d.kthvalue(k, dim=1).values")
+        raise CheckFailed(f"{what} should hold distances as floats, but has dtype {rec['dtype']}")
+    return out
 
 
 _RADII_ERRORS = [
@@ -108,24 +136,36 @@ _RADII_ERRORS = [
 
 
 @_exercise("11.1", "the k-NN radii")
-def knn_radii(fn: Callable[..., torch.Tensor]) -> str:
+def knn_radii(fn: Callable[..., torch.Tensor], seen: dict) -> None:
     """fn(x (N, D), k int >= 1) -> (N,) float: each row's Euclidean distance to its k-th nearest *other* row."""
+    for i, (x, k) in enumerate(_radii_cases()):
+        given = x.clone()
+        seen[f"radii{i}"] = observe(_call(_radii_what(x, k), fn, given, k))
+        seen[f"edited{i}"] = _edited([("x", given, x)])
+
+
+@knn_radii.judge
+def _judge_knn_radii(seen: Observed) -> str:
     cases = _radii_cases()
     outs = []
-    for x, k in cases:
-        what = f"knn_radii(x, {k}) for x of shape {tuple(x.shape)}"
-        given = x.clone()
+    for i, (x, k) in enumerate(cases):
+        what = _radii_what(x, k)
         try:
-            out = _call(what, fn, given, k)
+            rec = seen[f"radii{i}"]
         except CheckFailed as failure:
             raise _with_advice(failure, _RADII_ERRORS) from None
-        _unchanged(what, [("x", given, x)], _EDITS)
-        outs.append(_radii_output(what, out, x.shape[0], k))
+        _unchanged(what, seen[f"edited{i}"], _EDITS)
+        outs.append(_radii_output(what, rec, x, k))
     if all(same(out, _radii(x, k)) for out, (x, k) in zip(outs, cases)):
         return "the distance to the k-th nearest other row, for k = 1 and 3 and with duplicate rows"
     for slip, advice in _radii_slips():
         if all(any(same(out, cand) for cand in slip(x, k)) for out, (x, k) in zip(outs, cases)):
             raise CheckFailed(advice)
+    if all(bool((out == 0).all()) for out in outs):
+        raise CheckFailed(
+            "every radius is 0: each row's nearest row is itself, at distance 0 on the diagonal of the distance matrix; leave the row "
+            "itself out (d.fill_diagonal_(float('inf'))), then take the k-th smallest of each row, d.kthvalue(k, dim=1).values"
+        )
     i = next(i for i, (out, (x, k)) in enumerate(zip(outs, cases)) if not same(out, _radii(x, k)))
     (x, k), out, truth = cases[i], outs[i], _radii(cases[i][0], cases[i][1])
     if not torch.isfinite(out).all():
@@ -181,6 +221,8 @@ def _covered(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, *
         return float(inside.any(dim=1).double().mean())
     if rule == "count":
         return float(inside.any(dim=1).double().sum())
+    if rule == "balls":  # the share of balls that hold at least one point
+        return float(inside.any(dim=0).double().mean())
     if rule == "nearest":  # only the nearest centre's ball
         return float(inside.gather(1, d.argmin(dim=1, keepdim=True)).double().mean())
     return float(inside.double().mean())  # "mean": the share of balls, averaged
@@ -226,6 +268,9 @@ def _side_slips(kind: str) -> list[tuple[Callable[[_SetsCase], float], str]]:
          "so take .any(dim=...) over the balls before the mean over the points"),
         (covered(rule="count"),
          f"that is the number of {points} points inside a ball, not their share: divide by the number of {points} points (.float().mean())"),
+        (covered(rule="balls"),
+         f"that is the share of {balls} balls that hold at least one {points} point: {kind} is the share of *{points} points* that "
+         f"lie in at least one {balls} ball, so .any(dim=...) runs over the {balls} examples (the other dim of the distance matrix)"),
         (around_point,
          f"you used the radii of the {points} set: the balls are drawn around the {balls} examples, with the {balls} set's own "
          f"k-NN radii, and a {points} point p counts if |p - c| <= radius(c) for some {balls} example c (not if |p - c| <= p's own radius)"),
@@ -240,14 +285,13 @@ def _side_slips(kind: str) -> list[tuple[Callable[[_SetsCase], float], str]]:
     ]
 
 
-def _pr_output(what: str, out: Any) -> tuple[float, float]:
-    if hasattr(out, "precision") and hasattr(out, "recall"):  # the library's PrecisionRecall
-        out = (out.precision, out.recall)
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        got = f"a {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+def _pr_output(what: str, rec: dict[str, Any]) -> tuple[float, float]:
+    """(precision, recall) from the record of what the learner returned, or the failure that says what else came back."""
+    if rec["type"] not in ("tuple", "list") or rec["length"] != 2:
+        got = f"a {rec['type']}" + (f" of length {rec['length']}" if rec["type"] in ("tuple", "list") else "")
         raise CheckFailed(f"{what} should return two numbers, (precision, recall), but returned {got}")
-    p = _number(f"the precision returned by {what}", out[0])
-    r = _number(f"the recall returned by {what}", out[1])
+    p = _number(f"the precision returned by {what}", rec["items"][0])
+    r = _number(f"the recall returned by {what}", rec["items"][1])
     return p, r
 
 
@@ -259,20 +303,38 @@ _PR_ERRORS = [
 ]
 
 
+def _pr_what(c: _SetsCase) -> str:
+    return f"precision_recall(real, fake, {c.k}) on {c.name}"
+
+
 @_exercise("11.2", "k-NN precision and recall")
-def precision_recall(fn: Callable[..., tuple[float, float]]) -> str:
+def precision_recall(fn: Callable[..., tuple[float, float]], seen: dict) -> None:
     """fn(real (N, D), fake (M, D), k int) -> (precision, recall), two floats (or 0-dim tensors) in [0, 1]."""
+    from ..metrics.samples import PrecisionRecall
+
+    for i, c in enumerate(_pr_cases()):
+        given = (c.real.clone(), c.fake.clone())
+        out = _call(_pr_what(c), fn, *given, c.k)
+        if type(out) is PrecisionRecall:  # the library's report: its two numbers
+            out = (out.precision, out.recall)
+        elif type(out) is not tuple and issubclass(type(out), tuple):  # a named tuple: its items, read as a plain tuple's
+            out = tuple.__getitem__(out, slice(None))
+        seen[f"pr{i}"] = observe(out)
+        seen[f"edited{i}"] = _edited([("real examples", given[0], c.real), ("generated examples", given[1], c.fake)])
+
+
+@precision_recall.judge
+def _judge_precision_recall(seen: Observed) -> str:
     cases = _pr_cases()
     outs = []
-    for c in cases:
-        what = f"precision_recall(real, fake, {c.k}) on {c.name}"
-        given = (c.real.clone(), c.fake.clone())
+    for i, c in enumerate(cases):
+        what = _pr_what(c)
         try:
-            out = _call(what, fn, *given, c.k)
+            rec = seen[f"pr{i}"]
         except CheckFailed as failure:
             raise _with_advice(failure, _PR_ERRORS) from None
-        _unchanged(what, [("real examples", given[0], c.real), ("generated examples", given[1], c.fake)], _EDITS)
-        outs.append(_pr_output(what, out))
+        _unchanged(what, seen[f"edited{i}"], _EDITS)
+        outs.append(_pr_output(what, rec))
     truths = [_pr_truth(c) for c in cases]
     close = lambda a, b: abs(a - b) <= 1e-6  # noqa: E731  (shares of at most 20 examples)
     good = [[close(o[i], t[i]) for o, t in zip(outs, truths)] for i in (0, 1)]
@@ -294,6 +356,10 @@ def precision_recall(fn: Callable[..., tuple[float, float]]) -> str:
                 break
         else:
             j = good[i].index(False)
+            if len(set(got)) == 1 and len({t[i] for t in truths}) > 1:
+                problems.append(f"{kind} is {got[0]:.3f} on every pair of sets, whatever the points: it should be the share of examples "
+                                f"inside the balls ({kind} on {cases[j].name} is {got[j]:.3f}, expected {truths[j][i]:.3f})")
+                continue
             points, balls = ("generated", "real") if kind == "precision" else ("real", "generated")
             problems.append(
                 f"{kind} on {cases[j].name} is {got[j]:.3f}, expected {truths[j][i]:.3f}: the share of {points} examples p with "

@@ -2,11 +2,12 @@
 
 8.1 the reparameterization trick ``reparameterize``, 8.2 the KL term ``gaussian_kl``, 8.3 a
 conditional decoder ``make_conditional_decoder``. Lessons call them through
-``genai_course.checks``: ``checks.reparameterize(fn)``.
+``genai_course.checks``: ``checks.reparameterize(fn)``. Each is a probe and a judge (``_protocol``).
 
 The first two compare the learner's output with the truth (the library's draw for the same seed,
 ``torch.distributions``' KL) and, when it differs, with the formula written the usual wrong ways,
-to say which slip it is.
+to say which slip it is. The third also records what each layer of the decoder receives, to see
+whether the label enters as a one-hot vector or as one number.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from torch import nn
 
 from .. import vae
 from ..utils import same
-from ._protocol import CheckFailed, _call, _exercise, _tensor
+from ._protocol import CheckFailed, Observed, _call, _exercise, _stop, _tensor
+from .observations import observe
 
 __all__ = ["reparameterize", "gaussian_kl", "make_conditional_decoder"]
 
@@ -31,18 +33,23 @@ def _gaussian_params(batch: int, latent_dim: int, seed: int) -> tuple[torch.Tens
     return mu, logvar
 
 
-def _draw(fn: Callable[..., Any], what: str, mu: torch.Tensor, logvar: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Call fn(mu, logvar, generator) on fresh leaves that track gradients: (z, mu, logvar)."""
-    mu, logvar = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
-    out = _call(what, fn, mu, logvar, torch.Generator().manual_seed(seed))
-    if isinstance(out, torch.Tensor) and tuple(out.shape) != tuple(mu.shape):
-        raise CheckFailed(f"{what} should return z of the shape of mu, {tuple(mu.shape)} (one sample per example and latent), but has shape {tuple(out.shape)}")
-    return _tensor(what, out, tuple(mu.shape)), mu, logvar
+def _projection(shape: tuple[int, ...]) -> torch.Tensor:
+    """A fixed random projection w of the learner's output: gradients of (out * w).sum() are recorded."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(2))
+
+
+def _grads(what: str, out: Any, shape: tuple[int, ...], leaves: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any] | None:
+    """Probe side: the gradients of (out * w).sum() with respect to mu and logvar (None where none
+    reaches), or None where ``out`` carries no gradient to take."""
+    if type(out) is not torch.Tensor or tuple(out.shape) != shape or not out.is_floating_point() or not out.requires_grad:
+        return None
+    w = _projection(shape)
+    grads = _call(what, lambda: torch.autograd.grad((out * w).sum(), leaves, allow_unused=True))
+    return {name: None if type(g) is not torch.Tensor else g.detach().clone() for name, g in zip(("mu", "logvar"), grads)}
 
 
 def _noise_advice(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str | None:
     """Why z = mu + std * eps differs from the library's draw only in its noise eps, if it seems so."""
-    z, mu, logvar = z.detach(), mu.detach(), logvar.detach()
     eps = (z - mu) / torch.exp(0.5 * logvar)  # (B, L) the noise the learner used
     if eps.shape[0] > 1 and same(eps, eps[:1].expand_as(eps), 1e-4):
         return "every example got the same noise: draw eps of mu's full shape, torch.randn(mu.shape, generator=generator)"
@@ -59,6 +66,8 @@ _REPARAMETERIZE_SLIPS: list[tuple[Callable[[torch.Tensor, torch.Tensor, torch.Te
      "logvar is the log of the variance, not the standard deviation: scale the noise by exp(logvar / 2)"),
     (lambda mu, lv, eps: mu + torch.exp(-0.5 * lv) * eps,
      "exp(-logvar / 2) is 1 / sigma: scale the noise by sigma = exp(logvar / 2)"),
+    (lambda mu, lv, eps: mu + 0.5 * torch.exp(lv) * eps,
+     "0.5 * exp(logvar) is half the variance: the 1/2 belongs inside the exponential, sigma = exp(logvar / 2)"),
     (lambda mu, lv, eps: mu + eps,
      "the noise is not scaled: multiply eps by the standard deviation exp(logvar / 2)"),
     (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps,
@@ -67,17 +76,46 @@ _REPARAMETERIZE_SLIPS: list[tuple[Callable[[torch.Tensor, torch.Tensor, torch.Te
      "the noise is subtracted: z = mu + exp(logvar / 2) * eps (the check compares with this exact draw)"),
 ]
 
+_REPARAMETERIZE_CASES = ((64, 4), (3, 2))  # (batch, latent_dim)
+_DRAWS = (("z", 0), ("other", 1), ("again", 0))  # (key, the generator's seed)
+
 
 @_exercise("8.1", "the reparameterization trick")
-def reparameterize(fn: Callable[..., torch.Tensor]) -> str:
+def reparameterize(fn: Callable[..., torch.Tensor], seen: dict) -> None:
     """fn(mu (B, L), logvar (B, L), generator) -> z (B, L) = mu + exp(logvar / 2) * eps,
     eps = torch.randn(mu.shape, generator=generator)."""
-    for batch, latent_dim in ((64, 4), (3, 2)):
+    for batch, latent_dim in _REPARAMETERIZE_CASES:
         mu0, logvar0 = _gaussian_params(batch, latent_dim, seed=batch)
         what = f"reparameterize(mu, logvar, generator) for mu and logvar of shape ({batch}, {latent_dim})"
-        z, mu, logvar = _draw(fn, what, mu0, logvar0, seed=0)
-        other, _, _ = _draw(fn, what, mu0, logvar0, seed=1)
-        again, _, _ = _draw(fn, what, mu0, logvar0, seed=0)
+        first: tuple[Any, torch.Tensor, torch.Tensor] | None = None
+        for key, seed in _DRAWS:  # fresh leaves that track gradients each time
+            mu, logvar = mu0.clone().requires_grad_(True), logvar0.clone().requires_grad_(True)
+            out = _call(what, fn, mu, logvar, torch.Generator().manual_seed(seed))
+            seen[f"{batch}.{key}"] = observe(out)
+            first = first or (out, mu, logvar)
+        z, mu, logvar = first
+        seen[f"{batch}.grads"] = _grads("the backward pass through your z", z, (batch, latent_dim), (mu, logvar))
+
+
+def _judge_z(what: str, rec: Any, logvar: torch.Tensor) -> torch.Tensor:
+    shape = tuple(logvar.shape)
+    if rec["type"] == "Tensor" and tuple(rec["shape"]) != shape:
+        raise CheckFailed(f"{what} should return z of the shape of mu, {shape} (one sample per example and latent), but has shape {tuple(rec['shape'])}")
+    value = rec.get("value")
+    if rec["type"] == "Tensor" and isinstance(value, torch.Tensor) and value.is_floating_point() and value.shape == logvar.shape:
+        bad = value.isnan()
+        if bad.any() and not (bad & (logvar >= 0)).any():  # NaN only where logvar < 0: its square root or log
+            raise CheckFailed("z is NaN wherever logvar is negative: logvar is the log of the variance (negative for a variance below 1), "
+                              "not the variance itself, so don't take its square root or log; the standard deviation is sigma = exp(logvar / 2)")
+    return _tensor(what, rec, shape)
+
+
+@reparameterize.judge
+def _judge_reparameterize(seen: Observed) -> str:
+    for batch, latent_dim in _REPARAMETERIZE_CASES:
+        mu0, logvar0 = _gaussian_params(batch, latent_dim, seed=batch)
+        what = f"reparameterize(mu, logvar, generator) for mu and logvar of shape ({batch}, {latent_dim})"
+        z, other, again = (_judge_z(what, seen[f"{batch}.{key}"], logvar0) for key, _ in _DRAWS)
         if same(z, other):
             if same(z, mu0):
                 raise CheckFailed("z equals mu: the sample must be random, z = mu + exp(logvar / 2) * eps with eps = torch.randn(mu.shape, generator=generator)")
@@ -89,6 +127,7 @@ def reparameterize(fn: Callable[..., torch.Tensor]) -> str:
             )
         eps = torch.randn(mu0.shape, generator=torch.Generator().manual_seed(0))  # the library's draw
         expected = vae.reparameterize(mu0, logvar0, torch.Generator().manual_seed(0))
+        w = _projection(tuple(mu0.shape))
         if not same(z, expected, 1e-4):
             for formula, advice in _REPARAMETERIZE_SLIPS:
                 if same(z, formula(mu0, logvar0, eps), 1e-4):
@@ -96,35 +135,34 @@ def reparameterize(fn: Callable[..., torch.Tensor]) -> str:
             advice = _noise_advice(z, mu0, logvar0)
             if advice:
                 raise CheckFailed(advice)
-            if z.requires_grad:  # is z = mu + exp(logvar / 2) * (some other noise)?
-                w = torch.randn(mu0.shape, generator=torch.Generator().manual_seed(2))
-                grad_mu, grad_logvar = torch.autograd.grad((z * w).sum(), (mu, logvar), allow_unused=True)
-                if grad_mu is not None and grad_logvar is not None and same(grad_mu, w, 1e-4) and same(grad_logvar, 0.5 * w * (z - mu).detach(), 1e-4):
-                    raise CheckFailed(
-                        "z has the form mu + exp(logvar / 2) * eps, but eps is not the library's draw: use the generator, "
-                        "eps = torch.randn(mu.shape, generator=generator), so that the same seed gives the same z"
-                    )
+            grads = seen[f"{batch}.grads"]  # is z = mu + exp(logvar / 2) * (some other noise)?
+            if grads is not None and grads["mu"] is not None and grads["logvar"] is not None \
+                    and same(grads["mu"], w, 1e-4) and same(grads["logvar"], 0.5 * w * (z - mu0), 1e-4):
+                raise CheckFailed(
+                    "z has the form mu + exp(logvar / 2) * eps, but eps is not the library's draw: use the generator, "
+                    "eps = torch.randn(mu.shape, generator=generator), so that the same seed gives the same z"
+                )
             raise CheckFailed(
                 f"z differs from mu + exp(logvar / 2) * eps with eps = torch.randn(mu.shape, generator=generator) "
                 f"(first entry: got {z[0, 0].item():.4f}, expected {expected[0, 0].item():.4f})"
             )
-        if not z.requires_grad:
+        grads = seen[f"{batch}.grads"]
+        if not seen[f"{batch}.z"]["requires_grad"] or grads is None:
             raise CheckFailed(
                 "z carries no gradient: the trick exists so that gradients flow from z back to mu and logvar; "
                 "don't compute z under torch.no_grad() or .detach() it"
             )
-        w = torch.randn(mu0.shape, generator=torch.Generator().manual_seed(2))  # a random projection of z
-        (z * w).sum().backward()
-        if mu.grad is not None and logvar.grad is not None and not (mu.grad.abs().sum() > 0 or logvar.grad.abs().sum() > 0):
+        grad_mu, grad_logvar = grads["mu"], grads["logvar"]
+        if grad_mu is not None and grad_logvar is not None and not (grad_mu.abs().sum() > 0 or grad_logvar.abs().sum() > 0):
             # connected to mu and logvar, yet zero gradients: what torch.normal(mu, std) does
             raise CheckFailed(
                 "the gradients reaching mu and logvar are zero: torch.normal(mu, std) samples without the trick; "
                 "write z = mu + exp(logvar / 2) * eps so that z is a differentiable function of mu and logvar"
             )
-        for name, leaf in (("mu", mu), ("logvar", logvar)):
-            if leaf.grad is None or not leaf.grad.abs().sum() > 0:
+        for name, grad in (("mu", grad_mu), ("logvar", grad_logvar)):
+            if grad is None or not grad.abs().sum() > 0:
                 raise CheckFailed(f"no gradient reaches {name}: compute z from {name} without .detach() or torch.no_grad()")
-        if not (same(mu.grad, w, 1e-4) and same(logvar.grad, 0.5 * w * (z - mu).detach(), 1e-4)):
+        if not (same(grad_mu, w, 1e-4) and same(grad_logvar, 0.5 * w * (z - mu0), 1e-4)):
             raise CheckFailed("z has the right values but the wrong gradients: compute it as mu + exp(logvar / 2) * eps, with eps drawn once")
     return "z = mu + exp(logvar / 2) * eps, the library's draw for the same seed, with gradients to mu and logvar"
 
@@ -136,48 +174,56 @@ def _kl_truth(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return torch.distributions.kl_divergence(q, p).sum(dim=1)
 
 
+_KL = "1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"
 # per-latent KL terms written the usual wrong ways, and what to say about each (summed over latents, halved)
 _KL_SLIPS: list[tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], str]] = [
-    (lambda mu, lv: -(mu.pow(2) + lv.exp() - 1 - lv),
-     "KL is never negative, but your values are all <= 0: the sign is flipped, KL = 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"),
-    (lambda mu, lv: 2 * (mu.pow(2) + lv.exp() - 1 - lv),
-     "your values are twice the KL: the factor 1/2 is missing, KL = 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"),
+    (lambda mu, lv: -(mu.pow(2) + lv.exp() - 1 - lv), f"KL is never negative, but your values are all <= 0: the sign is flipped, KL = {_KL}"),
+    (lambda mu, lv: 2 * (mu.pow(2) + lv.exp() - 1 - lv), f"your values are twice the KL: the factor 1/2 is missing, KL = {_KL}"),
     (lambda mu, lv: (mu.pow(2) + lv.exp() - 1 - lv) / mu.shape[1],
      "you averaged over the latent dimensions: the KL of a diagonal Gaussian is the sum over them (.sum(dim=1), not .mean(dim=1))"),
-    (lambda mu, lv: mu.pow(2) + lv - 1 - lv,
-     "logvar is the log of the variance: the variance sigma^2 is exp(logvar), not logvar itself"),
-    (lambda mu, lv: mu.pow(2) + lv.pow(2) - 1 - lv,
-     "logvar is not the standard deviation: the variance sigma^2 is exp(logvar)"),
+    (lambda mu, lv: mu.pow(2) + lv - 1 - lv, "logvar is the log of the variance: the variance sigma^2 is exp(logvar), not logvar itself"),
+    (lambda mu, lv: mu.pow(2) + lv.pow(2) - 1 - lv, "logvar is not the standard deviation: the variance sigma^2 is exp(logvar)"),
     (lambda mu, lv: mu.pow(2) + (0.5 * lv).exp() - 1 - lv,
      "exp(logvar / 2) is the standard deviation sigma; the formula needs the variance sigma^2 = exp(logvar)"),
-    (lambda mu, lv: mu.pow(2) + (2 * lv).exp() - 1 - lv,
-     "exp(logvar) is already the variance sigma^2: don't square it"),
+    (lambda mu, lv: mu.pow(2) + (0.5 * lv).exp() - 1 - 0.5 * lv,
+     "you used the standard deviation sigma = exp(logvar / 2) and log sigma = logvar / 2; the formula needs the variance sigma^2 = exp(logvar) "
+     "and log sigma^2 = logvar"),
+    (lambda mu, lv: mu.pow(2) + lv.exp() - 1 - 0.5 * lv,
+     "the formula subtracts log sigma^2, which is logvar itself, not log sigma = logvar / 2"),
+    (lambda mu, lv: mu.pow(2) + (2 * lv).exp() - 1 - lv, "exp(logvar) is already the variance sigma^2: don't square it"),
     (lambda mu, lv: mu.pow(2) + (2 * lv).exp() - 1 - 2 * lv,
      "you treated logvar as log sigma: it is log sigma^2, so the variance is exp(logvar) and log sigma^2 is logvar itself"),
-    (lambda mu, lv: mu.pow(2) + lv.exp() - 1 + lv,
-     "the log-variance enters with a minus sign: 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"),
-    (lambda mu, lv: mu.pow(2) + lv.exp() - lv,
-     "the -1 is missing (the KL is 0 when mu = 0 and logvar = 0): 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"),
-    (lambda mu, lv: mu.pow(2) + lv.exp() - 1,
-     "the - logvar term is missing: 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"),
-    (lambda mu, lv: lv.exp() - 1 - lv,
-     "the mu^2 term is missing: 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"),
+    (lambda mu, lv: mu.pow(2) + lv.exp() - 1 + lv, f"the log-variance enters with a minus sign: {_KL}"),
+    (lambda mu, lv: mu.pow(2) + lv.exp() - lv, f"the -1 is missing (the KL is 0 when mu = 0 and logvar = 0): {_KL}"),
+    (lambda mu, lv: mu.pow(2) + lv.exp() - 1, f"the - logvar term is missing: {_KL}"),
+    (lambda mu, lv: lv.exp() - 1 - lv, f"the mu^2 term is missing: {_KL}"),
 ]
+
+_KL_CASES = ((8, 3), (5, 2))  # (batch, latent_dim)
 
 
 @_exercise("8.2", "the KL term")
-def gaussian_kl(fn: Callable[..., torch.Tensor]) -> str:
+def gaussian_kl(fn: Callable[..., torch.Tensor], seen: dict) -> None:
     """fn(mu (B, L), logvar (B, L)) -> (B,): KL(N(mu, diag exp(logvar)) || N(0, I)) per example."""
-    for batch, latent_dim in ((8, 3), (5, 2)):
+    for batch, latent_dim in _KL_CASES:
         mu0, logvar0 = _gaussian_params(batch, latent_dim, seed=batch)
         mu, logvar = mu0.clone().requires_grad_(True), logvar0.clone().requires_grad_(True)
+        out = _call(f"gaussian_kl(mu, logvar) for mu and logvar of shape ({batch}, {latent_dim})", fn, mu, logvar)
+        seen[f"{batch}.out"] = observe(out)
+        seen[f"{batch}.grads"] = _grads("the backward pass through your KL", out, (batch,), (mu, logvar))
+
+
+@gaussian_kl.judge
+def _judge_gaussian_kl(seen: Observed) -> str:
+    for batch, latent_dim in _KL_CASES:
+        mu0, logvar0 = _gaussian_params(batch, latent_dim, seed=batch)
         what = f"gaussian_kl(mu, logvar) for mu and logvar of shape ({batch}, {latent_dim})"
-        out = _call(what, fn, mu, logvar)
+        rec = seen[f"{batch}.out"]
         truth = _kl_truth(mu0, logvar0)  # (B,)
-        if isinstance(out, torch.Tensor):
-            shape = tuple(out.shape)
+        if rec["type"] == "Tensor":
+            shape, value = tuple(rec["shape"]), rec["value"]
             if shape == ():
-                if same(out.detach(), truth.mean(), 1e-4):
+                if same(value.double(), truth.mean(), 1e-4):
                     raise CheckFailed(f"{what} returned a single number, the mean over the batch: return one KL per example, shape ({batch},) (the loss takes the mean later)")
                 raise CheckFailed(f"{what} returned a single number: return one KL per example, shape ({batch},): sum over the latent dimensions only (dim=1), not over the batch")
             if shape == (latent_dim,):
@@ -186,63 +232,131 @@ def gaussian_kl(fn: Callable[..., torch.Tensor]) -> str:
                 raise CheckFailed(f"{what} has shape ({batch}, {latent_dim}), one KL per latent dimension: sum them over dim=1 to get one KL per example, shape ({batch},)")
             if shape == (batch, 1):
                 raise CheckFailed(f"{what} has shape ({batch}, 1): return shape ({batch},), .sum(dim=1) without keepdim=True")
-            if out.is_floating_point() and not torch.isfinite(out).all():
+            if value.is_floating_point() and not torch.isfinite(value).all():
                 raise CheckFailed(
                     f"{what} contains NaN or infinite values: did you take the log of logvar? logvar is already log sigma^2 "
                     "(it can be negative); the variance is exp(logvar)"
                 )
-        out = _tensor(what, out, (batch,))
-        if not same(out.detach(), truth, 1e-4):
+        out = _tensor(what, rec, (batch,))
+        if not same(out, truth, 1e-4):
             for formula, advice in _KL_SLIPS:
-                if same(out.detach(), 0.5 * formula(mu0.double(), logvar0.double()).sum(dim=1), 1e-4):
+                if same(out, 0.5 * formula(mu0.double(), logvar0.double()).sum(dim=1), 1e-4):
                     raise CheckFailed(advice)
             if out.min() < -1e-6:
                 i = int(out.argmin())
-                raise CheckFailed(
-                    f"KL is never negative, but example {i} got {out[i].item():.3f}: check the signs in "
-                    "1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"
-                )
-            raise CheckFailed(
-                f"{what} differs from KL = 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j) "
-                f"(first example: got {out[0].item():.4f}, expected {truth[0].item():.4f})"
-            )
-        if not out.requires_grad:
+                raise CheckFailed(f"KL is never negative, but example {i} got {out[i].item():.3f}: check the signs in {_KL}")
+            raise CheckFailed(f"{what} differs from KL = {_KL} (first example: got {out[0].item():.4f}, expected {truth[0].item():.4f})")
+        grads = seen[f"{batch}.grads"]
+        if not rec["requires_grad"] or grads is None:
             raise CheckFailed("the KL carries no gradient: it is part of the training loss, so don't compute it under torch.no_grad() or .detach() it")
-        out.sum().backward()
-        for name, leaf in (("mu", mu), ("logvar", logvar)):
-            if leaf.grad is None or not leaf.grad.abs().sum() > 0:
+        for name in ("mu", "logvar"):
+            if grads[name] is None or not grads[name].abs().sum() > 0:
                 raise CheckFailed(f"no gradient reaches {name}: compute the KL from {name} without .detach()")
     return "one KL per example, equal to torch.distributions.kl_divergence, with gradients to mu and logvar"
 
 
-def _decoder_logits(what: str, out: Any, batch: int) -> torch.Tensor:
-    """A decoder's output: logits (batch, 1, 8, 8) float32, or a learner-terms failure."""
-    if isinstance(out, torch.Tensor) and tuple(out.shape) == (batch, 64):
-        raise CheckFailed(f"{what} has shape {tuple(out.shape)}: reshape the 64 logits to images, (B, 1, 8, 8): batch, channel, height, width (.view(-1, 1, 8, 8))")
-    return _tensor(what, out, (batch, 1, 8, 8))
+# --------------------------------------------------------------------------- 8.3 the conditional decoder
+
+_DECODER_CASES = ((4, 10), (2, 3))  # (latent_dim, num_classes)
+_MAX_INPUTS, _MAX_WIDTH = 16, 512  # what the probe keeps of the inputs the decoder's layers receive
+
+
+def _decoder_case(latent_dim: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """z (2K, L): every label twice, each time with different z; y (2K,) = 0..K-1, 0..K-1; a projection w of the logits."""
+    g = torch.Generator().manual_seed(latent_dim)
+    z = torch.randn(2 * num_classes, latent_dim, generator=g)
+    return z, torch.arange(num_classes).repeat(2), torch.randn(2 * num_classes, 1, 8, 8, generator=g)
+
+
+def _watch_inputs(decoder: nn.Module, batch: int, inputs: list[dict[str, Any]]) -> list[Any]:
+    """Forward pre-hooks on the decoder's submodules: each float tensor (batch, ...) a submodule
+    receives is appended to ``inputs`` as {"module": its name, "input": (batch, width) copy}."""
+
+    def hook(name: str) -> Callable[..., None]:
+        def record(module: nn.Module, args: tuple[Any, ...]) -> None:
+            for a in args:
+                if len(inputs) < _MAX_INPUTS and type(a) is torch.Tensor and a.is_floating_point() and a.dim() >= 2 and a.shape[0] == batch:
+                    inputs.append({"module": name, "input": a.detach().reshape(batch, -1)[:, :_MAX_WIDTH].float().clone()})
+        return record
+
+    handles = []
+    for name, m in decoder.named_modules():
+        try:
+            if name:  # not the decoder itself: it receives z and y as they are
+                handles.append(m.register_forward_pre_hook(hook(name)))
+        except Exception:  # a module that takes no hooks is not watched
+            pass
+    return handles
 
 
 @_exercise("8.3", "a conditional decoder")
-def make_conditional_decoder(fn: Callable[..., nn.Module]) -> str:
+def make_conditional_decoder(fn: Callable[..., nn.Module], seen: dict) -> None:
     """fn(latent_dim, num_classes) -> nn.Module with forward(z (B, latent_dim), y (B,) int64) -> logits (B, 1, 8, 8)."""
     torch.manual_seed(0)
-    done: list[str] = []
-    for latent_dim, num_classes in ((4, 10), (2, 3)):
-        made = f"make_conditional_decoder({latent_dim}, {num_classes})"
-        decoder = _call(made, fn, latent_dim, num_classes)
+    for latent_dim, num_classes in _DECODER_CASES:
+        key = f"{latent_dim},{num_classes}"
+        decoder = _call(f"make_conditional_decoder({latent_dim}, {num_classes})", fn, latent_dim, num_classes)
+        seen[f"{key}.module"] = None if isinstance(decoder, nn.Module) else type(decoder).__name__
         if not isinstance(decoder, nn.Module):
-            raise CheckFailed(f"make_conditional_decoder should return a torch.nn.Module, got {type(decoder).__name__}")
-        g = torch.Generator().manual_seed(latent_dim)
-        z = torch.randn(2 * num_classes, latent_dim, generator=g)  # every label twice, each time with different z
-        y = torch.arange(num_classes).repeat(2)  # (2K,)
+            _stop()
+        z, y, w = _decoder_case(latent_dim, num_classes)
+        what = f"your decoder on z of shape {tuple(z.shape)} and labels of shape {tuple(y.shape)}"
+        inputs: list[dict[str, Any]] = []
+        handles = _watch_inputs(decoder, 2 * num_classes, inputs)
+        try:
+            logits = _call(what, decoder, z, y)
+        finally:
+            for handle in handles:
+                handle.remove()
+        seen[f"{key}.out"] = observe(logits)
+        seen[f"{key}.inputs"] = inputs
+        if type(logits) is not torch.Tensor or tuple(logits.shape) != (2 * num_classes, 1, 8, 8):
+            _stop()
+        for scale in (5, 30):  # probabilities stay in [0, 1] whatever z is; logits of an untrained network leave it for a large z
+            seen[f"{key}.x{scale}"] = observe(_call(what, decoder, scale * z, y))
+        smaller = f"your decoder on a batch of {num_classes} (z of shape ({num_classes}, {latent_dim}))"
+        seen[f"{key}.same_z"] = observe(_call(smaller, decoder, z[:1].repeat(num_classes, 1), torch.arange(num_classes)))
+        seen[f"{key}.same_y"] = observe(_call(f"{smaller} whose labels are all 0", decoder, z[:num_classes], torch.zeros(num_classes, dtype=torch.long)))
+        if logits.is_floating_point() and logits.requires_grad:
+            _call("the backward pass through your decoder", lambda: (logits * w).sum().backward())
+        seen[f"{key}.stuck"] = [name for name, p in decoder.named_parameters() if name.endswith("weight") and (p.grad is None or not p.grad.abs().sum() > 0)]
+
+
+def _decoder_logits(what: str, rec: Any, batch: int) -> torch.Tensor:
+    """A decoder's output: logits (batch, 1, 8, 8) float32, or a learner-terms failure."""
+    if rec["type"] == "Tensor" and tuple(rec["shape"]) == (batch, 64):
+        raise CheckFailed(f"{what} has shape {tuple(rec['shape'])}: reshape the 64 logits to images, (B, 1, 8, 8): batch, channel, height, width (.view(-1, 1, 8, 8))")
+    return _tensor(what, rec, (batch, 1, 8, 8))
+
+
+def _label_as_number(inputs: list[dict[str, Any]], y: torch.Tensor) -> str | None:
+    """The first submodule whose input has a column that is the label itself, a * y + b with a != 0
+    (with 3 or more labels a one-hot column never is): where the label entered as one number."""
+    for entry in inputs:
+        x = entry["input"].double()  # (2K, width); rows 0 and 1 hold labels 0 and 1
+        slope, offset = x[1] - x[0], x[0]
+        affine = (x - (offset + slope * y.double()[:, None])).abs() <= 1e-5 * (1 + x.abs())
+        found = affine.all(0) & (slope.abs() > 1e-6 * (1 + offset.abs()))
+        if found.any():
+            return str(entry["module"])
+    return None
+
+
+@make_conditional_decoder.judge
+def _judge_make_conditional_decoder(seen: Observed) -> str:
+    done: list[str] = []
+    for latent_dim, num_classes in _DECODER_CASES:
+        key, made = f"{latent_dim},{num_classes}", f"make_conditional_decoder({latent_dim}, {num_classes})"
+        if seen[f"{key}.module"] is not None:
+            raise CheckFailed(f"make_conditional_decoder should return a torch.nn.Module, got {seen[f'{key}.module']}")
+        z, y, _ = _decoder_case(latent_dim, num_classes)
         what = f"your decoder on z of shape {tuple(z.shape)} and labels of shape {tuple(y.shape)}"
         try:
-            logits = _decoder_logits(f"the output of {what}", _call(what, decoder, z, y), 2 * num_classes)
+            logits = _decoder_logits(f"the output of {what}", seen[f"{key}.out"], 2 * num_classes)
         except CheckFailed as failure:
             hint = f" (it worked for {done[0]}: use the arguments latent_dim and num_classes, not fixed numbers)" if done else ""
             raise CheckFailed(f"{failure}{hint}") from None
-        # probabilities stay in [0, 1] whatever z is; logits of an untrained network leave it for a large z
-        outputs = [logits] + [_decoder_logits("the output", _call(what, decoder, scale * z, y), 2 * num_classes) for scale in (5.0, 30.0)]
+        outputs = [logits] + [_decoder_logits("the output", seen[f"{key}.x{scale}"], 2 * num_classes) for scale in (5, 30)]
         if all(out.min() >= 0 and out.max() <= 1 for out in outputs):
             raise CheckFailed(
                 "the outputs all lie in [0, 1], even for large z: they look like probabilities, but a decoder returns logits: "
@@ -251,31 +365,34 @@ def make_conditional_decoder(fn: Callable[..., nn.Module]) -> str:
         # the same z for every label: the logits may differ only through y
         smaller = f"your decoder on a batch of {num_classes} (z of shape ({num_classes}, {latent_dim}))"
         try:
-            out = _call(smaller, decoder, z[:1].repeat(num_classes, 1), torch.arange(num_classes))
+            rec = seen[f"{key}.same_z"]
         except CheckFailed as failure:
             raise CheckFailed(f"{failure} (it worked on a batch of {2 * num_classes}: don't fix the batch size, use -1 or z.shape[0] in .view / .reshape)") from None
-        same_z = _decoder_logits(f"the output of {smaller}", out, num_classes)
-        if same_z.std(0).max() < 1e-6:
+        if _decoder_logits(f"the output of {smaller}", rec, num_classes).std(0).max() < 1e-6:
             raise CheckFailed("the same z with labels 0, 1, 2, ... gives identical logits: the decoder ignores its label y; append one_hot(y) to z before the first layer")
+        layer = _label_as_number(seen[f"{key}.inputs"], y)
+        if layer is not None:
+            raise CheckFailed(
+                f"the label enters your decoder as one number (what its submodule {layer} receives has a column that is y itself, up to scale): "
+                "one number makes label 9 look like 'more' of label 1, and neighbouring labels alike; "
+                "the label must enter as a one-hot vector of num_classes entries, F.one_hot(y, num_classes), appended to z"
+            )
         # the same label for every z: the logits must still differ through z
         try:
-            out = _call(f"{smaller} whose labels are all 0", decoder, z[:num_classes], torch.zeros(num_classes, dtype=torch.long))
+            rec = seen[f"{key}.same_y"]
         except CheckFailed as failure:
             raise CheckFailed(
                 f"{failure} (it worked on a batch holding every label: give F.one_hot the number of classes, "
                 "F.one_hot(y, num_classes), or its width follows the batch's largest label)"
             ) from None
-        same_y = _decoder_logits(f"the output of {smaller}", out, num_classes)
-        if same_y.std(0).max() < 1e-6:
+        if _decoder_logits(f"the output of {smaller}", rec, num_classes).std(0).max() < 1e-6:
             raise CheckFailed("different z with the same label give identical logits: the decoder ignores z; its output must depend on z too")
         if all(out.abs().max() <= 1 for out in outputs):
             raise CheckFailed(
                 "the logits stay in [-1, 1], even for large z: a final tanh keeps every pixel's probability between "
                 "sigmoid(-1) = 0.27 and sigmoid(1) = 0.73; end with a plain nn.Linear"
             )
-        w = torch.randn(logits.shape, generator=g)  # a random projection of the logits
-        (logits * w).sum().backward()
-        stuck = [name for name, p in decoder.named_parameters() if name.endswith("weight") and (p.grad is None or not p.grad.abs().sum() > 0)]
+        stuck = seen[f"{key}.stuck"]
         if stuck:
             raise CheckFailed(f"no gradient reaches {', '.join(stuck[:3])}: every layer must be used in forward, without .detach()")
         done.append(made)
