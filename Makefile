@@ -5,6 +5,7 @@
 #   make test       exercises in sync, then one pytest run on TEST_WORKERS processes: every test, and
 #                   nbval over every executed notebook (lessons load the run's pretrained models)
 #   make browser    install Chromium for the browser test (apt-get, as root; make test does it)
+#   make sandbox    install bubblewrap, the grader's sandbox (apt-get, as root; make test does it)
 #   make test-fast  unit tests only (no model training, no notebook runs)
 #   make nbval      re-run every notebooks/*.ipynb and solutions/*.ipynb and compare outputs (lessons train)
 #   make notebooks  re-execute every paired notebook and store its outputs in the .ipynb
@@ -51,7 +52,7 @@ NBVAL_FLAGS = --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sani
 # install`, which would download a browser build of its own).
 CHROMIUM = /usr/bin/chromium
 
-.PHONY: setup browser lab test test-fast nbval bench build notebooks clean distclean
+.PHONY: setup browser sandbox lab test test-fast nbval bench build notebooks clean distclean
 
 setup: $(STAMP)
 
@@ -76,10 +77,23 @@ browser:
 		echo "browser: no $(CHROMIUM), so tests/test_browser.py skips; install it with: sudo apt-get install -y chromium"; \
 	fi
 
+# The grader runs learners' code in a bubblewrap sandbox (genai_course/grading/sandbox.py); its
+# cheat table (tests/test_grading_cheats.py) needs it: installed here as Chromium is.
+sandbox:
+	@if command -v bwrap >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "sandbox: installing Debian's bubblewrap for the grader"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap \
+			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; }; \
+	else \
+		echo "sandbox: no bwrap, so grading runs without a sandbox and its cheat test skips; install it with: sudo apt-get install -y bubblewrap"; \
+	fi
+
 # One pytest run: the unit tests and the notebooks share the workers, and lessons run with
 # their PRETRAINED switch on (--pretrained-lessons, see conftest.py): each lesson run is trained
 # once for the whole run, by `genai-course pretrain`, and shared with the quality tests.
-test: setup browser
+test: setup browser sandbox
 	$(BIN)/genai-course build --check
 	$(BIN)/python -m pytest $(XDIST) --durations=15 --pretrained-lessons $(NBVAL_FLAGS) tests $(EXECUTED_NOTEBOOKS)
 

@@ -23,7 +23,7 @@ MAX_EVALUATE = 10_000  # evaluate -n: its tests keep every sample's distances to
 MAX_SEED = 2**32 - 1
 MAX_SMOKE_S = 600.0  # check --seconds
 MAX_TIMEOUT_S = 86_400  # grade --timeout and --limit: a day
-MAX_JOBS = 64  # grade --jobs: each job is a worker process and a kernel
+MAX_JOBS = 64  # grade --jobs: each job is a learner process at a time
 
 
 def whole(text: str) -> int:

@@ -1,155 +1,174 @@
-"""Tests for grading notebooks (genai_course.grading's run, judge, workers and grade): every verdict,
-a kernel that dies, unusable files, the exit codes, and the worker process the grader starts.
+"""Grading one submission apart (genai_course.grading's program, probe, sandbox, submission and grade): the
+program takes only the learner's function bodies, the learner's process answers in its protocol, every
+verdict comes from a judge, a process that dies or hangs costs only its own check, and the exit codes.
 
-The notebooks here are tiny and synthetic; each defines its own fake ``checks`` (printing ✅/⏳ or
-raising ``CheckFailed``), so these tests do not depend on genai_course.checks. Tests marked
-``notebooks`` start Jupyter kernels (about 1-2 s each). A class folder graded into a CSV:
-tests/test_grading_class.py.
+The submissions are lesson 04's exercise (three quick checks) written in different ways. A class
+folder graded into a CSV: tests/test_grading_class.py; the cheats: tests/test_grading_cheats.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import secrets
 import subprocess
+from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 
 from genai_course.cli import main
-from genai_course.grading import build_exercises, grade_notebook, workers
-from test_grading_build import FAKE_CHECKS, make_course
+from genai_course.grading import build_program, find_root, sandbox
 
-MIXED = f'''\
-# %%
-{FAKE_CHECKS}
-# %%
-checks.add_one(lambda x: x + 1)
-
-# %%
-checks.double(lambda x: x * 3)
-
-# %%
-def not_yet(x):
-    raise NotImplementedError("exercise not attempted yet")
-checks.add_one(not_yet)
-
-# %%
-checks.double(lambda x: 1 / 0)
-
-# %%
-x = undefined_name
-
-# %%
-checks.add_one(lambda x: x + 1)  # an earlier cell failed, yet this check decides
-
-# %%
-def slow(x):
-    while True:
-        pass
-checks.double(slow)
-
-# %%
-checks.double(lambda x: 2 * x)  # runs after the interrupted cell
-'''
+ROOT = Path(__file__).resolve().parents[1]
+LESSON = "04_loss_functions"
+D_LINE = "    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()\n"
+G_LINE = "    return F.softplus(-fake_logits).mean()\n"
+GP_LINE = "    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, 2)\n"
 
 
-@pytest.mark.notebooks
-def test_grade_notebook_reports_each_verdict(tmp_path):
-    path = tmp_path / "mixed.py"
-    path.write_text(MIXED, encoding="utf-8")
-    result = grade_notebook(path, timeout=2)
-    assert result.status == "graded" and result.reason is None and not result.all_passed
-    got = [(e.name, e.status, e.message) for e in result.exercises]
-    assert got == [
-        ("add_one", "passed", "Exercise 1.1 (add one): passed"),
-        ("double", "failed", "Exercise 1.2 (double): expected 4, got 6"),
-        ("add_one", "not_attempted", "Exercise 1.1 (add one): not attempted yet"),
-        ("double", "failed", "your code raised ZeroDivisionError: division by zero"),
-        ("add_one", "passed", "Exercise 1.1 (add one): passed"),
-        ("double", "timed_out", "a cell ran longer than 2 s (endless loop?)"),
-        ("double", "passed", "Exercise 1.2 (double): passed"),
-    ]
-    assert not any("Traceback" in e.message or "\x1b" in e.message or "File " in e.message for e in result.exercises)
+def solution() -> str:
+    return (ROOT / "solutions" / f"{LESSON}.py").read_text(encoding="utf-8")
+
+
+def edit(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, f"the solution changed: {old!r} is not in it exactly once"
+    return text.replace(old, new)
+
+
+def write(path: Path, py_text: str) -> Path:
+    nb = jupytext.reads(py_text, fmt="py:percent")
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_program_takes_only_the_learners_function_bodies(tmp_path):
+    text = edit(solution(), "import torch\n", "import torch\nprint('✅ Exercise 4.1 (the discriminator loss): passed')\n")
+    text = edit(text, "def nonsaturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:",
+                "def helper():\n    return 0\n\n\n@print\ndef nonsaturating_g_loss(fake_logits: torch.Tensor = print('default')) -> torch.Tensor:")
+    text += "\n# %%\ngradient_penalty = lambda *a: 0\n\n# %%\n%matplotlib inline\nchecks.gradient_penalty = print\n"
+    program = build_program(write(tmp_path / "mine.ipynb", text), find_root())
+    code = "\n".join(step for kind, step in program.steps if kind == "code")
+    assert program.template == ROOT / "exercises" / f"{LESSON}.py"
+    assert [(c.index, c.name, c.arg) for c in program.checks] == [
+        (0, "discriminator_loss", "discriminator_loss"), (1, "nonsaturating_g_loss", "nonsaturating_g_loss"),
+        (2, "gradient_penalty", "gradient_penalty")]
+    assert program.regions == {"discriminator_loss": "learner", "nonsaturating_g_loss": "learner", "gradient_penalty": "learner"}
+    assert "F.softplus(-fake_logits).mean()" in code and "create_graph=True" in code  # the learner's bodies
+    for theirs in ("✅", "def helper", "@print", "print('default')", "lambda *a: 0", "checks.gradient_penalty = print", "%matplotlib"):
+        assert theirs not in code, theirs  # nothing else the learner wrote
+    assert "NotImplementedError" not in code
+
+
+def test_a_cell_that_does_not_parse_is_named_in_the_verdict(tmp_path, capsys):
+    text = edit(solution(), G_LINE, "    return F.softplus(-fake_logits).mean(\n")
+    path = write(tmp_path / "broken.ipynb", text)
+    assert build_program(path, find_root()).regions["nonsaturating_g_loss"] == "your code cell 4 that defines it has a syntax error"
+    assert main(["grade", "--json", str(path)]) == 1
+    exercises = json.loads(capsys.readouterr().out)["submissions"][0]["exercises"]
+    assert [e["status"] for e in exercises] == ["passed", "failed", "passed"]
+    assert exercises[1]["message"] == ("Exercise 4.2 (the non-saturating generator loss): your code cell 4 that defines it has a syntax error, "
+                                       "so the grader could not read your nonsaturating_g_loss")
 
 
 @pytest.mark.notebooks
-def test_cli_grade_json_with_a_crash_and_unusable_files(tmp_path, capsys):
-    crash = jupytext.reads(f"# %%\n{FAKE_CHECKS}\n# %%\nchecks.add_one(lambda x: x + 1)\n\n"
-                           "# %%\nimport os\nos._exit(1)\n\n# %%\nchecks.double(lambda x: 2 * x)\n", fmt="py:percent")
-    nbformat.write(crash, tmp_path / "crash.ipynb")
+def test_the_learners_process_writes_observations_and_waits_for_the_grader(tmp_path):
+    """The probe process (grading.probe, started as grading.sandbox.command says) in a folder of its own: it says
+    the index of each check whose observations it wrote, and goes on only when the grader answers."""
+    program = build_program(ROOT / "solutions" / f"{LESSON}.ipynb", find_root())
+    names = [secrets.token_hex(4) for _ in program.checks]
+    steps = [[kind, step if kind == "code" else {"index": step.index, "name": step.name, "arg": step.arg}] for kind, step in program.steps]
+    task = {"steps": steps, "names": names, "start": 1, "cpu": 20, "wall": 60}
+    proc = subprocess.Popen(sandbox.command(tmp_path), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=tmp_path)
+    proc.stdin.write((json.dumps(task) + "\n").encode())
+    proc.stdin.flush()
+    said = []
+    for k in (1, 2):
+        said.append(proc.stdout.readline().strip())
+        assert (tmp_path / f"{names[k]}.json").is_file()
+        proc.stdin.write(f"{k}\n".encode())
+        proc.stdin.flush()
+    proc.stdin.close()
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0 and said == [b"1", b"2"]
+    assert not (tmp_path / f"{names[0]}.json").exists()  # before start: not probed
+
+
+@pytest.mark.notebooks
+def test_every_verdict_from_the_judges_and_a_dead_process_costs_one_check(tmp_path, capsys):
+    mixed = write(tmp_path / "mixed.ipynb", edit(edit(solution(), G_LINE, "    return -F.softplus(-fake_logits).mean()\n"),
+                                                 GP_LINE, "    1 / 0\n"))
+    crash = write(tmp_path / "crash.ipynb", edit(solution(), G_LINE, "    import os\n    os._exit(1)\n"))
     (tmp_path / "notes.txt").write_text("my answers\n", encoding="utf-8")
     (tmp_path / "broken.ipynb").write_text("{not json", encoding="utf-8")
-    paths = [str(tmp_path / name) for name in ("notes.txt", "crash.ipynb", "broken.ipynb")]
-
+    paths = [str(p) for p in (mixed, tmp_path / "notes.txt", crash, tmp_path / "broken.ipynb")]
     assert main(["grade", "--json", "--timeout", "20", *paths]) == 2
     captured = capsys.readouterr()
     assert captured.err == ""
-    report = json.loads(captured.out)
-    notes, crashed, broken = report["submissions"]
-    assert set(crashed) == {"path", "status", "reason", "exercises", "seconds"}
-    assert {**notes, "seconds": None} == {"path": paths[0], "status": "unusable", "exercises": [], "seconds": None,
-                                          "reason": "not a notebook: expected a .ipynb or a py:percent .py file (got .txt)"}
-    assert isinstance(notes["seconds"], float)  # the moment it took to refuse: no clock asserted (a loaded machine takes longer)
-    assert broken["status"] == "unusable" and broken["reason"].startswith("not a readable notebook (")
-    assert crashed["path"] == paths[1] and crashed["status"] == "graded" and crashed["reason"] is None
-    assert crashed["exercises"] == [
-        {"name": "add_one", "status": "passed", "message": "Exercise 1.1 (add one): passed"},
-        {"name": "double", "status": "not_run",
-         "message": "the Python kernel died in cell 3, before this check (os._exit, a crash or out of memory?)"},
+    mixed_r, notes, crashed, broken = json.loads(captured.out)["submissions"]
+    assert [(e["name"], e["status"], e["message"]) for e in mixed_r["exercises"]] == [
+        ("discriminator_loss", "passed", "Exercise 4.1 (the discriminator's loss): passed (matches binary cross-entropy on logits)"),
+        ("nonsaturating_g_loss", "failed", "Exercise 4.2 (the non-saturating generator loss): the sign is flipped: G minimises -log D(G(z)), "
+                                           "which is large when D rejects the fakes"),
+        ("gradient_penalty", "failed", "Exercise 4.3 (the gradient penalty): gradient_penalty raised ZeroDivisionError: division by zero"),
     ]
+    assert {**notes, "seconds": None} == {"path": paths[1], "status": "unusable", "exercises": [], "seconds": None,
+                                          "reason": "not a notebook: expected a .ipynb or a py:percent .py file (got .txt)"}
+    assert broken["status"] == "unusable" and broken["reason"].startswith("not a readable notebook (")
+    assert crashed["status"] == "graded" and [e["status"] for e in crashed["exercises"]] == ["passed", "failed", "passed"]
+    assert crashed["exercises"][1]["message"] == ("the Python process running your code ended while this check ran "
+                                                  "(os._exit or sys.exit, a crash, or out of memory?)")
     assert isinstance(crashed["seconds"], float) and crashed["seconds"] > 0
 
 
 @pytest.mark.notebooks
-def test_cli_grade_exit_codes_for_a_solution_and_its_exercise(tmp_path, capsys):
-    root = make_course(tmp_path)
-    build_exercises(root)
-    assert main(["grade", str(root / "solutions/01_demo.py")]) == 0
+def test_cli_grade_exit_codes_for_a_solution_and_its_exercise(capsys):
+    assert main(["grade", str(ROOT / "solutions" / f"{LESSON}.ipynb")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(str(root / "solutions/01_demo.py") + "  (")
+    assert lines[0].startswith(str(ROOT / "solutions" / f"{LESSON}.ipynb") + "  (")
     assert lines[1:] == [
-        "  ✅ add_one  Exercise 1.1 (add one): passed",
-        "  ✅ double   Exercise 1.2 (double): passed",
+        "  ✅ discriminator_loss    Exercise 4.1 (the discriminator's loss): passed (matches binary cross-entropy on logits)",
+        "  ✅ nonsaturating_g_loss  Exercise 4.2 (the non-saturating generator loss): passed (matches -log D(G(z)), stable for confident D)",
+        "  ✅ gradient_penalty      Exercise 4.3 (the gradient penalty): passed (matches the reference and trains D)",
         "1 submission: 1 all passed, 0 with failures, 0 not finished, 0 unusable",
     ]
-    assert main(["grade", str(root / "exercises")]) == 1  # a folder: its .ipynb only
+    assert main(["grade", str(ROOT / "exercises" / f"{LESSON}.ipynb")]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(str(root / "exercises/01_demo.ipynb") + "  (")
+    waiting = "not attempted yet (replace the `raise NotImplementedError` with your code)"
     assert lines[1:] == [
-        "  ⏳ add_one  Exercise 1.1 (add one): not attempted yet",
-        "  ⏳ double   Exercise 1.2 (double): not attempted yet",
+        f"  ⏳ discriminator_loss    Exercise 4.1 (the discriminator's loss): {waiting}",
+        f"  ⏳ nonsaturating_g_loss  Exercise 4.2 (the non-saturating generator loss): {waiting}",
+        f"  ⏳ gradient_penalty      Exercise 4.3 (the gradient penalty): {waiting}",
         "1 submission: 0 all passed, 0 with failures, 1 not finished, 0 unusable",
     ]
 
 
-def test_cli_grade_rejects_what_cannot_be_graded_without_starting_a_kernel(tmp_path, capsys):
+def test_cli_grade_rejects_what_cannot_be_graded_without_starting_a_process(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "lesson.py").write_text("# %%\nprint('no checks here')\n", encoding="utf-8")
-    assert main(["grade", str(tmp_path / "empty"), str(tmp_path / "lesson.py"), str(tmp_path / "missing.ipynb")]) == 2
+    (tmp_path / "other.py").write_text("# %%\nchecks.add_one(lambda x: x + 1)\n", encoding="utf-8")
+    assert main(["grade", str(tmp_path / "empty"), str(tmp_path / "lesson.py"), str(tmp_path / "other.py"), str(tmp_path / "missing.ipynb")]) == 2
     assert capsys.readouterr().out.splitlines() == [
         str(tmp_path / "empty"),
         "  🚫 unusable: this folder holds no .ipynb or .py notebooks",
         str(tmp_path / "lesson.py"),
         "  🚫 unusable: no check cells (`checks.<exercise>(...)`): is this an exercise notebook?",
+        str(tmp_path / "other.py"),
+        "  🚫 unusable: its checks (add_one) are not the course's: is this one of the course's exercise notebooks?",
         str(tmp_path / "missing.ipynb"),
         "  🚫 unusable: no such file or folder",
-        "3 submissions: 0 all passed, 0 with failures, 0 not finished, 3 unusable",
+        "4 submissions: 0 all passed, 0 with failures, 0 not finished, 4 unusable",
     ]
 
 
-def test_a_worker_process_starts_anywhere_and_answers_in_json_lines(tmp_path):
-    """The grader's worker process (grading.workers.worker_command, the code string it runs): a fresh Python,
-    started in another folder without PYTHONPATH, imports genai_course.grading.workers and answers each task
-    with one JSON line; a notebook it cannot grade starts no kernel."""
-    (tmp_path / "lesson.py").write_text("# %%\nprint('no checks here')\n", encoding="utf-8")
-    tasks = "".join(json.dumps({"path": str(tmp_path / name), "timeout": 5}) + "\n" for name in ("lesson.py", "missing.ipynb"))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(workers.worker_command(), input=tasks, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    answers = [json.loads(line)["result"] for line in done.stdout.splitlines()]
-    assert [(a["path"], a["status"], a["reason"], a["exercises"]) for a in answers] == [
-        (str(tmp_path / "lesson.py"), "unusable", "no check cells (`checks.<exercise>(...)`): is this an exercise notebook?", []),
-        (str(tmp_path / "missing.ipynb"), "unusable", "no such file", []),
-    ]
+def test_isolation_is_said_in_one_line_where_bubblewrap_is_missing(monkeypatch):
+    sandbox.bwrap.cache_clear()
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    try:
+        note = sandbox.isolation()
+        assert note is not None and "\n" not in note and "bubblewrap (bwrap) is not installed" in note
+        assert "verdicts are still computed apart" in note and "apt-get install bubblewrap" in note
+        assert sandbox.command(Path("/tmp/x"))[0] != "bwrap" and "bwrap" not in " ".join(sandbox.command(Path("/tmp/x"))[:1])
+    finally:
+        sandbox.bwrap.cache_clear()

@@ -92,21 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser(
-        "grade", help="run exercise notebooks and report each exercise; with --report, a class folder into a CSV",
-        description="Run exercise notebooks, each in its own kernel, and report every exercise. Exit code 0: all passed; "
-        "1: some did not pass; 2: unusable input.",
+        "grade", help="grade exercise notebooks and report each exercise; with --report, a class folder into a CSV",
+        description="Grade exercise notebooks, each apart: the course's own exercise notebook, holding only the learner's "
+        "function bodies, runs in a sandboxed process of its own (bubblewrap: no network, no files but its own folder), and "
+        "every check's verdict is computed in this process from what the check saw; what a notebook prints decides nothing. "
+        "Exit code 0: all passed; 1: some did not pass; 2: unusable input.",
         epilog="A class folder (--report): a learner is a subfolder, DIR/<learner>/NN_name.ipynb, or the start of a flat "
         "file's name up to '__', DIR/<learner>__NN_name.ipynb; a flat file without '__' is that learner's one notebook, "
         "DIR/<learner>.ipynb (.ipynb or py:percent .py; of a jupytext pair, the .ipynb). The CSV has one row per learner "
         "and exercise: learner, notebook, exercise, status (passed, failed, not_attempted, timed_out, not_run, unusable), "
-        "feedback, seconds, path; sorted by learner and notebook, then the notebook's order. A cell that will not stop when "
-        "interrupted has its kernel killed; a submission past --limit has its worker and kernel killed: the others go on.",
+        "feedback, seconds, path; sorted by learner and notebook, then the notebook's order. A check past its CPU time "
+        "(--timeout) or three times that of wall clock is interrupted; a process that dies fails its check and a fresh one "
+        "goes on; a submission past --limit has its process and everything it started killed: the others go on.",
     )
     p.add_argument("paths", nargs="+", help="notebooks (.ipynb or py:percent .py) or folders of them; with --report, one class folder DIR")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--timeout", type=arg.at_most(arg.MAX_TIMEOUT_S), default=120, help="seconds one cell may run (default 120)")
+    p.add_argument("--timeout", type=arg.at_most(arg.MAX_TIMEOUT_S), default=120, help="CPU seconds one check of a submission may use (default 120; wall clock: 3 times that, plus 10)")
     p.add_argument("--report", default=None, metavar="CSV", help="grade the class folder DIR and write one CSV row per learner and exercise (see below)")
-    p.add_argument("--jobs", type=arg.at_most(arg.MAX_JOBS), default=None, metavar="N", help="submissions graded at once, each in its own worker process and kernel (default: the CPU cores, at most 4)")
-    p.add_argument("--limit", type=arg.at_most(arg.MAX_TIMEOUT_S), default=None, metavar="S", help="hard wall-clock seconds for one submission; past it, its worker and kernel are killed (default: TIMEOUT for each code cell and one more, plus 60)")
+    p.add_argument("--jobs", type=arg.at_most(arg.MAX_JOBS), default=None, metavar="N", help="submissions graded at once, each in its own process (default: the CPU cores, at most 4)")
+    p.add_argument("--limit", type=arg.at_most(arg.MAX_TIMEOUT_S), default=None, metavar="S", help="hard wall-clock seconds for one submission; past it, its process and everything it started are killed (default: the wall clock of each check and one more, plus 60)")
     p.set_defaults(func=cmd_grade)
     return parser

@@ -1,8 +1,8 @@
 """``genai-course grade``: from the paths on the command line to the report and the exit code.
 
-Each submission runs in a fresh kernel (``grading.run``), in a worker process under a hard limit
-(``grading.workers``), and every check cell is judged (``grading.judge``); any line of a course
-solution that a message quotes is hidden (``grading.hide``). The report: one block per
+Each submission is graded apart (``grading.submission``), ``--jobs`` at once (``grading.workers``);
+any line of a course solution that a message quotes is hidden (``grading.hide``). Where the
+sandbox cannot be applied (no bubblewrap), it says so once, in one line, on stderr. The report: one block per
 submission, or ``--json``, and with ``--report`` the class CSV (``grading.report``).
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from .hide import course_solution_lines, hide_solutions
 from .report import Submission, class_submissions, format_result, report_rows, write_report
 from .results import GradingError, SubmissionResult
+from .sandbox import isolation
 from .workers import grade_all
 
 __all__ = ["main_grade"]
@@ -39,8 +40,9 @@ def main_grade(paths: list[str], as_json: bool, timeout: int, report: str | Path
     """``genai-course grade PATH... [--json] [--timeout S] [--jobs N] [--limit S] [--report CSV]``.
 
     Exit code 0 all passed, 1 some not passed, 2 unusable (a submission, or with ``report``
-    the folder). Each submission is graded in a worker process of its own kernel, ``jobs`` at
-    once, within ``limit`` seconds (default: ``default_limit``), and reported in order. With
+    the folder). Each submission is graded apart (``grading.submission``), ``jobs`` at once, each check
+    within ``timeout`` CPU seconds and the submission within ``limit`` seconds of wall clock (default:
+    ``submission.hard_limit``), and reported in order. With
     ``report``, ``paths`` is one class folder (see ``class_submissions``) and a CSV of
     REPORT_COLUMNS is written, one row per learner and exercise.
     """
@@ -56,6 +58,9 @@ def main_grade(paths: list[str], as_json: bool, timeout: int, report: str | Path
         items = [(str(s.path), s.reason) for s in subs]
     else:
         items = _expand(paths)
+    note = isolation() if any(reason is None for _, reason in items) else None
+    if note:
+        print(f"genai-course grade: {note}", file=sys.stderr)
     hidden = course_solution_lines()
     shown: dict[int, SubmissionResult] = {}
 
