@@ -81,3 +81,28 @@ def reference_tests(correct: dict[str, list[Callable[..., Any]]]) -> tuple[Calla
         assert torch.equal(torch.random.get_rng_state(), before)
 
     return test_correct_solution_passes, test_checks_leave_the_global_random_state_alone
+
+
+def file_round_trip_tests(correct: dict[str, Any], mistakes: Sequence[Sequence[Any]]) -> Callable[..., None]:
+    """The test a check file runs on its reference answers (``correct``: name -> answer or answers) and
+    mistakes (rows that start with (name, learner's function, ...)): what the probe saw, saved and loaded as
+    the grader carries it (``observations.save``, ``load``), gets the verdict it gets in place, "passed" for
+    a reference answer and "failed" for a mistake."""
+    import torch
+
+    from genai_course.checks import observations
+
+    cases = [(name, fn, "passed") for name, fns in correct.items() for fn in (fns if isinstance(fns, (list, tuple)) else [fns])]
+    cases += [(row[0], row[1], "failed") for row in mistakes]
+
+    @pytest.mark.parametrize("name, fn, status", cases, ids=[f"{c[0]}-{c[2]}-{k}" for k, c in enumerate(cases)])
+    def test_the_verdict_survives_the_observation_files(name: str, fn: Callable[..., Any], status: str, tmp_path: Any) -> None:
+        exercise = checks.REGISTRY[name]
+        torch.manual_seed(0)
+        seen = exercise.probe(fn)
+        observations.save(seen, tmp_path, "x")
+        again = exercise.verdict(observations.load(tmp_path, "x"), strict=True)
+        assert again == exercise.verdict(seen, strict=True)
+        assert again.status == status, again
+
+    return test_the_verdict_survives_the_observation_files

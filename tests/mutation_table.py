@@ -54,7 +54,7 @@ def solution_file(lesson: str) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
-def _solution(lesson: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+def solution_namespace(lesson: str) -> tuple[dict[str, Any], tuple[str, ...]]:
     """(namespace after the solution's setup cell and every solution cell, the solution cells)."""
     cells = _cells(solution_file(lesson))
     namespace: dict[str, Any] = {"__name__": f"solution_{lesson}"}
@@ -65,9 +65,20 @@ def _solution(lesson: str) -> tuple[dict[str, Any], tuple[str, ...]]:
     return namespace, solved
 
 
+def _lesson(check: str) -> str:
+    return checks.EXERCISES[check].split()[1].split(".")[0].zfill(2)
+
+
+def course_solution(check: str) -> Any:
+    """The course's solution that ``check`` is called on in its solution notebook (``checks.<check>(<name>)``)."""
+    lesson = _lesson(check)
+    (arg,) = re.findall(rf"^checks\.{check}\((\w+)\)", solution_file(lesson).read_text(encoding="utf-8"), re.M)
+    return solution_namespace(lesson)[0][arg]
+
+
 def mutant_function(row: Mutant) -> Any:
-    lesson = row.lesson or checks.EXERCISES[row.check].split()[1].split(".")[0].zfill(2)
-    namespace, solved = _solution(lesson)
+    lesson = row.lesson or _lesson(row.check)
+    namespace, solved = solution_namespace(lesson)
     (cell,) = [c for c in solved if re.search(rf"^(def|class) {re.escape(row.function)}\b", c, re.M)]
     assert cell.count(row.find) == 1, f"{row.find!r} occurs {cell.count(row.find)} times in the cell of {row.function}"
     mutated = dict(namespace)

@@ -6,10 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genai_course import checks
 from genai_course.checks import attention as attention_checks
-from genai_course.checks import observations
-from check_protocol import assert_named_mistake, assert_registered, reference_tests
+from check_protocol import assert_named_mistake, assert_registered, file_round_trip_tests, reference_tests
 
 INF = float("inf")
 
@@ -51,14 +49,6 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
 
 
 test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
-
-
-@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
-def test_observations_survive_their_files(name, fn, tmp_path):
-    """The grader judges the observations as it reads them back from the learner's process: same verdict."""
-    exercise = checks.REGISTRY[name]
-    observations.save(exercise.probe(fn), tmp_path, "x")
-    assert exercise.verdict(observations.load(tmp_path, "x")).status == "passed"
 
 
 # --------------------------------------------------------------------------- typical mistakes: 9.3
@@ -141,10 +131,4 @@ def test_typical_mistake_is_named(name, fn, fragments, capsys):
     assert_named_mistake(name, fn, fragments, capsys)
 
 
-@pytest.mark.parametrize("name, fn, fragments", MISTAKES[::3], ids=[f"{m[0]}-{3 * i}" for i, m in enumerate(MISTAKES[::3])])
-def test_a_mistake_reads_the_same_from_the_files(name, fn, fragments, tmp_path):
-    exercise = checks.REGISTRY[name]
-    torch.manual_seed(0)
-    seen = exercise.probe(fn)
-    observations.save(seen, tmp_path, "x")
-    assert exercise.verdict(observations.load(tmp_path, "x")) == exercise.verdict(seen)
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from genai_course import checks, metrics
-from genai_course.checks import audit as audit_checks, observations
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from genai_course import metrics
+from genai_course.checks import audit as audit_checks
+from check_protocol import assert_named_mistake, assert_passes, assert_registered, file_round_trip_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -173,12 +173,4 @@ def test_every_named_slip_differs_from_the_truth():
         assert not all(torch.equal(slip(s, h, q), ce._flags(s, h, q)) for s, h, q in ce._copy_cases())
 
 
-@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns] + [(m[0], m[1]) for m in MISTAKES],
-                         ids=lambda v: v if isinstance(v, str) else "")
-def test_the_verdict_survives_saving_the_observations(name, fn, tmp_path):
-    """The grader judges observations read back from files: same verdict as the notebook's."""
-    exercise = checks.REGISTRY[name]
-    seen = exercise.probe(fn)
-    observations.save(seen, tmp_path, "x")
-    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True) == exercise.verdict(seen, strict=True)
-    assert exercise.verdict(seen).status == ("passed" if fn in CORRECT.get(name, []) else "failed")
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

@@ -9,10 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_course import checks, gan
-from genai_course.checks import REGISTRY, observations
 from genai_course.checks import conditional as conditional_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
-from mutation_table import _solution
+from check_protocol import assert_named_mistake, assert_passes, assert_registered, file_round_trip_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -176,28 +174,4 @@ def test_typical_mistake_is_named(name, fn, fragments, capsys):
     assert_named_mistake(name, fn, fragments, capsys)
 
 
-def _plain(x):
-    """Whether observations hold only plain data and tensors (no module, function or other object)."""
-    if isinstance(x, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in x.items())
-    if isinstance(x, (list, tuple)):
-        return all(_plain(v) for v in x)
-    return x is None or isinstance(x, (bool, int, float, str, torch.Tensor))
-
-
-@pytest.mark.parametrize("name, fn", [(n, f) for n, fns in CORRECT.items() for f in fns] + [m[:2] for m in MISTAKES],
-                         ids=[f"{n}-{k}" for k, n in enumerate([n for n, fns in CORRECT.items() for _ in fns] + [m[0] for m in MISTAKES])])
-def test_the_verdict_survives_the_observations_files(name, fn, tmp_path):
-    """The grader's way: the probe's observations saved, loaded in another process, judged there."""
-    exercise = REGISTRY[name]
-    seen = exercise.probe(fn)
-    assert _plain(seen)
-    observations.save(seen, tmp_path, "x")
-    assert exercise.verdict(observations.load(tmp_path, "x")) == exercise.verdict(seen)
-
-
-@pytest.mark.parametrize("name", list(CORRECT))
-def test_the_course_solution_passes_through_the_files(name, tmp_path):
-    exercise, fn = REGISTRY[name], _solution("07")[0][name]
-    observations.save(exercise.probe(fn), tmp_path, "x")
-    assert exercise.verdict(observations.load(tmp_path, "x")).status == "passed"
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

@@ -6,9 +6,7 @@ import pytest
 import torch
 
 from genai_course.checks import data_parallel as data_parallel_checks
-from genai_course import checks
-from genai_course.checks import observations
-from check_protocol import assert_named_mistake, assert_registered, reference_tests
+from check_protocol import assert_named_mistake, assert_registered, file_round_trip_tests, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -187,12 +185,4 @@ def test_every_named_slip_differs_from_the_truth():
 # --------------------------------------------------------------------------- observations through files
 
 
-@pytest.mark.parametrize("name, fn", [(n, f) for n, fs in CORRECT.items() for f in fs] + [(n, f) for n, f, _ in MISTAKES],
-                         ids=lambda v: v if isinstance(v, str) else "")
-def test_the_verdict_survives_the_observation_files(name, fn, tmp_path):
-    """What the probe saw, saved and loaded as the grader carries it, gets the verdict it gets in place."""
-    exercise = checks.REGISTRY[name]
-    torch.manual_seed(0)
-    seen = exercise.probe(fn)
-    observations.save(seen, tmp_path, "x")
-    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True) == exercise.verdict(seen, strict=True)
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from genai_course import checks, diffusion
-from genai_course.checks import diffusion as diffusion_checks, observations
-from check_protocol import assert_named_mistake, assert_not_attempted, assert_passes, assert_registered
+from genai_course import diffusion
+from genai_course.checks import diffusion as diffusion_checks
+from check_protocol import assert_named_mistake, assert_not_attempted, assert_passes, assert_registered, file_round_trip_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -174,13 +174,4 @@ def test_not_attempted_waits(capsys):
 REFERENCES = [(name, fn) for name, fns in CORRECT.items() for fn in fns] + [(name, fn) for name, fn, _ in MISTAKES]
 
 
-@pytest.mark.parametrize("name, fn", REFERENCES, ids=[f"{m[0]}-{i}" for i, m in enumerate(REFERENCES)])
-def test_the_verdict_survives_the_observations_files(name, fn, tmp_path):
-    """The grader judges the probe's observations after save and load: same verdict as in place."""
-    exercise = checks.REGISTRY[name]
-    torch.manual_seed(0)
-    seen = exercise.probe(fn)
-    observations.save(seen, tmp_path, "x")
-    again = exercise.verdict(observations.load(tmp_path, "x"), strict=True)
-    assert again == exercise.verdict(seen, strict=True)
-    assert again.status == ("passed" if fn in CORRECT[name] else "failed"), again
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

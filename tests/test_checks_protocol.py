@@ -14,9 +14,10 @@ import torch
 
 from genai_course import checks
 from genai_course.checks import CheckFailed, Verdict, _protocol
-from genai_course.checks.observations import observe
+from genai_course.checks.observations import load, observe, save
 
 from check_protocol import assert_not_attempted
+from mutation_table import course_solution
 
 CHECK_MODULES = [name for _, name, _ in pkgutil.iter_modules(checks.__path__) if not name.startswith("_") and name != "observations"]
 
@@ -138,3 +139,12 @@ def test_every_exercise_is_tested_in_a_checks_test_file():
     text = "".join(p.read_text() for p in Path(__file__).parent.glob("test_checks*.py"))
     untested = [name for name in checks.EXERCISES if f"checks.{name}" not in text and f'"{name}"' not in text]
     assert not untested, f"no test mentions these checks: {untested}"
+
+
+@pytest.mark.parametrize("name", list(checks.EXERCISES))
+def test_the_course_solution_passes_through_the_observation_files(name, tmp_path):
+    """Each check on the course's own solution (solutions/NN_*.py), judged as the grader judges: the probe's
+    observations saved, loaded back as plain data and judged apart."""
+    exercise = checks.REGISTRY[name]
+    save(exercise.probe(course_solution(name)), tmp_path, "x")
+    assert exercise.verdict(load(tmp_path, "x"), strict=True).status == "passed"

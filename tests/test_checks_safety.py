@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from genai_course import checkpoints, checks
-from genai_course.checks import observations
 from genai_course.checks import safety as safety_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered
+from check_protocol import assert_named_mistake, assert_passes, assert_registered, file_round_trip_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -228,20 +227,6 @@ def test_typical_mistake_is_named(name, fn, fragments, capsys, tmp_path):
     assert_named_mistake(name, fn, fragments, capsys)
 
 
-ANSWERS = [(name, fn, "passed") for name, fns in CORRECT.items() for fn in fns] + [(name, fn, "failed") for name, fn, _ in MISTAKES]
-
-
-@pytest.mark.parametrize("name, fn, status", ANSWERS, ids=[f"{a[0]}-{i}" for i, a in enumerate(ANSWERS)])
-def test_the_observations_survive_the_files_the_grader_reads(name, fn, status, tmp_path):
-    """The probe's observations, written and read back as the grader does, get the judge's verdict unchanged."""
-    exercise = checks.REGISTRY[name]
-    seen = exercise.probe(fn)
-    observations.save(seen, tmp_path, "x")
-    verdict = exercise.verdict(seen, strict=True)
-    assert verdict.status == status
-    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True) == verdict
-
-
 def test_the_unpickling_probe_leaves_collections_and_imports_as_they_were():
     import collections
     import sys
@@ -262,3 +247,6 @@ def test_the_checks_leave_no_files_behind_and_the_crafted_code_is_harmless(tmp_p
     with pytest.raises(checks.CheckFailed):
         checks.safe_load(pickle_load)
     assert list(tmp_path.iterdir()) == []
+
+
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

@@ -9,9 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_course import checks, vae
-from genai_course.checks import REGISTRY, observations
 from genai_course.checks import vae as vae_checks
-from check_protocol import assert_named_mistake, assert_registered, reference_tests
+from check_protocol import assert_named_mistake, assert_registered, file_round_trip_tests, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -226,22 +225,6 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert list(CORRECT) == vae_checks.__all__
 
 
-@pytest.mark.parametrize("name, fn", [(n, f) for n, fns in CORRECT.items() for f in fns], ids=lambda v: v if isinstance(v, str) else "")
-def test_correct_solution_passes_through_observation_files(name, fn, tmp_path):
-    """The grader's way: the probe's observations saved as files, loaded, and judged apart from the learner's code."""
-    exercise = REGISTRY[name]
-    observations.save(exercise.probe(fn), tmp_path, "x")
-    assert exercise.verdict(observations.load(tmp_path, "x"), strict=True).status == "passed"
-
-
-@pytest.mark.parametrize("name, fn, fragments", [m for m in MISTAKES if m[0] == "make_conditional_decoder"][-4:])
-def test_label_as_one_number_is_caught_through_observation_files(name, fn, fragments, tmp_path):
-    exercise = REGISTRY[name]
-    observations.save(exercise.probe(fn), tmp_path, "x")
-    verdict = exercise.verdict(observations.load(tmp_path, "x"), strict=True)
-    assert verdict.status == "failed" and all(f in verdict.message for f in fragments), verdict
-
-
 def test_decoder_whose_forward_is_missing_is_not_attempted(capsys):
     class Empty(nn.Module):
         def __init__(self):
@@ -263,3 +246,6 @@ def test_decoder_returning_logits_is_not_taken_for_probabilities(hidden, batch_n
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

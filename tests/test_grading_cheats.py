@@ -23,6 +23,8 @@ import genai_course
 from genai_course.cli import main
 from genai_course.grading import isolation
 
+from shared import running
+
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "02_the_generator"
 TODO = '    # TODO: write your solution here (see the exercise above), then run the check below.\n    raise NotImplementedError("exercise not attempted yet")\n'
@@ -99,18 +101,6 @@ def cheats(klass: Path, port: int) -> dict[str, str]:
     }
 
 
-def _running(token: str) -> list[str]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if token.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(pid)
-            except OSError:
-                continue
-    return found
-
-
 @pytest.mark.notebooks
 def test_every_cheat_is_graded_not_passed_and_leaves_nothing_behind(tmp_path, capsys):
     if isolation() is not None:  # skip on a laptop without bubblewrap; under CI (make test installs it) a failure
@@ -173,4 +163,4 @@ def test_every_cheat_is_graded_not_passed_and_leaves_nothing_behind(tmp_path, ca
     assert not connections
     assert not [p for p in (ROOT, Path(genai_course.__file__).parent, klass, tmp_path) if list(p.glob(f"PWNED-{TOKEN}"))]
     assert sorted(p.relative_to(klass).as_posix() for p in klass.rglob("*")) == before
-    assert _running(TOKEN) == []
+    assert running(TOKEN) == []

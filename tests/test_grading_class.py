@@ -21,6 +21,8 @@ from genai_course import grading
 from genai_course.cli import main
 from genai_course.grading import HIDDEN, REPORT_COLUMNS, ExerciseResult, SubmissionResult
 
+from shared import running
+
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "04_loss_functions"
 EXERCISES = ["discriminator_loss", "nonsaturating_g_loss", "gradient_penalty"]
@@ -176,19 +178,6 @@ def test_hide_solutions_replaces_a_quoted_solution_line():
 # --- graded apart: a process for each submission -------------------------------------------
 
 
-def _running(token: str) -> list[str]:
-    """Processes whose command line holds ``token``."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if token.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(pid)
-            except OSError:
-                continue
-    return found
-
-
 @pytest.mark.notebooks
 def test_a_submission_past_its_limit_is_killed_and_the_next_is_graded(tmp_path, capsys):
     """A check that waits without using CPU (and ignores the signals it is sent) runs into the submission's hard
@@ -209,7 +198,7 @@ def test_a_submission_past_its_limit_is_killed_and_the_next_is_graded(tmp_path, 
     feedback = [r["feedback"] for r in read_report(out)]
     assert feedback[1] == "the submission reached its time limit of 15 s while this check ran, so grading stopped"
     assert feedback[2] == "not run: the submission reached its time limit of 15 s in check 2, so grading stopped there"
-    assert _running(token) == []
+    assert running(token) == []
 
 
 LEAKY_SLIPS = {  # (lesson, learner): (old, new, status of the exercise, what its feedback says)
