@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -172,3 +173,30 @@ def test_isolation_is_said_in_one_line_where_bubblewrap_is_missing(monkeypatch):
         assert sandbox.command(Path("/tmp/x"))[0] != "bwrap" and "bwrap" not in " ".join(sandbox.command(Path("/tmp/x"))[:1])
     finally:
         sandbox.bwrap.cache_clear()
+
+
+@pytest.mark.notebooks
+def test_the_same_submission_gets_the_same_verdicts_on_a_busy_machine(tmp_path, capsys):
+    """Time limits are CPU seconds of the learner's own process: two processes spinning beside the grader (on a
+    2-core machine, more runnable processes than cores) change how long grading takes, never a verdict."""
+    lesson = "05_training_loop"
+    right = write(tmp_path / "right.ipynb", (ROOT / "solutions" / f"{lesson}.py").read_text(encoding="utf-8"))
+    wrong = write(tmp_path / "wrong.ipynb", edit((ROOT / "solutions" / f"{lesson}.py").read_text(encoding="utf-8"),
+                                                 "    opt_d.zero_grad()\n", ""))
+
+    def verdicts() -> list[tuple[str, str, str]]:
+        assert main(["grade", "--json", "--timeout", "4", "--jobs", "2", str(right), str(wrong)]) == 1
+        return [(e["name"], e["status"], e["message"]) for r in json.loads(capsys.readouterr().out)["submissions"] for e in r["exercises"]]
+
+    idle = verdicts()
+    spin = "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 120:\n    pass\n"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
+    try:
+        busy = verdicts()
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert busy == idle
+    assert [status for _, status, _ in idle] == ["passed"] * 3 + ["failed", "passed", "failed"]
+    assert "zero_grad() on opt_d before you call backward()" in idle[3][2] and "[solution hidden]" not in idle[3][2]

@@ -16,9 +16,9 @@ _D_STEP_BODY = """    fake = G(z).detach()  # (B, 2): no path back into G
 ROWS = [
     # 5.1 the discriminator's step: missing zero_grad, missing detach (also when G's gradients are cleared after),
     # a flipped sign, a wrong returned loss
-    Mutant("d_step", "d_step", "    opt_d.zero_grad()\n", "", ["opt_d.zero_grad()", "left over"]),
+    Mutant("d_step", "d_step", "    opt_d.zero_grad()\n", "", ["zero_grad() on opt_d", "left over"]),
     Mutant("d_step", "d_step", "    opt_d.zero_grad()\n    loss.backward()\n    opt_d.step()\n",
-           "    loss.backward()\n    opt_d.step()\n    opt_d.zero_grad()\n", ["opt_d.zero_grad() before loss.backward()"]),
+           "    loss.backward()\n    opt_d.step()\n    opt_d.zero_grad()\n", ["zero_grad() on opt_d before you call backward()"]),
     Mutant("d_step", "d_step", "fake = G(z).detach()", "fake = G(z)", ["gradients reached G", "detach"]),
     Mutant("d_step", "d_step", _D_STEP_BODY, _D_STEP_BODY.replace("G(z).detach()", "G(z)") + "    G.zero_grad()  # hides the gradients that reached G\n",
            ["gradients reached G", "detach"]),
@@ -30,7 +30,7 @@ ROWS = [
     Mutant("d_step", "d_step", "loss = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()",
            "loss = F.softplus(-D(real)).sum() + F.softplus(D(fake)).sum()", ["sum over the batch", "take the mean"]),
     # 5.2 the generator's step
-    Mutant("g_step", "g_step", "    opt_g.zero_grad()\n", "", ["opt_g.zero_grad()", "left over"]),
+    Mutant("g_step", "g_step", "    opt_g.zero_grad()\n", "", ["zero_grad() on opt_g", "left over"]),
     Mutant("g_step", "g_step", "loss = F.softplus(-D(G(z))).mean()", "loss = F.softplus(-D(G(z).detach())).mean()",
            ["G's weights did not change", "do not detach"]),
     Mutant("g_step", "g_step", "loss = F.softplus(-D(G(z))).mean()", "loss = -F.softplus(-D(G(z))).mean()", ["the loss's sign"]),

@@ -139,13 +139,13 @@ def _judge_d_step(seen: Observed) -> str:
     if rec["type"] not in ("float", "float64"):
         raise CheckFailed(f"d_step should return the loss as a Python float (use .item()), got {rec['type']}")
     if not _changed(D, seen["D1"]):
-        raise CheckFailed("D's weights did not change: call opt_d.zero_grad(), loss.backward() and opt_d.step()")
+        raise CheckFailed("D's weights did not change: clear opt_d's gradients (zero_grad), call backward() on the loss, then step opt_d")
     if _changed(G, seen["G1"]):
         raise CheckFailed("G's weights changed during the discriminator's step: only opt_d should step")
     if seen["g_grad"]:
         raise CheckFailed("gradients reached G: detach the fakes (G(z).detach()) so D's loss does not flow into G")
     if _used_stale_gradients(D, seen["D1"]):
-        raise CheckFailed("the step followed gradients left over from before your step: call opt_d.zero_grad() before loss.backward() "
+        raise CheckFailed("the step followed gradients left over from before your step: clear them with zero_grad() on opt_d before you call backward() "
                           "(backward adds to .grad, it does not replace it)")
 
     def bce(state: dict[str, torch.Tensor]) -> float:  # D's loss measured here, not as the learner reports it
@@ -189,11 +189,11 @@ def _judge_g_step(seen: Observed) -> str:
     if rec["type"] not in ("float", "float64"):
         raise CheckFailed(f"g_step should return the loss as a Python float (use .item()), got {rec['type']}")
     if not _changed(G, seen["G1"]):
-        raise CheckFailed("G's weights did not change: call opt_g.zero_grad(), loss.backward() and opt_g.step(), and do not detach the fakes here")
+        raise CheckFailed("G's weights did not change: clear opt_g's gradients (zero_grad), call backward() on the loss, then step opt_g, and do not detach the fakes here")
     if _changed(D, seen["D1"]):
         raise CheckFailed("D's weights changed during the generator's step: only opt_g should step")
     if _used_stale_gradients(G, seen["G1"]):
-        raise CheckFailed("the step followed gradients left over from before your step: call opt_g.zero_grad() before loss.backward() "
+        raise CheckFailed("the step followed gradients left over from before your step: clear them with zero_grad() on opt_g before you call backward() "
                           "(backward adds to .grad, it does not replace it)")
     before, after = _fool(G, D, _state(G)), _fool(G, D, seen["G31"])
     if not after > before:

@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -32,6 +33,9 @@ from .results import ExerciseResult, GradingError, SubmissionResult, one_line
 
 __all__ = ["hard_limit", "grade_submission", "judge_observations"]
 
+# Judges rebuild their cases from torch's global random state (seeded, inside fork_rng): with --jobs
+# submissions graded in threads of this process, two judges at once would draw from each other's seeds.
+_JUDGING = threading.Lock()
 _NAME_HINT = " (the grader runs only the code inside the exercise's functions: import or define what your function uses inside it)"
 
 
@@ -45,7 +49,8 @@ def judge_observations(check: Check, seen: dict | None, program: Program) -> Exe
     exercise = REGISTRY.get(check.name)
     if exercise is None:
         return ExerciseResult(check.name, "failed", f"this course has no check named {check.name}")
-    status, message = exercise.verdict(seen or {})
+    with _JUDGING:
+        status, message = exercise.verdict(seen or {})
     region = program.regions.get(check.arg, "learner")
     if status == "not_attempted" and region not in ("learner", "template"):
         return ExerciseResult(check.name, "failed", f"{exercise.label}: {region}, so the grader could not read your {check.arg}")
