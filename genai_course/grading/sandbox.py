@@ -9,10 +9,11 @@ folder and a private ``/tmp``; it has no network, its own process namespace (eve
 dies with it) and no view of other processes. Without bubblewrap, ``isolation()`` says in one
 line what is not applied; the process still runs in its own folder, session and limits.
 
-Limits in both cases (``Limits``): address space (``RLIMIT_AS``), CPU seconds for the whole run
-(``RLIMIT_CPU``: every check's share, plus the start), the size of a file it writes, no core
-files. The probe process interrupts each check itself (CPU and wall clock, ``grading.probe``);
-the grader kills the whole process at the submission's hard deadline (``wait``).
+Limits in both cases (``Limits``; on POSIX systems): address space (``RLIMIT_AS``), CPU seconds
+for the whole run (``RLIMIT_CPU``: every check's share, plus the start), the size of a file it
+writes, no core files. The probe process interrupts each check itself (CPU and wall clock,
+``grading.probe``); the grader kills the whole process at the submission's hard deadline
+(``Learner.wait``).
 """
 
 from __future__ import annotations
@@ -20,18 +21,18 @@ from __future__ import annotations
 import functools
 import json
 import os
-import resource
-import select
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Limits", "bwrap", "isolation", "command", "start", "said", "answer", "wait", "kill"]
+__all__ = ["Limits", "Learner", "bwrap", "isolation", "command", "start"]
 
 PACKAGE = Path(__file__).resolve().parents[1]  # genai_course/
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/alternatives", "/etc/ld.so.cache",
@@ -104,12 +105,78 @@ def _environment(folder: Path) -> dict[str, str]:
     return env
 
 
-def start(folder: Path, task: dict[str, Any], limits: Limits, checks: int) -> subprocess.Popen:
+class Learner:
+    """A learner's process (``start``): what it says on its stdout, one line at a time (read by a thread,
+    so waiting works alike on every platform), what it is told on its stdin, and its end."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        try:
+            while True:
+                line = self.proc.stdout.readline(101)
+                if not line.endswith(b"\n"):  # the end, or longer than the probe process ever says
+                    break
+                self.lines.put(line.decode("ascii", "replace").strip())
+        except (OSError, ValueError):
+            pass
+        self.lines.put(None)
+
+    def said(self, deadline: float) -> str | None:
+        """The next line it says before ``deadline`` (time.monotonic()); None when it ended or at the deadline."""
+        try:
+            return self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+
+    def answer(self, text: str) -> None:
+        """Say ``text`` on its stdin (that its observations were taken)."""
+        try:
+            self.proc.stdin.write(f"{text}\n".encode("ascii"))  # type: ignore[union-attr]
+            self.proc.stdin.flush()  # type: ignore[union-attr]
+        except (OSError, ValueError):
+            pass
+
+    def wait(self, deadline: float) -> int | None:
+        """Wait for it until ``deadline``; past it, kill it and everything it started (its session; with bwrap,
+        its process namespace). Its exit code, or None if it was killed at the deadline."""
+        try:
+            return self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL it and its session (whatever it left there too), and reap it."""
+        if hasattr(os, "killpg"):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+
+
+def start(folder: Path, task: dict[str, Any], limits: Limits, checks: int) -> Learner:
     """Start the learner's process in ``folder`` on ``task`` (``grading.probe``), within ``limits`` for ``checks`` checks.
     Its stdin and stdout stay open: it says on stdout which check's observations it wrote, and waits for the answer."""
     cpu_total = int(limits.cpu * max(1, checks) + 60)
 
     def limit() -> None:  # in the child, before exec: bwrap and everything under it inherit these
+        import resource
+
         for which, value in ((resource.RLIMIT_AS, limits.memory), (resource.RLIMIT_CPU, cpu_total),
                              (resource.RLIMIT_FSIZE, limits.file), (resource.RLIMIT_CORE, 0)):
             try:
@@ -117,68 +184,13 @@ def start(folder: Path, task: dict[str, Any], limits: Limits, checks: int) -> su
             except (ValueError, OSError):
                 pass
 
+    posix = os.name == "posix"
     proc = subprocess.Popen(command(folder), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None if os.environ.get(
-        "GENAI_COURSE_GRADING_DEBUG") else subprocess.DEVNULL, cwd=folder, env=_environment(folder), start_new_session=True,
-        preexec_fn=limit)
-    assert proc.stdin is not None
+        "GENAI_COURSE_GRADING_DEBUG") else subprocess.DEVNULL, cwd=folder, env=_environment(folder), start_new_session=posix,
+        preexec_fn=limit if posix else None)
     try:
-        proc.stdin.write((json.dumps(task) + "\n").encode("utf-8"))
-        proc.stdin.flush()
+        proc.stdin.write((json.dumps(task) + "\n").encode("utf-8"))  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
     except OSError:  # it died at once
         pass
-    return proc
-
-
-def said(proc: subprocess.Popen, deadline: float) -> str | None:
-    """The next line the learner's process says on its stdout, before ``deadline`` (time.monotonic());
-    None when it ended (closed its stdout) or at the deadline."""
-    assert proc.stdout is not None
-    fd, line = proc.stdout.fileno(), b""
-    while not line.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return None
-        chunk = os.read(fd, 1)
-        if not chunk:
-            return None
-        line += chunk
-        if len(line) > 100:  # not what the probe process says
-            return None
-    return line.decode("ascii", "replace").strip()
-
-
-def answer(proc: subprocess.Popen, text: str) -> None:
-    """Say ``text`` on the learner's process's stdin (that its observations were taken)."""
-    try:
-        proc.stdin.write(f"{text}\n".encode("ascii"))  # type: ignore[union-attr]
-        proc.stdin.flush()  # type: ignore[union-attr]
-    except (OSError, ValueError):
-        pass
-
-
-def wait(proc: subprocess.Popen, deadline: float) -> int | None:
-    """Wait for the learner's process until ``deadline`` (time.monotonic()); past it, kill it and everything it
-    started (its session; with bwrap, its process namespace). Its exit code, or None if it was killed at the deadline."""
-    try:
-        return proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        kill(proc)
-        return None
-
-
-def kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the learner's process and its session, and reap it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        proc.kill()
-    except OSError:
-        pass
-    proc.wait()
-    for stream in (proc.stdin, proc.stdout):
-        try:
-            stream.close()  # type: ignore[union-attr]
-        except OSError:
-            pass
+    return Learner(proc)

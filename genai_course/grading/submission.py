@@ -15,10 +15,8 @@ the process and everything it started is killed: that check timed out, the later
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -77,19 +75,11 @@ def _take(folder: Path, name: str) -> dict | None:
     return seen
 
 
-def _reap(proc) -> None:
-    """Kill whatever the learner's process left in its session (there is nothing where bwrap ran it)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def grade_submission(path: str | Path, root: Path, limits: sandbox.Limits, limit: float | None = None,
                      on_process=None) -> SubmissionResult:
     """Grade one submission (see the module's docstring). Never raises for a bad submission: it comes back
-    "unusable" with a one-line reason. ``on_process(proc)`` gets each learner process as it starts (and
-    None when it ended), so a grader that is stopped can kill it."""
+    "unusable" with a one-line reason. ``on_process(learner)`` gets each learner process
+    (``sandbox.Learner``) as it starts (and None when it ended), so a grader that is stopped can kill it."""
     path, began = Path(path), time.monotonic()
     try:
         program = build_program(path, root)
@@ -106,12 +96,12 @@ def grade_submission(path: str | Path, root: Path, limits: sandbox.Limits, limit
         names, first = [secrets.token_hex(16) for _ in checks], 0
         while first < len(checks):
             task = {"steps": steps, "names": names, "start": first, "cpu": limits.cpu, "wall": limits.wall}
-            proc = sandbox.start(folder, task, limits, len(checks) - first)
+            learner = sandbox.start(folder, task, limits, len(checks) - first)
             if on_process:
-                on_process(proc)
+                on_process(learner)
             expected = first
             while expected < len(checks):  # each check's observations, taken as soon as they are written
-                line = sandbox.said(proc, deadline)
+                line = learner.said(deadline)
                 if line is None:
                     break
                 if line != str(expected):
@@ -120,11 +110,10 @@ def grade_submission(path: str | Path, root: Path, limits: sandbox.Limits, limit
                 if seen is None:
                     continue
                 results[expected] = judge_observations(checks[expected], seen, program)
-                sandbox.answer(proc, line)
+                learner.answer(line)
                 expected += 1
-            code = sandbox.wait(proc, deadline if expected < len(checks) else time.monotonic() + 30)
-            _reap(proc)
-            sandbox.kill(proc)
+            code = learner.wait(deadline if expected < len(checks) else time.monotonic() + 30)
+            learner.kill()  # and whatever it left in its session (with bwrap, nothing is left)
             if on_process:
                 on_process(None)
             if expected >= len(checks):

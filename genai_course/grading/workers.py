@@ -50,7 +50,7 @@ class _Live:
                 self.procs[key] = proc
                 closed = self.closed
             if closed:
-                sandbox.kill(proc)
+                proc.kill()
 
         return on_process
 
@@ -59,7 +59,7 @@ class _Live:
             self.closed = True
             procs = list(self.procs.values())
         for proc in procs:
-            sandbox.kill(proc)
+            proc.kill()
 
 
 def grade_all(items: list[tuple[str, str | None]], timeout: float, jobs: int | None, limit: float | None,
