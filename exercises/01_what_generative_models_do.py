@@ -8,6 +8,10 @@
 # sampler for the ring of 8 Gaussians and the log density of an equal-weight Gaussian
 # mixture. Replace each `raise NotImplementedError` with your code, then run the check
 # cell below it: it prints ✅ when your function is right, or says what is wrong.
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import math

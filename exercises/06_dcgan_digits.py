@@ -11,6 +11,10 @@
 #
 # At the end, your two networks train against each other for a few hundred steps (about
 # 10 seconds), so you can see your generator start to draw.
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import matplotlib.pyplot as plt

@@ -15,6 +15,10 @@
 # over $L$ = `latent_dim` latents, both of shape (B, L), with $\log \sigma^2$ = `logvar`
 # (so $\sigma^2$ = `logvar.exp()` and $\sigma$ = `(logvar / 2).exp()`). Labels
 # $y \in \{0, \dots, K-1\}$ are whole numbers (int64), $K$ = `num_classes`.
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import matplotlib.pyplot as plt

@@ -17,6 +17,10 @@
 # `NameSplit.tensors(vocab)` gives `inputs` and `targets`, both (N, T) int64, such that
 # `inputs[n, t]` is followed by `targets[n, t]`: for "Ada", inputs = START A d a END END ...
 # and targets = A d a END -100 -100 ...; a target of -100 marks padding (nothing to predict).
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import matplotlib.pyplot as plt

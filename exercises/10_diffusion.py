@@ -17,6 +17,10 @@
 # the share of the data's variance left after step $t$. A schedule holds them as three (T,)
 # float32 tensors, `betas`, `alphas` and `alpha_bars`; data are in model units (digits scaled
 # from [0, 1] to [-1, 1]).
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import matplotlib.pyplot as plt

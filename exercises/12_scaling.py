@@ -18,6 +18,10 @@
 # $L = \frac{1}{B} \sum_{i=1}^{B} \ell_i$.
 #
 # The model for the demonstrations is a small digit classifier on scikit-learn's 8x8 digits.
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import copy

@@ -14,6 +14,10 @@
 #
 # Everything here is harmless: the "malicious" files the checks make only write a marker
 # file into a temporary folder, so that you can see whether your loader ran them.
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import hashlib

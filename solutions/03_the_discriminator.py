@@ -6,6 +6,10 @@
 # discriminator is right. Write your code where it says `TODO`, then run the check cell
 # below it: it prints ✅ when your code is right, or says what is wrong. The notebook
 # runs in a few seconds.
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import matplotlib.pyplot as plt

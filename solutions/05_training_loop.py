@@ -9,6 +9,10 @@
 # Every function here uses the non-saturating loss on logits from lesson 04:
 # D minimises $\mathrm{softplus}(-l_\text{real}) + \mathrm{softplus}(l_\text{fake})$ and G minimises
 # $\mathrm{softplus}(-l_\text{fake})$ (averaged over the batch).
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import matplotlib.pyplot as plt

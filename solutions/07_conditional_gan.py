@@ -10,6 +10,10 @@
 # Notation: a batch of $B$ noise vectors $z$ of size `latent_dim`, labels $y \in \{0, \dots, K-1\}$
 # (whole numbers, int64) with $K$ = `num_classes`, and images of shape (B, 1, 8, 8) with
 # pixels in $[0, 1]$.
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import matplotlib.pyplot as plt

@@ -13,6 +13,10 @@
 # Notation: a set of $N$ examples is a tensor `x` of shape (N, D), one example a row, compared
 # with Euclidean distances $\lVert a - b \rVert$. `torch.cdist(a, b)` gives all of them at once,
 # an (A, B) matrix.
+#
+# Keep all of each answer inside its function, imports and helpers included: when your
+# instructor grades this notebook, only the code inside the exercises' functions is run, in the
+# course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
 import math
