@@ -60,16 +60,17 @@ def assert_passes(name: str, fn: Callable[..., Any], capsys: pytest.CaptureFixtu
         assert out.count("\n") == 1
 
 
-def reference_tests(correct: dict[str, list[Callable[..., Any]]]) -> tuple[Callable[..., None], Callable[..., None]]:
-    """The two tests a check file runs on its reference solutions (``correct``: check name ->
-    right answers): every answer passes (``assert_passes``), and a check leaves torch's global
+def reference_tests(correct: dict[str, Any]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two tests a check file runs on its reference solutions (``correct``: check name -> a right
+    answer or a list of them): every answer passes (``assert_passes``), and a check leaves torch's global
     random state as it found it (it draws from its own generators, so a learner's seeded notebook
     stays reproducible). A test file takes them as its own:
     ``test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)``."""
     import torch
 
-    @pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in correct.items() for fn in fns],
-                             ids=lambda v: v if isinstance(v, str) else "")
+    answers = [(name, fn) for name, fns in correct.items() for fn in (fns if isinstance(fns, (list, tuple)) else [fns])]
+
+    @pytest.mark.parametrize("name, fn", answers, ids=lambda v: v if isinstance(v, str) else "")
     def test_correct_solution_passes(name: str, fn: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
         assert_passes(name, fn, capsys)
 
@@ -77,7 +78,7 @@ def reference_tests(correct: dict[str, list[Callable[..., Any]]]) -> tuple[Calla
     def test_checks_leave_the_global_random_state_alone(name: str, capsys: pytest.CaptureFixture[str]) -> None:
         torch.manual_seed(5)
         before = torch.random.get_rng_state()
-        getattr(checks, name)(correct[name][0])
+        getattr(checks, name)(next(fn for n, fn in answers if n == name))
         assert torch.equal(torch.random.get_rng_state(), before)
 
     return test_correct_solution_passes, test_checks_leave_the_global_random_state_alone

@@ -10,7 +10,7 @@ from torch import nn
 
 from genai_course import checks, gan
 from genai_course.checks import conditional as conditional_checks
-from check_protocol import assert_named_mistake, assert_passes, assert_registered, file_round_trip_tests
+from check_protocol import assert_named_mistake, assert_registered, file_round_trip_tests, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -154,9 +154,7 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert list(CORRECT) == conditional_checks.__all__
 
 
-@pytest.mark.parametrize("name, fn", [(n, f) for n, fns in CORRECT.items() for f in fns], ids=lambda v: v if isinstance(v, str) else "")
-def test_correct_solution_passes(name, fn, capsys):
-    assert_passes(name, fn, capsys)
+test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
 
 
 def test_generator_whose_forward_is_missing_is_not_attempted(capsys):

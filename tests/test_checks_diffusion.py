@@ -9,7 +9,7 @@ import torch
 
 from genai_course import diffusion
 from genai_course.checks import diffusion as diffusion_checks
-from check_protocol import assert_named_mistake, assert_not_attempted, assert_passes, assert_registered, file_round_trip_tests
+from check_protocol import assert_named_mistake, assert_not_attempted, assert_registered, file_round_trip_tests, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -57,9 +57,7 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert list(CORRECT) == diffusion_checks.__all__
 
 
-@pytest.mark.parametrize("name, fn", [(name, fn) for name, fns in CORRECT.items() for fn in fns], ids=lambda v: v if isinstance(v, str) else "")
-def test_correct_solution_passes(name, fn, capsys):
-    assert_passes(name, fn, capsys)
+test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
 
 
 def test_the_library_agrees_with_the_reference():

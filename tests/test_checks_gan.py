@@ -12,7 +12,7 @@ from torch import nn
 from genai_course import checks
 from genai_course.checks import gan as gan_checks
 
-from check_protocol import assert_named_mistake, assert_registered
+from check_protocol import assert_named_mistake, assert_registered, file_round_trip_tests, reference_tests
 
 # --------------------------------------------------------------------------- reference solutions
 
@@ -191,13 +191,7 @@ def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert list(CORRECT) == gan_checks.__all__
 
 
-@pytest.mark.parametrize("name", list(CORRECT))
-def test_correct_solution_passes(name, capsys):
-    torch.manual_seed(0)
-    getattr(checks, name)(CORRECT[name])
-    out = capsys.readouterr().out
-    assert out.startswith(f"✅ {checks.EXERCISES[name]}: passed"), out
-    assert out.count("\n") == 1
+test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
 
 
 def test_module_without_forward_is_not_attempted(capsys):
@@ -214,3 +208,6 @@ def test_module_without_forward_is_not_attempted(capsys):
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from genai_course.checks import steps as step_checks
 
-from check_protocol import assert_named_mistake, assert_registered, reference_tests
+from check_protocol import assert_named_mistake, assert_registered, file_round_trip_tests, reference_tests
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -139,3 +139,6 @@ test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = 
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+test_the_verdict_survives_the_observation_files = file_round_trip_tests(CORRECT, MISTAKES)

@@ -220,6 +220,15 @@ def _stop() -> None:
     raise _Stop()
 
 
+def _module_or_stop(seen: dict[str, Any], key: str, obj: Any) -> None:
+    """Record at ``key`` whether the learner returned an ``nn.Module`` (None) or what else (its class name); in
+    the second case stop the probe, since nothing can be run through it (the judge reads ``key`` first)."""
+    is_module = isinstance(obj, torch.nn.Module)
+    seen[key] = None if is_module else type(obj).__name__
+    if not is_module:
+        _stop()
+
+
 def _edited(given: Iterable[tuple[str, torch.Tensor, torch.Tensor]]) -> list[str]:
     """Probe side of ``_unchanged``: the names of the tensors in ``given`` (name, the tensor passed,
     a copy taken before) that the learner's code changed."""

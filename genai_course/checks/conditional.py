@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..utils import same
-from ._protocol import CheckFailed, Observed, _call, _exercise, _stop, _tensor
+from ._protocol import CheckFailed, Observed, _call, _exercise, _module_or_stop, _tensor
 from ._layers import _layer_advice, _Layers
 from .observations import observe
 
@@ -108,9 +108,7 @@ def make_conditional_generator(fn: Callable[..., nn.Module], seen: dict) -> None
     for latent_dim, num_classes in _COND_CASES:
         key = f"G{latent_dim},{num_classes}"
         G = _call(f"make_conditional_generator({latent_dim}, {num_classes})", fn, latent_dim, num_classes)
-        seen[f"{key}.module"] = None if isinstance(G, nn.Module) else type(G).__name__
-        if not isinstance(G, nn.Module):
-            _stop()
+        _module_or_stop(seen, f"{key}.module", G)
         z, y = _cond_inputs(latent_dim, num_classes)
         what = _cond_what(latent_dim, num_classes)
         seen[f"{key}.failing"] = None

@@ -20,7 +20,7 @@ from torch import nn
 from .. import data
 from ..utils import same
 from ._layers import _layer_advice, _Layers, _stuck_parameters
-from ._protocol import CheckFailed, Observed, _call, _exercise, _Raised, _stop, _tensor
+from ._protocol import CheckFailed, Observed, _call, _exercise, _module_or_stop, _Raised, _stop, _tensor
 from .observations import observe
 
 __all__ = ["transposed_conv_size", "make_conv_generator", "make_conv_discriminator"]
@@ -140,9 +140,7 @@ def make_conv_generator(fn: Callable[..., nn.Module], seen: dict) -> None:
     torch.manual_seed(0)
     for latent_dim, batches in _G_CASES:
         G = _call(f"make_conv_generator({latent_dim})", fn, latent_dim)
-        seen[f"G{latent_dim}.module"] = None if isinstance(G, nn.Module) else type(G).__name__
-        if not isinstance(G, nn.Module):
-            _stop()
+        _module_or_stop(seen, f"G{latent_dim}.module", G)
         for batch in batches:
             key, z = f"G{latent_dim}.{batch}", _noise(batch, latent_dim)
             seen[f"{key}.failing"] = seen[f"{key}.dcgan"] = None
@@ -222,9 +220,7 @@ def make_conv_discriminator(fn: Callable[..., nn.Module], seen: dict) -> None:
     """fn() -> nn.Module mapping images (B, 1, 8, 8) to logits (B,)."""
     torch.manual_seed(0)
     D = _call("make_conv_discriminator()", fn)
-    seen["module"] = None if isinstance(D, nn.Module) else type(D).__name__
-    if not isinstance(D, nn.Module):
-        _stop()
+    _module_or_stop(seen, "module", D)
     x, swapped = _d_images()
     seen["failing"] = None
     with _Layers() as layers:

@@ -18,7 +18,7 @@ from torch import nn
 
 from .. import data, losses
 from ..utils import same
-from ._protocol import CheckFailed, Observed, _call, _exercise, _number, _scalar, _stop, _tensor
+from ._protocol import CheckFailed, Observed, _call, _exercise, _module_or_stop, _number, _scalar, _tensor
 from .observations import observe
 
 __all__ = [
@@ -100,9 +100,7 @@ def _stuck(net: nn.Module) -> list[str]:
 def _probe_module(net: Any, what: str, x: torch.Tensor, key: str, seen: dict, loss: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """Record whether ``net`` is a Module, its output on ``x``, and which parameters a backward pass of
     ``loss(output)`` missed; stop the probe where the next step cannot run."""
-    seen[f"{key}.module"] = type(net).__name__ if not isinstance(net, nn.Module) else None
-    if not isinstance(net, nn.Module):
-        _stop()
+    _module_or_stop(seen, f"{key}.module", net)
     out = _call(what, net, x)
     seen[f"{key}.out"] = observe(out)
     if type(out) is not torch.Tensor or not out.is_floating_point() or not out.requires_grad:

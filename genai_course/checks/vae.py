@@ -19,7 +19,7 @@ from torch import nn
 
 from .. import vae
 from ..utils import same
-from ._protocol import CheckFailed, Observed, _call, _exercise, _stop, _tensor
+from ._protocol import CheckFailed, Observed, _call, _exercise, _module_or_stop, _stop, _tensor
 from .observations import observe
 
 __all__ = ["reparameterize", "gaussian_kl", "make_conditional_decoder"]
@@ -296,9 +296,7 @@ def make_conditional_decoder(fn: Callable[..., nn.Module], seen: dict) -> None:
     for latent_dim, num_classes in _DECODER_CASES:
         key = f"{latent_dim},{num_classes}"
         decoder = _call(f"make_conditional_decoder({latent_dim}, {num_classes})", fn, latent_dim, num_classes)
-        seen[f"{key}.module"] = None if isinstance(decoder, nn.Module) else type(decoder).__name__
-        if not isinstance(decoder, nn.Module):
-            _stop()
+        _module_or_stop(seen, f"{key}.module", decoder)
         z, y, w = _decoder_case(latent_dim, num_classes)
         what = f"your decoder on z of shape {tuple(z.shape)} and labels of shape {tuple(y.shape)}"
         inputs: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .results import GradingError
 
-__all__ = ["check_names", "read_submission", "gradable"]
+__all__ = ["check_names", "read_submission"]
 
 _CHECK_CALL = re.compile(r"\bchecks\.(\w+)\(")
 
@@ -42,12 +42,4 @@ def read_submission(path: Path):  # -> nbformat.NotebookNode
     except Exception as e:
         detail = (str(e).strip().splitlines() or [""])[0][:200]
         raise GradingError(f"not a readable notebook ({type(e).__name__}: {detail})") from None
-    return nb
-
-
-def gradable(path: Path):  # -> nbformat.NotebookNode
-    """The submission, read; GradingError (its one-line reason) if it cannot be graded."""
-    nb = read_submission(path)
-    if not any(check_names(c.source) for c in nb.cells if c.cell_type == "code"):
-        raise GradingError("no check cells (`checks.<exercise>(...)`): is this an exercise notebook?")
     return nb

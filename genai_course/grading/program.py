@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .notebook import check_names, read_submission
-from .results import GradingError, one_line
+from .results import GradingError
 
 __all__ = ["Check", "Program", "templates", "template_for", "build_program"]
 
@@ -182,8 +182,3 @@ def build_program(path: Path, root: Path) -> Program:
     if not program.checks:
         raise GradingError(f"the course's {template.name} has no check cells")
     return program
-
-
-def describe(program: Program) -> str:
-    """One line: the template and where each exercise function came from (for --json and debugging)."""
-    return one_line(f"{program.template.name}: " + ", ".join(f"{k} ({v})" for k, v in program.regions.items()), 500)
