@@ -37,7 +37,7 @@ _ = torch.manual_seed(0)
 #
 # The one thing that matters most: this step must train D **only**. Detach the fakes
 # (`G(z).detach()`) so the loss's gradient stops at D's input and never reaches G's
-# weights. (The check looks at G's `.grad` after your step.)
+# weights. (The check watches whether any gradient reaches G's weights during your step.)
 
 
 # %%

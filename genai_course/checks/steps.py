@@ -86,11 +86,9 @@ def _expected_loss(G: nn.Module, D: nn.Module, real: torch.Tensor | None) -> tup
     with torch.no_grad():
         z = torch.randn(8192, G.config.latent_dim, generator=torch.Generator().manual_seed(21))
         fake = D(G(z))
-        d_fake = torch.nn.functional.softplus(fake).mean().item()
         if real is None:  # the real part over the ring itself
             real = data.ring8().sample(8192, generator=torch.Generator().manual_seed(22))
-        d_real = torch.nn.functional.softplus(-D(real)).mean().item()
-        return d_real + d_fake, torch.nn.functional.softplus(-fake).mean().item()
+        return losses.minimax_d(D(real), fake).item(), losses.nonsaturating_g(fake).item()
 
 
 def _judge_returned_loss(rec: Any, expected: float, batch: int, step: str, loss: str) -> None:
