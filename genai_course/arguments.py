@@ -13,7 +13,7 @@ from typing import Callable
 
 __all__ = [
     "MAX_STEPS", "MAX_SAMPLES", "SAMPLE_CHUNK", "MAX_EVALUATE", "MAX_SEED", "MAX_SMOKE_S", "MAX_TIMEOUT_S", "MAX_JOBS",
-    "whole", "positive_int", "at_most", "seed", "number", "seconds", "guidance",
+    "MAX_TUNE_S", "MAX_TRIALS", "whole", "positive_int", "at_most", "seed", "number", "seconds", "study_seconds", "guidance",
 ]
 
 MAX_STEPS = 1_000_000  # train --steps: the lessons' runs take 500-12,000
@@ -23,6 +23,8 @@ MAX_EVALUATE = 10_000  # evaluate -n: its tests keep every sample's distances to
 MAX_SEED = 2**32 - 1
 MAX_SMOKE_S = 600.0  # check --seconds
 MAX_TIMEOUT_S = 86_400  # grade --timeout and --limit: a day
+MAX_TUNE_S = 7 * 86_400  # tune --seconds: a week
+MAX_TRIALS = 10_000  # tune --trials
 MAX_JOBS = 64  # grade --jobs: each job is a learner process at a time
 
 
@@ -71,6 +73,14 @@ def seconds(text: str) -> float:
     value = number(text, "a number of seconds")
     if not 0 < value <= MAX_SMOKE_S:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_SMOKE_S:.0f} seconds (got {text})")
+    return value
+
+
+def study_seconds(text: str) -> float:
+    """tune --seconds: more than 0, at most a week."""
+    value = number(text, "a number of seconds")
+    if not 0 < value <= MAX_TUNE_S:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TUNE_S} seconds (a week) (got {text})")
     return value
 
 

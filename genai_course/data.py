@@ -23,7 +23,7 @@ import torch
 
 __all__ = [
     "Mixture", "ring8", "grid25", "MIXTURES", "get_mixture", "make_grid",
-    "Digits", "load_digits", "DIGITS_TEST_SIZE", "DIGITS_SPLIT_SEED",
+    "Digits", "load_digits", "validation_digits", "DIGITS_TEST_SIZE", "DIGITS_SPLIT_SEED", "DIGITS_VALIDATION_SIZE",
 ]
 
 
@@ -156,3 +156,18 @@ def load_digits() -> Digits:
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(DIGITS_SPLIT_SEED))
     test, train = perm[:DIGITS_TEST_SIZE], perm[DIGITS_TEST_SIZE:]
     return Digits(x[train], y[train], x[test], y[test])
+
+
+# Tuning never looks at the held-out digits: it cuts a validation set out of the training split.
+DIGITS_VALIDATION_SIZE = 300
+
+
+@functools.lru_cache(maxsize=1)
+def validation_digits() -> Digits:
+    """The training split cut in two, for tuning (``genai-course tune``): its first
+    ``DIGITS_VALIDATION_SIZE`` digits become ``test`` (the validation set) and the other 1,197
+    ``train``. The 300 held-out digits of ``load_digits`` are not in it at all, so a search that
+    picks settings by their validation score has never seen the digits the models are judged on."""
+    d = load_digits()
+    v = DIGITS_VALIDATION_SIZE
+    return Digits(d.x_train[v:], d.y_train[v:], d.x_train[:v], d.y_train[:v])

@@ -216,6 +216,29 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
          "say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them"),
         ("pretrain: out is a file", ["pretrain", "05", "--out", str(f["text"])], f"--out {f['text']} is a file, not a folder"),
         ("pretrain: out unwritable", ["pretrain", "05", "--out", proc], f"cannot make the folder {proc} (No such file or directory)"),
+        # ---- tune
+        ("tune: unknown model", ["tune", "gan-ring9", "--trials", "1", "--seconds", "1"],
+         "cannot tune 'gan-ring9': choose one of vae-digits, charlm-names, dcgan-digits, cgan-digits, ddpm-digits"),
+        ("tune: a model it does not search", ["tune", "gan-ring8", "--trials", "1", "--seconds", "1"],
+         "cannot tune 'gan-ring8' (the other models are not searched): choose one of vae-digits, charlm-names, dcgan-digits, "
+         "cgan-digits, ddpm-digits"),
+        ("tune: zero trials", ["tune", "vae-digits", "--trials", "0", "--seconds", "1"], "argument --trials: must be a positive whole number (got 0)"),
+        ("tune: huge trials", ["tune", "vae-digits", "--trials", "100000", "--seconds", "1"], "argument --trials: must be at most 10,000 (got 100,000)"),
+        ("tune: no trials", ["tune", "vae-digits", "--seconds", "1"], "the following arguments are required: --trials"),
+        ("tune: zero seconds", ["tune", "vae-digits", "--trials", "1", "--seconds", "0"],
+         "argument --seconds: must be more than 0 and at most 604800 seconds (a week) (got 0)"),
+        ("tune: not a number of seconds", ["tune", "vae-digits", "--trials", "1", "--seconds", "nan"],
+         "argument --seconds: must be more than 0 and at most 604800 seconds (a week) (got nan)"),
+        ("tune: zero budget", ["tune", "vae-digits", "--trials", "1", "--seconds", "1", "--budget", "0"],
+         "argument --budget: must be more than 0 and at most 604800 seconds (a week) (got 0)"),
+        ("tune: zero steps", ["tune", "vae-digits", "--trials", "1", "--seconds", "1", "--steps", "0"],
+         "argument --steps: must be a positive whole number (got 0)"),
+        ("tune: study is a folder", ["tune", "vae-digits", "--trials", "1", "--seconds", "1", "--study", str(tmp)],
+         f"study file {tmp} is a folder; give a file name"),
+        ("tune: study in a missing folder", ["tune", "vae-digits", "--trials", "1", "--seconds", "1", "--study", str(nope / "s.db")],
+         f"cannot write study file {nope / 's.db'}: folder {nope} does not exist"),
+        ("tune: study is not a study", ["tune", "vae-digits", "--trials", "1", "--seconds", "1", "--study", str(f["text"])],
+         f"--study {f['text']} is not a study file (SQLite): give a new file name"),
         # ---- build
         ("build: missing root", ["build", "--root", str(nope)], f"no solutions/ folder in {nope} (is --root the course folder?)"),
         ("build: root is a file", ["build", "--root", str(f["text"])], f"no solutions/ folder in {f['text']} (is --root the course folder?)"),
@@ -233,7 +256,7 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
         # ---- no command, unknown command
         ("no command", [], "the following arguments are required: command"),
         ("unknown command", ["serve"], "argument command: invalid choice: 'serve' (choose from train, sample, evaluate, report, check, "
-         "pretrain, build, grade)"),
+         "pretrain, tune, build, grade)"),
     ]
 
 

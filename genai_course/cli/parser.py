@@ -13,6 +13,7 @@ from .. import arguments as arg
 from .evaluation import cmd_evaluate, cmd_report
 from .sampling import cmd_sample
 from .training import cmd_pretrain, cmd_train
+from .tuning import cmd_tune
 from .workshop import cmd_build, cmd_check, cmd_grade
 
 __all__ = ["build_parser"]
@@ -85,6 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list every lesson run and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser(
+        "tune", help="search a model's recipe: an Optuna study with pruning, resumable, and the best settings as changes to the recipe",
+        description="Search the lesson recipe of MODEL for better settings: an Optuna study (TPE sampler; median pruning on "
+        "the model's validation score, reported after each quarter of a trial's training; trials whose training would take "
+        "longer than --budget seconds are stopped too). Every trial trains on the training split less a validation part and "
+        "is scored on that part, never on the held-out data the course judges models on. The study is one SQLite file: run "
+        "the same command again to continue it. Its first trial is the lesson's recipe. Prints a table of every trial, the "
+        "best settings as changes to the lesson's recipe, and what mattered.",
+    )
+    p.add_argument("model", help="one of: vae-digits, charlm-names, dcgan-digits, cgan-digits, ddpm-digits")
+    p.add_argument("--trials", type=arg.at_most(arg.MAX_TRIALS), required=True, help="stop when the study holds this many finished trials (earlier runs' included)")
+    p.add_argument("--seconds", type=arg.study_seconds, required=True, help="and stop starting trials after this many seconds (a trial under way finishes)")
+    p.add_argument("--steps", type=arg.at_most(arg.MAX_STEPS), default=None, help="train every trial this many steps instead of searching the length (a quick study)")
+    p.add_argument("--budget", type=arg.study_seconds, default=90.0, help="training seconds a trial may take (default 90, the course's rule)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="the sampler's seed and every trial's model seed (default 0)")
+    p.add_argument("--study", default=None, metavar="FILE", help="the study's SQLite file (default runs/tune/MODEL.db)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("build", help="regenerate exercises/ from solutions/")
     p.add_argument("--check", action="store_true", help="only check that exercises/ is up to date (exit 1 if not)")

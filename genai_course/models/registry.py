@@ -51,10 +51,13 @@ def get_class(name: str) -> type[TrainedModel]:
     return _BY_RECIPE[type(get_recipe(name))]
 
 
-def build(name: str, seed: int = 0, device: Any = None) -> TrainedModel:
-    """An untrained model with the named recipe and seed, on ``device`` (see ``utils.get_device``)."""
-    recipe: Any = get_recipe(name)
-    recipe.train = dataclasses.replace(recipe.train, seed=seed)
+def build(name: str, seed: int = 0, device: Any = None, recipe: Recipe | None = None) -> TrainedModel:
+    """An untrained model with the named recipe and seed, on ``device`` (see ``utils.get_device``);
+    ``recipe``: another recipe of the same kind to build instead (e.g. a trial of ``genai-course tune``)."""
+    if recipe is not None and type(recipe) is not type(get_recipe(name)):
+        raise ValueError(f"{name} is built from a {type(get_recipe(name)).__name__}, not a {type(recipe).__name__}")
+    recipe = get_recipe(name) if recipe is None else recipe
+    recipe.train = dataclasses.replace(recipe.train, seed=seed)  # type: ignore[attr-defined]
     return _BY_RECIPE[type(recipe)](recipe, name=name, seed=seed, device=device)
 
 

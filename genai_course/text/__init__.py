@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from .data import (
     END, LANGUAGES, LOCALES, START, NamesData, NameSplit, TextData, Vocab, faker_first_names, load_names, load_text,
-    load_topics,
+    load_topics, validation_names,
 )
 from .models import GRULM, MLPLM, BigramLM, CausalSelfAttention, CharLMConfig, TransformerLM, build_charlm
 from .sampling import check_sampling, next_char_probs, sample_names, sample_text
@@ -36,7 +36,7 @@ from .training import CharLMHistory, CharLMTrainConfig, nll_per_char, text_windo
 
 __all__ = [
     "LOCALES", "LANGUAGES", "START", "END", "Vocab", "NameSplit", "NamesData", "faker_first_names",
-    "load_names", "BigramLM", "MLPLM", "GRULM", "TransformerLM", "CausalSelfAttention", "CharLMConfig",
+    "load_names", "validation_names", "BigramLM", "MLPLM", "GRULM", "TransformerLM", "CausalSelfAttention", "CharLMConfig",
     "build_charlm", "CharLMTrainConfig", "CharLMHistory", "train_charlm", "nll_per_char",
     "check_sampling", "next_char_probs", "sample_names", "load_topics", "TextData", "load_text",
     "text_windows", "train_on_text", "sample_text",

@@ -185,6 +185,24 @@ def load_names(locales: tuple[str, ...] = LOCALES, heldout_fraction: float = 0.2
     return NamesData(locales, train, heldout, vocab)
 
 
+def validation_names(data: NamesData, fraction: float = 0.2) -> NamesData:
+    """``data`` with its training names cut in two, for tuning (``genai-course tune``): a
+    ``fraction`` of them, drawn by name string with seed 1, become ``heldout`` (the validation set)
+    and the rest ``train``. The real held-out names are not in it, so a search that picks settings
+    by their validation score never sees the names the models are judged on. Same vocabulary."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be between 0 and 1 (got {fraction})")
+    distinct = sorted(set(data.train.names))
+    order = torch.randperm(len(distinct), generator=torch.Generator().manual_seed(1)).tolist()
+    chosen = {distinct[i] for i in order[: round(fraction * len(distinct))]}
+
+    def split(keep: Callable[[str], bool]) -> NameSplit:
+        picked = [i for i, n in enumerate(data.train.names) if keep(n)]
+        return NameSplit(tuple(data.train.names[i] for i in picked), data.train.labels[picked])
+
+    return NamesData(data.locales, split(lambda n: n not in chosen), split(lambda n: n in chosen), data.vocab)
+
+
 def load_topics() -> str:
     """CPython's help topics (``pydoc_data.topics``), joined in key order: about 465,000 chars."""
     from pydoc_data.topics import topics
