@@ -12,8 +12,10 @@ judged on exactly the same protocol (lesson 11):
   synthetic, test on real (conditional models); the memorization audit in pixels;
 * **points** (2,500 samples): modes captured, high-quality fraction and reverse KL; precision
   and recall and the two-sample test against 2,500 fresh draws from the mixture;
-* **names**: held-out NLL per character, the language judge's accuracy and novelty
-  (100 samples per language);
+* **names** (one sample per held-out name, 1,097, drawn for that name's language at
+  temperature 1, the model's own distribution): held-out NLL per character; the language
+  judge's accuracy (fitted on the training names) on all samples, on the new ones only, and on
+  the real held-out names as the reference; novelty;
 * every model: samples per second (the timed sampling above) and training steps per second
   (from the checkpoint: steps over the seconds its training took).
 """
@@ -54,6 +56,8 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "copies": ("copies", "{:.1%}", "samples nearer a training digit than 99% of held-out digits are"),
     "heldout_nll": ("held-out NLL", "{:.3f}", "nats per character on held-out names"),
     "judge_accuracy": ("language judged", "{:.1%}", "share of names judged to be in the language asked for"),
+    "judge_accuracy_new": ("new names judged", "{:.1%}", "the same for the names that are not training names"),
+    "judge_real": ("real names judged", "{:.1%}", "the same judge on the real held-out names (the reference; it was fitted on the training names)"),
     "novelty": ("novelty", "{:.1%}", "share of names that are not training names"),
     "samples_per_s": ("samples/s", "{:,.0f}", "generation speed"),
     "train_steps_per_s": ("train steps/s", "{:.1f}", "training speed"),
@@ -149,19 +153,24 @@ def _points(model: Any, n: int, seed: int) -> tuple[dict[str, float | None], str
     return scores, f"{n} samples against {n} fresh draws of {mixture.name}"
 
 
-def _names(model: Any, per_language: int, seed: int) -> tuple[dict[str, float | None], str]:
-    lang = torch.arange(model.num_classes).repeat_interleave(per_language)
-    names, speed = _timed(lambda k, gen: model.sample(k, generator=gen, labels=lang[:k]), len(lang), torch.Generator().manual_seed(seed))
+def _names(model: Any, n: int | None, seed: int) -> tuple[dict[str, float | None], str]:
+    from .models.text import EVALUATE_TEMPERATURE
+
+    lang = model.heldout_languages(n)  # (n,): the held-out names' languages (all of them for None)
+    draw = lambda k, gen: model.sample(k, generator=gen, labels=lang[:k], temperature=EVALUATE_TEMPERATURE)  # noqa: E731
+    names, speed = _timed(draw, len(lang), torch.Generator().manual_seed(seed))
     report = model.report(names, lang)
-    scores = {"heldout_nll": report.heldout_nll, "judge_accuracy": report.judge_accuracy, "novelty": report.novelty,
-              "samples_per_s": speed}
-    return scores, f"{per_language} names per language"
+    scores = {"heldout_nll": report.heldout_nll, "judge_accuracy": report.judge_accuracy,
+              "judge_accuracy_new": report.judge_accuracy_new, "judge_real": report.judge_real,
+              "novelty": report.novelty, "samples_per_s": speed}
+    which = "one per held-out name" if n is None else f"in the languages of {n} evenly spaced held-out names"
+    return scores, f"{len(lang)} names at temperature {EVALUATE_TEMPERATURE:g}, {which}"
 
 
 def evaluate_model(model: Any, *, n: int | None = None, seed: int = 0) -> Evaluation:
     """Run every test that applies to a trained course model (see the module's docstring).
 
-    ``n``: samples to draw (default 1,000 digits, 2,500 points, 100 names per language).
+    ``n``: samples to draw (default 1,000 digits, 2,500 points, one name per held-out name: 1,097).
     """
     from .models import TrainedCharLM
 
@@ -169,7 +178,7 @@ def evaluate_model(model: Any, *, n: int | None = None, seed: int = 0) -> Evalua
         raise ValueError(f"n must be a whole number of at least 20 samples (got {n!r})")
     t0 = time.perf_counter()
     if isinstance(model, TrainedCharLM):
-        kind, (scores, protocol) = "names", _names(model, n or 100, seed)
+        kind, (scores, protocol) = "names", _names(model, n, seed)
     elif getattr(model, "mixture", None) is not None:
         kind, (scores, protocol) = "points", _points(model, n or POINTS_N, seed)
     else:

@@ -7,8 +7,10 @@ For each model and seed: `genai-course train MODEL --seed S`, then `sample`, the
 digit models with the course's digit classifier (1,000 samples, every class in turn for the
 conditional models: confident fraction, class entropy, label accuracy, feature distance beside
 the real-vs-real one), VAEs also on the held-out digits' -ELBO and -IWAE (nats per image), and the
-names model on held-out NLL per character (beside the bigram's) and 100 names per language judged
-by the language judge (beside real names) and checked for copies of training names. Diffusion
+names model on held-out NLL per character (beside the bigram's) and on one name per held-out name,
+drawn for its language at temperature 1 (`TrainedCharLM.evaluate`, generator seeded S), judged by
+the language judge fitted on the training names beside the real held-out names (all samples and
+the new ones only) and checked for copies of training names. Diffusion
 models: points as the 2D GANs; digits on 1,000 samples without a label, and label accuracy of 100
 per label without and with the recipe's classifier-free guidance.
 Prints one Markdown table per kind and the quality targets each row must meet (training time is
@@ -37,7 +39,7 @@ from genai_course import data, metrics, models
 TARGETS = {"hq_fraction": 0.90, "reverse_kl": 0.02}
 DIGIT_TARGETS = {"confident": 0.85, "class_entropy": 0.98, "label_accuracy": 0.95}
 VAE_TARGETS = {"neg_elbo": 23.5, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95}
-TEXT_TARGETS = {"below_bigram": 0.15, "judge_gap": 0.05, "novelty": 0.5}
+TEXT_TARGETS = {"below_bigram": 0.15, "judge_real": 0.75, "judge_gap": 0.07, "novelty": 0.5}
 
 
 def train_and_write(model: str, seed: int, n: int, workdir: Path, suffix: str) -> tuple[Path, float]:
@@ -81,14 +83,15 @@ def run_vae(model: str, seed: int, workdir: Path) -> dict:
 
 
 def run_text(model: str, seed: int, workdir: Path) -> dict:
-    """`train`, then `sample -n 800` (100 names per language) to a .txt, judged as the issue asks."""
-    out, seconds = train_and_write(model, seed, 800, workdir, ".txt")
-    names = out.read_text(encoding="utf-8").splitlines()
+    """`train` (and `sample -n 800`, the CLI's default draw), then the issue's protocol in-process:
+    one name per held-out name, in its language, at temperature 1 (the CLI draws every language in turn)."""
+    _, seconds = train_and_write(model, seed, 800, workdir, ".txt")
     trained = models.load_model(str(workdir / f"{model}-{seed}.pt"))
-    r = trained.report(names, torch.arange(len(names)) % trained.num_classes).as_dict()
-    gap = abs(r["judge_accuracy"] - r["judge_ceiling"])
+    r = trained.evaluate(seed=seed).as_dict()
+    gap = abs(r["judge_accuracy"] - r["judge_real"])
     t = TEXT_TARGETS
-    ok = r["below_bigram"] >= t["below_bigram"] and gap <= t["judge_gap"] and r["novelty"] >= t["novelty"]
+    ok = r["below_bigram"] >= t["below_bigram"] and r["judge_real"] >= t["judge_real"] and gap <= t["judge_gap"]
+    ok = ok and r["novelty"] >= t["novelty"]
     return {"model": model, "seed": seed, **r, "seconds": seconds, "ok": ok}
 
 
@@ -176,11 +179,13 @@ TABLES = {
         run_text,
         {"held-out NLL (bigram)": lambda r: f"{r['heldout_nll']:.3f} ({r['bigram_nll']:.3f})",
          "below bigram": lambda r: f"{r['below_bigram']:.1%}",
-         "judge accuracy (real names)": lambda r: f"{r['judge_accuracy']:.3f} ({r['judge_ceiling']:.3f})",
+         "judge accuracy at T=1 (real held-out names)": lambda r: f"{r['judge_accuracy']:.3f} ({r['judge_real']:.3f})",
+         "new names only": lambda r: f"{r['judge_accuracy_new']:.3f}",
          "novelty": lambda r: f"{r['novelty']:.3f}", **_SECONDS},
-        {"heldout_nll": "{:.3f}".format, "judge_accuracy": "{:.3f}".format, "seconds": "{:.1f} s".format},
-        f"NLL >= {TEXT_TARGETS['below_bigram']:.0%} below the bigram's, judge accuracy within {TEXT_TARGETS['judge_gap']} of "
-        f"real names', novelty >= {TEXT_TARGETS['novelty']}",
+        {"heldout_nll": "{:.3f}".format, "judge_accuracy": "{:.3f}".format, "judge_accuracy_new": "{:.3f}".format,
+         "seconds": "{:.1f} s".format},
+        f"NLL >= {TEXT_TARGETS['below_bigram']:.0%} below the bigram's, the judge >= {TEXT_TARGETS['judge_real']} on real held-out "
+        f"names and the samples within {TEXT_TARGETS['judge_gap']} of that, novelty >= {TEXT_TARGETS['novelty']}",
     ),
     "diffusion": Table(
         run_ddpm,

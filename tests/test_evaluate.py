@@ -15,7 +15,7 @@ from test_cli import run_main
 DIGIT_KEYS = {"confident", "class_entropy", "frechet", "precision", "recall", "two_sample", "nn_ratio", "copies", "samples_per_s", "train_steps_per_s", "train_seconds"}
 CONDITIONAL_KEYS = {"label_accuracy", "tstr", "tstr_reference"}
 POINT_KEYS = {"modes", "high_quality", "reverse_kl", "precision", "recall", "two_sample", "samples_per_s", "train_steps_per_s", "train_seconds"}
-NAME_KEYS = {"heldout_nll", "judge_accuracy", "novelty", "samples_per_s", "train_steps_per_s", "train_seconds"}
+NAME_KEYS = {"heldout_nll", "judge_accuracy", "judge_accuracy_new", "judge_real", "novelty", "samples_per_s", "train_steps_per_s", "train_seconds"}
 
 
 def _present(e: evaluate.Evaluation) -> set[str]:
@@ -74,7 +74,17 @@ def test_points_get_the_mode_metrics_and_the_distribution_tests(trained):
 def test_names_get_the_text_tests(trained):
     e = evaluate.evaluate_checkpoint(trained[1]["charlm-names"], n=20)
     assert e.kind == "names" and _present(e) == NAME_KEYS
-    assert e.protocol == "20 names per language"
+    assert e.protocol == "20 names at temperature 1, in the languages of 20 evenly spaced held-out names"
+    # The model's own protocol (TrainedCharLM.evaluate): the same samples, the same judge and reference.
+    report = models.load_model(str(trained[1]["charlm-names"])).evaluate(n=20, seed=0)
+    for key in ("heldout_nll", "judge_accuracy", "judge_real", "novelty"):
+        assert e.scores[key] == getattr(report, key), key
+    assert e.scores["judge_real"] == pytest.approx(0.752, abs=0.002)  # the judge on the real held-out names
+
+
+def test_names_are_drawn_once_per_heldout_name_by_default(trained):
+    e = evaluate.evaluate_checkpoint(trained[1]["charlm-names"])
+    assert e.protocol == "1097 names at temperature 1, one per held-out name"
 
 
 def test_evaluate_refuses_too_few_samples(trained):

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="run every test that applies to a trained model: quality, diversity, two-sample test, memorization, speed")
     p.add_argument("checkpoint", help="a checkpoint written by 'genai-course train'")
     p.add_argument("-n", type=arg.at_most(arg.MAX_EVALUATE), default=None,
-                   help=f"samples to draw (default 1000 digits, 2500 points, 100 names per language; at most {arg.MAX_EVALUATE:,})")
+                   help=f"samples to draw (default 1000 digits, 2500 points, one name per held-out name (1,097) in its language; N names: in the held-out mix of languages; at most {arg.MAX_EVALUATE:,})")
     p.add_argument("--seed", type=arg.seed, default=0, help="random seed of the samples and tests (default 0)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=cmd_evaluate)

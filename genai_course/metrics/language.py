@@ -1,11 +1,14 @@
 """Judging generated names (lesson 09):
 
 * novelty: share of samples that are not training names (copying the training set scores 0);
-* a language judge: multinomial naive Bayes over character 1- to 3-grams, trained on the
-  *held-out* names only, so it never saw the names the generators learned from. Its accuracy
-  on real training names (which it never saw either, and which come from the distribution the
-  generators learned) is the ceiling for generated names: names are ambiguous ('Anna' is
-  German, Swedish, Italian, ...), so even real names are not all judged right.
+* a language judge: multinomial naive Bayes over character 1- to 4-grams. The names model's
+  report (``models.TrainedCharLM.report``) fits it on the model's *training* names and compares
+  two sets of names it never saw: the real *held-out* names, which the model never saw either
+  (their plain accuracy is the reference: 0.75 for the course's names), and generated names,
+  one per held-out name, drawn for that name's language. Names are ambiguous ('Marco' is
+  Italian or Spanish), so even real names are not all judged right. A judge fitted on the
+  training names would flatter a model that copies them, which is why novelty, and the
+  accuracy of the new names alone, are reported beside it.
 
 The models' shared yardstick, the held-out negative log-likelihood per character, is
 ``text.nll_per_char``.
@@ -33,9 +36,14 @@ class LanguageJudge:
     ``n``-gram is an independent draw from its language's n-gram distribution, add-``alpha``
     smoothed: log p(lang | name) = log p(lang) + sum over n-grams of log p(gram | lang) + const.
     Classes get equal priors, so a language is not favoured for having more names.
+
+    Fitted on the course's 4,390 training names, the default (n = 4, alpha = 0.5) judges 75% of
+    the 1,097 held-out names right (n = 3: 74%, n = 5: 76%); on the names it was fitted on it
+    scores 91%: a fair test asks it about names it did not see, and copies of training names
+    flatter whoever makes them.
     """
 
-    def __init__(self, locales: Sequence[str], n: int = 3, alpha: float = 0.5) -> None:
+    def __init__(self, locales: Sequence[str], n: int = 4, alpha: float = 0.5) -> None:
         if n < 1 or alpha <= 0:
             raise ValueError(f"the judge needs n >= 1 and alpha > 0 (got n={n}, alpha={alpha})")
         self.locales, self.n, self.alpha = tuple(locales), n, alpha
