@@ -14,6 +14,7 @@ plan (1 x 1) is the plain loop.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from torch import nn
 
 from .utils import PRECISIONS, autocast
 
-__all__ = ["Stream", "Plan", "device_of", "eval_mode", "lr_factor", "minimize"]
+__all__ = ["Stream", "Plan", "device_of", "eval_mode", "lr_factor", "minimize", "ema_copy", "update_ema"]
 
 
 def _stream_seed(seed: int, index: int) -> int:
@@ -192,6 +193,25 @@ def eval_mode(net: nn.Module) -> Iterator[torch.device]:
     finally:
         for m, mode in zip(net.modules(), modes):
             m.training = mode
+
+
+def ema_copy(model: nn.Module) -> nn.Module:
+    """A frozen copy of ``model`` to hold the moving average of its weights (``update_ema``)."""
+    ema = copy.deepcopy(model)
+    ema.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model, parameter by parameter; buffers (a batch norm's
+    running statistics) are copied as they are. Samples from the average are smoother than from
+    the last step's weights: the average forgets the noise of single steps (about the last
+    1 / (1 - decay) steps count)."""
+    for pe, p in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(p, 1 - decay)
+    for be, b in zip(ema.buffers(), model.buffers()):
+        be.copy_(b)
 
 
 def lr_factor(step: int, config: Any) -> float:

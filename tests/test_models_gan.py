@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 
@@ -126,3 +127,53 @@ def test_digit_snapshots_hold_fixed_noise_and_labels():
     model.fit(steps=4, callbacks=[snaps], progress=False)
     assert [r["step"] for r in snaps.records] == [2, 4]
     assert snaps.records[0]["samples"].shape == (20, 1, 8, 8)
+
+
+def _with_ema(name: str, decay: float, seed: int = 0) -> models.TrainedDigitsGAN:
+    recipe = models.get_recipe(name)
+    recipe.train = dataclasses.replace(recipe.train, ema=decay)
+    model = models.build(name, seed=seed, recipe=recipe)
+    assert isinstance(model, models.TrainedDigitsGAN)
+    return model
+
+
+def test_without_ema_g_samples_and_no_average_is_kept():
+    model = tiny_digits("dcgan-digits")
+    assert model.G_ema is None and model.sampler is model.G and "G_ema" not in model._networks()
+
+
+@pytest.mark.parametrize("name", ["dcgan-digits", "cgan-digits"])
+def test_the_moving_average_follows_g_and_samples(name, tmp_path):
+    """After each G update: ema <- d * ema + (1 - d) * G for the weights, G's batch-norm statistics
+    copied; samples come from the average; a checkpoint keeps it and training resumes exactly."""
+    decay = 0.9
+    model = _with_ema(name, decay)
+    before = [p.detach().clone() for p in model.G_ema.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(before, model.G.parameters()))  # it starts as a copy of G
+    model.fit(steps=1, stop_at=1, progress=False)
+    for e, g, b in zip(model.G_ema.parameters(), model.G.parameters(), before):
+        assert torch.allclose(e, decay * b + (1 - decay) * g, atol=1e-7)
+        assert not e.requires_grad
+    assert all(torch.equal(e, g) for e, g in zip(model.G_ema.buffers(), model.G.buffers()))
+    assert not all(torch.equal(e, g) for e, g in zip(model.G_ema.parameters(), model.G.parameters()))
+    # samples come from the average, not from G
+    z = torch.Generator().manual_seed(3)
+    labels = torch.arange(8) % 10 if model.conditional else None
+    model.G_ema.eval()
+    expected = model.G_ema.sample(8, labels, generator=torch.Generator().manual_seed(3)) if model.conditional else \
+        model.G_ema.sample(8, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(model.sample(8, z), expected)
+    # the checkpoint holds it; training goes on exactly as without the interruption
+    model.fit(steps=4, stop_at=2, progress=False)
+    path = tmp_path / "m.pt"
+    model.save(str(path))
+    again = models.load_model(str(path))
+    assert again.G_ema is not None
+    model.fit(steps=4, progress=False)
+    again.fit(steps=4, progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(model.G_ema.state_dict().values(), again.G_ema.state_dict().values()))
+
+
+def test_a_bad_ema_decay_is_refused():
+    with pytest.raises(ValueError, match=r"ema must be a decay in \[0, 1\) \(got 1.5\)"):
+        _with_ema("dcgan-digits", 1.5).fit(steps=1, progress=False)

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
-from ..loop import Plan, Stream, minimize
+from ..loop import Plan, Stream, ema_copy, minimize, update_ema
 from .sampling import DDPM
 
 
@@ -31,13 +30,6 @@ class DDPMHistory:
     step: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
-
-
-@torch.no_grad()
-def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * model, parameter by parameter."""
-    for pe, p in zip(ema.parameters(), model.parameters()):
-        pe.lerp_(p, 1 - decay)
 
 
 def make_optimizer(ddpm: DDPM, config: DDPMTrainConfig) -> torch.optim.Adam:
@@ -96,8 +88,3 @@ def train_ddpm(
     return history
 
 
-def ema_copy(ddpm: DDPM) -> DDPM:
-    """A frozen copy of ddpm to hold the moving average of its weights."""
-    ema = copy.deepcopy(ddpm)
-    ema.requires_grad_(False)
-    return ema

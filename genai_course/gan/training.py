@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .. import checkpoints
-from ..loop import Plan, Stream, device_of, lr_factor
+from ..loop import Plan, Stream, device_of, lr_factor, update_ema
 from ..losses import get_loss, gradient_penalty, r1_penalty
 
 __all__ = [
@@ -42,6 +42,7 @@ class TrainConfig:
     gp_weight: float = 0.0  # weight of the WGAN-GP gradient penalty (10 is usual; 0 = off)
     lr_decay: str = "none"  # 'none', 'linear' or 'cosine': learning rate falls to lr_final x start
     lr_final: float = 0.0  # final learning rate as a fraction of the starting one
+    ema: float = 0.0  # decay of a moving average of G's weights, which then samples (0 = off; 0.999: about the last 1,000 steps)
     seed: int = 0  # seeds the noise of every step, so a run is repeatable
 
 
@@ -231,6 +232,7 @@ def train_gan(
     stop_at: int | None = None,
     history: History | None = None,
     plan: Plan | None = None,
+    ema: nn.Module | None = None,
 ) -> History:
     """Alternate ``config.d_steps`` D updates and one G update for ``config.steps`` steps.
 
@@ -238,6 +240,8 @@ def train_gan(
     train conditional networks G(z, y) and D(x, y). ``optimizers``, ``generator`` and
     ``start_step`` let a run continue from a checkpoint; ``stop_at`` ends early (at that step).
     ``plan`` cuts each update's batch into micro-batches and processes (see ``Plan``).
+    ``ema`` (a copy of G, ``loop.ema_copy(G)``) follows the moving average of G's weights with
+    decay ``config.ema`` after every G update (``loop.update_ema``).
     Callbacks get (step, G, D, logs) after every step, with step counted from 1.
     """
     from tqdm.auto import tqdm
@@ -247,6 +251,8 @@ def train_gan(
         raise ValueError(f"batch_size {config.batch_size} must be a multiple of D's pack={D.config.pack}")
     get_loss(config.loss)  # fail early on a bad name
     lr_factor(0, config)
+    if not 0.0 <= config.ema < 1.0:
+        raise ValueError(f"ema must be a decay in [0, 1) (got {config.ema})")
     opt_g, opt_d = optimizers or make_optimizers(G, D, config)
     if generator is None:
         generator = torch.Generator().manual_seed(config.seed)
@@ -281,6 +287,8 @@ def train_gan(
         opt_g.zero_grad(set_to_none=True)
         logs.update(plan.accumulate_grads(G, device, streams, lambda s: g_loss(G, D, s.batch_size, config.loss, generator=s.generator)))
         opt_g.step()
+        if ema is not None:
+            update_ema(ema, G, config.ema)
         history.step.append(step + 1)
         history.d_loss.append(logs["d_loss"])
         history.g_loss.append(logs["g_loss"])

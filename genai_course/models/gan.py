@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import data, gan
+from .. import data, gan, loop
 from .base import Recipe, TrainedModel
 
 __all__ = ["GANRecipe", "DigitsGANRecipe", "TrainedGAN", "TrainedDigitsGAN", "points_recipe", "digits_recipe"]
@@ -126,12 +126,19 @@ class TrainedGAN(TrainedModel):
         self.G.to(self.device)
         self.D.to(self.device)
         self.optimizers = gan.make_optimizers(self.G, self.D, self.recipe.train)
+        # with recipe.train.ema > 0, a moving average of G's weights samples (G_ema); G is what trains
+        self.G_ema: nn.Module | None = loop.ema_copy(self.G) if self.recipe.train.ema else None
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator that samples: the moving average of G's weights if the recipe keeps one, else G."""
+        return self.G if self.G_ema is None else self.G_ema
 
     def _make_networks(self) -> tuple[nn.Module, nn.Module]:
         return gan.Generator(self.recipe.generator), gan.Discriminator(self.recipe.discriminator)
 
     def _networks(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D}
+        return {"G": self.G, "D": self.D, **({} if self.G_ema is None else {"G_ema": self.G_ema})}
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.optimizers[0], "D": self.optimizers[1]}
@@ -141,6 +148,7 @@ class TrainedGAN(TrainedModel):
             self.G, self.D, self.sample_real, self.recipe.train,
             callbacks=callbacks, progress=progress, optimizers=self.optimizers,
             generator=self.generator, start_step=self.step, stop_at=stop_at, history=self.history, plan=self.plan,
+            ema=self.G_ema,
         )
 
     def sample_real(self, n: int, generator: torch.Generator | None = None) -> Any:
@@ -163,8 +171,8 @@ class TrainedGAN(TrainedModel):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n samples in data units: (n, 2) float32, on the CPU."""
         self.check_n(n)
-        self.G.eval()
-        return self.to_data(self.G.sample(n, generator=generator)).cpu()
+        self.sampler.eval()
+        return self.to_data(self.sampler.sample(n, generator=generator)).cpu()
 
 
 class TrainedDigitsGAN(TrainedGAN):
@@ -210,5 +218,5 @@ class TrainedDigitsGAN(TrainedGAN):
         or (n,) classes; by default every class in turn (0, 1, ..., 9, 0, 1, ...)."""
         self.check_n(n)
         y = self.check_labels(labels, n)
-        self.G.eval()
-        return self.G.sample(n, None if y is None else y.to(self.device), generator=generator).cpu()
+        self.sampler.eval()
+        return self.sampler.sample(n, None if y is None else y.to(self.device), generator=generator).cpu()
