@@ -198,3 +198,24 @@ def test_tune_help_documents_the_command(capsys):
     assert stop.value.code == 0 and out.startswith("usage: genai-course tune ")
     for words in ("Optuna", "TPE", "median pruning", "validation", "--trials", "--seconds", "--steps", "--budget", "--study", "SQLite"):
         assert words in " ".join(out.split()), words
+
+
+class _Real:
+    """A stand-in model that 'samples' real held-out digits (of the class asked for, when asked)."""
+
+    def __init__(self, noise: bool = False) -> None:
+        self.noise, self.d = noise, data.load_digits()
+
+    def sample(self, n, generator=None, labels=None, **_):
+        if self.noise:
+            return torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        if labels is None:
+            return self.d.x_test[torch.arange(n) % len(self.d.x_test)]
+        pools = [self.d.x_test[self.d.y_test == c] for c in range(10)]
+        return torch.stack([pools[int(c)][i % len(pools[int(c)])] for i, c in enumerate(labels)])
+
+
+def test_the_cgan_and_ddpm_scores_tell_real_digits_from_noise():
+    label_error, unsure = tuning.get_space("cgan-digits").score, tuning.get_space("ddpm-digits").score
+    assert label_error(_Real()) < 0.03 and label_error(_Real(noise=True)) > 0.6
+    assert unsure(_Real()) < 0.06 and unsure(_Real(noise=True)) > 0.4
