@@ -37,8 +37,12 @@ import torch
 from genai_course import data, metrics, models
 
 TARGETS = {"hq_fraction": 0.90, "reverse_kl": 0.02}
-DIGIT_TARGETS = {"confident": 0.85, "class_entropy": 0.98, "label_accuracy": 0.95}
-VAE_TARGETS = {"neg_elbo": 23.5, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95}
+# Issue 24 raised the targets (dcgan confident 0.85 -> 0.90, cgan label accuracy 0.95 -> 0.98, vae-digits -ELBO
+# 23.5 -> 22.5 nats, ddpm-digits confident 0.80 -> 0.90); `make test` still holds the models to the earlier ones
+# (tests/test_quality.py), which they meet. Its feature-distance targets are not scored here: the feature distance
+# ranks real digits below the cGAN's samples even with a judge that saw neither (docs/tuning.md, scripts/yardstick.py).
+DIGIT_TARGETS = {"confident": 0.90, "class_entropy": 0.98, "label_accuracy": 0.98, "cgan_confident": 0.85}
+VAE_TARGETS = {"neg_elbo": 22.5, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95}
 TEXT_TARGETS = {"below_bigram": 0.15, "judge_real": 0.75, "judge_gap": 0.07, "novelty": 0.5}
 
 
@@ -67,8 +71,10 @@ def _scores(model: str, seed: int, workdir: Path) -> tuple[dict, torch.Tensor | 
 def run_digits(model: str, seed: int, workdir: Path) -> dict:
     r, labels, seconds = _scores(model, seed, workdir)
     t = DIGIT_TARGETS
-    ok = r["confident"] >= t["confident"]
-    ok = ok and (r["class_entropy"] >= t["class_entropy"] if labels is None else r["label_accuracy"] >= t["label_accuracy"])
+    if labels is None:
+        ok = r["confident"] >= t["confident"] and r["class_entropy"] >= t["class_entropy"]
+    else:
+        ok = r["confident"] >= t["cgan_confident"] and r["label_accuracy"] >= t["label_accuracy"]
     return {"model": model, "seed": seed, **r, "seconds": seconds, "ok": ok}
 
 
@@ -104,7 +110,7 @@ def run(model: str, seed: int, workdir: Path) -> dict:
     return {"model": model, "seed": seed, **report.as_dict(), "seconds": seconds, "ok": ok}
 
 
-DDPM_TARGETS = {"hq_fraction": 0.85, "reverse_kl": 0.02, "confident": 0.80, "class_entropy": 0.98, "label_accuracy": 0.95}
+DDPM_TARGETS = {"hq_fraction": 0.85, "reverse_kl": 0.02, "confident": 0.90, "class_entropy": 0.98, "label_accuracy": 0.95}
 
 
 def run_ddpm(model: str, seed: int, workdir: Path) -> dict:
@@ -163,8 +169,9 @@ TABLES = {
         {"confident": lambda r: f"{r['confident']:.1%}", "class entropy": lambda r: f"{r['class_entropy']:.3f}",
          "label accuracy": _accuracy, "feature distance (real vs real)": lambda r: f"{r['frechet']:.1f} ({r['frechet_real']:.1f})", **_SECONDS},
         {"confident": "{:.1%}".format, "seconds": "{:.1f} s".format},
-        f"confident >= {DIGIT_TARGETS['confident']}, class entropy >= {DIGIT_TARGETS['class_entropy']} (dcgan), "
-        f"label accuracy >= {DIGIT_TARGETS['label_accuracy']} (cgan)",
+        f"dcgan: confident >= {DIGIT_TARGETS['confident']}, class entropy >= {DIGIT_TARGETS['class_entropy']}; cgan: label accuracy "
+        f">= {DIGIT_TARGETS['label_accuracy']}, confident >= {DIGIT_TARGETS['cgan_confident']} (issue 24's feature-distance targets: "
+        "not scored, see docs/tuning.md)",
     ),
     "vaes": Table(
         run_vae,
