@@ -75,11 +75,13 @@ def tiny_digits(name: str, seed: int = 0) -> models.TrainedDigitsGAN:
     return model
 
 
-def test_digit_recipes_differ_only_in_the_label():
+def test_digit_recipes_differ_in_the_label_and_the_code():
     dc, cg = models.get_recipe("dcgan-digits"), models.get_recipe("cgan-digits")
     assert dc.generator.num_classes == dc.discriminator.num_classes == 0
     assert cg.generator.num_classes == cg.discriminator.num_classes == 10
-    assert dc.train == cg.train
+    assert (dc.generator.codes, cg.generator.codes) == (10, 0)  # the unconditional model draws a discrete code instead
+    # the rest comes from each model's own study (models/gan.py); both keep a moving average of G
+    assert dc.train.ema == cg.train.ema == 0.99
 
 
 @pytest.mark.parametrize("name", ["dcgan-digits", "cgan-digits"])
@@ -138,7 +140,7 @@ def _with_ema(name: str, decay: float, seed: int = 0) -> models.TrainedDigitsGAN
 
 
 def test_without_ema_g_samples_and_no_average_is_kept():
-    model = tiny_digits("dcgan-digits")
+    model = _with_ema("dcgan-digits", 0.0)
     assert model.G_ema is None and model.sampler is model.G and "G_ema" not in model._networks()
 
 

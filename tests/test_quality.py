@@ -3,8 +3,8 @@
 `genai-course pretrain MODEL` (the lesson-default run `train MODEL --seed 0` makes, with the
 lesson's snapshots, as lessons load it with PRETRAINED = True), then `sample`:
 * 2D mixtures, 2,500 samples: every mode captured, high-quality fraction >= 0.90, reverse KL <= 0.02;
-* dcgan-digits, 1,000 samples: classifier-confident fraction >= 0.85, class entropy >= 0.98;
-* cgan-digits, 100 samples of each label: label accuracy >= 0.95, confident fraction >= 0.85;
+* dcgan-digits, 1,000 samples: classifier-confident fraction >= 0.90 (issue 24), class entropy >= 0.98;
+* cgan-digits, 100 samples of each label: label accuracy >= 0.98 (issue 24), confident fraction >= 0.85;
 * vae-digits: held-out -ELBO <= VAE_NEG_ELBO nats per image (reported beside -IWAE); 1,000 prior
   samples (decoder means): confident fraction >= 0.80, class entropy >= 0.98;
 * cvae-digits, 100 samples of each label: label accuracy >= 0.95;
@@ -104,7 +104,7 @@ def test_dcgan_digits_draws_recognisable_digits_of_every_class(tmp_path):
     assert x.shape == (1000, 1, 8, 8) and x.dtype == np.float32 and "y" not in arrays
     report = metrics.digit_metrics(torch.from_numpy(x))
     print(f"dcgan-digits: {report}")
-    assert report.confident >= 0.85, report
+    assert report.confident >= 0.90, report
     assert report.class_entropy >= 0.98, report
     assert report.frechet < 10 * report.frechet_real, report  # in the neighbourhood of real digits, not noise
     scores = evaluate_cli(tmp_path)
@@ -117,7 +117,7 @@ def test_cgan_digits_draws_the_digit_asked_for(tmp_path):
     assert y.bincount(minlength=10).tolist() == [100] * 10
     report = metrics.digit_metrics(x, y)
     print(f"cgan-digits: {report}")
-    assert report.label_accuracy >= 0.95, report
+    assert report.label_accuracy >= 0.98, report
     assert report.confident >= 0.85, report
     scores = evaluate_cli(tmp_path)
     assert scores["tstr"] >= 0.85, scores  # train on synthetic, test on real

@@ -24,8 +24,9 @@ MODELS: dict[str, Callable[[], Recipe]] = {
     # learning rate keeps them sharp on every seed (at 3e-3, one seed in three ended at 86-88%).
     "gan-ring8": lambda: gans.points_recipe("ring8", lr_g=2e-3, lr_d=2e-3),
     "gan-grid25": lambda: gans.points_recipe("grid25"),
-    "dcgan-digits": lambda: gans.digits_recipe(0, codes=10),
-    "cgan-digits": lambda: gans.digits_recipe(10),
+    # issue 24's studies chose the widths and training settings (models/gan.py, docs/tuning.md)
+    "dcgan-digits": lambda: gans.digits_recipe(0, codes=10, g_channels=48, d_channels=32, **gans.DCGAN_DIGITS),
+    "cgan-digits": lambda: gans.digits_recipe(10, g_channels=48, d_channels=64, **gans.CGAN_DIGITS),
     "vae-digits": lambda: vae.digits_recipe(0),
     "cvae-digits": lambda: vae.digits_recipe(10),
     "charlm-names": CharLMRecipe,

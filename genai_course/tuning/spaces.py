@@ -180,8 +180,9 @@ SPACES: dict[str, Space] = {
     "cgan-digits": Space("cgan-digits", _GAN_PARAMS, "label error (share of samples judged another class)", _label_error),
     "ddpm-digits": Space("ddpm-digits", (
         Param("train.lr", 5e-4, 5e-3, log=True),
-        Param("train.steps", 1500, 2500, step=250),
+        Param("train.steps", 1500, 3000, step=250),
         Param("train.batch_size", choices=(32, 64, 128)),
+        Param("ddpm.channels", choices=(24, 32, 40)),
         Param("train.ema", choices=(0.99, 0.995, 0.999)),
         Param("train.p_uncond", 0.3, 0.8),
     ), "share of label-free samples not confidently a digit (DDIM-50)", _ddpm_score, reports=2),
