@@ -658,14 +658,14 @@ plt.show()
 # steps, a third of the VAE's, a third of the diffusion model's); the figures in brackets
 # are the full-size runs of the command line (seed 0), for comparison.
 #
-# * **dcgan-digits**: sharp, varied digits, with high precision and recall (full size: 90%
-#   and 80%). Once the grey levels are rounded, the two-sample test still tells its samples
-#   from real ones about 80% of the time in this short run (66% at full size): they are good,
-#   not perfect. New handwriting: almost no copies (0.4% at full size, about the 1% false-alarm
-#   rate of real new digits).
+# * **dcgan-digits**: sharp, varied digits, with high precision and recall (full size: 91%
+#   and 78%). Once the grey levels are rounded, the two-sample test still tells its samples
+#   from real ones most of the time (72% at full size): they are good, not perfect. New
+#   handwriting: almost no copies (0.5% at full size, about the 1% false-alarm rate of real
+#   new digits).
 # * **cgan-digits**: about as good, and it draws the digit asked for: a classifier trained
 #   only on its samples recognises real held-out digits nearly as well as one trained on real
-#   digits (TSTR 93% against 97% at full size).
+#   digits (TSTR 95% against 97% at full size).
 # * **vae-digits**: the blurry averages of the known cases, drawn by a model. Its samples are
 #   typical shapes of their class, so nearly all lie among real digits (precision 99.7% at
 #   full size), but they cover few of them (recall 16%), sit far from the real digits in the
