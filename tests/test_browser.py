@@ -516,7 +516,7 @@ def test_lesson_05_training_scrubber(browser, lab):
 def test_lesson_07_digit_picker(browser, lab):
     name = "07_conditional_gan.ipynb"
     with _lesson(browser, lab, name) as (page, console):
-        output, image = _widget_output(page, "digit_picker(model.G")
+        output, image = _widget_output(page, "digit_picker(model.sampler")
         handle = output.locator(".widget-slider .noUi-handle").first  # z[0]
         _move_and_compare(page, lab, output, image, _press(page, handle, "End"), "07_latent_slider")
         three = output.locator(".widget-toggle-button", has_text="3").first  # the class picker
