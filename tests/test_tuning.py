@@ -219,3 +219,31 @@ def test_the_cgan_and_ddpm_scores_tell_real_digits_from_noise():
     label_error, unsure = tuning.get_space("cgan-digits").score, tuning.get_space("ddpm-digits").score
     assert label_error(_Real()) < 0.03 and label_error(_Real(noise=True)) > 0.6
     assert unsure(_Real()) < 0.06 and unsure(_Real(noise=True)) > 0.4
+
+
+def test_a_misspelt_field_is_refused_before_any_trial_runs(tmp_path):
+    space = tuning.Space("vae-digits", (tuning.Param("train.rl", 1e-3, 1e-2, log=True),), "x", lambda model: 0.0)
+    with pytest.raises(ValueError, match=r"^the vae-digits recipe has no field 'train.rl': its fields are vae.latent_dim, .*train.lr, "):
+        tuning.run_study("vae-digits", 2, 60, path=tmp_path / "s.db", steps=4, progress=False, space=space)
+    assert not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, r"train.lr: give choices=\(...\) or a range with low < high \(got low=None, high=None\)"),
+    ({"low": 0.1, "high": 0.01}, r"train.lr: give choices=\(...\) or a range with low < high \(got low=0.1, high=0.01\)"),
+    ({"low": 0.0, "high": 0.1, "log": True}, r"train.lr: a log-scale range must start above 0 \(got low=0.0\)"),
+])
+def test_a_param_needs_a_range_or_choices(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tuning.Param("train.lr", **kwargs)
+
+
+def test_a_failed_trial_says_why_and_the_study_goes_on(tmp_path):
+    def broken(model):
+        raise ValueError("the score broke\nsecond line")
+
+    space = tuning.Space("vae-digits", (tuning.Param("train.lr", 1e-3, 1e-2, log=True),), "x", broken)
+    study = tuning.run_study("vae-digits", 2, 60, path=tmp_path / "s.db", steps=4, progress=False, space=space)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+    assert all(t.user_attrs["note"] == "failed: the score broke" for t in study.trials)
+    assert "| 0 | fail | - | - | 0.003 | failed: the score broke |" in tuning.summary_table(study)

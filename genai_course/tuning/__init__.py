@@ -8,10 +8,10 @@ the tables it prints. Optuna is imported only when a study runs.
 
 from __future__ import annotations
 
-from .spaces import SPACES, Param, Space, flatten, get_space, use_validation, with_params
+from .spaces import SPACES, Param, Space, check_space, flatten, get_space, use_validation, with_params
 from .study import Trial, importances, load_trials, recipe_diff, run_study, summary_table
 
 __all__ = [
-    "SPACES", "Param", "Space", "flatten", "get_space", "use_validation", "with_params",
+    "SPACES", "Param", "Space", "check_space", "flatten", "get_space", "use_validation", "with_params",
     "Trial", "importances", "load_trials", "recipe_diff", "run_study", "summary_table",
 ]

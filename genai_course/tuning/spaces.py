@@ -29,7 +29,7 @@ from .. import data, metrics, models
 from .. import text as textlib
 from ..models.base import Recipe, TrainedModel
 
-__all__ = ["Param", "Space", "SPACES", "get_space", "with_params", "flatten", "use_validation"]
+__all__ = ["Param", "Space", "SPACES", "check_space", "get_space", "with_params", "flatten", "use_validation"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,14 @@ class Param:
     log: bool = False
     step: int | None = None
     choices: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.choices:
+            return
+        if self.low is None or self.high is None or not self.low < self.high:
+            raise ValueError(f"{self.path}: give choices=(...) or a range with low < high (got low={self.low!r}, high={self.high!r})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"{self.path}: a log-scale range must start above 0 (got low={self.low!r})")
 
     def suggest(self, trial: Any) -> Any:
         """The value the Optuna ``trial`` draws for this field."""
@@ -132,19 +140,17 @@ def _gan_score(model: Any) -> float:
     return _feature_distance(model.sample(1000, torch.Generator().manual_seed(0)), model)
 
 
-@torch.no_grad()
 def _label_error(model: Any) -> float:
     """Share of 1,000 samples (every class in turn) the digit judge does not put in the class asked for."""
     labels = torch.arange(1000) % 10
     x = model.sample(1000, torch.Generator().manual_seed(0), labels=labels)
-    return float((metrics.digit_classifier()(x).argmax(dim=1) != labels).float().mean())
+    return 1.0 - float(metrics.digit_metrics(x, labels).label_accuracy)  # type: ignore[arg-type]
 
 
-@torch.no_grad()
 def _ddpm_score(model: Any) -> float:
     """Share of 500 label-free samples (DDIM, 50 steps) the digit judge is not sure of (probability <= 0.9)."""
     x = model.sample(500, torch.Generator().manual_seed(0), sampler="ddim", steps=50)
-    return float((metrics.digit_classifier()(x).softmax(dim=1).max(dim=1).values <= 0.9).float().mean())
+    return 1.0 - metrics.digit_metrics(x).confident
 
 
 _GAN_PARAMS = (
@@ -187,6 +193,15 @@ SPACES: dict[str, Space] = {
         Param("train.p_uncond", 0.3, 0.8),
     ), "share of label-free samples not confidently a digit (DDIM-50)", _ddpm_score, reports=2),
 }
+
+
+def check_space(space: Space) -> None:
+    """Refuse a space that names a field its model's recipe does not have (a misspelt path)."""
+    fields = flatten(models.get_recipe(space.model).to_dict())
+    unknown = [p.path for p in space.params if p.path not in fields]
+    if unknown:
+        raise ValueError(f"the {space.model} recipe has no field {', '.join(map(repr, unknown))}: "
+                         f"its fields are {', '.join(fields)}")
 
 
 def get_space(name: str) -> Space:

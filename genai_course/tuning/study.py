@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import models
-from .spaces import Space, flatten, get_space, use_validation, with_params
+from .spaces import Space, check_space, flatten, get_space, use_validation, with_params
 
 __all__ = ["Trial", "run_study", "load_trials", "summary_table", "recipe_diff", "importances"]
 
@@ -45,18 +45,16 @@ def _storage_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-def _open(space: Space, path: Path, seed: int, steps: int | None, create: bool) -> tuple[Any, Any]:
+def _open(space: Space, path: Path, seed: int, steps: int | None) -> tuple[Any, Any]:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial says why in the table (its note)
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
     storage = optuna.storages.RDBStorage(_storage_url(path))
     names = optuna.study.get_all_study_names(storage)
     if names and space.model not in names:
         raise ValueError(f"{path} holds a study of {', '.join(names)}, not {space.model}: give another --study file")
-    if not names and not create:
-        raise ValueError(f"{path} holds no study")
     study = optuna.create_study(study_name=space.model, storage=storage, sampler=sampler, pruner=pruner,
                                 direction="minimize", load_if_exists=True)
     saved = study.user_attrs.get("steps", "unset")
@@ -80,6 +78,13 @@ def _objective(space: Space, steps: int | None, budget: float, seed: int) -> Cal
     import optuna
 
     def objective(trial: optuna.Trial) -> float:
+        try:
+            return run(trial)
+        except (ValueError, RuntimeError) as e:  # the study goes on; the table says why this trial failed
+            trial.set_user_attr("note", f"failed: {str(e).splitlines()[0][:120]}")
+            raise
+
+    def run(trial: optuna.Trial) -> float:
         params = {p.path: p.suggest(trial) for p in space.params if not (steps and p.path == "train.steps")}
         recipe = with_params(models.get_recipe(space.model), params)
         model = models.build(space.model, seed=seed, recipe=recipe)
@@ -144,9 +149,10 @@ def run_study(
     space = get_space(name) if space is None else space
     if space.model != name:
         raise ValueError(f"that space searches {space.model}, not {name}")
+    check_space(space)
     path = Path(path) if path is not None else Path("runs") / "tune" / f"{name}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
-    study, storage = _open(space, path, seed, steps, create=True)
+    study, storage = _open(space, path, seed, steps)
     study_id = storage.get_study_id_from_name(name)
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):  # left by a run that was killed
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
