@@ -241,8 +241,9 @@ print("the validation digits are the first", len(validation.x_test), "training d
 #   random, then splits the trials so far into good and bad ones and draws where the good
 #   ones were more common than the bad: the search moves towards what worked;
 # * the **median pruner** stops a trial whose score at a report is worse than the median
-#   of the earlier trials' scores at the same report: a poor setting usually shows it
-#   early, so it costs a quarter of a run instead of a whole one.
+#   of the earlier *complete* trials' scores at the same report (once three trials have
+#   completed): a poor setting usually shows it early, so it costs a quarter of a run
+#   instead of a whole one.
 #
 # The first trial is always the lesson's own recipe: the settings to beat. A **search
 # space** is a list of the recipe fields a study may set, each with its range. The course
@@ -312,9 +313,9 @@ plt.show()
 
 # %% [markdown]
 # Read the table with care. Twelve short trials are a small sample: the best of them won at
-# 1,500 steps, which says little about the lesson's 9,600 (a high learning rate wins short
-# runs and can lose long ones). And a difference of a few hundredths of a nat between two
-# trials is within what another seed would change. That is why a real study runs whole
+# 1,500 steps, which says little about the lesson's 9,600 (the best learning rate for a short
+# run need not be the best for a long one). And a difference of a few hundredths of a nat
+# between two trials may be no more than another seed would change. That is why a real study runs whole
 # trainings and many more trials, and its winner is then checked on three seeds and on the
 # held-out digits before a recipe changes.
 #
