@@ -9,7 +9,7 @@ import functools
 import importlib
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import torch
 
@@ -152,6 +152,21 @@ class NamesData:
         return torch.tensor(labels, dtype=torch.long)
 
 
+def _cut_by_name(names: Sequence[str], labels: Sequence[int], fraction: float, seed: int) -> tuple[NameSplit, NameSplit]:
+    """Split labelled names by name string: a ``fraction`` of the distinct names, drawn with
+    ``seed``, go to the second part with every copy of them (a name in several languages stays
+    on one side); both parts keep the given order."""
+    distinct = sorted(set(names))
+    order = torch.randperm(len(distinct), generator=torch.Generator().manual_seed(seed)).tolist()
+    chosen = {distinct[i] for i in order[: round(fraction * len(distinct))]}
+
+    def part(inside: bool) -> NameSplit:
+        picked = [i for i, n in enumerate(names) if (n in chosen) == inside]
+        return NameSplit(tuple(names[i] for i in picked), torch.tensor([labels[i] for i in picked], dtype=torch.long))
+
+    return part(False), part(True)
+
+
 @functools.lru_cache(maxsize=4)
 def load_names(locales: tuple[str, ...] = LOCALES, heldout_fraction: float = 0.2, shared: str = "drop") -> NamesData:
     """Faker's first names for ``locales`` with a fixed held-out split by name string.
@@ -171,16 +186,7 @@ def load_names(locales: tuple[str, ...] = LOCALES, heldout_fraction: float = 0.2
     if shared == "drop":
         listed = collections.Counter(name for name, _ in pairs)
         pairs = [(name, k) for name, k in pairs if listed[name] == 1]
-    distinct = sorted({name for name, _ in pairs})
-    order = torch.randperm(len(distinct), generator=torch.Generator().manual_seed(0)).tolist()
-    heldout_names = {distinct[i] for i in order[: round(heldout_fraction * len(distinct))]}
-
-    def split(keep: Callable[[str], bool]) -> NameSplit:
-        chosen = [(n, k) for n, k in pairs if keep(n)]
-        return NameSplit(tuple(n for n, _ in chosen), torch.tensor([k for _, k in chosen], dtype=torch.long))
-
-    train = split(lambda n: n not in heldout_names)
-    heldout = split(lambda n: n in heldout_names)
+    train, heldout = _cut_by_name([n for n, _ in pairs], [k for _, k in pairs], heldout_fraction, seed=0)
     vocab = Vocab.from_texts(train.names + heldout.names)  # the alphabet is known, the names are not
     return NamesData(locales, train, heldout, vocab)
 
@@ -192,15 +198,8 @@ def validation_names(data: NamesData, fraction: float = 0.2) -> NamesData:
     by their validation score never sees the names the models are judged on. Same vocabulary."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be between 0 and 1 (got {fraction})")
-    distinct = sorted(set(data.train.names))
-    order = torch.randperm(len(distinct), generator=torch.Generator().manual_seed(1)).tolist()
-    chosen = {distinct[i] for i in order[: round(fraction * len(distinct))]}
-
-    def split(keep: Callable[[str], bool]) -> NameSplit:
-        picked = [i for i, n in enumerate(data.train.names) if keep(n)]
-        return NameSplit(tuple(data.train.names[i] for i in picked), data.train.labels[picked])
-
-    return NamesData(data.locales, split(lambda n: n not in chosen), split(lambda n: n in chosen), data.vocab)
+    train, validation = _cut_by_name(data.train.names, data.train.labels.tolist(), fraction, seed=1)
+    return NamesData(data.locales, train, validation, data.vocab)
 
 
 def load_topics() -> str:
