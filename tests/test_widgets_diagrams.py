@@ -34,7 +34,7 @@ def test_trace_sees_the_reshape_and_the_concatenation_forward_does_itself():
     assert layers[0].fed_by == "forward"  # z and one_hot(y) concatenated in forward()
     assert layers[0].in_shape == (model.G.z_dim + 10,)
     convs = [l for l in layers if l.text.startswith("ConvTranspose2d")]
-    assert convs[0].fed_by == "forward" and len(convs[0].in_shape) == 3  # (C, 2, 2): reshaped from a vector
+    assert convs[0].fed_by == "reshaped in forward()" and len(convs[0].in_shape) == 3  # (C, 2, 2): reshaped from a vector
     assert layers[-1].out_shape == (1, 8, 8)
 
 
@@ -74,7 +74,7 @@ def test_draw_network_draws_one_box_per_weighted_layer_and_the_shapes():
     boxes = [t for t in texts if t.split("  ")[0].startswith(("Linear", "ConvTranspose2d"))]
     assert len(boxes) == 3  # batch norms and activations ride in their layer's box
     assert any("+ BatchNorm2d + ReLU" in t for t in boxes)
-    assert "output (1, 8, 8)" in texts and "(48, 4, 4)" in texts and "in forward()" in texts
+    assert "output (1, 8, 8)" in texts and "(48, 4, 4)" in texts and "reshaped in forward()" in texts
 
 
 def test_step_and_conditioning_diagrams_say_where_gradients_and_labels_go():
@@ -82,3 +82,11 @@ def test_step_and_conditioning_diagrams_say_where_gradients_and_labels_go():
     assert "fake\n.detach()" in texts and "gradient stops here" in texts and "weights not stepped" in texts
     texts = [t.get_text() for t in widgets.draw_conditioning(ax=_ax()).texts]
     assert "one_hot(y)" in texts and "⟨embed(y), h⟩" in texts and "concat" in texts
+
+
+def test_trace_tells_a_view_of_the_input_from_a_new_tensor():
+    plain = widgets.trace_layers(gan.Discriminator(gan.DiscriminatorConfig()), torch.randn(4, 2))
+    packed = widgets.trace_layers(gan.Discriminator(gan.DiscriminatorConfig(pack=2)), torch.randn(4, 2))
+    assert plain[0].fed_by == "input 0" and plain[0].in_shape == (2,)
+    assert packed[0].fed_by == "input 0, reshaped in forward()" and packed[0].in_shape == (4,)
+    assert plain[-1].out_shape == packed[-1].out_shape == ()  # forward() squeezes the last layer's (1,)

@@ -44,8 +44,9 @@ class Layer:
     ``name`` is its path in the module (``"up.0"``), ``text`` a short description
     (``"ConvTranspose2d 96→48, 4x4, stride 2"``), the shapes leave out the batch dimension,
     ``params`` counts its weights, and ``fed_by`` says where its input came from: ``"previous"``
-    (the layer before), ``"input k"`` (the network's k-th input) or ``"forward"`` (a tensor that
-    forward() computed itself: a reshape, a concatenation, ...).
+    (the layer before), ``"input k"`` (the network's k-th input), either of them ``"reshaped in
+    forward()"`` (the same numbers viewed in another shape), or ``"forward"`` (a tensor that
+    forward() computed itself: a concatenation, a sum, ...).
     """
 
     name: str
@@ -83,16 +84,25 @@ def trace_layers(net: torch.nn.Module, *inputs: Any) -> list[Layer]:
     if not inputs:
         raise ValueError("draw_network needs an example input for the network, e.g. draw_network(G, z) with z of shape (B, latent_dim)")
     names = {module: name for name, module in net.named_modules()}
-    given = {id(x): f"input {k}" for k, x in enumerate(inputs) if isinstance(x, torch.Tensor)}
     layers: list[Layer] = []
-    last_out: list[int] = []
+    last_out: list[torch.Tensor] = []
+
+    def source(x: torch.Tensor) -> str:
+        """Where x came from: the layer before, an input (maybe viewed in another shape), or forward() itself."""
+        candidates = [("previous", "reshaped in forward()", t) for t in last_out]
+        candidates += [(f"input {k}", f"input {k}, reshaped in forward()", t)
+                       for k, t in enumerate(inputs) if isinstance(t, torch.Tensor)]
+        for same, reshaped, t in candidates:
+            if t.numel() and x.data_ptr() == t.data_ptr() and x.numel() == t.numel():
+                return same if x.shape == t.shape else reshaped
+        return "forward"
 
     def hook(module: torch.nn.Module, args: tuple[Any, ...], out: Any) -> None:
         x = args[0] if args else None
         if not isinstance(x, torch.Tensor) or not isinstance(out, torch.Tensor):
             return
-        fed_by = "previous" if last_out and id(x) == last_out[0] else given.get(id(x), "forward")
-        last_out[:] = [id(out)]
+        fed_by = source(x)
+        last_out[:] = [out]
         layers.append(Layer(
             name=names.get(module, type(module).__name__), text=_describe(module),
             in_shape=tuple(x.shape[1:]), out_shape=tuple(out.shape[1:]),
@@ -143,7 +153,7 @@ def _arrow(ax: Axes, a: tuple[float, float], b: tuple[float, float], color: str 
 
 def _shape(shape: tuple[int, ...]) -> str:
     if not shape:
-        return "(): one number per example"
+        return "(): one number each"
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -178,7 +188,8 @@ def draw_network(net: torch.nn.Module, *inputs: Any, ax: Any = None, title: str 
         _box(ax, 2.0, y, 3.6, 0.62 if box["extra"] else 0.42, label, _LAYER_COLOR if layer.params else _PLAIN_COLOR,
              fontsize=7.5)
         plain = layer.fed_by == "previous" or (i == 1 and layer.fed_by == "input 0")
-        came = "in forward()" if layer.fed_by == "forward" else "from " + layer.fed_by
+        came = {"forward": "in forward()", "reshaped in forward()": "reshaped in forward()"}.get(
+            layer.fed_by, "from " + layer.fed_by)
         _arrow(ax, (2.0, y + 0.69), (2.0, y + (0.32 if box["extra"] else 0.22)), style="-" if plain else "--")
         if not plain:
             ax.text(1.88, y + 0.5, came, fontsize=7, color=_GRAD, ha="right", va="center")
