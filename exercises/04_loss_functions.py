@@ -4,11 +4,11 @@
 # %% [markdown]
 # # Exercises 04: Loss functions
 #
-# Three exercises on lesson 04 (`notebooks/04_loss_functions.ipynb`): the
-# discriminator's loss, the non-saturating generator loss, and the WGAN-GP gradient
-# penalty, all written on the discriminator's logits. Write your code where it says
-# `TODO`, then run the check cell below it: it prints ✅ when your code is right, or says
-# what is wrong. The notebook runs in a few seconds.
+# Three exercises on lesson 04 (`notebooks/04_loss_functions.ipynb`), each a variation on
+# code the lesson wrote: the discriminator's loss with a softer label for real data, the
+# non-saturating generator loss built stable by hand, and a gradient penalty that only
+# punishes slopes above 1. Write your code where it says `TODO`, then run the check cell
+# below it: it prints ✅ when your code is right, or says what is wrong.
 #
 # Keep all of each answer inside its function, imports and helpers included: when your
 # instructor grades this notebook, only the code inside the exercises' functions is run, in the
@@ -23,24 +23,30 @@ from genai_course import checks, threads
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 
 # %% [markdown]
-# ## Exercise 4.1: the discriminator's loss
+# ## Exercise 4.1: the discriminator's loss with a soft real label
 #
-# Write `discriminator_loss(real_logits, fake_logits)`: the binary cross-entropy of $D$
-# with real examples labelled 1 and fakes labelled 0,
+# Lesson 03 trained $D$ with binary cross-entropy (BCE), real examples labelled 1 and
+# fakes 0. Salimans et al. (2016, [arXiv:1606.03498](https://arxiv.org/abs/1606.03498),
+# section 3.4) label the real examples 0.9 instead, so that $D$ is never pushed towards
+# total certainty on real data; the fakes keep label 0, hence the name **one-sided label
+# smoothing**.
 #
-# $$L_D = \operatorname{mean}_i\big[-\log \sigma(\ell^{\text{real}}_i)\big]
-#       + \operatorname{mean}_j\big[-\log(1 - \sigma(\ell^{\text{fake}}_j))\big].$$
+# Write `discriminator_loss(real_logits, fake_logits, real_label=0.9)`: BCE with target
+# `real_label` for every real example and 0 for every fake, each term a mean over its own
+# batch, the two terms added.
 #
-# * Both inputs are **logits**, shape `(B,)`; return a scalar (a 0-dim tensor).
-# * Add the two means (each is a mean over its own batch).
-# * Use `F.binary_cross_entropy_with_logits(logits, labels)` or the identities
-#   $-\log \sigma(\ell) = \mathrm{softplus}(-\ell)$ and
-#   $-\log(1 - \sigma(\ell)) = \mathrm{softplus}(\ell)$, never `torch.log(torch.sigmoid(...))`.
+# * Both inputs are logits $\ell$, shape `(B,)`; return a scalar (a 0-dim tensor). With
+#   `real_label=1.0` it is the lesson's $D$ loss.
+# * Lesson 03's BCE for a label $y$, written with the sigmoid $\sigma(\ell)$ (with an
+#   argument: not a standard deviation), holds for any $y$ between 0 and 1, not only for
+#   0 and 1. What does its real term become in softplus form?
+# * It must stay exact for a real logit of 30, where $\sigma(30)$ rounds to exactly 1 in
+#   float32.
 
 
 # %%
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """real_logits (B,), fake_logits (B,) -> scalar: BCE with real = 1, fake = 0."""
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 0.9) -> torch.Tensor:
+    """real_logits (B,), fake_logits (B,) -> scalar: BCE with target real_label on real examples, 0 on fakes."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -49,19 +55,28 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
 checks.discriminator_loss(discriminator_loss)
 
 # %% [markdown]
-# ## Exercise 4.2: the non-saturating generator loss
+# ## Exercise 4.2: a stable non-saturating loss, from exp and log
 #
-# Write `nonsaturating_g_loss(fake_logits)`: the mean over the batch of
-# $-\log D(G(z)) = -\log \sigma(\ell^{\text{fake}})$, shape `(B,)` -> scalar.
+# The lesson computed the non-saturating loss $-\log \sigma(\ell) = \log(1 + e^{-\ell})$
+# with `F.softplus`, which works in a form that is exact for any $\ell$. Find that form
+# yourself. Write `nonsaturating_g_loss(fake_logits)`, the mean over the batch of
+# $\log(1 + e^{-\ell})$, from `torch.exp`, `torch.log1p` ($\log(1 + u)$, accurate even
+# for a tiny $u$) or `torch.log`, and elementwise `abs`, `clamp` or `torch.maximum`;
+# not with `F.softplus`, `F.logsigmoid`, `F.binary_cross_entropy_with_logits` or
+# `torch.logaddexp` (the check notices them: they do the work for you).
 #
-# It must stay exact when $D$ is very sure the fakes are fake: at a logit of $-200$ the
-# loss is $200$, but `torch.sigmoid(-200.)` is exactly `0.0` in float32 and its log is
-# $-\infty$. Use softplus.
+# * `fake_logits` has shape `(B,)`; return a scalar.
+# * It must be exact for every logit: the loss is 200 at a logit of $-200$, where
+#   $e^{200}$ overflows float32 to `inf`, and about 0 at $+200$.
+# * For a large $a$, $\log(1 + e^a)$ is $a$ plus something small. Can you write it so
+#   that `exp` only ever sees numbers $\le 0$?
+# * The check also backpropagates through your loss at $\pm 200$: the gradient must be a
+#   number there, not `nan`.
 
 
 # %%
 def nonsaturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """fake_logits (B,) -> scalar: mean of -log D(G(z))."""
+    """fake_logits (B,) -> scalar: mean of -log sigmoid(l) = log(1 + e^-l), exact for any l."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -70,25 +85,30 @@ def nonsaturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 checks.nonsaturating_g_loss(nonsaturating_g_loss)
 
 # %% [markdown]
-# ## Exercise 4.3: the gradient penalty
+# ## Exercise 4.3: a one-sided gradient penalty
 #
-# Write `gradient_penalty(D, real, fake, eps)` (WGAN-GP):
+# The lesson's penalty (WGAN-GP) pulls the critic's slope towards 1 from both sides, yet
+# the constraint it stands for is only that the slope be *at most* 1. Petzka et al.
+# (2018, [arXiv:1709.08894](https://arxiv.org/abs/1709.08894)) penalise only slopes
+# above 1:
 #
-# $$\hat{x} = \varepsilon\, x_\text{real} + (1 - \varepsilon)\, x_\text{fake}, \qquad
-#   \mathrm{GP} = \operatorname{mean}_i\big(\|\nabla_{\hat{x}} D(\hat{x})_i\|_2 - 1\big)^2.$$
+# $$\mathrm{GP}_{+} = \operatorname{mean}_i\,\max\big(0,\ \|\nabla_{\hat{x}} D(\hat{x}_i)\|_2 - 1\big)^2,$$
 #
-# * `real` and `fake` are `(B, 2)`; `eps` is given, shape `(B, 1)` (one $\varepsilon$ per
-#   pair, broadcast over the two coordinates). $D$ maps `(B, 2)` to logits `(B,)`.
-# * Make $\hat{x}$ a tensor that requires gradients (`.requires_grad_(True)`), then get
-#   the gradient with `torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)`:
-#   the sum gives every example its own gradient, and `create_graph=True` lets the
-#   penalty itself be backpropagated into $D$'s weights.
-# * Take the norm of each example's gradient (`.norm(dim=1)`, shape `(B,)`), not its square.
+# at the same points $\hat{x}_i$ between real and fake examples as the lesson.
+#
+# Write `gradient_penalty(D, real, fake, eps)` for it.
+#
+# * `real` and `fake` are `(B, 2)`; `eps` is given, shape `(B, 1)`: one $\varepsilon$ per
+#   pair, the weight of the real example. $D$ maps `(B, 2)` to logits `(B,)`.
+# * A slope of 0.5 costs $(0.5 - 1)^2 = 0.25$ in the lesson's penalty; what should it
+#   cost here?
+# * The penalty is a loss for $D$: the check backpropagates it into $D$'s weights, as the
+#   lesson's version allowed.
 
 
 # %%
 def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """D: (B, 2) -> (B,); real, fake (B, 2); eps (B, 1) -> scalar: mean of (||grad D(x_hat)|| - 1)^2."""
+    """D: (B, 2) -> (B,); real, fake (B, 2); eps (B, 1) -> scalar: mean of max(0, ||grad D(x_hat)|| - 1)^2."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -97,17 +117,18 @@ def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tenso
 checks.gradient_penalty(gradient_penalty)
 
 # %% [markdown]
-# ## Check it on a critic whose slope you know
+# ## Check it on critics whose slope you know
 #
-# A linear critic $D(x) = w^\top x + b$ with $w = (3, 4)$ has slope $\|w\| = 5$
-# everywhere, so your penalty should be $(5 - 1)^2 = 16$ for any real, fake and
-# $\varepsilon$.
+# A linear critic $D(x) = w^\top x + b$ has slope $\|w\|$ everywhere. With $w = (3, 4)$
+# the slope is 5 and your penalty should be $(5 - 1)^2 = 16$, as in the lesson; with
+# $w = (0.3, 0.4)$ the slope is 0.5 and it should be 0, where the lesson's two-sided
+# version gives 0.25.
 
 # %%
-w = torch.tensor([3.0, 4.0])
 g = torch.Generator().manual_seed(0)
 real, fake, eps = torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g), torch.rand(8, 1, generator=g)
 try:
-    print("penalty of the linear critic:", round(gradient_penalty(lambda x: x @ w + 0.5, real, fake, eps).item(), 4), "(expected 16.0)")
+    for w in (torch.tensor([3.0, 4.0]), torch.tensor([0.3, 0.4])):
+        print(f"slope {w.norm().item():.1f}: penalty {gradient_penalty(lambda x: x @ w + 0.5, real, fake, eps).item():.4f}")
 except NotImplementedError:
     print("(finish exercise 4.3 above to see the result)")

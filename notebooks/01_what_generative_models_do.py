@@ -3,12 +3,18 @@
 #
 # By the end of this lesson you can say precisely what a generative model is for: it
 # lets you **draw new samples** that look as if they came from the same unknown
-# distribution as your data. You will build the two toy data sets that the GAN lessons
-# use (a ring of 8 Gaussians and a grid of 25), write a sampler and a log density for
-# them by hand, check both against the course library `genai_course.data`, and build the
-# yardsticks we will use to judge every generator in this course (modes captured,
-# high-quality fraction, reverse KL). Nothing is trained here; the whole notebook runs in
-# a few seconds on a laptop CPU.
+# distribution as your data. You will build the two toy data sets that lessons 02-05 use
+# (a ring of 8 Gaussians and a grid of 25), write a sampler and a log density for them by
+# hand, check both against the course library `genai_course.data`, and build the
+# yardsticks we will use to judge every generator in this course: modes captured,
+# high-quality fraction and reverse KL (a measure of how unevenly the samples spread over
+# the data's clusters), each defined below. Nothing is trained here.
+#
+# The models of lessons 02-07 are **generative adversarial networks (GANs)**: two
+# **neural networks** (functions built from layers of adjustable numbers, the *weights*,
+# that are fitted to data) trained against each other (*adversarial*: as opponents). A
+# **generator** turns random noise into samples; a **discriminator** learns to tell those
+# samples from real data, while the generator learns to fool it.
 #
 # Where it sits: this is the first lesson. Lesson 02 builds a generator network,
 # lesson 03 the discriminator that will teach it, lessons 04-05 the losses and the
@@ -23,7 +29,7 @@ import torch
 from genai_course import threads
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
-_ = torch.manual_seed(0)  # seed the global RNG; below, every draw also gets its own seeded generator
+_ = torch.manual_seed(0)  # seed PyTorch's global random-number generator; below, every draw also gets its own
 
 # %% [markdown]
 # ## Data are samples from a distribution nobody wrote down
@@ -56,22 +62,28 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Many models give you only one of the two. A GAN, the model of lessons 02-05, is a
-# pure sampler: it can produce points, but it cannot tell you how likely a point is.
-# That is why we need to be careful about how we judge it (the second half of this lesson).
+# Many models give you only one of the two. A GAN is a pure sampler: it can produce
+# points, but it cannot tell you how likely a point is. That is why we need to be careful
+# about how we judge it (the second half of this lesson).
 
 # %% [markdown]
 # ## Two toy data sets: a ring of 8 and a grid of 25
 #
 # Real data are too complicated to see, so the GAN lessons use two 2D mixtures whose
-# truth we know exactly (the benchmark of the PacGAN and VEEGAN papers):
+# truth we know exactly. They are the benchmarks of VEEGAN
+# ([Srivastava et al., 2017](https://arxiv.org/abs/1705.07761)) and PacGAN
+# ([Lin et al., 2018](https://arxiv.org/abs/1712.04086)), two papers on making GANs
+# produce every kind of data point they were shown.
+#
+# A **mixture** of $K$ Gaussians (normal distributions) draws each point from one of $K$
+# Gaussian bumps; each bump is a **mode**, a peak of the density, centred at its mean
+# $\mu_k$. Ours are equal-weight mixtures of *round* Gaussians (the same standard
+# deviation $\sigma$, "std" for short, in every direction; $I$ is the $2 \times 2$ identity matrix):
+#
+# $$p(x) = \frac{1}{K} \sum_{k=1}^{K} \mathcal{N}(x;\, \mu_k,\, \sigma^2 I).$$
 #
 # * **ring of 8**: means $\mu_k = (\cos\frac{2\pi k}{8}, \sin\frac{2\pi k}{8})$, $k = 0..7$, std $\sigma = 0.01$;
 # * **grid of 25**: means $\{-4, -2, 0, 2, 4\}^2$, std $\sigma = 0.05$.
-#
-# Each is an equal-weight mixture of $K$ round Gaussians:
-#
-# $$p(x) = \frac{1}{K} \sum_{k=1}^{K} \mathcal{N}(x;\, \mu_k,\, \sigma^2 I).$$
 #
 # First the means, written by hand.
 
@@ -93,8 +105,9 @@ print("ring means:", tuple(ring_means.shape), " grid means:", tuple(grid_means.s
 #
 # $$k \sim \text{Uniform}\{1, \dots, K\}, \qquad \varepsilon \sim \mathcal{N}(0, I), \qquad x = \mu_k + \sigma\,\varepsilon.$$
 #
-# We pass a `torch.Generator` so that the same seed always gives the same points. The
-# order of the random calls matters for that: first all the mode indices, then all the noise.
+# We pass a `torch.Generator` (PyTorch's random-number generator, no relation to a GAN's
+# generator) so that the same **seed**, the number it starts from, always gives the same points. The order of the random
+# calls matters for that: first all the mode indices, then all the noise.
 
 
 # %%
@@ -135,14 +148,19 @@ plt.show()
 #
 # $$\log p(x) = \log \sum_{k=1}^{K} \exp\!\left(-\frac{\|x-\mu_k\|^2}{2\sigma^2}\right) - \log K - \log(2\pi\sigma^2).$$
 #
-# Computing the sum directly fails: with $\sigma = 0.01$, a point only $0.15$ away from
-# its nearest mode has $\exp(-0.15^2 / 0.0002) = e^{-112}$, which rounds to $0$ in float32,
-# so the log becomes $-\infty$. The fix is the **log-sum-exp** trick: with $a_k$ the
-# exponents and $m = \max_k a_k$,
+# Computing the sum directly fails. With $\sigma = 0.01$, a point only $0.15$ away from
+# its nearest mode has the exponent $-0.15^2 / (2 \cdot 0.01^2)$, and its exponential
+# **underflows**: it is smaller than the smallest positive float32 (PyTorch's default
+# 32-bit number), so it rounds to $0$ and the log becomes $-\infty$. The cell below prints
+# this, and the same failure at the centre of the ring. The fix is the **log-sum-exp**
+# trick: with $a_k$ the exponents and $m = \max_k a_k$,
 # $\log \sum_k e^{a_k} = m + \log \sum_k e^{a_k - m}$, where the largest term is $e^0 = 1$
 # and nothing underflows. `torch.logsumexp` does exactly this.
 
 # %%
+exponent = torch.tensor(-(0.15**2) / (2 * ring_std**2))  # a point 0.15 from a mode
+print("exponent:", round(exponent.item(), 1), " its exp in float32:", torch.exp(exponent).item())
+
 point = torch.tensor([[0.0, 0.0]])  # the centre of the ring: distance 1 from every mode
 a = -(point[:, None, :] - ring_means[None, :, :]).pow(2).sum(-1) / (2 * ring_std**2)  # (1, 8) exponents
 naive = torch.log(torch.exp(a).sum(1))  # exp(-5000) underflows to 0
@@ -165,9 +183,11 @@ print("log p of the samples:", tuple(logp.shape))
 print("at a mode's centre log p =", round(mixture_log_prob(ring_means[:1], ring_means, ring_std).item(), 2))
 
 # %% [markdown]
-# As a heat map over the plane. The density is so peaked that $\log p$ falls by
-# thousands of nats between the modes; we shade only the top 30 nats (darker = more
-# likely) so the islands are visible.
+# As a heat map over the plane. Our logarithms are natural (base $e$), so $\log p$ is
+# measured in **nats**: one nat less is a density $e \approx 2.7$ times smaller. The density
+# is so peaked that $\log p$ falls by thousands of nats between the modes (the cell
+# prints the range over the ring's picture), so we shade only the top 30 nats (darker =
+# more likely) and the islands are visible.
 
 
 # %%
@@ -182,6 +202,10 @@ def show_log_density(ax, means, std, extent, resolution=300):
     logp = mixture_log_prob(plane(extent, resolution), means, std).reshape(resolution, resolution)  # (R, R)
     top = logp.max().item()
     return ax.imshow(logp, origin="lower", extent=(-extent, extent, -extent, extent), cmap="Blues", vmin=top - 30, vmax=top)
+
+
+ring_logp = mixture_log_prob(plane(1.5), ring_means, ring_std)  # (90000,) the ring's picture below
+print(f"ring: log p from {ring_logp.min().item():.0f} to {ring_logp.max().item():.2f} nats")
 
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
@@ -216,32 +240,52 @@ print("grid: same seed, same samples:", torch.equal(mine, lib))
 
 # %% [markdown]
 # The log densities agree too, at samples and at every point of a plane (far from the
-# modes as well), up to float32 rounding: both sides are within about $10^{-6}$ of an
-# exact float64 computation, so we compare with an absolute tolerance of $10^{-5}$
-# (the default relative tolerance alone fails wherever $\log p(x)$ is close to 0).
+# modes as well), up to float32 rounding: against an exact float64 (64-bit) computation,
+# each side's error is below $10^{-6}$ of $|\log p(x)|$ (of 1 where $|\log p(x)| < 1$), as
+# the cell prints. So we compare them with `torch.allclose`'s relative tolerance $10^{-5}$
+# plus an absolute tolerance of $10^{-5}$ (relative alone fails where $\log p(x)$ is near 0).
 
 # %%
 for mix, means, std, extent in ((ring, ring_means, ring_std, 1.5), (grid, grid_means, grid_std, 6.0)):
     pts = torch.cat([mix.sample(500, generator=torch.Generator().manual_seed(3)), plane(extent, 50)])  # (3000, 2)
-    print(f"{mix.name}: mixture_log_prob == Mixture.log_prob:", torch.allclose(mixture_log_prob(pts, means, std), mix.log_prob(pts), atol=1e-5))
+    mine, lib = mixture_log_prob(pts, means, std), mix.log_prob(pts)  # (3000,) each, float32
+    exact = mixture_log_prob(pts.double(), means.double(), std)  # (3000,) float64
+    scale = exact.abs().clamp(min=1.0)
+    small = [((v.double() - exact).abs() / scale).max().item() < 1e-6 for v in (mine, lib)]
+    print(f"{mix.name}: errors below 1e-6 (mine, library): {small}  agree:", torch.allclose(mine, lib, atol=1e-5))
 
 # %% [markdown]
 # ## What are "good samples"? The course's yardsticks
 #
-# A GAN gives us samples, not a density, so we cannot score it by its likelihood of
-# held-out data. For these benchmarks we know where the modes are, so we can ask
-# concrete questions of a batch of $N$ samples (the PacGAN protocol, $N = 2500$):
+# A model with a density is usually scored by its **likelihood** of held-out data: the
+# average $\log p_\theta(x)$ over data points that were kept out of fitting. A GAN gives
+# us samples, not a density, so that score is out of reach. For these benchmarks we know
+# where the modes are, so we can ask concrete questions of a batch of $N = 2500$
+# samples, the questions VEEGAN and PacGAN ask (PacGAN's Table 1 reports these numbers
+# for GANs on both benchmarks):
 #
 # 1. **Nearest mode**: for each sample $x_i$, $k_i = \arg\min_k \|x_i - \mu_k\|$ and the distance $d_i$ to it.
 # 2. **High-quality fraction**: the share of samples with $d_i \le 3\sigma$. For true
-#    samples $\|x - \mu_k\|^2/\sigma^2$ is chi-squared with 2 degrees of freedom, so
-#    $P(d \le 3\sigma) = 1 - e^{-9/2} \approx 98.9\%$.
+#    samples $\|x - \mu_k\|^2/\sigma^2$ is the sum of two squared standard normals (a
+#    chi-squared variable with 2 degrees of freedom), so $P(d \le 3\sigma) = 1 - e^{-9/2}$
+#    (the code cell below prints it).
 # 3. **Modes captured**: how many modes are the nearest mode of at least one high-quality sample.
-# 4. **Reverse KL**: let $\hat p_k$ be the share of samples whose nearest mode is $k$.
-#    Compare it with the true share $u_k = 1/K$:
-#    $\mathrm{KL}(\hat p \,\|\, u) = \sum_k \hat p_k \log(\hat p_k K)$.
-#    It is $0$ when every mode is hit equally often and $\log(K/m)$ when the samples
-#    sit evenly on only $m$ modes.
+# 4. **Reverse KL**: let $\hat p_k$ be the share of samples whose nearest mode is $k$,
+#    and $u_k = 1/K$ the true share; the reverse KL is
+#    $\mathrm{KL}(\hat p \,\|\, u) = \sum_k \hat p_k \log(\hat p_k K)$, explained next.
+
+# %% [markdown]
+# The **Kullback-Leibler divergence** (KL) of a distribution $p$ from a distribution $q$
+# over the same outcomes, $\mathrm{KL}(p \,\|\, q) = \sum_k p_k \log(p_k / q_k)$, measures
+# how far $p$ is from $q$ in nats: it is $0$ when $p = q$ and positive otherwise. It is an
+# average of $\log(p_k/q_k)$ over $p$'s outcomes, so the order matters. **Reverse KL** puts
+# the model's samples first, $\mathrm{KL}(\hat p \,\|\, u)$; **forward KL**,
+# $\mathrm{KL}(u \,\|\, \hat p)$, puts the data first. Because the average is taken
+# over the model's samples, reverse KL punishes samples where the data has little mass
+# (a large $\log(\hat p_k / u_k)$), and it forgives dropped modes: a mode with no samples
+# adds nothing ($0 \log 0 = 0$), so samples sitting evenly on $m$ of $K$ modes score only
+# $\log(K/m)$, where forward KL would be infinite. That is why modes captured is counted
+# on its own.
 
 
 # %%
@@ -265,6 +309,7 @@ def my_mode_metrics(x: torch.Tensor, means: torch.Tensor, std: float) -> dict:
     }
 
 
+print(f"P(d <= 3 std) for true samples: {1 - math.exp(-9 / 2):.1%}")
 true_x = ring.sample(2500, generator=torch.Generator().manual_seed(1))
 ours = my_mode_metrics(true_x, ring_means, ring_std)
 print({"modes": ours["modes"], "hq_fraction": round(ours["hq_fraction"], 3), "reverse_kl": round(ours["reverse_kl"], 3)})
@@ -304,6 +349,7 @@ toy = {
 reports = {name: metrics.mode_metrics(x, ring) for name, x in toy.items()}
 for name, r in reports.items():
     print(f"{name:>9}: {r}")
+print(f"log(8/3) = {math.log(8 / 3):.3f}")
 
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(12, 7.5), gridspec_kw={"height_ratios": [3, 1.3]})
@@ -325,13 +371,14 @@ plt.show()
 # %% [markdown]
 # Read the table and the pictures together:
 #
-# * **perfect** scores 8/8 modes, about 98.9% high quality and a reverse KL near 0: the
-#   best any generator can do (the 1.1% outside $3\sigma$ are genuine, rare true samples).
+# * **perfect** scores 8/8 modes, a high-quality fraction at the $1 - e^{-9/2}$ printed
+#   above and a reverse KL near 0: the best any generator can do (the samples outside
+#   $3\sigma$ are genuine, rare true samples).
 # * **collapsed** keeps a high-quality fraction as good as the truth (each sample looks
 #   perfect on its own), but captures only 3 modes and has reverse KL near
-#   $\log(8/3) \approx 0.98$. Judging samples one at a time would miss this failure.
+#   $\log(8/3)$. Judging samples one at a time would miss this failure.
 # * **blurry** captures all 8 modes with a near-uniform histogram (reverse KL near 0),
-#   but only about 4% of its samples are high quality.
+#   but only a few percent of its samples are high quality.
 #
 # No single number is enough: **modes captured** and **reverse KL** measure *diversity*,
 # the **high-quality fraction** measures *quality*. Every GAN in this course is scored
@@ -344,9 +391,8 @@ plt.show()
 # only the first. Its generator is a sampler of the form $x = G(z)$ with random $z$,
 # just like our `sample_mixture` turns random $(k, \varepsilon)$ into $\mu_k + \sigma\varepsilon$,
 # except that $G$ is a neural network whose weights must be learned from data. It never
-# gives us $\log p(x)$, so it cannot be trained by maximising likelihood. Instead a second
-# network, the discriminator, will compare its samples with real ones. Lesson 02 builds
-# $G$ itself.
+# gives us $\log p(x)$, so it cannot be trained by maximising likelihood. Instead the
+# discriminator will compare its samples with real ones. Lesson 02 builds $G$ itself.
 
 # %% [markdown]
 # ## Summary
@@ -360,9 +406,9 @@ plt.show()
 #
 # ## Exercises
 #
-# Open `exercises/01_what_generative_models_do.ipynb`. You will write
-# `sample_ring8(n, generator)`, a sampler for the ring of 8, and
-# `mixture_log_prob(x, means, std)`, the mixture's log density; a check cell after each
-# tells you at once whether it is right.
+# Open `exercises/01_what_generative_models_do.ipynb`. You will change this lesson's code
+# for a ring of 8 whose modes are not equally likely: `sample_ring8(n, weights, generator)`,
+# its sampler, and `mixture_log_prob(x, means, std, weights)`, its log density; a check
+# cell after each tells you at once whether it is right.
 #
 # Next: **lesson 02, the generator**.

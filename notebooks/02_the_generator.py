@@ -1,13 +1,13 @@
 # %% [markdown]
 # # Lesson 02: The generator
 #
-# By the end of this lesson you can build a GAN's generator from plain PyTorch: a small
-# neural network $G$ that turns random noise $z$ into a data point $x = G(z)$. You will
-# write it layer by layer with `nn.Linear` and `nn.ReLU`, follow the tensor shapes
-# through it, count its parameters, and look at what an untrained $G$ does to the plane
-# of noise (it warps and folds it). Then you load your weights into the library's
-# `genai_course.gan.Generator`, check that the two agree, and sample from it without
-# gradients. Nothing is trained; the notebook runs in a few seconds on a laptop CPU.
+# By the end of this lesson you can build the generator of a GAN (generative adversarial
+# network, lesson 01) from plain PyTorch: a small neural network $G$ that turns random
+# noise $z$ into a data point $x = G(z)$. You will write it layer by layer with `nn.Linear`
+# and `nn.ReLU`, follow the tensor shapes through it, draw it, count its parameters, and
+# look at what an untrained $G$ does to the plane of noise (it warps and folds it). Then
+# you load your weights into the library's `genai_course.gan.Generator`, check that the
+# two agree, and sample from it without gradients. Nothing is trained.
 #
 # Where it sits: lesson 01 showed that a GAN is a *sampler*; this lesson builds the
 # sampler's network. Lesson 03 builds the discriminator that will teach it.
@@ -37,8 +37,12 @@ _ = torch.manual_seed(0)  # seeds the weights of every network built below
 # $x$ (the *pushforward* of $\mathcal{N}(0, I)$ through $G_\theta$) is the model $p_\theta$:
 # we can sample it as often as we like, but never write down its density. Lesson 01's
 # mixture sampler had the same form, $x = \mu_k + \sigma\varepsilon$ with random
-# $(k, \varepsilon)$; here the function is a neural network whose weights $\theta$ will be
-# learned. For 2D data, $d = 2$ is enough and lets us draw the latent space.
+# $(k, \varepsilon)$ ($\sigma$ the standard deviation of each mode); here the function is a
+# neural network whose weights $\theta$ will be learned. For 2D data, $d = 2$ is enough and
+# lets us draw the *latent space*, the space where $z$ lives (here a plane).
+#
+# In code, a `torch.Generator` is PyTorch's random-number generator, no relation to the
+# network $G$ despite the name: seeding one makes the numbers it draws repeatable.
 
 # %%
 latent_dim = 2
@@ -49,8 +53,10 @@ print("z:", tuple(z.shape), z.dtype)
 # %% [markdown]
 # ## A generator, by hand
 #
-# $G$ is a multilayer perceptron (MLP): linear maps with a ReLU, $\mathrm{relu}(a) = \max(0, a)$,
-# between them. With three hidden layers of width $h$,
+# $G$ is a multilayer perceptron (MLP): a stack of linear maps with a ReLU (rectified
+# linear unit), $\mathrm{relu}(a) = \max(0, a)$ applied to each number, between them. The
+# layers between the input and the output are its *hidden layers*. With three hidden
+# layers of width $h$ (each outputs $h$ numbers per sample, its *units*),
 #
 # $$x = W_4\, \mathrm{relu}\big(W_3\, \mathrm{relu}(W_2\, \mathrm{relu}(W_1 z + b_1) + b_2) + b_3\big) + b_4,$$
 #
@@ -88,10 +94,25 @@ for i, layer in enumerate(G_mine.net):
     print(f"layer {i}: {type(layer).__name__:6} -> {tuple(h.shape)}")
 
 # %% [markdown]
+# The same network drawn from one forward pass of `z` (`widgets.draw_network` records each
+# layer and the shape it outputs, the batch dimension left out): one box per linear layer,
+# with the ReLU that follows it. The shape changes only twice: the first layer widens each
+# 2-number $z$ to 128 numbers, and the last narrows 128 back to a 2-number point; every
+# layer between keeps 128. Each box also gives its layer's weights and biases together,
+# which the next section adds up.
+
+# %%
+from genai_course import widgets
+
+widgets.draw_network(G_mine, z, title="MyGenerator")
+plt.show()
+
+# %% [markdown]
 # ### How many parameters?
 #
-# A linear layer from $n_\text{in}$ to $n_\text{out}$ units has $n_\text{in} n_\text{out}$
-# weights and $n_\text{out}$ biases; ReLU has none. So
+# The parameters are the numbers training will adjust. A linear layer from $n_\text{in}$ to
+# $n_\text{out}$ units has $n_\text{in} n_\text{out}$ weights and $n_\text{out}$ biases;
+# ReLU has none. So
 # $(2 \cdot 128 + 128) + 2\,(128 \cdot 128 + 128) + (128 \cdot 2 + 2) = 33{,}666$.
 
 # %%
@@ -105,7 +126,7 @@ print("total:", n_params, "| by the formula:", (2 * 128 + 128) + 2 * (128 * 128 
 #
 # Push the batch of $z$ through $G$ and colour every point by the angle of its $z$,
 # $\operatorname{atan2}(z_2, z_1)$: points of one colour on the left land on points of the
-# same colour on the right. The weights are random, so $G$ is just *some* smooth-ish map:
+# same colour on the right. The weights are random, so $G$ is just *some* continuous map:
 # it squeezes the latent cloud into a small, skewed blob near the origin.
 
 # %%
@@ -154,10 +175,11 @@ print("latent_dim 8: first weight", tuple(G8.net[0].weight.shape), "| z (5, 8) -
 #
 # A ReLU network is *piecewise linear*: each ReLU is either off (output 0) or on
 # (output = input), and in each region of the plane where the on/off pattern stays the
-# same, $G$ is one affine map. So a straight line in latent space comes out as a chain of
-# straight segments with a kink wherever some unit switches. Draw a grid of lines in $z$
-# and their images: $G$ stretches, shears and folds the latent "fabric". Training will
-# move these folds so that the fabric lands on the data's modes.
+# same, $G$ is one affine map (a linear map plus a constant shift, $Az + c$). So a straight
+# line in latent space comes out as a chain of straight segments with a kink wherever some
+# unit switches. Draw a grid of lines in $z$ and their images: $G$ stretches, shears and
+# folds the latent "fabric". Training will move these folds so that the fabric lands on
+# the data's modes.
 
 # %%
 ticks = torch.linspace(-3, 3, 13)  # 13 lines each way
@@ -183,7 +205,8 @@ plt.show()
 # `genai_course.gan.Generator` is the tested reference. It is built from a
 # `GeneratorConfig` and keeps the same stack of layers in `G.net` (an `nn.Sequential` of
 # Linear/ReLU pairs, then a final Linear), so its parameters have the same names as ours
-# and `load_state_dict` copies our weights straight in.
+# and `load_state_dict` copies our weights straight in (a module's *state dict* maps each
+# parameter's name, such as `net.0.weight`, to its tensor).
 
 # %%
 from genai_course import gan
@@ -211,17 +234,19 @@ for bad in (torch.randn(4, 3), torch.randn(2)):
 # ## Sampling without gradients
 #
 # While training, PyTorch records every operation on $z$ so that it can later compute
-# gradients for $\theta$. When we only want samples (to look at them, to score them),
-# that record is wasted time and memory, so `G.sample(n, generator=)` draws
-# $z \sim \mathcal{N}(0, I)$ with the given random generator and runs $G$ under
-# `torch.no_grad()`. The same seed gives the same samples.
+# gradients for $\theta$; a tensor's `requires_grad` flag says whether the operations that
+# made it were recorded. When we only want samples (to look at them, to score them), that
+# record is wasted time and memory, so `G.sample(n, generator=)` draws
+# $z \sim \mathcal{N}(0, I)$ with the given `torch.Generator` and runs $G$ under
+# `torch.no_grad()`, which switches the recording off. The same seed gives the same samples.
 
 # %%
 x1 = G.sample(500, generator=torch.Generator().manual_seed(7))  # (500, 2)
 x2 = G.sample(500, generator=torch.Generator().manual_seed(7))
 x3 = G.sample(500, generator=torch.Generator().manual_seed(8))
-print("shape:", tuple(x1.shape), "| same seed, same samples:", torch.equal(x1, x2), "| other seed, same samples:", torch.equal(x1, x3))
-print("G(z) tracks gradients:", G(z).requires_grad, "| G.sample's output does:", x1.requires_grad)
+print("shape:", tuple(x1.shape), "| seed 7 twice, identical samples:", torch.equal(x1, x2), "| seeds 7 and 8, identical samples:", torch.equal(x1, x3))
+print("G(z) recorded for gradients (requires_grad):", G(z).requires_grad)
+print("G.sample(500) recorded for gradients (requires_grad):", x1.requires_grad)
 
 with torch.no_grad():
     by_hand = G_mine(torch.randn(500, 2, generator=torch.Generator().manual_seed(7)))
@@ -230,17 +255,16 @@ print("G.sample(n, generator) == G(torch.randn(n, latent_dim, generator)):", tor
 # %% [markdown]
 # ## Explore the latent space
 #
-# The explorer shows $G(z)$ for 500 fixed $z$ over the ring's density, each sample in
-# the colour of its nearest mode, and a gold star for the one $z$ you set with the
+# The explorer shows $G(z)$ for a fixed, seeded batch of $z$ over the ring's density, each
+# sample in the colour of its nearest mode, and a gold star for the one $z$ you set with the
 # sliders. The right panel is the latent plane itself, coloured by the mode each $z$ lands
-# nearest to, faded where it misses every mode by more than $3\sigma$. For this untrained
+# nearest to, faded where it misses every mode by more than $3\sigma$ (three standard
+# deviations of a mode: lesson 01's radius for a high-quality sample). For this untrained
 # $G$ the whole plane is faded: no $z$ hits a mode (the pale colours only say which mode
 # is nearest). Move the sliders and watch the star crawl across the small blob.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from genai_course import widgets
-
 explorer = widgets.latent_explorer(G, mixture=ring)
 explorer
 
@@ -258,25 +282,37 @@ Image(explorer.render())
 # %% [markdown]
 # ## An untrained generator knows nothing about the data
 #
-# Scored with lesson 01's yardsticks, the untrained $G$ captures no mode and no sample is
-# of high quality: its blob near the origin is far from every mode of the ring.
+# Score it with lesson 01's yardsticks: modes captured, the high-quality fraction (samples
+# within $3\sigma$ of a mode), and the reverse KL, the Kullback-Leibler divergence
+# $\mathrm{KL}(\hat p \,\|\, u)$ of the shares $\hat p_k$ of samples nearest each mode from
+# equal shares $u_k = 1/8$ ("reverse" because the model's distribution comes first): $0$ when
+# every mode is nearest to an eighth of the samples, $\log 8$ when one mode takes them all.
 
 # %%
 from genai_course import metrics
 
-print(metrics.mode_metrics(G.sample(2500, generator=torch.Generator().manual_seed(0)), ring))
+samples = G.sample(2500, generator=torch.Generator().manual_seed(0))  # (2500, 2)
+print(metrics.mode_metrics(samples, ring))
+k, d = metrics.nearest_mode(samples, ring)  # each sample's nearest mode (2500,) and its distance to it (2500,)
+print("share of samples nearest each mode:", [round(share, 3) for share in (torch.bincount(k, minlength=8) / len(k)).tolist()])
+print(f"closest any sample gets to a mode: {d.min():.2f} | 3σ = {3 * ring.std:.2f} | log 8 = {math.log(8):.2f}")
 
+# %% [markdown]
+# The untrained $G$ captures no mode and no sample is of high quality: its blob near the
+# origin is nearest to only three of the eight modes, and even its closest sample is far
+# outside $3\sigma$ of a mode. The reverse KL of 1.401 sits between $0$ (equal shares) and
+# $\log 8$ (one mode takes every sample), since one mode gets most of them.
 # %% [markdown]
 # To learn, $G$ needs a signal that says *which way* to move each sample. There is no
 # density to maximise, so the signal will come from a second network, the
 # **discriminator**, which learns to tell real points from $G$'s points; $G$ then
-# follows the discriminator's gradient towards "more real". Lesson 03 builds that critic.
+# follows the discriminator's gradient towards "more real". Lesson 03 builds it.
 
 # %% [markdown]
 # ## Summary
 #
 # * A generator is a function $x = G_\theta(z)$ of random latent noise $z \sim \mathcal{N}(0, I)$; the randomness of the samples comes from $z$.
-# * Ours is an MLP: Linear/ReLU pairs and a final Linear, mapping $(B, d)$ to $(B, 2)$ for any batch size $B$; $d$ is fixed by the first weight matrix.
+# * Ours is an MLP: Linear/ReLU pairs and a final Linear, mapping $(B, d)$ to $(B, 2)$ for any batch size $B$; $d$ is fixed by the first weight matrix. Drawn, its shape changes only at the first and the last layer.
 # * A ReLU network is piecewise linear: it stretches and folds the latent plane; training will move the folds onto the data.
 # * `gan.Generator` holds the same layers in `G.net`: with our weights it gives the same outputs; `G.sample(n, generator=)` samples under `torch.no_grad()`, same seed same samples.
 # * Untrained, $G$ scores 0 modes: it knows nothing about the data yet.
@@ -284,8 +320,8 @@ print(metrics.mode_metrics(G.sample(2500, generator=torch.Generator().manual_see
 # ## Exercises
 #
 # Open `exercises/02_the_generator.ipynb`. You will write `make_generator(latent_dim,
-# hidden, data_dim)`, which builds the network, and `generate(G, n, generator)`, which
-# draws $z$ and returns samples without gradients; a check cell after each tells you at
-# once whether it is right.
+# hidden, data_dim, layers)`, a generator with any number of hidden layers, and
+# `generate(G, z0, z1, steps)`, which follows a straight line of latent space through $G$
+# without gradients; a check cell after each tells you at once whether it is right.
 #
 # Next: **lesson 03, the discriminator**.

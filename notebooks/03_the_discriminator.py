@@ -5,12 +5,12 @@
 # classifier $D$ that looks at a point $x$ and says how sure it is that $x$ is real data
 # rather than a generator's fake. You will see why $D$ outputs a *logit* instead of a
 # probability, write $D$ layer by layer with `nn.Linear` and `nn.LeakyReLU`, check it
-# against the library's `genai_course.gan.Discriminator`, and train it alone for a few
-# seconds to tell the ring of 8 from a bad generator's blob, drawing its decision
-# surface and measuring its accuracy. Last comes **packing** (PacGAN): a discriminator
-# that judges two examples at once, and a small experiment that shows why that helps it
-# spot a generator that has collapsed onto one mode. The notebook runs in about 15 s
-# on a laptop CPU.
+# against the library's `genai_course.gan.Discriminator`, and train it alone with the
+# Adam optimiser to tell the ring of 8 from a bad generator's blob, drawing its decision
+# surface and measuring its accuracy. Last comes **packing**: a discriminator that judges
+# two examples at once, and a small experiment that shows why that helps it spot a
+# generator that has collapsed onto one mode. The cell before the summary prints how long
+# the whole notebook took on your machine.
 #
 # Where it sits: lesson 02 built the generator $G$; this lesson builds the critic that
 # will teach it. Lesson 04 turns $D$'s logits into the loss functions of both players,
@@ -18,6 +18,7 @@
 
 # %%
 import math
+import time
 
 import matplotlib.pyplot as plt
 import torch
@@ -29,21 +30,26 @@ from genai_course import data, gan, threads, widgets
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)  # seeds the weights of every network built below
 ring = data.ring8()
+notebook_start = time.perf_counter()
 
 # %% [markdown]
 # ## What a discriminator does
 #
-# A discriminator is a binary classifier. It takes a batch of points $x$, shape $(B, 2)$,
+# A discriminator is a **binary classifier**: a network that sorts its inputs into two
+# classes, here "real" and "fake". It takes a batch of points $x$, shape $(B, 2)$,
 # and returns one real number per point, shape $(B,)$: the **logit** $\ell = D(x)$.
 # Large positive $\ell$ means "real", large negative $\ell$ means "fake", and $\ell = 0$
-# means "can't tell". The logit becomes a probability through the sigmoid,
+# means "can't tell". The logit becomes a probability through the **sigmoid**,
 #
 # $$P(\text{real} \mid x) = \sigma(\ell) = \frac{1}{1 + e^{-\ell}}, \qquad
 # \ell = \log \frac{P(\text{real} \mid x)}{1 - P(\text{real} \mid x)}.$$
 #
-# So the logit is the log-odds: $\ell = 2$ means odds of $e^2 \approx 7.4$ to 1 that
-# the point is real. GAN papers write $D(x)$ for the *probability*; in code, and in this
-# course, `D(x)` returns the logit and we apply $\sigma$ only when we want a probability.
+# $\sigma(\ell)$, with an argument, is the sigmoid; it is not the standard deviation
+# $\sigma$ of lesson 01 (the ring's $\sigma = 0.01$): the argument tells them apart.
+# The second formula says the logit is the **log-odds**, the logarithm of
+# $P / (1 - P)$: the cell below prints the odds that $\ell = 2$ stands for. GAN papers
+# write $D(x)$ for the *probability*; in code, and in this course, `D(x)` returns the
+# logit and we apply $\sigma$ only when we want a probability.
 
 # %%
 l = torch.linspace(-8, 8, 200)
@@ -53,13 +59,16 @@ ax.axhline(0.5, color="grey", lw=0.5)
 ax.axvline(0, color="grey", lw=0.5)
 ax.set(xlabel=r"logit $\ell$", ylabel=r"$\sigma(\ell)$ = P(real)", title="the sigmoid squashes a logit into (0, 1)")
 plt.show()
+p2 = torch.sigmoid(torch.tensor(2.0)).item()
+print(f"logit 2: P(real) = {p2:.3f}, odds P / (1 - P) = {p2 / (1 - p2):.2f} to 1 (e^2 = {math.exp(2):.2f})")
 
 # %% [markdown]
 # ## Why we keep logits
 #
-# The sigmoid flattens out fast. In float32, $\sigma(20)$ is $1 - 2 \times 10^{-9}$, which
-# rounds to exactly `1.0`: the probability has forgotten *how* sure $D$ was, while the
-# logit still says 20.
+# The sigmoid flattens out fast. In the table below, $\sigma(-20) \approx 2 \times 10^{-9}$,
+# so $\sigma(20) = 1 - \sigma(-20)$; float32 (the 32-bit numbers PyTorch computes with)
+# rounds that to exactly `1.0`, and $1 - \sigma(20)$ prints 0. The probability has
+# forgotten *how* sure $D$ was; the logit still says 20.
 
 # %%
 for value in (-20.0, -5.0, 0.0, 5.0, 20.0):
@@ -85,7 +94,8 @@ print("BCE on the logit:      ", round(F.binary_cross_entropy_with_logits(logit,
 # %% [markdown]
 # ## Why LeakyReLU
 #
-# $D$ is an MLP like lesson 02's generator, with one change: between the linear layers it
+# $D$ is an MLP (multilayer perceptron: linear layers with an activation function
+# between them) like lesson 02's generator, with one change: between the linear layers it
 # uses $\mathrm{leaky}(a) = \max(a, 0.2a)$ instead of $\mathrm{relu}(a) = \max(a, 0)$.
 # The reason is the generator. $G$ learns from $D$'s gradient with respect to its
 # *input*, $\nabla_x D(x)$ (lesson 05), and a ReLU passes no gradient at all where its
@@ -139,21 +149,26 @@ class MyDiscriminator(nn.Module):
 
 D_mine = MyDiscriminator()
 x = ring.sample(1000, generator=torch.Generator().manual_seed(1))  # (1000, 2) real points
-
-h = x
-for i, layer in enumerate(D_mine.net):
-    h = layer(h)
-    print(f"layer {i}: {type(layer).__name__:9} -> {tuple(h.shape)}")
-print("after squeeze(1):", tuple(D_mine(x).shape))
+print("input", tuple(x.shape), "-> logits", tuple(D_mine(x).shape))
 print("parameters:", sum(p.numel() for p in D_mine.parameters()))
+
+# %% [markdown]
+# The picture is traced from one forward pass of `D_mine`, so it cannot disagree with
+# the code. Shapes are per example (the batch axis is left out): 128 numbers after each
+# hidden layer, `(1,)` after the last, and one number after `forward`'s `squeeze(1)`.
+
+# %%
+widgets.draw_network(D_mine, x, title="MyDiscriminator: one logit per point")
+plt.show()
 
 # %% [markdown]
 # ## An untrained discriminator has no opinion
 #
 # Evaluate $D$ on a $200 \times 200$ grid of points covering the plane
 # (`data.make_grid(extent, resolution)` gives it as a $(200^2, 2)$ batch) and colour
-# each point by $\sigma(D(x))$: blue = "real", red = "fake", white = "can't tell". With
-# random weights, the logits are small everywhere, so the whole plane is a pale 0.5.
+# each point by $\sigma(D(x))$: blue = "real", red = "fake", white = "can't tell". This
+# map of $D$'s verdict over the plane is its **decision surface**. With random weights,
+# the logits are small everywhere, so the whole plane is a pale 0.5.
 
 # %%
 grid = data.make_grid(2.0, 200)  # (40000, 2)
@@ -169,7 +184,7 @@ print("every grid point has 0.4 < sigmoid(D(x)) < 0.6:", bool(((p_grid > 0.4) & 
 # ## The library version agrees
 #
 # `genai_course.gan.Discriminator` is the tested reference. It is built from a
-# `DiscriminatorConfig` (defaults: 3 hidden layers of 128 units, LeakyReLU(0.2)) and
+# `DiscriminatorConfig` (here: points of size 2, 3 hidden layers of 128 units) and
 # keeps the same stack of layers in `D.net`, so `load_state_dict` copies our weights
 # straight in and the two must give the same logits.
 
@@ -197,8 +212,7 @@ for bad in (torch.randn(4, 3), torch.randn(2)):
 #
 # Before $G$ can learn anything, $D$ must be able to tell real from fake. Let us check
 # that it can, against a fixed **bad generator**: one that ignores the ring completely
-# and draws from a blob around the origin, $x \sim \mathcal{N}(0, 0.6^2 I)$. (An
-# untrained $G$ from lesson 02 is even easier to catch: its samples form a tiny blob.)
+# and draws from a blob around the origin, $x \sim \mathcal{N}(0, 0.6^2 I)$.
 #
 # The loss is the BCE from above with real points labelled 1 and fakes labelled 0, one
 # mean over each batch, added:
@@ -206,8 +220,60 @@ for bad in (torch.randn(4, 3), torch.randn(2)):
 # $$L_D = -\frac{1}{B}\sum_{i=1}^{B} \log \sigma(\ell^{\text{real}}_i)
 #         -\frac{1}{B}\sum_{i=1}^{B} \log\big(1 - \sigma(\ell^{\text{fake}}_i)\big).$$
 #
-# Before training $\sigma(\ell) \approx 0.5$ everywhere, so $L_D \approx 2 \log 2 \approx 1.39$;
-# a perfect $D$ drives it to 0.
+# Before training $\sigma(\ell) \approx 0.5$ everywhere, so each term is about $\log 2$
+# and $L_D \approx 2 \log 2$; a perfect $D$ drives it to 0.
+
+# %% [markdown]
+# ### The optimiser: Adam
+#
+# Training repeats one **step**: draw fresh batches, compute $L_D$, take its gradient
+# with respect to every weight, and move the weights a little against it. The
+# **optimiser** decides how far. We use **Adam** (Kingma & Ba, 2015,
+# [arXiv:1412.6980](https://arxiv.org/abs/1412.6980)), the usual choice for GANs. For each
+# weight it keeps a running average $m$ of the gradient $g$, and one, $v$, of its square:
+#
+# $$m \leftarrow \beta_1 m + (1 - \beta_1)\, g, \qquad
+#   v \leftarrow \beta_2 v + (1 - \beta_2)\, g^2, \qquad
+#   w \leftarrow w - \eta\, \frac{m}{\sqrt{v} + \epsilon}.$$
+#
+# $\eta$ is the **learning rate** (`lr`, here $10^{-3}$) and $\epsilon$ a tiny constant
+# against dividing by zero (Adam also scales $m$ and $v$ up in the first steps, while
+# they are still close to their starting value 0). The step is a *ratio*: $\sqrt{v}$
+# grows with the gradient's size, so the size cancels and each weight moves by about
+# $\eta$ per step, whether its gradient is tiny or huge. The two `betas` set how far back
+# each average looks, about $1 / (1 - \beta)$ steps. The average $m$ is **momentum**: it
+# keeps a weight moving the way its recent gradients pointed.
+#
+# PyTorch's default, the paper's suggestion, is `betas=(0.9, 0.999)`. GAN code lowers
+# $\beta_1$, because momentum carries stale directions: the best move for $D$ depends on
+# where $G$ puts its samples, and $G$ keeps moving them (and the other way round). The
+# cell below flips the sign of one weight's gradient after 20 steps, as when the other
+# player has moved, and counts the steps in which Adam does not yet move the new way.
+
+# %%
+def steps_to_turn(beta1: float, flip_at: int = 20) -> int:
+    """Adam on one weight whose gradient is +1 for flip_at steps, then -1: steps before it turns."""
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.1, betas=(beta1, 0.99))
+    path = [0.0]  # the weight after every step
+    for t in range(flip_at + 20):
+        w.grad = torch.tensor([1.0 if t < flip_at else -1.0])
+        opt.step()
+        path.append(w.item())
+    after = path[flip_at:]  # from the last step before the flip
+    return next(k for k in range(1, len(after)) if after[k] > after[k - 1]) - 1
+
+
+for beta1 in (0.9, 0.5, 0.0):
+    print(f"beta1 = {beta1}: after the flip, {steps_to_turn(beta1)} step(s) still the old way (or standing still)")
+
+# %% [markdown]
+# Radford et al. (2016, section 4, [arXiv:1511.06434](https://arxiv.org/abs/1511.06434))
+# found that $\beta_1 = 0.9$ made their GAN's training oscillate, and used 0.5. This
+# course uses `betas=(0.5, 0.99)` ($\beta_2$ below the default, so $v$ forgets an old
+# gradient size sooner), and lessons 06 and 07 go down to $\beta_1 = 0$, no momentum at
+# all. `train_d` puts it together: `steps` times, a fresh real batch and a fresh fake
+# batch, the loss, and one Adam step.
 
 # %%
 def blob(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -237,24 +303,29 @@ def train_d(D: nn.Module, sample_fake, steps: int, seed: int, batch_size: int = 
     return history
 
 
+# %%
+# NBVAL_IGNORE_OUTPUT
 torch.manual_seed(0)
 D = gan.Discriminator()  # a fresh D
+t0 = time.perf_counter()
 history = train_d(D, blob, steps=500, seed=0)
-print("steps:", len(history), "| first loss:", round(history[0], 2), "| last 50 steps' mean loss below 0.4:", sum(history[-50:]) / 50 < 0.4)
+print(f"{len(history)} steps in {time.perf_counter() - t0:.1f} s")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(history)
-ax.axhline(2 * torch.log(torch.tensor(2.0)).item(), color="grey", ls="--", lw=0.8, label="2 log 2: D guesses")
+ax.axhline(2 * math.log(2), color="grey", ls="--", lw=0.8, label="2 log 2: D guesses")
 ax.set(xlabel="step", ylabel="$L_D$", title="D's loss, ring of 8 vs the blob", ylim=(0, 1.6))
 ax.legend()
 plt.show()
+print("2 log 2 =", round(2 * math.log(2), 2), "| first loss:", round(history[0], 2),
+      "| last 50 steps' mean loss below 0.4:", sum(history[-50:]) / 50 < 0.4)
 
 # %% [markdown]
 # ## What D has learned
 #
-# The decision surface after 500 steps, with fresh (held-out) real points in black and
-# fakes in gold:
+# The decision surface after 500 steps, with **held-out** points (fresh samples that $D$
+# never saw in training): real ones in black, fakes in gold.
 
 # %%
 g_test = torch.Generator().manual_seed(1000)  # held-out points, never seen in training
@@ -280,17 +351,17 @@ plt.show()
 def accuracy(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> float:
     """Share of all judgements D gets right: logit > 0 means 'real'."""
     with torch.no_grad():
-        real_logits, fake_logits = D(real), D(fake)  # (N_real / pack,), (N_fake / pack,)
+        real_logits, fake_logits = D(real), D(fake)  # one logit per judgement
     correct = (real_logits > 0).sum() + (fake_logits <= 0).sum()
     return correct.item() / (real_logits.numel() + fake_logits.numel())
 
 
 acc = accuracy(D, real_test, fake_test)
 with torch.no_grad():
-    real_ok = (D(real_test) > 0).float().mean().item()
+    real_missed = int((D(real_test) <= 0).sum())
     fake_ok = (D(fake_test) <= 0).float().mean().item()
 print("held-out accuracy above 0.9:", acc > 0.9)
-print("real points called real:", f"{real_ok:.2f}")
+print(f"real points called fake: {real_missed} of {len(real_test)}")
 print("fakes called fake above 0.9:", fake_ok > 0.9)
 
 # %% [markdown]
@@ -301,21 +372,35 @@ print("fakes called fake above 0.9:", fake_ok > 0.9)
 # %% [markdown]
 # ## Packing: judging several examples at once
 #
-# A generator can cheat a one-at-a-time judge. Suppose $G$ collapses and puts *every*
-# sample on one mode of the ring. Each sample on its own looks perfectly real: real data
-# has points there too. What gives $G$ away is the **lack of diversity**: a batch of
-# its samples are all alike, which real batches almost never are.
+# A generator can cheat a one-at-a-time judge. Suppose $G$ suffers mode collapse
+# (lesson 01: it covers only some of the modes) and puts *every* sample on one mode of
+# the ring. Each sample on its own looks perfectly real: real data has points there too.
+# What gives $G$ away is the **lack of diversity**: a batch of its samples are all alike,
+# which real batches almost never are.
 #
-# PacGAN (Lin et al., 2018) lets $D$ see this by feeding it `pack` examples at once,
-# concatenated into one input: $D$ maps $(B, 2)$ to $(B/\text{pack},)$, one verdict per
-# pack, and real packs are made of real examples only, fake packs of fakes only. In the
-# library, `DiscriminatorConfig(pack=2)` gives a first layer with $2 \times 2 = 4$ inputs;
-# `forward` reshapes $(B, 2)$ to $(B/2, 4)$, so examples $2i$ and $2i+1$ form pack $i$.
+# **Packing** (PacGAN, Lin et al., 2018, [arXiv:1712.04086](https://arxiv.org/abs/1712.04086))
+# lets $D$ see this: it feeds $D$ `pack` examples at once, side by side in one input row,
+# so $D$ maps $(B, 2)$ to $(B/\text{pack},)$, one verdict per pack. Real packs are made of
+# real examples only, fake packs of fakes only. In the library,
+# `DiscriminatorConfig(pack=2)` does it: `forward` reshapes $(B, 2)$ to $(B/2, 4)$, so
+# examples $2i$ and $2i+1$ form pack $i$, and the first layer takes $2 \times 2 = 4$ inputs.
+# Our unpacked `D_mine` and the packed library $D$, traced on the same 8 points:
 
 # %%
 D_pack = gan.Discriminator(gan.DiscriminatorConfig(pack=2))
-print("first layer:", D_pack.net[0])
 x8 = ring.sample(8, generator=torch.Generator().manual_seed(2))  # (8, 2)
+fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+widgets.draw_network(D_mine, x8, ax=axes[0], title="unpacked: one logit per point")
+widgets.draw_network(D_pack, x8, ax=axes[1], title="pack=2: one logit per pair of points")
+plt.show()
+
+# %% [markdown]
+# They differ in two places: the arrow marked "in forward()" above the first layer,
+# where the reshape puts each pair in one row, and that layer's 4 inputs instead of 2.
+# (For the packed $D$, the "example" at the bottom is a pack.) The cell below checks the
+# reshape, and a batch that does not split into whole packs.
+
+# %%
 print("input", tuple(x8.shape), "-> packed", tuple(x8.reshape(4, 4).shape), "-> logits", tuple(D_pack(x8).shape))
 print("same as the net on the reshaped batch:", torch.allclose(D_pack(x8), D_pack.net(x8.reshape(4, 4)).squeeze(1)))
 try:
@@ -355,12 +440,20 @@ plt.show()
 # of steps, and see whether they reach these limits.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 torch.manual_seed(0)
 D_single = gan.Discriminator(gan.DiscriminatorConfig(pack=1))
 D_packed = gan.Discriminator(gan.DiscriminatorConfig(pack=2))
+t0 = time.perf_counter()
 history_single = train_d(D_single, collapsed, steps=400, seed=0)
 history_packed = train_d(D_packed, collapsed, steps=400, seed=0)
+print(f"2 x 400 steps in {time.perf_counter() - t0:.1f} s")
 
+# %% [markdown]
+# `accuracy` counts logits, not rows, so it scores the packed $D$ unchanged, one verdict
+# per pack:
+
+# %%
 g_test = torch.Generator().manual_seed(2)  # held-out
 real_test, fake_test = ring.sample(5000, generator=g_test), collapsed(5000, g_test)
 acc_single = accuracy(D_single, real_test, fake_test)  # over 10000 single examples
@@ -381,14 +474,17 @@ ax.axhline(floor_packed, color="C1", ls="--", lw=1, label="lowest possible, pack
 ax.set(xlabel="step", ylabel="$L_D$", title="ring of 8 vs a collapsed generator", ylim=(0, 1.6))
 ax.legend()
 plt.show()
-print(f"lowest possible loss: unpacked {floor_single:.2f}, packed {floor_packed:.2f}")
+print(f"lowest possible loss: unpacked {floor_single:.2f}, packed {floor_packed:.2f} ({floor_single / floor_packed:.1f} times lower)")
+print(f"mean loss of the last 50 steps: unpacked {sum(history_single[-50:]) / 50:.2f}, packed {sum(history_packed[-50:]) / 50:.2f}")
 
 # %% [markdown]
 # Both reach the best their input allows. The dashed lines are the lowest loss any
-# discriminator can reach, computed from the two densities (the best $D$ says
-# $\sigma(\ell) = p_\text{real} / (p_\text{real} + p_\text{fake})$ at each input). The unpacked
-# $D$ sits on its floor, far above zero, because it cannot tell a real point at mode 0
-# from a fake; the packed $D$'s floor is about five times lower, and it gets close to it.
+# discriminator can reach, computed from the two densities $p_\text{real}$ and
+# $p_\text{fake}$ (the best $D$ says $\sigma(\ell) = p_\text{real} / (p_\text{real} +
+# p_\text{fake})$ at each input; lesson 04 comes back to it). The unpacked $D$ sits on its
+# floor, far above zero, because it cannot tell a real point at mode 0 from a fake; the
+# packed $D$'s floor is several times lower, and the last line printed above shows
+# how close each $D$ ends to its floor.
 #
 # The pictures show where each one says "fake". For the packed $D$ we fix one member
 # of the pair (the gold star) and move the other over the plane.
@@ -415,9 +511,14 @@ plt.show()
 #   one-at-a-time judge can make.
 #
 # In training, a packed $D$'s gradient can tell a collapsing $G$ "your samples are too
-# alike", not only "this spot is overcrowded"; PacGAN (Lin et al., 2018) measured that this
-# reduces mode dropping on the grid of 25, and lesson 05 lets you try it. The price is small: the first layer is `pack` times wider, and batches
-# must be a multiple of `pack`.
+# alike", not only "this spot is overcrowded"; Lin et al. (2018) measured that this
+# reduces mode collapse on the grid of 25, and lesson 05 lets you try it. The price is
+# small: the first layer takes `pack` times as many inputs, and batches must be a
+# multiple of `pack`.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"this notebook ran top to bottom in {time.perf_counter() - notebook_start:.0f} s")
 
 # %% [markdown]
 # ## Summary
@@ -425,15 +526,15 @@ plt.show()
 # * A discriminator maps a batch $(B, 2)$ to one **logit** per example $(B,)$; $\sigma(\ell)$ is its probability that the example is real.
 # * We keep logits because probabilities round to exactly 0 or 1; the losses take logits (`F.binary_cross_entropy_with_logits`) and stay exact.
 # * Ours is an MLP with LeakyReLU(0.2), which always passes gradient back to the input; `gan.Discriminator` holds the same layers in `D.net` and gives the same logits with our weights.
+# * Adam moves each weight by about the learning rate per step, the ratio of two running averages (of the gradient and of its square); GAN code lowers $\beta_1$, the momentum, because the other player keeps moving.
 # * Trained alone for a few hundred steps with BCE, $D$ separates the ring from a blob; its decision surface shows it only learns a boundary between the samples it saw.
 # * **Packing** (`DiscriminatorConfig(pack=2)`, $(B, 2) \to (B/2,)$) lets $D$ judge diversity: against a generator collapsed onto one mode, the unpacked $D$'s accuracy is capped at $15/16$, the packed one's at $127/128$.
 #
 # ## Exercises
 #
-# Open `exercises/03_the_discriminator.ipynb`. You will write `make_discriminator(data_dim,
-# hidden)`, which builds a network returning one logit per example, and
-# `discriminator_accuracy(D, real, fake)`, the share of examples $D$ gets right; a check
-# cell after each tells you at once whether it is right.
+# Open `exercises/03_the_discriminator.ipynb`. You will write a packed discriminator by
+# hand, and its accuracy when it calls an example real only if it is more than $p$ sure;
+# a check cell after each tells you at once whether it is right.
 #
 # Next: **lesson 04, loss functions**: what $D$ and $G$ each minimise, and why the
 # generator's loss from the original GAN paper barely moves it at the start.

@@ -1,14 +1,16 @@
 # %% [markdown]
 # # Lesson 04: Loss functions
 #
-# By the end of this lesson you can write the losses that drive a GAN, for both players,
-# as one-line functions of the discriminator's logits: the original minimax game, its
-# non-saturating fix, least squares, Wasserstein with a gradient penalty, and hinge. You
-# will check each against the library's `genai_course.losses` (and the BCE ones against
-# PyTorch's own `F.binary_cross_entropy_with_logits`), see with autograd why the
-# original generator loss gives almost no gradient exactly when the generator needs it
-# most, compute $\log \sigma$ without ever producing $-\infty$, and build the gradient
-# penalty by hand. Nothing is trained; the notebook runs in a few seconds on a laptop CPU.
+# By the end of this lesson you can write the losses that drive a GAN (generative
+# adversarial network), for both players, as one-line functions of the discriminator's
+# logits: the original minimax game, its non-saturating fix, least squares, Wasserstein
+# with a gradient penalty, and hinge. You will check each against the library's
+# `genai_course.losses` (and the BCE ones against PyTorch's own
+# `F.binary_cross_entropy_with_logits`), see with autograd why the original generator
+# loss gives almost no gradient exactly when the generator needs it most, compute the
+# log of lesson 03's sigmoid without ever producing $-\infty$, build the gradient
+# penalty by hand, and watch an R1 penalty make the smallest possible GAN settle instead
+# of circling. No network is trained.
 #
 # Where it sits: lesson 03 built the discriminator $D$, which returns one logit per
 # example. This lesson decides what $D$ and the generator $G$ each minimise; lesson 05
@@ -30,22 +32,30 @@ ring = data.ring8()
 # %% [markdown]
 # ## The game
 #
-# Write $D(x) = \sigma(\ell(x))$ for the discriminator's probability that $x$ is real,
-# $\ell$ for its logit. Goodfellow et al. (2014) set up a two-player game with one
-# value function,
+# Write $D(x) = \sigma(\ell(x))$ for the discriminator's probability that $x$ is real:
+# $\ell(x)$ is the logit that $D$ returns (in code, `D(x)` is $\ell$), and
+# $\sigma(\ell) = 1 / (1 + e^{-\ell})$ is lesson 03's sigmoid (not the standard deviation
+# $\sigma$ of lesson 01: the argument tells them apart). Goodfellow et al. (2014) set up a
+# two-player **minimax** game, in which one player minimises the very value that the
+# other maximises:
 #
 # $$\min_G \max_D \; V(D, G) = \mathbb{E}_{x \sim p_\text{data}}\big[\log D(x)\big]
 #   + \mathbb{E}_{z \sim \mathcal{N}(0, I)}\big[\log\big(1 - D(G(z))\big)\big].$$
 #
 # $D$ wants $V$ large: $D(x) \to 1$ on real data, $D(G(z)) \to 0$ on fakes. Maximising
-# $V$ is minimising $-V$, which is exactly lesson 03's binary cross-entropy with real
-# labelled 1 and fake labelled 0. $G$ appears only in the second term and wants $V$
+# $V$ is minimising $-V$, which is exactly lesson 03's binary cross-entropy (BCE) with
+# real labelled 1 and fake labelled 0. $G$ appears only in the second term and wants $V$
 # small: it minimises $\log(1 - D(G(z)))$, i.e. wants $D$ to call its fakes real.
-#
-# For a fixed $G$ the best discriminator is $D^*(x) = p_\text{data}(x) / (p_\text{data}(x) + p_G(x))$
-# (lesson 03's "lowest possible loss" used it), and plugging it in gives
-# $V(D^*, G) = -\log 4 + 2\,\mathrm{JSD}(p_\text{data} \,\|\, p_G)$: against a perfect
-# critic, $G$ minimises the Jensen-Shannon divergence, which is zero only when
+
+# %% [markdown]
+# What does $G$ minimise, then? For a fixed $G$ the best discriminator is
+# $D^*(x) = p_\text{data}(x) / (p_\text{data}(x) + p_G(x))$ (lesson 03's "lowest possible
+# loss" used it), and plugging it in gives
+# $V(D^*, G) = -\log 4 + 2\,\mathrm{JSD}(p_\text{data} \,\|\, p_G)$. The **Jensen-Shannon
+# divergence** $\mathrm{JSD}(p \,\|\, q) = \tfrac12 \mathrm{KL}(p \,\|\, m) + \tfrac12 \mathrm{KL}(q \,\|\, m)$,
+# with $m = \tfrac12 (p + q)$, is the average Kullback-Leibler divergence (lesson 01) of
+# each distribution from their half-and-half mixture: symmetric, never negative, and zero
+# only when $p = q$. Against a perfect $D$, $G$ minimises it, so the game's best $G$ has
 # $p_G = p_\text{data}$.
 
 # %% [markdown]
@@ -58,8 +68,9 @@ ring = data.ring8()
 #   \log(1 - D) = \log \sigma(-\ell) = -\mathrm{softplus}(\ell).$$
 #
 # The right-hand sides are not just shorter. `F.softplus` is computed in a form that is
-# exact for any $\ell$, while $\sigma(\ell)$ rounds to exactly 0 or 1 in float32 once
-# $|\ell|$ is large, and the logarithm of that is $-\infty$ or 0. Compare:
+# exact for any $\ell$ (exercise 4.2 asks you to find it), while $\sigma(\ell)$ rounds to
+# exactly 0 or 1 in float32 once $|\ell|$ is large, and the logarithm of that is $-\infty$
+# or 0. Compare:
 
 # %%
 l = torch.tensor([-100.0, -20.0, 0.0, 20.0, 100.0])
@@ -78,8 +89,8 @@ for name, values in rows.items():
 # (the true value is $-100$), and $\log(1 - \sigma(20))$ is $-\infty$ already at
 # $\ell = 20$, because $\sigma(20)$ rounds to 1. One such example in a batch makes the
 # whole mean $-\infty$. The gradient is worse still: autograd multiplies
-# $\frac{1}{\sigma(\ell)} = \infty$ by $\sigma'(\ell) = 0$ and gets `nan`, which then
-# spreads to every weight of $D$.
+# $\frac{1}{\sigma(\ell)} = \infty$ by $\sigma'(\ell) = 0$ and gets `nan` (not a
+# number), which then spreads to every weight of $D$.
 
 # %%
 l = torch.tensor(-100.0, requires_grad=True)
@@ -93,29 +104,19 @@ print("d/dl log sigmoid(l) at l = -100:  naive", naive_grad.item(), "| softplus"
 # Every family is a pair: a loss that $D$ minimises, written with the logits on a real
 # batch $\ell_r$ and on a fake batch $\ell_f$, and a loss that $G$ minimises, written
 # with $\ell_f$ only (the real batch does not depend on $G$). Each is a mean over the
-# batch, shown here per example:
+# batch, shown here per example, with lesson 03's $\mathrm{relu}(a) = \max(a, 0)$:
 #
 # | family | $D$ minimises | $G$ minimises |
 # |---|---|---|
-# | minimax (saturating) | $\mathrm{softplus}(-\ell_r) + \mathrm{softplus}(\ell_f)$ | $\log(1 - D(G(z))) = -\mathrm{softplus}(\ell_f)$ |
-# | non-saturating | same as minimax | $-\log D(G(z)) = \mathrm{softplus}(-\ell_f)$ |
-# | least squares (LSGAN) | $\frac12(\ell_r - 1)^2 + \frac12 \ell_f^2$ | $\frac12(\ell_f - 1)^2$ |
-# | Wasserstein (WGAN) | $\ell_f - \ell_r$ (+ gradient penalty) | $-\ell_f$ |
-# | hinge | $\mathrm{relu}(1 - \ell_r) + \mathrm{relu}(1 + \ell_f)$ | $-\ell_f$ |
+# | minimax, saturating (Goodfellow et al., 2014) | $\mathrm{softplus}(-\ell_r) + \mathrm{softplus}(\ell_f)$ | $\log(1 - D(G(z))) = -\mathrm{softplus}(\ell_f)$ |
+# | non-saturating (same paper) | same as minimax | $-\log D(G(z)) = \mathrm{softplus}(-\ell_f)$ |
+# | least squares, LSGAN (Mao et al., 2017) | $\frac12(\ell_r - 1)^2 + \frac12 \ell_f^2$ | $\frac12(\ell_f - 1)^2$ |
+# | Wasserstein, WGAN (Arjovsky et al., 2017) | $\ell_f - \ell_r$ (+ gradient penalty) | $-\ell_f$ |
+# | hinge (Lim and Ye, 2017) | $\mathrm{relu}(1 - \ell_r) + \mathrm{relu}(1 + \ell_f)$ | $-\ell_f$ |
 #
-# * **Non-saturating** (also from the 2014 paper): instead of minimising the chance that
-#   $D$ is right, $G$ maximises the chance that $D$ is wrong. Same fixed point, very
-#   different gradients (next section).
-# * **Least squares** (Mao et al., 2017) regresses $D$'s output to 1 on real and 0 on
-#   fake; $G$ pushes its fakes' output to 1.
-# * **Wasserstein** (Arjovsky et al., 2017): $D$ becomes a *critic* that scores
-#   real higher than fake, with no sigmoid and no target; the score gap estimates the
-#   Wasserstein distance if the critic's slope is kept at most 1 (the gradient penalty below).
-# * **Hinge** (used by SAGAN and BigGAN): the critic is satisfied once real scores are
-#   above $+1$ and fake ones below $-1$.
-#
-# For the last three, $D$'s output is a raw score that never goes through a sigmoid;
-# we still call it $\ell$ because it is the same number the network returns.
+# (LSGAN and WGAN: the least-squares and the Wasserstein GAN.) In the last three, $D$'s
+# output never goes through a sigmoid: it is a raw score, which we still call $\ell$, the
+# number the network returns. Each family's meaning comes with its picture below.
 
 
 # %%
@@ -194,13 +195,21 @@ print("minimax G loss == -BCE(fake, 0):       ", torch.allclose(losses.minimax_g
 # %% [markdown]
 # ## Saturation: where the generator starts
 #
-# Early in training, while $G$ is bad, $D$ *can* learn to reject its fakes with confidence
-# (Goodfellow et al., 2014, point this out); take $\ell_f \approx -6$, $D(G(z)) \approx 0.0025$,
-# as an example. $G$ learns only through the gradient of its loss with respect to
-# $\ell_f$, passed back through $D$ into $G$'s weights. So let us move one fake's logit
-# from "clearly fake" ($-6$) to "clearly real" ($+6$) and ask autograd for the loss and its
-# gradient $\partial L_G / \partial \ell_f$ along the way. A negative gradient means
-# gradient descent raises $\ell_f$ (towards "real"); its size is how hard $G$ is pushed.
+# A loss **saturates** where it goes flat: its gradient vanishes there, and a player
+# that learns from that gradient stops learning. The **non-saturating** loss, proposed in
+# the same paper as the game (Goodfellow et al., 2014), changes $G$'s goal: instead of
+# minimising the chance that $D$ is right, $\log(1 - D(G(z)))$, $G$ maximises the chance
+# that $D$ is wrong, i.e. minimises $-\log D(G(z))$. Both are smallest when $D$ calls
+# the fakes real; their gradients are very different. Early in training, while $G$ is
+# bad, $D$ *can* reject its fakes with confidence (Goodfellow et al., 2014, point this
+# out): take $\ell_f = -6$ as an example.
+
+# %% [markdown]
+# $G$ learns only through the gradient of its loss with respect to $\ell_f$, passed back
+# through $D$ into $G$'s weights. So let us move one fake's logit from "clearly fake"
+# ($-6$) to "clearly real" ($+6$) and ask autograd for the loss and its gradient
+# $\partial L_G / \partial \ell_f$ along the way. A negative gradient means gradient
+# descent raises $\ell_f$ (towards "real"); its size is how hard $G$ is pushed.
 #
 # By hand: $\frac{d}{d\ell} \big[-\mathrm{softplus}(\ell)\big] = -\sigma(\ell)$ for the
 # minimax loss and $\frac{d}{d\ell}\, \mathrm{softplus}(-\ell) = -\sigma(-\ell)$ for the
@@ -252,18 +261,18 @@ plt.show()
 # %%
 i = 0  # logits[0] = -6: D confidently rejects the fake
 mm, ns = curves["minimax"][1][i], curves["nonsaturating"][1][i]
+print(f"D(G(z)) at logit -6: sigmoid(-6) = {torch.sigmoid(torch.tensor(-6.0)).item():.4f}")
 print(f"gradient at logit -6:  minimax {mm:.4f} | non-saturating {ns:.4f} | ratio {ns / mm:.0f} (e^6 = {math.exp(6):.0f})")
 print(f"gradient at logit +6:  minimax {curves['minimax'][1][-1]:.4f} | non-saturating {curves['nonsaturating'][1][-1]:.4f}")
 
 # %% [markdown]
-# The picture says it all. The minimax loss $\log(1 - D(G(z)))$ is **flat exactly where
-# $G$ starts** (grey band): its gradient at $\ell_f = -6$ is $-\sigma(-6) \approx -0.0025$,
-# so $G$ barely moves, and it only gets steep once $G$ is already fooling $D$. The
-# non-saturating loss $-\log D(G(z))$ is steepest there, $e^6 \approx 403$ times steeper,
-# and relaxes as the fakes improve. Both push in the same direction (both gradients are
-# negative everywhere) and have the same fixed point; only the strength differs. That is
-# why practically nobody trains with the minimax $G$ loss that the game's equation
-# suggests.
+# The minimax loss $\log(1 - D(G(z)))$ is **flat exactly where $G$ starts** (grey band):
+# its gradient at $\ell_f = -6$ is $-\sigma(-6)$, printed above, so $G$ barely moves, and
+# it only gets steep once $G$ is already fooling $D$. The non-saturating loss
+# $-\log D(G(z))$ is steepest there, $e^6$ times steeper (the ratio printed above), and
+# relaxes as the fakes improve. Both push in the same direction (both gradients are
+# negative everywhere); only the strength differs. That is why GANs are trained with the
+# non-saturating $G$ loss, not with the minimax one that the game's equation suggests.
 #
 # The other families, on the same axis:
 
@@ -284,12 +293,14 @@ axes[0].legend(loc="upper right")
 plt.show()
 
 # %% [markdown]
-# * **Least squares** pushes hardest the further the fake is from the target 1
-#   (gradient $\ell_f - 1$), and even pulls back fakes that $D$ scores above 1.
+# * **Least squares** pushes $G$'s fakes towards an output of 1, the hardest the further
+#   they are from it (gradient $\ell_f - 1$), and even pulls back fakes that $D$ scores
+#   above 1.
 # * **Wasserstein** and **hinge** share the G loss $-\ell_f$: a constant gradient of
 #   $-1$ that never saturates. The scale is set by the critic, which is why it must be
 #   kept in check (below).
-#
+
+# %% [markdown]
 # ## The discriminator's side
 #
 # Each $D$ loss is a sum of a term on real logits and a term on fake logits. Plot both
@@ -325,27 +336,50 @@ plt.show()
 #   punishes confident mistakes roughly linearly.
 # * **Hinge** stops caring *exactly*, beyond a margin of 1: examples already on the right
 #   side of it contribute nothing.
-# * **Least squares** also punishes being "too right" (a real output above 1): it wants
-#   the outputs *at* the targets.
+# * **Least squares** regresses the output to a target, 1 on real and 0 on fake, so it
+#   also punishes being "too right" (a real output above 1).
 # * **Wasserstein** never stops: the loss is linear, so $D$ can lower it without end
 #   just by scaling its outputs up. On its own that makes the critic blow up.
+
+# %% [markdown]
+# ## The Wasserstein critic
 #
+# The **Wasserstein distance** between two distributions is the least average distance
+# that probability mass must travel to turn one into the other (hence its other name,
+# the earth mover's distance). Unlike the JSD it keeps shrinking as $p_G$ moves towards
+# $p_\text{data}$ even while the two do not overlap at all, where the JSD stays stuck at
+# $\log 2$ (Arjovsky et al., 2017, Example 1).
+
+# %% [markdown]
+# Arjovsky et al. (2017) turn $D$ into a **critic**: a score with no sigmoid and no
+# target, real higher than fake. If the critic's slope $\|\nabla_x D(x)\|$ is at most 1
+# everywhere (the critic is **1-Lipschitz**), the largest gap
+# $\mathbb{E}[D(x_\text{real})] - \mathbb{E}[D(x_\text{fake})]$ it can reach is exactly the
+# Wasserstein distance. Hence the critic's loss $\ell_f - \ell_r$, and hence the need to
+# hold its slope down. The gap measures the distance only if the critic is near its best,
+# so both WGAN papers train it with 5 critic steps for every $G$ step (Arjovsky et al.,
+# 2017, and Gulrajani et al., 2017, both in their Algorithm 1).
+
+# %% [markdown]
 # ## Keeping the critic in check: the gradient penalty
 #
-# The Wasserstein loss estimates a distance only if the critic is 1-Lipschitz: its
-# slope $\|\nabla_x D(x)\|$ is at most 1 everywhere. WGAN-GP (Gulrajani et al., 2017)
-# asks for this softly, with a penalty on the slope at random points $\hat{x}$ on the
+# WGAN-GP, the Wasserstein GAN with gradient penalty (Gulrajani et al., 2017), asks for
+# a slope of 1 softly, with a penalty on the slope at random points $\hat{x}$ on the
 # straight lines between real and fake examples:
 #
 # $$\hat{x} = \varepsilon\, x_\text{real} + (1 - \varepsilon)\, x_\text{fake}, \quad
-#   \varepsilon \sim U(0, 1), \qquad
+#   \varepsilon \text{ uniform on } [0, 1], \qquad
 #   \mathrm{GP} = \mathbb{E}\Big[\big(\|\nabla_{\hat{x}} D(\hat{x})\|_2 - 1\big)^2\Big],$$
 #
-# and the critic minimises $\ell_f - \ell_r + \lambda\,\mathrm{GP}$ with $\lambda = 10$. Two
-# details in code: $D(\hat{x}_i)$ depends only on $\hat{x}_i$, so the gradient of the
-# *sum* over the batch gives every example its own gradient at once; and
+# and the critic minimises $\ell_f - \ell_r + \lambda\,\mathrm{GP}$ with the paper's
+# $\lambda = 10$.
+
+# %% [markdown]
+# Two details in code. $D(\hat{x}_i)$ depends only on $\hat{x}_i$, so the gradient of the
+# *sum* over the batch gives every example its own gradient at once. And
 # `create_graph=True` keeps that gradient differentiable, because GP is a loss for $D$
-# and backpropagation must go through it to $D$'s weights.
+# and backpropagation must go through it to $D$'s weights. The picture after the code
+# shows 16 real and 16 fake points, the line between each pair, and the $\hat{x}$ on it.
 
 # %%
 def my_gradient_penalty(D, real, fake, eps):
@@ -396,18 +430,26 @@ print("(||w|| - 1)^2 =", (w.norm() - 1).pow(2).item())
 # %% [markdown]
 # The penalty is what stops the Wasserstein loss from running away. Scale the critic
 # by $c$: its loss $\ell_f - \ell_r$ scales by $c$ too (lower and lower for large $c$),
-# but the penalty $(5c - 1)^2$ grows with the square and wins. The best linear critic
-# under the penalty has $\|w\| \approx 1$.
+# but the penalty $(5c - 1)^2$ grows with the square and wins. Scanning $c$ finely, the
+# critic's total loss is lowest where its slope $5c$ is close to 1 (last line below).
 
 # %%
-print(f"{'scale c':>8} {'W loss':>9} {'10 * GP':>9}")
-for c in (0.2, 1.0, 10.0):
-    def critic(x, c=c):
+def critic_losses(c):
+    """(Wasserstein loss, gradient penalty) of the linear critic scaled by c."""
+    def critic(x):
         return c * linear_critic(x)
 
-    w_loss = losses.wasserstein_d(critic(real), critic(fake))
     gp = losses.gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(7))
-    print(f"{c:>8} {w_loss.item():>9.2f} {10 * gp.item():>9.1f}")
+    return losses.wasserstein_d(critic(real), critic(fake)).item(), gp.item()
+
+
+print(f"{'scale c':>8} {'W loss':>9} {'10 * GP':>9}")
+for c in (0.2, 1.0, 10.0):
+    w_loss, gp = critic_losses(c)
+    print(f"{c:>8} {w_loss:>9.2f} {10 * gp:>9.1f}")
+scales = torch.linspace(0.1, 0.3, 401).tolist()
+best = min(scales, key=lambda c: sum(x * y for x, y in zip(critic_losses(c), (1, 10))))  # W loss + 10 * GP
+print(f"lowest W loss + 10 * GP at c = {best:.4f}: slope ||c w|| = {5 * best:.3f}")
 
 # %% [markdown]
 # ### On a real discriminator
@@ -429,18 +471,20 @@ print("parameters it does not reach:", [name for name, p in D.named_parameters()
 # Every weight matrix gets a gradient from the penalty. The one parameter it cannot
 # reach is the bias of the last layer, `net.6.bias`: adding a constant to $D$'s output
 # does not change its slope, so a penalty on the slope cannot care about it.
-#
-# ### R1: a penalty at the data only
+
+# %% [markdown]
+# ## R1: a penalty at the data only
 #
 # R1 (Mescheder et al., 2018) is simpler and works with the ordinary BCE losses: it
-# penalises the *squared* slope of $D$ at real data points,
+# penalises the *squared* slope of $D$ at real data points, weighted by a constant
+# $\gamma$,
 #
 # $$R_1 = \mathbb{E}_{x \sim p_\text{data}}\big[\|\nabla_x D(x)\|^2\big], \qquad
 #   L_D = L_D^\text{BCE} + \frac{\gamma}{2} R_1.$$
 #
 # Where the data are, $D$ should be flat: if it is steep there, $G$'s samples that land
-# on the data are pushed straight through it and past, and training circles instead of
-# settling. For the linear critic, $R_1 = \|w\|^2 = 25$.
+# on the data are pushed straight through it and past. For the linear critic,
+# $R_1 = \|w\|^2 = 25$.
 
 # %%
 def my_r1_penalty(D, real):
@@ -454,22 +498,97 @@ print("linear critic, by hand:", my_r1_penalty(linear_critic, real).item(), "| l
 print("MLP discriminator, same penalty:", torch.allclose(my_r1_penalty(D, real), losses.r1_penalty(D, real)))
 
 # %% [markdown]
+# ### Why R1: the smallest GAN
+#
+# Mescheder et al. (2018, [arXiv:1801.04406](https://arxiv.org/abs/1801.04406)) show what
+# goes wrong on the **Dirac GAN**: the data are one point at 0; $G(z) = \theta$ for every
+# $z$ (a generator with one parameter, its one output point); $D(x) = \psi x$ (a
+# discriminator with one parameter, its slope). The **equilibrium**, the point where
+# neither player gains by moving, is $\theta = 0$, $\psi = 0$: $G$'s point on the data,
+# $D$ flat. At $x = 0$ the slope of $D$ is $\psi$, so $R_1 = \psi^2$ and the penalty is
+# $\frac{\gamma}{2}\psi^2$.
+
+# %% [markdown]
+# The cell below takes 400 alternating gradient steps of size 0.1 from $\theta = 1$,
+# $\psi = 0$, as lesson 05's loop will: a $D$ step on the BCE loss (plus R1), then a $G$
+# step against the updated $D$. It runs the library's losses three ways: the minimax $G$
+# loss, the non-saturating one, and the non-saturating one with R1 at $\gamma = 0.3$.
+
+# %%
+def dirac_gan(g_loss, gamma, steps=400, lr=0.1):
+    """Alternating gradient steps on the Dirac GAN; returns the path of (theta, psi), shape (steps + 1, 2)."""
+    theta = torch.tensor(1.0, requires_grad=True)  # G(z) = theta for every z
+    psi = torch.tensor(0.0, requires_grad=True)  # D(x) = psi * x, a logit
+    real = torch.zeros(1, 1)  # (1, 1): the data, one point at 0
+
+    def D(x):  # (B, 1) -> (B,)
+        return psi * x[:, 0]
+
+    path = [(theta.item(), psi.item())]
+    for _ in range(steps):
+        fake = theta.detach().reshape(1, 1)  # (1, 1)
+        d_loss = losses.minimax_d(D(real), D(fake)) + gamma / 2 * losses.r1_penalty(D, real)
+        (grad,) = torch.autograd.grad(d_loss, psi)
+        with torch.no_grad():
+            psi -= lr * grad  # D step
+        (grad,) = torch.autograd.grad(g_loss(D(theta.reshape(1, 1))), theta)
+        with torch.no_grad():
+            theta -= lr * grad  # G step, against the updated D
+        path.append((theta.item(), psi.item()))
+    return torch.tensor(path)
+
+
+runs = {
+    "minimax G loss": dirac_gan(losses.minimax_g, gamma=0.0),
+    "non-saturating": dirac_gan(losses.nonsaturating_g, gamma=0.0),
+    "non-saturating + R1": dirac_gan(losses.nonsaturating_g, gamma=0.3),
+}
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+for (name, path), colour in zip(runs.items(), ("C3", "C0", "C2")):
+    axes[0].plot(path[:, 0], path[:, 1], color=colour, lw=1, label=name)
+    axes[1].semilogy(path.norm(dim=1), color=colour, label=name)
+axes[0].scatter([1], [0], c="k", s=25, zorder=3, label="start")
+axes[0].scatter([0], [0], c="gold", edgecolors="k", marker="*", s=150, zorder=3, label="equilibrium")
+axes[0].set(aspect="equal", xlim=(-1.15, 2.6), xlabel=r"$\theta$ (G's point)", ylabel=r"$\psi$ (D's slope)", title="the path of the two parameters")
+axes[1].set(xlabel="step", ylabel="distance to the equilibrium", title="how far from settled")
+axes[0].legend(loc="upper right", fontsize=8)
+plt.show()
+for name, path in runs.items():
+    print(f"{name:21} distance to the equilibrium after {len(path) - 1} steps: {path[-1].norm().item():.3g}")
+
+# %% [markdown]
+# Without R1 the game circles. With the minimax $G$ loss the path goes round the
+# equilibrium at the distance it started from; with the non-saturating loss it creeps
+# inwards, but slowly: the distance printed above is still far from 0. With R1 the
+# spiral closes fast: on the log scale its distance falls along a (wavy) straight line,
+# a steady factor per step.
+
+# %% [markdown]
+# Why it circles: with $\theta > 0$, $D$ lowers its logit on the fake by making its
+# slope $\psi$ negative. $G$ follows that slope towards the data, reaches 0 while $D$ is
+# still steep there, and is pushed past; $D$ then flips its slope, and round it goes. R1
+# adds $\gamma\psi$ to the gradient of $D$'s loss, a friction on $D$'s slope at the data,
+# so by the time $G$ arrives $D$ has flattened and nothing pushes $G$ on.
+
+# %% [markdown]
 # ## Which loss the course uses, and why
 #
 # | family | G's gradient when D rejects the fakes | needs |
 # |---|---|---|
-# | minimax | vanishes ($\approx -0.0025$ at $\ell_f = -6$) | - |
-# | **non-saturating** | **strong** ($\approx -1$) | - |
+# | minimax | vanishes ($-\sigma(-6)$ at $\ell_f = -6$) | - |
+# | **non-saturating** | **strong** ($-\sigma(6)$, close to $-1$) | - |
 # | least squares | strong, grows with the distance to the target | - |
-# | Wasserstein | constant ($-1$) | a gradient penalty, usually 5 $D$ steps per $G$ step |
+# | Wasserstein | constant ($-1$) | a gradient penalty, 5 critic steps per $G$ step |
 # | hinge | constant ($-1$) | - |
-#
+
+# %% [markdown]
 # The course's default is the **non-saturating** loss with an **R1 penalty** on $D$: it
 # gives $G$ a strong signal from the first step, it is just BCE (numerically safe in
-# softplus form), and R1 keeps $D$ smooth at the data so that $G$ keeps being pulled
-# towards every mode rather than chasing a $D$ that flips back and forth. It costs one
-# extra backward pass, which the library pays only every 4th $D$ step ("lazy" R1,
-# weighted 4 times). The recipe lesson 05 trains with is in `genai_course.models`:
+# softplus form), and R1 keeps $D$ flat at the data, so that training settles instead
+# of circling as the Dirac GAN did. R1 costs one extra backward pass, which the library
+# pays only every 4th $D$ step, with the penalty weighted 4 times when it is paid:
+# **lazy regularisation** (Karras et al., 2020), about the same effect for a quarter of
+# the cost. The recipe lesson 05 trains with is in `genai_course.models`:
 
 # %%
 from genai_course import models
@@ -481,18 +600,37 @@ print("learning rate:", recipe.lr_g, "decaying", recipe.lr_decay, "to 0 over", r
 # %% [markdown]
 # ## Summary
 #
-# * The GAN game is $\min_G \max_D \mathbb{E}[\log D(x)] + \mathbb{E}[\log(1 - D(G(z)))]$; $D$'s side is binary cross-entropy with real = 1, fake = 0.
+# * The GAN game is $\min_G \max_D \mathbb{E}[\log D(x)] + \mathbb{E}[\log(1 - D(G(z)))]$; $D$'s side is binary cross-entropy with real = 1, fake = 0, and against the best $D$, $G$ minimises the Jensen-Shannon divergence.
 # * In logits, $\log D = -\mathrm{softplus}(-\ell)$ and $\log(1 - D) = -\mathrm{softplus}(\ell)$: exact for any $\ell$, where $\log(\sigma(\ell))$ gives $-\infty$ and `nan` gradients.
-# * The minimax $G$ loss saturates: its gradient is $\approx 0$ exactly when $D$ rejects the fakes, i.e. at the start. The non-saturating $-\log D(G(z))$ is steepest there ($e^6 \approx 403$ times at $\ell_f = -6$).
-# * Least squares, Wasserstein and hinge use $D$'s raw score; Wasserstein needs its critic's slope held near 1 by the gradient penalty at points between real and fake.
-# * Our hand-written losses and penalties agree with `genai_course.losses`; the course trains with non-saturating + R1.
-#
+# * The minimax $G$ loss saturates: its gradient is $\approx 0$ exactly when $D$ rejects the fakes, i.e. at the start. The non-saturating $-\log D(G(z))$ is steepest there ($e^6$ times steeper at $\ell_f = -6$).
+# * Least squares, Wasserstein and hinge use $D$'s raw score; the Wasserstein critic estimates the Wasserstein distance only while its slope is at most 1, which the gradient penalty asks for at points between real and fake.
+# * R1 penalises $D$'s slope at the data; on the Dirac GAN it turns circling into convergence. The course trains with non-saturating + R1.
+
+# %% [markdown]
 # ## Exercises
 #
-# Open `exercises/04_loss_functions.ipynb`. You will write `discriminator_loss(real_logits,
-# fake_logits)` (BCE on logits), `nonsaturating_g_loss(fake_logits)` (exact even at a
-# logit of $-200$) and `gradient_penalty(D, real, fake, eps)`; a check cell after each
-# tells you at once whether it is right.
+# Open `exercises/04_loss_functions.ipynb`. Three variations on this lesson's code: $D$'s
+# loss with a soft label for real data (`discriminator_loss`), the non-saturating loss
+# made exact by hand, without softplus (`nonsaturating_g_loss`), and a gradient penalty
+# that only punishes slopes above 1 (`gradient_penalty`); a check cell after each tells
+# you at once whether it is right.
 #
 # Next: **lesson 05, the training loop**: alternate $D$ and $G$ steps with these losses,
 # watch mode collapse happen, and cure it.
+
+# %% [markdown]
+# ## Going further
+#
+# * **Hinge in large GANs.** The hinge loss became the usual choice of large image GANs
+#   such as SAGAN, the self-attention GAN, whose networks also relate distant parts of an
+#   image (Zhang et al., 2019, [arXiv:1805.08318](https://arxiv.org/abs/1805.08318)), and
+#   BigGAN, a GAN told which class to draw, scaled up to a large collection of labelled
+#   photos (Brock et al., 2019,
+#   [arXiv:1809.11096](https://arxiv.org/abs/1809.11096)).
+# * **Weight clipping.** The first WGAN kept its critic's slope bounded by clipping every
+#   weight to a small interval after each step (Arjovsky et al., 2017); Gulrajani et al.
+#   (2017, [arXiv:1704.00028](https://arxiv.org/abs/1704.00028)) show why that works
+#   poorly and replace it with the gradient penalty.
+# * **Convergence.** Mescheder et al. (2018) prove that the Dirac GAN's circling is not a
+#   quirk: unregularised GAN training is not always convergent, even close to the
+#   equilibrium, while with R1 it converges there (under the paper's assumptions).

@@ -1,4 +1,4 @@
-"""genai_course.checks.gan (lessons 01-04): correct code passes, unattempted code waits, typical mistakes are named."""
+"""genai_course.checks.gan (lessons 02-03: the MLP generator and discriminator): correct code passes, unattempted code waits, typical mistakes are named."""
 
 from __future__ import annotations
 
@@ -17,17 +17,6 @@ from check_protocol import assert_named_mistake, assert_registered, file_round_t
 # --------------------------------------------------------------------------- reference solutions
 
 
-def sample_ring8(n, generator=None):
-    k = torch.randint(8, (n,), generator=generator)
-    angles = 2 * math.pi * k / 8
-    return torch.stack([angles.cos(), angles.sin()], dim=1) + 0.01 * torch.randn(n, 2, generator=generator)
-
-
-def mixture_log_prob(x, means, std):
-    d2 = (x[:, None, :] - means[None]).pow(2).sum(-1)  # (N, K)
-    return torch.logsumexp(-d2 / (2 * std**2), dim=1) - math.log(means.shape[0]) - math.log(2 * math.pi * std**2)
-
-
 class Net(nn.Module):
     """A small MLP whose forward can be bent into a typical mistake with `post` or `pre`."""
 
@@ -44,149 +33,173 @@ class Net(nn.Module):
         return self.post(out) if self.post else out
 
 
-def make_generator(latent_dim, hidden, data_dim):
-    return Net(latent_dim, hidden, data_dim)
+def make_generator(latent_dim, hidden, data_dim, layers, activation=nn.ReLU, hidden_layers=None, last=None, shared=False, bias=True):
+    """``layers`` hidden layers; bent into a typical mistake by the keywords (``hidden_layers``: how many are built)."""
+    blocks, width = [], latent_dim
+    repeated = nn.Linear(hidden, hidden, bias=bias)
+    for i in range(layers if hidden_layers is None else hidden_layers):
+        blocks += [repeated if shared and i > 0 else nn.Linear(width, hidden, bias=bias)] + ([activation()] if activation else [])
+        width = hidden
+    blocks.append(nn.Linear(width, data_dim, bias=bias))
+    return nn.Sequential(*blocks, *([last] if last else []))
 
 
-def generate(G, n, generator=None):
+def generate(G, z0, z1, steps):
     with torch.no_grad():
-        return G(torch.randn(n, G.config.latent_dim, generator=generator))
+        t = torch.linspace(0, 1, steps)[:, None]  # (steps, 1)
+        return G((1 - t) * z0 + t * z1)
 
 
-def make_discriminator(data_dim, hidden):
-    return Net(data_dim, hidden, 1, squeeze=True)
+class GeneratorByHand(nn.Module):  # also right: a ModuleList and a forward of its own, with the functional ReLU
+    def __init__(self, latent_dim, hidden, data_dim, layers):
+        super().__init__()
+        self.hidden = nn.ModuleList(nn.Linear(latent_dim if i == 0 else hidden, hidden) for i in range(layers))
+        self.out = nn.Linear(hidden, data_dim)
+
+    def forward(self, z):
+        for layer in self.hidden:
+            z = F.relu(layer(z))
+        return self.out(z)
 
 
-def discriminator_accuracy(D, real, fake):
+def library_generator(latent_dim, hidden, data_dim, layers):  # also right: the library's own
+    from genai_course.gan import Generator, GeneratorConfig
+
+    return Generator(GeneratorConfig(latent_dim=latent_dim, data_dim=data_dim, hidden=hidden, layers=layers))
+
+
+def generate_point_by_point(G, z0, z1, steps):  # also right: one call of G per point, then stacked
     with torch.no_grad():
-        correct = (D(real) > 0).sum() + (D(fake) <= 0).sum()
-    return correct.item() / (len(real) + len(fake))
+        return torch.cat([G(torch.lerp(z0, z1, k / (steps - 1))[None]) for k in range(steps)])
 
 
-def discriminator_loss(real_logits, fake_logits):
-    return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-        fake_logits, torch.zeros_like(fake_logits)
-    )
+@pytest.mark.parametrize("name, fn", [
+    ("make_generator", GeneratorByHand),
+    ("make_generator", library_generator),
+    ("generate", generate_point_by_point),
+    ("generate", lambda G, z0, z1, s: G(torch.stack([z0 + k / (s - 1) * (z1 - z0) for k in range(s)])).detach()),
+])
+def test_another_generator_answer_passes(name, fn, capsys):
+    getattr(checks, name)(fn)
+    assert capsys.readouterr().out.startswith(f"✅ {checks.EXERCISES[name]}: passed")
 
 
-def nonsaturating_g_loss(fake_logits):
-    return F.softplus(-fake_logits).mean()
+def consecutive(pack):
+    return lambda x: x.reshape(x.shape[0] // pack, -1)  # rows pack*i ... pack*i + pack - 1 side by side
 
 
-def gradient_penalty(D, real, fake, eps):
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-    return (grad.norm(dim=1) - 1).pow(2).mean()
+def make_discriminator(data_dim, hidden, pack):
+    return Net(pack * data_dim, hidden, 1, squeeze=True, pre=consecutive(pack))
+
+
+def discriminator_accuracy(D, real, fake, p, threshold=None):
+    t = math.log(p / (1 - p)) if threshold is None else threshold
+    with torch.no_grad():
+        r, f = D(real), D(fake)
+    return ((r > t).sum() + (f <= t).sum()).item() / (r.numel() + f.numel())
+
+
+def accuracy_in_probabilities(D, real, fake, p):
+    with torch.no_grad():
+        r, f = torch.sigmoid(D(real)), torch.sigmoid(D(fake))
+    return ((r > p).sum() + (f <= p).sum()).item() / (r.numel() + f.numel())
+
+
+def accuracy_per_class(D, real, fake, p):
+    t = math.log(p / (1 - p))
+    return ((D(real) > t).float().mean() + (D(fake) <= t).float().mean()).item() / 2
 
 
 CORRECT = {
-    "sample_ring8": sample_ring8,
-    "mixture_log_prob": mixture_log_prob,
     "make_generator": make_generator,
     "generate": generate,
     "make_discriminator": make_discriminator,
     "discriminator_accuracy": discriminator_accuracy,
-    "discriminator_loss": discriminator_loss,
-    "nonsaturating_g_loss": nonsaturating_g_loss,
-    "gradient_penalty": gradient_penalty,
 }
 
 
 # --------------------------------------------------------------------------- typical mistakes
 
 
-def gp_without_create_graph(D, real, fake, eps):
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat)
-    return (grad.norm(dim=1) - 1).pow(2).mean()
-
-
-def gp_squared_norm(D, real, fake, eps):
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-    return (grad.pow(2).sum(1) - 1).pow(2).mean()
-
-
-def gp_swapped(D, real, fake, eps):
-    return gradient_penalty(D, fake, real, eps)
-
-
 def raise_value_error(*args):
     raise ValueError("hidden must be even")
 
 
-def not_using_generator(n, generator=None):
-    return sample_ring8(n)
+def generate_tracking_gradients(G, z0, z1, steps):
+    t = torch.linspace(0, 1, steps)[:, None]
+    return G((1 - t) * z0 + t * z1)
 
 
-def ring_with_std(std):
-    def sample(n, generator=None):
-        k = torch.randint(8, (n,), generator=generator)
-        angles = 2 * math.pi * k / 8
-        return torch.stack([angles.cos(), angles.sin()], dim=1) + std * torch.randn(n, 2, generator=generator)
-
-    return sample
+def generate_in_data_space(G, z0, z1, steps):  # mixes G's outputs instead of the noise vectors
+    t = torch.linspace(0, 1, steps)[:, None]
+    with torch.no_grad():
+        return (1 - t) * G(z0[None]) + t * G(z1[None])
 
 
-def seven_modes(n, generator=None):
-    k = torch.randint(7, (n,), generator=generator)
-    angles = 2 * math.pi * k / 8
-    return torch.stack([angles.cos(), angles.sin()], dim=1) + 0.01 * torch.randn(n, 2, generator=generator)
+def generate_editing_z1(G, z0, z1, steps):
+    direction = z1  # a second name for z1, not a copy
+    direction -= z0
+    with torch.no_grad():
+        t = torch.linspace(0, 1, steps)[:, None]
+        return G(z0 + t * direction)
 
 
 MISTAKES = [
     # (check, learner's function, fragments the message must contain)
-    ("sample_ring8", not_using_generator, ["generators seeded alike gave different points", "pass generator="]),
-    ("sample_ring8", seven_modes, ["near only 7 of the 8 ring modes"]),
-    ("sample_ring8", ring_with_std(0.1), ["within 3 std of a mode", "std 0.01"]),
-    ("sample_ring8", ring_with_std(0.005), ["the noise around each mode has std 0.005", "expected 0.01"]),
-    ("sample_ring8", lambda n, generator=None: sample_ring8(n, generator).double(), ["should have dtype torch.float32, but has dtype torch.float64"]),
-    ("mixture_log_prob", lambda x, m, s: mixture_log_prob(x, m, s).exp(), ["returned the density itself", "logarithm"]),
-    ("mixture_log_prob", lambda x, m, s: mixture_log_prob(x, m, s) + math.log(len(m)), ["mixture weights are missing", "log K"]),
-    ("mixture_log_prob", lambda x, m, s: mixture_log_prob(x, m, 2 * s), ["differ from the true log density on ring8"]),
-    ("make_generator", lambda a, h, b: Net(a, h, b + 1), ["should have shape (16, 2), but has shape (16, 3)"]),
-    ("make_generator", lambda a, h, b: Net(a, h, b, post=lambda y: y.double()), ["should have dtype torch.float32, but has dtype torch.float64"]),
-    ("make_generator", lambda a, h, b: Net(a, h, b, post=torch.log), ["contains NaN or infinite values"]),
-    ("make_generator", raise_value_error, ["make_generator(2, 32, 2) raised ValueError: hidden must be even"]),
-    ("make_generator", lambda a, h, b: Net(a, h, b, pre=torch.zeros_like), ["every noise vector gives the same output", "depend on z"]),
-    ("make_generator", lambda a, h, b: Net(a, h, b, unused_layer=True), ["no gradient reaches extra.weight, extra.bias"]),
-    ("make_generator", lambda a, h, b: nn.Linear(a + 1, b), ["your generator on noise of shape (16, 2) raised RuntimeError"]),
-    ("make_generator", lambda a, h, b: "a generator", ["should be a torch.nn.Module, got str"]),
-    ("generate", lambda G, n, generator=None: G(torch.randn(n, 3, generator=generator)), ["still track gradients", "torch.no_grad()"]),
-    ("generate", lambda G, n, generator=None: generate(G, n), ["draw z with the generator you are given"]),
-    ("generate", lambda G, n, generator=None: G.net(torch.rand(n, 3, generator=generator)).detach(), ["uniform z", "use torch.randn (not torch.rand)"]),
-    ("make_discriminator", lambda d, h: Net(d, h, 1, squeeze=True, post=torch.sigmoid), ["probabilities", "logits", "remove the final sigmoid"]),
-    ("make_discriminator", lambda d, h: Net(d, h, 1), ["the output has shape (256, 1)", "shape (256,)"]),
-    ("make_discriminator", lambda d, h: Net(d, h, 2), ["should have shape (256,), but has shape (256, 2)"]),
-    ("discriminator_accuracy", lambda D, r, f: ((D(r) > 0).float().mean() + (D(f) <= 0).float().mean()).item() / 2, ["averaged the two accuracies"]),
-    ("discriminator_accuracy", lambda D, r, f: 1 - discriminator_accuracy(D, r, f), ["labels are swapped"]),
-    ("discriminator_accuracy", lambda D, r, f: [0.7], ["should return one number (a float), got list"]),
-    ("discriminator_loss", lambda r, f: discriminator_loss(f, r), ["labels are swapped", "real examples should be labelled 1"]),
-    ("discriminator_loss", lambda r, f: -discriminator_loss(r, f), ["sign is flipped"]),
-    ("discriminator_loss", lambda r, f: discriminator_loss(r, f) / 2, ["averaged the two terms"]),
-    ("discriminator_loss", lambda r, f: F.binary_cross_entropy(r.sigmoid(), torch.ones_like(r), reduction="none"), ["should be a single number", "has shape (64,)"]),
-    ("discriminator_loss", lambda r, f: F.binary_cross_entropy(r.clamp(0, 1), torch.ones_like(r)) + F.binary_cross_entropy(f.clamp(0, 1), torch.zeros_like(f)), ["the inputs are logits"]),
-    ("nonsaturating_g_loss", lambda f: -nonsaturating_g_loss(f), ["sign is flipped"]),
-    ("nonsaturating_g_loss", lambda f: torch.log(1 - torch.sigmoid(f)).mean(), ["saturating (minimax) loss"]),
-    ("nonsaturating_g_loss", lambda f: -torch.log(torch.sigmoid(f)).mean(), ["at a logit of -200 the loss should be 200, got inf", "softplus"]),
-    ("nonsaturating_g_loss", lambda f: nonsaturating_g_loss(torch.sigmoid(f)), ["applied sigmoid"]),
-    ("gradient_penalty", gp_without_create_graph, ["create_graph=True"]),
-    ("gradient_penalty", gp_squared_norm, ["not its squared norm"]),
-    ("gradient_penalty", gp_swapped, ["wrong way round", "eps * real + (1 - eps) * fake"]),
+    ("make_generator", lambda a, h, b, n: Net(a, h, b + 1), ["should have shape (16, 2), but has shape (16, 3)"]),
+    ("make_generator", lambda a, h, b, n: Net(a, h, b, post=lambda y: y.double()), ["should have dtype torch.float32, but has dtype torch.float64"]),
+    ("make_generator", lambda a, h, b, n: Net(a, h, b, post=torch.log), ["contains NaN or infinite values"]),
+    ("make_generator", raise_value_error, ["make_generator(2, 32, 2, 3) raised ValueError: hidden must be even"]),
+    ("make_generator", lambda a, h, b: Net(a, h, b), ["make_generator(2, 32, 2, 3) raised TypeError"]),
+    ("make_generator", lambda a, h, b, n: Net(a, h, b, pre=torch.zeros_like), ["every noise vector gives the same output", "depend on z"]),
+    ("make_generator", lambda a, h, b, n: Net(a, h, b, unused_layer=True), ["no gradient reaches extra.weight, extra.bias"]),
+    ("make_generator", lambda a, h, b, n: nn.Linear(a + 1, b), ["your generator on noise of shape (16, 2) raised RuntimeError"]),
+    ("make_generator", lambda a, h, b, n: "a generator", ["should be a torch.nn.Module, got str"]),
+    ("make_generator", lambda a, h, b, n: make_generator(a, h, b, n, shared=True),
+     ["make_generator(2, 32, 2, 3)", "one Linear layer runs 2 times", "weights are shared"]),
+    ("make_generator", lambda a, h, b, n: make_generator(a, h, b, n, last=nn.ReLU()), ["no output coordinate is ever negative", "after the last layer"]),
+    ("make_generator", lambda a, h, b, n: make_generator(a, h, b, n, last=nn.Sigmoid()), ["no output coordinate is ever negative"]),
+    ("make_generator", lambda a, h, b, n: make_generator(a, h, b, n, hidden_layers=n + 1),
+     ["make_generator(2, 32, 2, 3) has 3,330 parameters, 1,056 more than expected", "1 hidden layer of width 32 too many"]),
+    ("make_generator", lambda a, h, b, n: make_generator(a, h, b, n, hidden_layers=n - 1),
+     ["make_generator(2, 32, 2, 3) has 1,218 parameters, 1,056 fewer than expected", "1 hidden layer of width 32 too few"]),
+    ("make_generator", lambda a, h, b, n: make_generator(a, h, b, 3), ["make_generator(5, 16, 3, 1) has 691 parameters", "2 hidden layers of width 16 too many"]),
+    ("make_generator", lambda a, h, b, n: make_generator(a, h, b, n, bias=False), ["has 2,176 parameters, expected 2,274", "with its bias"]),
+    ("make_generator", lambda a, h, b, n: make_generator(a, h, b, n, activation=None), ["affine function of z", "one linear layer"]),
+    ("generate", generate_tracking_gradients, ["still track gradients", "switch gradient tracking off"]),
+    ("generate", lambda G, z0, z1, s: generate(G, z1, z0, s), ["the path runs backwards"]),
+    ("generate", generate_in_data_space, ["straight segment from G(z0) to G(z1)", "straight in latent space, not in data space"]),
+    ("generate", lambda G, z0, z1, s: generate(G, z0, z0 + (z1 - z0) * (s - 1) / s, s),
+     ["the first point is G(z0) but the last is not G(z1)", "include both ends"]),
+    ("generate", lambda G, z0, z1, s: generate(G, z0 + (z1 - z0) / s, z1, s), ["the last point is G(z1) but the first is not G(z0)"]),
+    ("generate", lambda G, z0, z1, s: generate(G, z0 + (z1 - z0) / (s + 1), z1 - (z1 - z0) / (s + 1), s),  # both ends left out
+     ["not G at 7 evenly spaced points", "point 2: got"]),
+    ("generate", lambda G, z0, z1, s: generate(G, z0, z1, s)[:, None], ["should have shape (7, 2), but has shape (7, 1, 2)"]),
+    ("generate", generate_editing_z1, ["changed the z1 you were given", "work on new tensors"]),
+    ("make_discriminator", lambda d, h, k: Net(k * d, h, 1, squeeze=True, pre=consecutive(k), post=torch.sigmoid), ["look like probabilities", "logits"]),
+    ("make_discriminator", lambda d, h, k: Net(k * d, h, 1, pre=consecutive(k)), ["the output has shape (256, 1)", "shape (256,)"]),
+    ("make_discriminator", lambda d, h, k: Net(k * d, h, 2, pre=consecutive(k)), ["should have shape (256,), but has shape (256, 2)"]),
+    ("make_discriminator", lambda d, h, k: Net(d, h, 1, squeeze=True), ["with pack=2 you return one logit per example", "one logit per pack, shape (128,)"]),
+    ("make_discriminator", lambda d, h, k: Net(k * d, h, 1, squeeze=True), ["pack=2", "raised RuntimeError", "one row should hold a whole pack"]),
+    ("make_discriminator", lambda d, h, k: Net(k * d, h, 1, squeeze=True, pre=lambda x: torch.cat(x.chunk(k), dim=1)),
+     ["with pack=2 the first logit depends on input rows [0, 128]", "consecutive"]),
+    ("make_discriminator", lambda d, h, k: Net(k * d, h, 1, squeeze=True, pre=consecutive(k), unused_layer=True), ["no gradient reaches extra.weight, extra.bias"]),
+    ("discriminator_accuracy", accuracy_per_class, ["averaged the two accuracies"]),
+    ("discriminator_accuracy", lambda D, r, f, p: 1 - discriminator_accuracy(D, r, f, p), ["labels are swapped"]),
+    ("discriminator_accuracy", lambda D, r, f, p: [0.7], ["should return one number (a float), got list"]),
+    ("discriminator_accuracy", lambda D, r, f, p: discriminator_accuracy(D, r, f, 0.5), ["the accuracy at p = 0.5, but p = 0.9", "ignores p"]),
+    ("discriminator_accuracy", lambda D, r, f, p: discriminator_accuracy(D, r, f, p, threshold=p), ["compared the logits with p = 0.9 itself", "different units"]),
+    ("discriminator_accuracy", lambda D, r, f, p: discriminator_accuracy(D, r, f, 1 - p), ["threshold has the wrong sign"]),
+    ("discriminator_accuracy", lambda D, r, f, p: discriminator_accuracy(D, r, f, p) * len(D(r)) / len(r), ["packed D (pack=2)", "divided by the number of rows"]),
 ]
 
 
 def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert_registered(gan_checks, {
-        "sample_ring8": "Exercise 1.1 (sampling the ring of 8)",
-        "mixture_log_prob": "Exercise 1.2 (the mixture's log density)",
         "make_generator": "Exercise 2.1 (the generator network)",
-        "generate": "Exercise 2.2 (generating samples)",
-        "make_discriminator": "Exercise 3.1 (the discriminator network)",
-        "discriminator_accuracy": "Exercise 3.2 (the discriminator's accuracy)",
-        "discriminator_loss": "Exercise 4.1 (the discriminator's loss)",
-        "nonsaturating_g_loss": "Exercise 4.2 (the non-saturating generator loss)",
-        "gradient_penalty": "Exercise 4.3 (the gradient penalty)",
+        "generate": "Exercise 2.2 (generating along a latent line)",
+        "make_discriminator": "Exercise 3.1 (a packed discriminator)",
+        "discriminator_accuracy": "Exercise 3.2 (accuracy at a confidence threshold)",
     })
     assert list(CORRECT) == gan_checks.__all__
 
@@ -200,8 +213,13 @@ def test_module_without_forward_is_not_attempted(capsys):
             super().__init__()
             self.layer = nn.Linear(2, 2)
 
-    checks.make_generator(lambda a, h, b: Empty())  # nn.Module's missing forward raises NotImplementedError
+    checks.make_generator(lambda a, h, b, n: Empty())  # nn.Module's missing forward raises NotImplementedError
     assert capsys.readouterr().out.startswith("⏳ ")
+
+
+def test_accuracy_computed_in_probabilities_passes(capsys):
+    checks.discriminator_accuracy(accuracy_in_probabilities)  # sigmoid(logit) > p: the same verdicts as logit > log-odds of p
+    assert capsys.readouterr().out.startswith("✅ Exercise 3.2")
 
 
 @pytest.mark.parametrize("name, fn, fragments", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])

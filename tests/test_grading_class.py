@@ -230,8 +230,8 @@ def test_feedback_never_shows_solution_code(tmp_path, capsys):
 
 
 HANG = "    import time\n    while True:\n        try:\n            time.sleep(1)\n        except KeyboardInterrupt:\n            pass\n"
-D_LINE = "    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()\n"
-G_LINE = "    return F.softplus(-fake_logits).mean()\n"
+D_LINE = "    return real_term.mean() + F.softplus(fake_logits).mean()\n"
+G_LINE = "    return (a.clamp(min=0) + torch.log1p(torch.exp(-a.abs()))).mean()\n"
 GP_LINE = "    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, 2)\n"
 P, F, A, T, N = "passed", "failed", "not_attempted", "timed_out", "not_run"
 
@@ -242,7 +242,7 @@ def planted_class() -> list[tuple[str, str, list[str], dict[str, str]]]:
     exercise = (ROOT / "exercises" / f"{LESSON}.py").read_text(encoding="utf-8")
     kinds = (
         [("correct", text, [P, P, P], {})] * 12
-        + [("sign", edit(text, G_LINE, "    return -F.softplus(-fake_logits).mean()\n"), [P, F, P],
+        + [("sign", edit(text, G_LINE, "    return -(a.clamp(min=0) + torch.log1p(torch.exp(-a.abs()))).mean()\n"), [P, F, P],
             {"nonsaturating_g_loss": "the sign is flipped"})] * 4
         + [("squared", edit(text, "(grad.norm(dim=1) - 1).pow(2).mean()", "(grad.pow(2).sum(1) - 1).pow(2).mean()"), [P, P, F],
             {"gradient_penalty": "not its squared norm"})] * 4

@@ -11,10 +11,12 @@ in different processes.
 
 One module per lesson group:
 
-    gan            1.1-4.3     the 2D mixtures, the MLP generator and discriminator, the losses
+    mixtures       1.1-1.2     sampling a mixture of Gaussians, its log density
+    gan            2.1-3.2     the MLP generator and discriminator
+    gan_losses     4.1-4.3     the GAN losses as functions of the logits
     steps          5.1-5.3     a discriminator step, a generator step, the training loop
     conv           6.1-6.3     transposed convolutions, a convolutional generator and discriminator
-    conditional    7.1-7.3     the label appended to z, a conditional generator, the projection logit
+    conditional    7.1-7.3     the label as image channels, a label embedding in G, the logits for every label
     vae            8.1-8.3     the reparameterization trick, the KL term, a conditional decoder
     text           9.1-9.2     the bigram table, sampling with temperature and top-k
     attention      9.3         the causal attention mask
@@ -39,10 +41,9 @@ from __future__ import annotations
 from ._protocol import EXERCISES, REGISTRY, CheckFailed, Exercise, OutOfTime, Verdict
 
 # in lesson order: importing a module registers its checks in EXERCISES, in this order
-from .gan import (
-    discriminator_accuracy, discriminator_loss, generate, gradient_penalty, make_discriminator, make_generator, mixture_log_prob,
-    nonsaturating_g_loss, sample_ring8,
-)
+from .mixtures import mixture_log_prob, sample_ring8
+from .gan import discriminator_accuracy, generate, make_discriminator, make_generator
+from .gan_losses import discriminator_loss, gradient_penalty, nonsaturating_g_loss
 from .steps import d_step, g_step, train_loop
 from .conv import make_conv_discriminator, make_conv_generator, transposed_conv_size
 from .conditional import append_label, make_conditional_generator, projection_logits
