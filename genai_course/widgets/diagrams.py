@@ -43,7 +43,7 @@ class Layer:
 
     ``name`` is its path in the module (``"up.0"``), ``text`` a short description
     (``"ConvTranspose2d 96→48, 4x4, stride 2"``), the shapes leave out the batch dimension,
-    ``params`` counts its weights, and ``fed_by`` says where its input came from: ``"previous"``
+    ``params`` counts its parameters (weights and biases), and ``fed_by`` says where its input came from: ``"previous"``
     (the layer before), ``"input k"`` (the network's k-th input), either of them ``"reshaped in
     forward()"`` (the same numbers viewed in another shape), or ``"forward"`` (a tensor that
     forward() computed itself: a concatenation, a sum, ...).
@@ -160,7 +160,7 @@ def _shape(shape: tuple[int, ...]) -> str:
 def draw_network(net: torch.nn.Module, *inputs: Any, ax: Any = None, title: str | None = None) -> Axes:
     """Draw ``net`` as the column of layers one forward pass on ``inputs`` goes through.
 
-    One box per layer with weights (its type, sizes and weight count), with the shape-keeping
+    One box per layer with parameters (its type, sizes and parameter count: weights and biases), with the shape-keeping
     layers that follow it (activations, normalisation) written in the same box, and the shape
     it outputs (batch dimension left out) beside the arrow below it. An arrow marked "in
     forward()" carries a tensor that forward() changed without a layer (a reshape, a
@@ -183,7 +183,7 @@ def draw_network(net: torch.nn.Module, *inputs: Any, ax: Any = None, title: str 
     for i, box in enumerate(boxes, start=1):
         layer: Layer = box["layer"]
         y = -float(i)
-        label = "\n".join([layer.text + (f"  ({layer.params:,} weights)" if layer.params else "")]
+        label = "\n".join([layer.text + (f"  ({layer.params:,} parameters)" if layer.params else "")]
                           + (["+ " + " + ".join(box["extra"])] if box["extra"] else []))
         _box(ax, 2.0, y, 3.6, 0.62 if box["extra"] else 0.42, label, _LAYER_COLOR if layer.params else _PLAIN_COLOR,
              fontsize=7.5)
