@@ -4,15 +4,16 @@
 # %% [markdown]
 # # Exercises 07: Customizable generation
 #
-# Three exercises from lesson 07 (`notebooks/07_conditional_gan.ipynb`): the pieces that
-# let you ask a GAN for a particular digit. You append the label to the noise, write a
-# generator that draws the class it is asked for, and compute a projection
-# discriminator's logit. Replace each `raise NotImplementedError` with your code, then
+# Three exercises from lesson 07 (`notebooks/07_conditional_gan.ipynb`), each a variation
+# on a piece the lesson built: you give a discriminator the label as image channels (the
+# concatenation the lesson only named), let a generator take its label through a learned
+# embedding instead of a one-hot vector, and compute a projection discriminator's logits
+# for every label at once. Replace each `raise NotImplementedError` with your code, then
 # run the check cell below it: it prints ✅ when your code is right, or says what is wrong.
 #
 # Notation: a batch of $B$ noise vectors $z$ of size `latent_dim`, labels $y \in \{0, \dots, K-1\}$
-# (whole numbers, int64) with $K$ = `num_classes`, and images of shape (B, 1, 8, 8) with
-# pixels in $[0, 1]$.
+# (whole numbers, int64) with $K$ = `num_classes`, and images of shape (B, C, H, W) with
+# pixels in $[0, 1]$ (the digits: C = 1, H = W = 8).
 #
 # Keep all of each answer inside its function, imports and helpers included: when your
 # instructor grades this notebook, only the code inside the exercises' functions is run, in the
@@ -24,28 +25,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_course import checks, gan, threads
+from genai_course import checks, data, gan, threads
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 
 # %% [markdown]
-# ## Exercise 7.1: appending the label to z
+# ## Exercise 7.1: the label as image channels
 #
-# Write `append_label(z, y, num_classes)`: turn the labels `y` (shape (B,), int64) into
-# one-hot vectors of `num_classes` entries (all 0 except a 1 at position $y$) and put
-# them **after** z:
+# The oldest way to show a discriminator the label is **concatenation**: the label joins
+# the image as $K$ extra channels. Channel $k$ of the label part is all ones when $y = k$
+# and all zeros otherwise, at every pixel, so that every position the convolutions look at
+# sees the label.
 #
-# $$\text{input} = [\,z\,;\ \mathrm{onehot}(y)\,] \in \mathbb{R}^{\text{latent\_dim} + K}$$
+# Write `append_label(x, y, num_classes)`: `x` has shape (B, C, H, W), `y` shape (B,).
+# Return a tensor of shape (B, C + num_classes, H, W), of x's dtype: x's own channels
+# first, unchanged, then the label's. Make it work for any C, H, W and number of classes.
 #
-# Return a float32 tensor of shape (B, latent_dim + num_classes). Hint:
-# `F.one_hot(y, num_classes)` returns whole numbers; convert them with `.float()` before
-# `torch.cat([...], dim=1)`.
+# Hint: start from the lesson's one-hot vector (B, K). Each of its K numbers has to become
+# a whole H x W channel filled with that number; then the two sets of channels are joined
+# along the channel dimension.
 
 
 # %%
-def append_label(z: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """z: (B, latent_dim), y: (B,) int64 -> (B, latent_dim + num_classes)."""
+def append_label(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """x: (B, C, H, W), y: (B,) int64 -> (B, C + num_classes, H, W)."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -54,41 +58,44 @@ def append_label(z: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Te
 checks.append_label(append_label)
 
 # %% [markdown]
-# What the generator's first layer receives, for one noise vector and the labels 0 to 9
-# (one row each): the same z on the left, and the one-hot label on the right, a diagonal.
+# What a concatenation discriminator receives for one real 7: the image, then ten label
+# channels, of which only channel 7 is all ones (black).
 
 # %%
 try:
-    inputs = append_label(torch.randn(1, 16).repeat(10, 1), torch.arange(10), 10)  # (10, 26)
-    plt.figure(figsize=(7, 3))
-    plt.imshow(inputs, cmap="coolwarm", vmin=-2.5, vmax=2.5)
-    plt.colorbar(shrink=0.6)
-    plt.axvline(15.5, color="k")
-    plt.xlabel("input entry: z (16) | one-hot label (10)")
-    plt.ylabel("label y")
+    digits = data.load_digits()
+    seven = digits.x_train[digits.y_train == 7][:1]  # (1, 1, 8, 8)
+    stacked = append_label(seven, torch.tensor([7]), 10)[0]  # (11, 8, 8)
+    fig, axes = plt.subplots(1, 11, figsize=(11, 1.6))
+    for k, (ax, channel) in enumerate(zip(axes, stacked)):
+        ax.imshow(channel, cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title("image" if k == 0 else f"label {k - 1}", fontsize=8)
+        ax.set(xticks=[], yticks=[])
     plt.show()
 except NotImplementedError:
     print("(finish exercise 7.1 to see the picture)")
 
 # %% [markdown]
-# ## Exercise 7.2: a conditional generator
+# ## Exercise 7.2: a generator with a label embedding
+#
+# The lesson's generator appends a one-hot label to $z$, and its first layer's weights
+# then pick out one learned vector per class. An `nn.Embedding(K, E)` holds such a table
+# directly: a learned vector of $E$ numbers for each of the $K$ classes, looked up by label.
 #
 # Write `make_conditional_generator(latent_dim, num_classes)` returning an `nn.Module`
 # whose `forward(z, y)` maps noise (B, latent_dim) and labels (B,) to images
-# (B, 1, 8, 8) with pixels in $[0, 1]$, and whose output depends on the label.
+# (B, 1, 8, 8) with pixels in $[0, 1]$, and takes the label through an `nn.Embedding` with
+# one row per class (you choose $E$). Any layers after that pass: a few linear layers are
+# enough; the check does not train your generator.
 #
-# Any architecture that does this passes. The simplest: append the one-hot label to z
-# (your `append_label`), then an MLP, for example `Linear(latent_dim + K, 128)`, ReLU,
-# `Linear(128, 64)`, a sigmoid (pixels in $[0, 1]$), and reshape the 64 numbers to
-# (B, 1, 8, 8). (The lesson's generator does the same with transposed convolutions.)
-#
-# The check asks your generator for every label with the *same* z: if the images are
+# Hint: once the label's vector joins $z$, count how many numbers the next layer receives.
+# The check asks your generator for every label with the *same* $z$: if the images are
 # identical, the generator ignores its label.
 
 
 # %%
 def make_conditional_generator(latent_dim: int, num_classes: int) -> nn.Module:
-    """A generator G(z (B, latent_dim), y (B,)) -> images (B, 1, 8, 8) in [0, 1]."""
+    """A generator G(z (B, latent_dim), y (B,)) -> images (B, 1, 8, 8) in [0, 1], the label through nn.Embedding."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -98,8 +105,8 @@ checks.make_conditional_generator(make_conditional_generator)
 
 # %% [markdown]
 # Your (untrained) generator with one noise vector per column and the labels 0 to 9 down
-# the rows: before training the rows differ only in meaningless ways. Lesson 07 trains
-# a generator like this until row $k$ shows the digit $k$.
+# the rows: before training the rows differ only in meaningless ways. Trained like the
+# lesson's, it would learn to draw the digit $k$ in row $k$.
 
 # %%
 try:
@@ -113,28 +120,32 @@ try:
         ax.axis("off")
     plt.show()
 except NotImplementedError:
-    print("(finish exercises 7.1 and 7.2 to see the picture)")
+    print("(finish exercise 7.2 to see the picture)")
 
 # %% [markdown]
-# ## Exercise 7.3: the projection discriminator's logit
+# ## Exercise 7.3: the projection logits for every label
 #
-# A projection discriminator computes features $h = \phi(x) \in \mathbb{R}^F$ of an image,
-# then scores them twice: once for "is this a real digit at all" and once for "does it
-# match the label $y$":
+# The lesson's projection discriminator scores an image $x_i$ under the one label it is
+# given, from the image's features $h_i \in \mathbb{R}^F$:
 #
-# $$D(x, y) = \underbrace{w^\top h + b}_{\texttt{head}(h)} + \underbrace{\langle e_y, h\rangle}_{\text{projection}}$$
+# $$D(x_i, k) = w^\top h_i + b + \langle e_k, h_i\rangle,$$
 #
-# where $e_y$ is row $y$ of a learned table of class vectors, `embed(y)`.
+# with $w^\top h_i + b$ = `head(h_i)` and $e_k$ = row $k$ of `embed`. Here you score every
+# image under *every* label at once.
 #
-# Write `projection_logits(h, y, embed, head)`: `h` has shape (B, F), `y` (B,), `embed`
-# is an `nn.Embedding(K, F)` and `head` an `nn.Linear(F, 1)`. Return one logit per
-# example, shape (B,). Hints: `head(h)` has shape (B, 1); the inner product of two
-# (B, F) tensors, row by row, is `(a * b).sum(dim=1)`.
+# Write `projection_logits(h, embed, head)`: `h` has shape (B, F), `embed` is an
+# `nn.Embedding(K, F)` and `head` an `nn.Linear(F, 1)`. Return a (B, K) tensor whose entry
+# $[i, k]$ is $D(x_i, k)$, and keep the gradient flowing to `head` and `embed` (a
+# discriminator's logits are trained).
+#
+# Hints: the $K$ class vectors together form a (K, F) matrix, and all $B \times K$ inner
+# products are one matrix product. The first term is the same for every label of an
+# image: it must be added to each of the image's $K$ logits.
 
 
 # %%
-def projection_logits(h: torch.Tensor, y: torch.Tensor, embed: nn.Embedding, head: nn.Linear) -> torch.Tensor:
-    """h: (B, F), y: (B,) -> logits (B,): head(h) + <embed(y), h>."""
+def projection_logits(h: torch.Tensor, embed: nn.Embedding, head: nn.Linear) -> torch.Tensor:
+    """h: (B, F) -> logits (B, K): entry [i, k] = head(h_i) + <e_k, h_i>."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -143,14 +154,19 @@ def projection_logits(h: torch.Tensor, y: torch.Tensor, embed: nn.Embedding, hea
 checks.projection_logits(projection_logits)
 
 # %% [markdown]
-# Your function with the library's discriminator's own layers gives the library's logits:
+# Your function with the library's discriminator's own layers gives, in column $k$, the
+# library's logits for the label $k$. Within a row only the class term changes, so the
+# label with the largest logit is the class $D$ finds the image most like: a projection
+# discriminator holds a classifier.
 
 # %%
 try:
     D = gan.ConvDiscriminator(gan.ConvDiscriminatorConfig(num_classes=10))
-    x, y = torch.rand(8, 1, 8, 8), torch.arange(8)
+    x = torch.rand(8, 1, 8, 8)
     with torch.no_grad():
-        mine = projection_logits(D.features(x), y, D.embed, D.head)
-        print("same logits as gan.ConvDiscriminator:", torch.allclose(mine, D(x, y), atol=1e-6))
+        mine = projection_logits(D.features(x), D.embed, D.head)  # (8, 10)
+        library = torch.stack([D(x, torch.full((8,), k)) for k in range(10)], dim=1)  # (8, 10): one label at a time
+    print("shape:", tuple(mine.shape))
+    print("same logits as gan.ConvDiscriminator, label by label:", torch.allclose(mine, library, atol=1e-5))
 except NotImplementedError:
     print("(finish exercise 7.3 to compare with the library)")

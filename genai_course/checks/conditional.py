@@ -1,7 +1,10 @@
 """Exercise checks for lesson 07 (a class-conditional GAN: "draw me a 7").
 
-7.1 appending the label to z ``append_label``, 7.2 a conditional generator
-``make_conditional_generator``, 7.3 the projection discriminator's logit ``projection_logits``.
+Each exercise is a variation on the lesson's code, not a copy of it: 7.1 ``append_label``, a
+concatenation discriminator's input (the label as image channels after the image's own), 7.2
+``make_conditional_generator``, a generator that takes its label through a learned embedding
+(``nn.Embedding``) instead of the lesson's one-hot vector, 7.3 ``projection_logits``, a projection
+discriminator's logits for every label at once, (B, K).
 Lessons call them through ``genai_course.checks``: ``checks.append_label(fn)``.
 Each is a probe (``def name(fn, seen)``: runs the learner's code, records what it saw) and a judge
 (``@name.judge``: from those observations to the verdict), see ``_protocol``.
@@ -15,7 +18,7 @@ import torch
 from torch import nn
 
 from ..utils import same
-from ._protocol import CheckFailed, Observed, _call, _exercise, _module_or_stop, _tensor
+from ._protocol import CheckFailed, Observed, _call, _exercise, _module_or_stop, _tensor, _with_advice
 from ._layers import _layer_advice, _Layers
 from .observations import observe
 
@@ -25,52 +28,88 @@ __all__ = ["append_label", "make_conditional_generator", "projection_logits"]
 # --------------------------------------------------------------------------- 7.1
 
 
-def _label_cases() -> list[tuple[int, int, torch.Tensor, torch.Tensor]]:
-    """(latent_dim, num_classes, z (B, latent_dim), y (B,)) for append_label."""
+def _channel_cases() -> list[tuple[int, torch.Tensor, torch.Tensor]]:
+    """(num_classes, x (B, C, H, W), y (B,)) for append_label: one digit-sized case, one with two image
+    channels, four classes and a height unlike the width (so no size can be hard-wired)."""
     g = torch.Generator().manual_seed(7)
     cases = []
-    for latent_dim, num_classes, y in ((5, 10, [7, 0, 3, 9, 1, 7]), (3, 4, [2, 0, 3, 1])):
-        cases.append((latent_dim, num_classes, torch.randn(len(y), latent_dim, generator=g), torch.tensor(y)))
+    for shape, num_classes, y in (((6, 1, 8, 8), 10, [7, 0, 3, 9, 1, 7]), ((4, 2, 4, 6), 4, [2, 0, 3, 1])):
+        cases.append((num_classes, torch.rand(*shape, generator=g), torch.tensor(y)))
     return cases
 
 
-def _label_what(z: torch.Tensor, num_classes: int) -> str:
-    return f"append_label(z of shape {tuple(z.shape)}, y, num_classes={num_classes})"
+def _channel_what(x: torch.Tensor, num_classes: int) -> str:
+    return f"append_label(x of shape {tuple(x.shape)}, y, num_classes={num_classes})"
 
 
-@_exercise("7.1", "appending the label to z")
+def _label_maps(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The label channels the check expects: (B, K, H, W), channel y all ones, the others all zeros."""
+    one_hot = nn.functional.one_hot(y, num_classes).to(x.dtype)  # (B, K)
+    return one_hot[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+
+
+@_exercise("7.1", "the label as image channels")
 def append_label(fn: Callable[..., torch.Tensor], seen: dict) -> None:
-    """fn(z (B, latent_dim), y (B,) int64, num_classes) -> (B, latent_dim + num_classes): [z, one_hot(y)]."""
-    for latent_dim, num_classes, z, y in _label_cases():
-        seen[f"{latent_dim},{num_classes}"] = observe(_call(_label_what(z, num_classes), fn, z, y, num_classes))
+    """fn(x (B, C, H, W), y (B,) int64, num_classes) -> (B, C + num_classes, H, W): x's channels, then one
+    channel per class, all ones for the label's class and all zeros for the others."""
+    for num_classes, x, y in _channel_cases():
+        given = x.clone()
+        seen[f"{num_classes}.out"] = observe(_call(_channel_what(x, num_classes), fn, x, y, num_classes))
+        seen[f"{num_classes}.x_changed"] = not torch.equal(x, given)
 
 
 @append_label.judge
 def _judge_append_label(seen: Observed) -> str:
-    for latent_dim, num_classes, z, y in _label_cases():
-        what, rec = _label_what(z, num_classes), seen[f"{latent_dim},{num_classes}"]
+    for num_classes, x, y in _channel_cases():
+        what, (B, C, H, W) = _channel_what(x, num_classes), x.shape
+        try:
+            rec = seen[f"{num_classes}.out"]
+        except CheckFailed as failure:
+            raise _with_advice(failure, [(("Sizes of tensors must match except in dimension 1",),
+                                          f"the label channels must have the image's size, height {H} and width {W}, in that order, "
+                                          "to be joined to it")]) from None
         if rec["type"] != "Tensor":
             raise CheckFailed(f"{what} should return a torch.Tensor, but returned {rec['type']}")
-        shape, expected = tuple(rec["shape"]), (len(y), latent_dim + num_classes)
-        if shape == (len(y), latent_dim + 1):
-            raise CheckFailed(f"{what} has shape {shape}: you appended the label as one number; append its one-hot vector of num_classes={num_classes} entries (F.one_hot(y, num_classes))")
-        if len(shape) == 2 and shape[0] == len(y) and shape[1] == latent_dim + 10 and num_classes != 10:
-            raise CheckFailed(f"{what} has shape {shape}, expected {expected}: use num_classes, not a fixed 10")
+        shape, expected = tuple(rec["shape"]), (B, C + num_classes, H, W)
+        if shape == (B, C + 1, H, W):
+            raise CheckFailed(f"{what} has shape {shape}: you added the label as one channel holding the number y; a label is a "
+                              f"category, so it takes num_classes={num_classes} channels, one per class")
+        if len(shape) == 4 and shape[1] == C + 10 and num_classes != 10:
+            raise CheckFailed(f"{what} has shape {shape}, expected {expected}: the number of label channels is num_classes, not a fixed 10")
+        if len(shape) == 2 and shape[0] == B:
+            raise CheckFailed(f"{what} has shape {shape}, flat vectors: the result must stay images, {expected}: (batch, channels, height, width)")
         out = _tensor(what, rec, expected, dtype=None)
-        if rec["dtype"] != "torch.float32":
-            raise CheckFailed(f"{what} should have dtype torch.float32 like z, but has dtype {rec['dtype']}: convert the one-hot labels with .float() (or .to(z.dtype))")
-        one_hot = nn.functional.one_hot(y, num_classes).float()  # (B, K)
-        if torch.equal(out, torch.cat([one_hot, z], dim=1)):
-            raise CheckFailed("the one-hot label comes first: put it after z, torch.cat([z, one_hot], dim=1), the order the library's generator uses")
-        if not torch.equal(out[:, :latent_dim], z):
-            raise CheckFailed(f"the first {latent_dim} columns should be z itself, unchanged (then the one-hot label)")
-        block = out[:, latent_dim:]  # (B, K)
-        if not torch.equal(block, one_hot):
-            is_one_hot = bool(((block == 0) | (block == 1)).all() and (block.sum(1) == 1).all())
-            if not is_one_hot:
-                raise CheckFailed(f"the last {num_classes} columns should be one-hot: all 0 except a single 1 (got the row {[round(v, 3) for v in block[0].tolist()]} for label {int(y[0])})")
-            raise CheckFailed(f"the 1 is in the wrong column: for label {int(y[0])} it should be column {int(y[0])} of the one-hot part (got column {int(block[0].argmax())})")
-    return "z, then one_hot(y), for 10 and for 4 classes"
+        if rec["dtype"] != str(x.dtype):
+            raise CheckFailed(f"{what} should have dtype {x.dtype} like x, but has dtype {rec['dtype']}: the label channels must be "
+                              "floats like the image before the two can be joined")
+        if seen[f"{num_classes}.x_changed"]:
+            raise CheckFailed(f"{what} changed the x you were given (an in-place edit): build a new tensor")
+        maps = _label_maps(x, y, num_classes)  # (B, K, H, W)
+        if torch.equal(out[:, :num_classes], maps) and torch.equal(out[:, num_classes:], x):
+            raise CheckFailed("the label channels come first: the image's own channels come first, then the label's")
+        if not torch.equal(out[:, :C], x):
+            raise CheckFailed(f"the first {C} channel(s) should be the image x itself, unchanged (then the label channels)")
+        block = out[:, C:]  # (B, K, H, W)
+        if torch.equal(block, maps):
+            continue
+        flat = block.flatten(2)  # (B, K, H * W)
+        if not torch.equal(flat, flat[:, :, :1].expand_as(flat)):
+            corner = torch.zeros_like(block)
+            corner[:, :, 0, 0] = maps[:, :, 0, 0]
+            if torch.equal(block, corner):
+                raise CheckFailed("only the top-left pixel of each label channel carries the label: fill the whole "
+                                  f"{H} x {W} channel with its value, so that every position of the image sees the label")
+            raise CheckFailed(f"each label channel should hold one value at every pixel (all ones or all zeros), but the channels of "
+                              f"label {int(y[0])} vary across the image")
+        values = flat[:, :, 0]  # (B, K): the value of each label channel
+        is_one_hot = bool(((values == 0) | (values == 1)).all() and (values.sum(1) == 1).all())
+        if not is_one_hot:
+            raise CheckFailed(f"the label channels should be all ones for the label's class and all zeros for the others (got channels "
+                              f"filled with {[round(v, 3) for v in values[0].tolist()]} for label {int(y[0])})")
+        wrong = int((values.argmax(1) != y).nonzero()[0, 0])
+        raise CheckFailed(f"the ones are in the wrong channel: for label {int(y[wrong])} label channel {int(y[wrong])} should be the "
+                          f"ones (got channel {int(values[wrong].argmax())})")
+    return "the image, then one channel per class, for 10 and for 4 classes"
 
 
 # --------------------------------------------------------------------------- 7.2
@@ -83,7 +122,8 @@ def _images(what: str, rec: Any, batch: int) -> torch.Tensor:
     out = _tensor(what, rec, (batch, 1, 8, 8))
     lo, hi = float(out.min()), float(out.max())
     if lo < 0 or hi > 1:
-        raise CheckFailed(f"pixels must lie in [0, 1] like the data, but range from {lo:.2f} to {hi:.2f}: end with a sigmoid")
+        raise CheckFailed(f"pixels must lie in [0, 1] like the data, but range from {lo:.2f} to {hi:.2f}: the last "
+                          "activation decides the range")
     return out
 
 
@@ -101,14 +141,16 @@ def _cond_what(latent_dim: int, num_classes: int) -> str:
     return f"your generator on z of shape {(2 * num_classes, latent_dim)} and labels of shape {(2 * num_classes,)}"
 
 
-@_exercise("7.2", "a conditional generator")
+@_exercise("7.2", "a generator with a label embedding")
 def make_conditional_generator(fn: Callable[..., nn.Module], seen: dict) -> None:
-    """fn(latent_dim, num_classes) -> nn.Module with forward(z (B, latent_dim), y (B,)) -> (B, 1, 8, 8) in [0, 1]."""
+    """fn(latent_dim, num_classes) -> nn.Module with forward(z (B, latent_dim), y (B,)) -> (B, 1, 8, 8) in [0, 1],
+    taking the label through an nn.Embedding with one row per class."""
     torch.manual_seed(0)
     for latent_dim, num_classes in _COND_CASES:
         key = f"G{latent_dim},{num_classes}"
         G = _call(f"make_conditional_generator({latent_dim}, {num_classes})", fn, latent_dim, num_classes)
         _module_or_stop(seen, f"{key}.module", G)
+        seen[f"{key}.embeddings"] = [[int(m.num_embeddings), int(m.embedding_dim)] for m in G.modules() if isinstance(m, nn.Embedding)]
         z, y = _cond_inputs(latent_dim, num_classes)
         what = _cond_what(latent_dim, num_classes)
         seen[f"{key}.failing"] = None
@@ -127,13 +169,17 @@ def make_conditional_generator(fn: Callable[..., nn.Module], seen: dict) -> None
         seen[f"{key}.stuck"] = [name for name, p in G.named_parameters() if name.endswith("weight") and (p.grad is None or not p.grad.abs().sum() > 0)]
 
 
-def _label_input_advice(failing: Any, latent_dim: int, num_classes: int) -> str:
-    """A hint for a generator whose layer raised: a label of a fixed 10 classes, or what the layer got."""
-    if isinstance(failing, dict) and failing.get("kind") in _WEIGHTED and failing.get("input") is not None:
-        shape = failing["input"]
-        if num_classes != 10 and len(shape) >= 2 and shape[1] == latent_dim + 10:
-            return f" (your first layer got latent_dim + 10 = {latent_dim + 10} inputs for num_classes={num_classes}: use num_classes for the one-hot label, not a fixed 10)"
-    return _layer_advice(failing, f"the first layer gets z and the one-hot label, latent_dim + num_classes = {latent_dim + num_classes} numbers")
+def _label_input_advice(failing: Any, embeddings: list[list[int]], latent_dim: int, num_classes: int) -> str:
+    """A hint for a generator whose layer raised: an embedding with too few rows, or what a layer got."""
+    if isinstance(failing, dict) and failing.get("kind") == "Embedding":
+        rows = [n for n, _ in embeddings]
+        return (f" (an nn.Embedding with {rows[0] if rows else 'too few'} rows got labels up to {num_classes - 1}: it needs one row "
+                f"per class, num_classes={num_classes} rows)")
+    if len(embeddings) == 1:
+        count = f"the first layer gets z and the label's vector, latent_dim + embedding size = {latent_dim + embeddings[0][1]} numbers"
+    else:
+        count = "the first layer gets z and the label's vector: latent_dim plus the embedding's size"
+    return _layer_advice(failing, count)
 
 
 def _label_as_number(calls: list[dict[str, Any]], layers: list[str], latent_dim: int, batch: int) -> str | None:
@@ -155,82 +201,112 @@ def _judge_make_conditional_generator(seen: Observed) -> str:
         key = f"G{latent_dim},{num_classes}"
         if seen[f"{key}.module"] is not None:
             raise CheckFailed(f"make_conditional_generator should return a torch.nn.Module, got {seen[f'{key}.module']}")
+        embeddings = seen[f"{key}.embeddings"]
         try:
             rec = seen[f"{key}.x"]
         except CheckFailed as failure:
-            raise CheckFailed(f"{failure}{_label_input_advice(seen[f'{key}.failing'], latent_dim, num_classes)}") from None
+            raise CheckFailed(f"{failure}{_label_input_advice(seen[f'{key}.failing'], embeddings, latent_dim, num_classes)}") from None
         _images(f"the output of {_cond_what(latent_dim, num_classes)}", rec, 2 * num_classes)
         if _images("the output", seen[f"{key}.labels"], num_classes).std(0).max() < 1e-6:
-            raise CheckFailed("the same z with labels 0, 1, 2, ... gives identical images: the generator ignores its label y; append one_hot(y) to z before the first layer")
+            raise CheckFailed("the same z with labels 0, 1, 2, ... gives identical images: the generator ignores its label y; "
+                              "the label's vector has to reach the layers that draw the image")
         if _images("the output", seen[f"{key}.noise"], num_classes).std(0).max() < 1e-6:
             raise CheckFailed("different z with the same label give identical images: the output must depend on z too")
         where = _label_as_number(seen[f"{key}.calls"], seen[f"{key}.layers"], latent_dim, 2 * num_classes)
         if where is not None:
             raise CheckFailed(f"your generator gets the label as one number ({where}), as if label 7 were 'more' than label 3: "
-                              f"append its one-hot vector of num_classes={num_classes} entries to z instead (your append_label)")
+                              "give each class a learned vector of its own instead")
+        if "Embedding" in seen[f"{key}.layers"] and not embeddings:
+            raise CheckFailed("the nn.Embedding that ran is not one of your generator's layers (made inside forward?): make it in "
+                              "__init__, so that the generator keeps one table of class vectors and training can learn it")
+        if "Embedding" not in seen[f"{key}.layers"]:
+            raise CheckFailed("no nn.Embedding ran in your generator's forward: this exercise asks for the label as a learned "
+                              "vector per class looked up in an nn.Embedding, not the lesson's one-hot vector")
+        wrong = [n for n, _ in embeddings if n != num_classes]
+        if wrong and len(wrong) == len(embeddings):
+            raise CheckFailed(f"your nn.Embedding has {wrong[0]} rows for num_classes={num_classes}: it needs one row per class")
         stuck = seen[f"{key}.stuck"]
         if stuck:
             raise CheckFailed(f"no gradient reaches {', '.join(stuck[:3])}: every layer must be used in forward")
-    return "(B, 1, 8, 8) in [0, 1], depends on both z and y"
+    return "(B, 1, 8, 8) in [0, 1], depends on z and on y through a learned embedding"
 
 
 # --------------------------------------------------------------------------- 7.3
 
-_B, _F, _K = 12, 6, 10
+_B, _F, _K = 12, 6, 10  # three different sizes, so a mixed-up dimension shows in the shape
 
 
-def _projection_case() -> tuple[torch.Tensor, torch.Tensor, nn.Embedding, nn.Linear]:
-    """h (B, F), y (B,), embed nn.Embedding(K, F), head nn.Linear(F, 1), the same every time."""
+def _projection_case() -> tuple[torch.Tensor, nn.Embedding, nn.Linear]:
+    """h (B, F), embed nn.Embedding(K, F), head nn.Linear(F, 1), the same every time."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         embed, head = nn.Embedding(_K, _F), nn.Linear(_F, 1)
     h = torch.randn(_B, _F, generator=torch.Generator().manual_seed(3))
-    return h, torch.tensor([7, 0, 3, 9, 1, 7, 2, 2, 5, 4, 8, 6]), embed, head
+    return h, embed, head
 
 
-@_exercise("7.3", "the projection discriminator's logit")
+@_exercise("7.3", "the projection logits for every label")
 def projection_logits(fn: Callable[..., torch.Tensor], seen: dict) -> None:
-    """fn(h (B, F), y (B,), embed nn.Embedding(K, F), head nn.Linear(F, 1)) -> logits (B,):
-    head(h) + <embed(y), h>."""
-    h, y, embed, head = _projection_case()
-    out = _call("projection_logits(h, y, embed, head)", fn, h, y, embed, head)
+    """fn(h (B, F), embed nn.Embedding(K, F), head nn.Linear(F, 1)) -> logits (B, K): entry [i, k] is
+    head(h_i) + <embed(k), h_i>, the logit of image i offered as class k."""
+    h, embed, head = _projection_case()
+    out = _call("projection_logits(h, embed, head)", fn, h, embed, head)
     seen["out"] = observe(out)
     if type(out) is torch.Tensor and out.is_floating_point() and out.requires_grad:
         _call("the backward pass through your logits", lambda: out.sum().backward())
-    seen["grads"] = head.weight.grad is not None and embed.weight.grad is not None and bool(embed.weight.grad.abs().sum() > 0)
+    seen["head_grad"] = head.weight.grad is not None and bool(head.weight.grad.abs().sum() > 0)
+    seen["embed_grad"] = embed.weight.grad is not None and bool((embed.weight.grad.abs().sum(1) > 0).all())
+
+
+_BROADCAST = (f"size of tensor a ({_B}) must match the size of tensor b ({_K})", f"size of tensor a ({_K}) must match the size of tensor b ({_B})")
 
 
 @projection_logits.judge
 def _judge_projection_logits(seen: Observed) -> str:
-    h, y, embed, head = _projection_case()
-    B, F = _B, _F
+    h, embed, head = _projection_case()
+    B, F, K = _B, _F, _K
     with torch.no_grad():
-        unconditional = head(h).squeeze(1)  # (B,)
-        projection = (embed(y) * h).sum(dim=1)  # (B,) <embed(y), h>
-    ref = unconditional + projection
-    rec = seen["out"]
+        realism = head(h)  # (B, 1): the same for every label of an image
+        matches = h @ embed.weight.T  # (B, K): <e_k, h_i>
+    ref = realism + matches
+    try:
+        rec = seen["out"]
+    except CheckFailed as failure:
+        raise _with_advice(failure, [(("shapes cannot be multiplied",), f"h is ({B}, {F}) and the class vectors form a ({K}, {F}) matrix: "
+                                      "a product of the two must pair up their F features"),
+                                     (_BROADCAST, f"a ({B},) tensor and a ({B}, {K}) one do not add up: the realism term, one number "
+                                                   "per image, needs a dimension of size 1 to be added to each of the image's K logits")]) from None
     shape = tuple(rec["shape"]) if rec["type"] == "Tensor" else None
-    if shape == (B, 1):
-        raise CheckFailed(f"the output has shape ({B}, 1): return one logit per example, shape ({B},) (use .squeeze(1))")
+    if shape == (B,):
+        raise CheckFailed(f"the output has shape ({B},), one logit per image: this exercise asks for one per image and per label, "
+                          f"shape ({B}, {K}) (K = embed.num_embeddings)")
+    if shape == (K, B):
+        raise CheckFailed(f"the output has shape ({K}, {B}), one row per label: make it one row per image and one column per label, ({B}, {K})")
     if shape == (B, F):
-        raise CheckFailed(f"the output has shape ({B}, {F}), one number per feature: sum embed(y) * h over the features (dim=1) to get the inner product")
-    if shape == (B, B) and same(rec["value"], unconditional[:, None] + projection[None, :]):
-        raise CheckFailed(f"the output should have shape ({B},), but has shape ({B}, {B}): head(h) has shape ({B}, 1), and adding the ({B},) "
-                          f"projection to it broadcasts to ({B}, {B}); squeeze head(h) to ({B},) first (.squeeze(1))")
-    out = _tensor(f"the output of projection_logits(h, y, embed, head) for a batch of {B}", rec, (B,))
+        raise CheckFailed(f"the output has shape ({B}, {F}), one number per feature: an inner product <e_k, h> sums over the features")
+    if shape == (B, K, F):
+        raise CheckFailed(f"the output has shape ({B}, {K}, {F}), one number per feature for every label: an inner product <e_k, h> "
+                          "sums over the features")
+    out = _tensor(f"the output of projection_logits(h, embed, head) for {B} images and {K} labels", rec, (B, K))
     if not same(out, ref):
-        if same(out, unconditional):
-            raise CheckFailed("the logit ignores the label: add the projection term <embed(y), h>, that is (embed(y) * h).sum(dim=1)")
-        if same(out, projection):
-            raise CheckFailed("the unconditional term is missing: the logit is head(h) (squeezed to (B,)) plus <embed(y), h>")
+        if same(out, realism.expand(B, K)):
+            raise CheckFailed("every label gets the same logit: the class term <e_k, h>, which differs from label to label, is missing")
+        if same(out, matches):
+            raise CheckFailed("the realism term is missing: every logit is head(h) plus the class term, not the class term alone")
+        if same(out, ref - head.bias.detach()):
+            raise CheckFailed("the bias b of the realism term w.h + b is missing: head has a bias as well as a weight")
         if same(out, torch.sigmoid(ref)):
-            raise CheckFailed("the outputs look like probabilities: return logits (remove the sigmoid)")
-        if same(out, unconditional + projection / F):
-            raise CheckFailed("that is the mean of embed(y) * h over the features: the inner product <embed(y), h> is their sum, .sum(dim=1)")
-        if same(out, unconditional + projection.sum()):
-            raise CheckFailed("you summed embed(y) * h over the whole batch: the inner product sums over each example's features only, .sum(dim=1)")
-        wrong_rows = int((~torch.isclose(out, ref, atol=1e-5, rtol=1e-5)).sum())
-        raise CheckFailed(f"{wrong_rows} of {B} logits differ from head(h) + <embed(y), h> (first example: got {out[0].item():.4f}, expected {ref[0].item():.4f})")
-    if not seen["grads"]:
-        raise CheckFailed("the gradient does not reach both head and embed: compute the logit from head(h) and embed(y) without .detach() or torch.no_grad()")
-    return "head(h) + <embed(y), h>, with gradients to both"
+            raise CheckFailed("the outputs look like probabilities: return logits (no sigmoid)")
+        if same(out, ref.softmax(dim=1)):
+            raise CheckFailed("each row sums to 1: that is a softmax over the labels, probabilities; return the logits themselves")
+        if same(out, realism + matches / F):
+            raise CheckFailed("the class term is the mean of e_k * h over the features: an inner product is their sum")
+        wrong = ~torch.isclose(out, ref, atol=1e-5, rtol=1e-5)
+        i, k = (int(v) for v in wrong.nonzero()[0])
+        raise CheckFailed(f"{int(wrong.sum())} of {B * K} logits differ from head(h_i) + <e_k, h_i> (image {i}, label {k}: "
+                          f"got {out[i, k].item():.4f}, expected {ref[i, k].item():.4f})")
+    if not seen["head_grad"] or not seen["embed_grad"]:
+        missing = [n for n, ok in (("head", seen["head_grad"]), ("every row of embed", seen["embed_grad"])) if not ok]
+        raise CheckFailed(f"the gradient does not reach {' or '.join(missing)}: compute the logits from the layers' weights "
+                          "without .detach(), .data or torch.no_grad(), so that training can change them")
+    return f"({B}, {K}): head(h) + <e_k, h> for every label, with gradients to head and embed"
