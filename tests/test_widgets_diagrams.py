@@ -90,3 +90,12 @@ def test_trace_tells_a_view_of_the_input_from_a_new_tensor():
     assert plain[0].fed_by == "input 0" and plain[0].in_shape == (2,)
     assert packed[0].fed_by == "input 0, reshaped in forward()" and packed[0].in_shape == (4,)
     assert plain[-1].out_shape == packed[-1].out_shape == ()  # forward() squeezes the last layer's (1,)
+
+
+def test_a_layer_that_reads_another_input_is_drawn_as_a_branch():
+    model = models.build("cgan-digits", seed=0)
+    ax = widgets.draw_network(model.D, torch.rand(2, 1, 8, 8), torch.tensor([3, 7]), ax=_ax())
+    texts = [t.get_text() for t in ax.texts]
+    assert "inputs (1, 8, 8) and (): one number each" in texts
+    assert "input 1: one number each" in texts  # the label's own box beside the embedding
+    assert "from input 1" not in texts

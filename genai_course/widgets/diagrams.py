@@ -164,7 +164,9 @@ def draw_network(net: torch.nn.Module, *inputs: Any, ax: Any = None, title: str 
     layers that follow it (activations, normalisation) written in the same box, and the shape
     it outputs (batch dimension left out) beside the arrow below it. An arrow marked "in
     forward()" carries a tensor that forward() changed without a layer (a reshape, a
-    concatenation), one marked "from input k" the network's k-th input. Returns the Axes.
+    concatenation), one marked "from input k" the network's k-th input; a layer that reads
+    another input than the first (a label) gets that input's own box at its left, with no arrow
+    from the box above. Returns the Axes.
     """
     layers = trace_layers(net, *inputs)
     boxes: list[dict[str, Any]] = []
@@ -173,24 +175,34 @@ def draw_network(net: torch.nn.Module, *inputs: Any, ax: Any = None, title: str 
             boxes[-1]["extra"].append(layer.text)
             continue
         boxes.append({"layer": layer, "extra": []})
-    first = inputs[0]
     rows = len(boxes) + 2
-    ax = _axes(ax, (3.6, 0.62 * rows + 0.3))
-    ax.set_xlim(0, 4)
+    # a layer fed by another input of the network (a label, say) starts a branch: its input gets a box of its own
+    branches = [i for i, box in enumerate(boxes, start=1) if i > 1 and box["layer"].fed_by.startswith("input ")]
+    left = -1.4 if branches else 0.0
+    ax = _axes(ax, (3.6 - left * 0.9, 0.62 * rows + 0.3))
+    ax.set_xlim(left, 4)
     ax.set_ylim(-rows + 0.4, 0.6)
-    in_text = "input " + (_shape(tuple(first.shape[1:])) if isinstance(first, torch.Tensor) else "")
+    shapes = [_shape(tuple(x.shape[1:])) for x in inputs if isinstance(x, torch.Tensor)]
+    in_text = ("input " if len(shapes) == 1 else "inputs ") + " and ".join(shapes)
     _box(ax, 2.0, 0.0, 2.6, 0.42, in_text, _PLAIN_COLOR)
     for i, box in enumerate(boxes, start=1):
         layer: Layer = box["layer"]
         y = -float(i)
         label = "\n".join([layer.text + (f"  ({layer.params:,} parameters)" if layer.params else "")]
                           + (["+ " + " + ".join(box["extra"])] if box["extra"] else []))
+        top = y + (0.32 if box["extra"] else 0.22)
         _box(ax, 2.0, y, 3.6, 0.62 if box["extra"] else 0.42, label, _LAYER_COLOR if layer.params else _PLAIN_COLOR,
              fontsize=7.5)
+        if i in branches:  # no arrow from the box above: this layer reads another input
+            k = layer.fed_by.split()[1].rstrip(",")
+            _box(ax, -0.55, y + 0.5, 1.5, 0.42, f"input {k}: " + (_shape(layer.in_shape) if layer.in_shape else "one number each"),
+                 _PLAIN_COLOR, fontsize=7)
+            _arrow(ax, (-0.55, y + 0.29), (0.3, top), style="--")
+            continue
         plain = layer.fed_by == "previous" or (i == 1 and layer.fed_by == "input 0")
         came = {"forward": "in forward()", "reshaped in forward()": "reshaped in forward()"}.get(
             layer.fed_by, "from " + layer.fed_by)
-        _arrow(ax, (2.0, y + 0.69), (2.0, y + (0.32 if box["extra"] else 0.22)), style="-" if plain else "--")
+        _arrow(ax, (2.0, y + 0.69), (2.0, top), style="-" if plain else "--")
         if not plain:
             ax.text(1.88, y + 0.5, came, fontsize=7, color=_GRAD, ha="right", va="center")
     out = layers[-1].out_shape if layers else ()
