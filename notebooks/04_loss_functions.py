@@ -3,14 +3,15 @@
 #
 # By the end of this lesson you can write the losses that drive a GAN (generative
 # adversarial network), for both players, as one-line functions of the discriminator's
-# logits: the original minimax game, its non-saturating fix, least squares, Wasserstein
-# with a gradient penalty, and hinge. You will check each against the library's
-# `genai_course.losses` (and the BCE ones against PyTorch's own
-# `F.binary_cross_entropy_with_logits`), see with autograd why the original generator
-# loss gives almost no gradient exactly when the generator needs it most, compute the
-# log of lesson 03's sigmoid without ever producing $-\infty$, build the gradient
-# penalty by hand, and watch an R1 penalty make the smallest possible GAN settle instead
-# of circling. No network is trained.
+# logits: the original game's; the *non-saturating* generator loss, which does not go
+# flat (*saturate*) where the original one does; least squares; Wasserstein; and hinge.
+# You will check each against the library's `genai_course.losses` (and the BCE ones
+# against PyTorch's own `F.binary_cross_entropy_with_logits`), measure why the original
+# generator loss gives almost no gradient exactly when the discriminator rejects the
+# fakes, compute the log of lesson 03's sigmoid without ever producing $-\infty$, build
+# by hand a *gradient penalty* (a loss term that holds the discriminator's slope down),
+# and watch another one, R1, make the smallest possible GAN settle instead of circling.
+# No network is trained.
 #
 # Where it sits: lesson 03 built the discriminator $D$, which returns one logit per
 # example. This lesson decides what $D$ and the generator $G$ each minimise; lesson 05
@@ -23,7 +24,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from genai_course import data, gan, losses, threads
+from genai_course import data, gan, losses, threads, widgets
 
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)  # seeds the weights of every network built below
@@ -32,25 +33,26 @@ ring = data.ring8()
 # %% [markdown]
 # ## The game
 #
-# Write $D(x) = \sigma(\ell(x))$ for the discriminator's probability that $x$ is real:
-# $\ell(x)$ is the logit that $D$ returns (in code, `D(x)` is $\ell$), and
-# $\sigma(\ell) = 1 / (1 + e^{-\ell})$ is lesson 03's sigmoid (not the standard deviation
-# $\sigma$ of lesson 01: the argument tells them apart). Goodfellow et al. (2014) set up a
-# two-player **minimax** game, in which one player minimises the very value that the
-# other maximises:
+# As in lesson 03, $D(x)$ is the number the discriminator returns, the logit $\ell$, and
+# $\sigma(D(x))$ is its probability that $x$ is real, with $\sigma(\ell) = 1 / (1 + e^{-\ell})$
+# the sigmoid (not the standard deviation $\sigma$ of lesson 01: the argument tells them
+# apart). Goodfellow et al. (2014, [arXiv:1406.2661](https://arxiv.org/abs/1406.2661)) set
+# up a two-player **minimax** game, in which one player minimises the very value that the
+# other maximises (the paper writes $D(x)$ for the probability, our $\sigma(D(x))$):
 #
-# $$\min_G \max_D \; V(D, G) = \mathbb{E}_{x \sim p_\text{data}}\big[\log D(x)\big]
-#   + \mathbb{E}_{z \sim \mathcal{N}(0, I)}\big[\log\big(1 - D(G(z))\big)\big].$$
+# $$\min_G \max_D \; V(D, G) = \mathbb{E}_{x \sim p_\text{data}}\big[\log \sigma(D(x))\big]
+#   + \mathbb{E}_{z \sim \mathcal{N}(0, I)}\big[\log\big(1 - \sigma(D(G(z)))\big)\big].$$
 #
-# $D$ wants $V$ large: $D(x) \to 1$ on real data, $D(G(z)) \to 0$ on fakes. Maximising
-# $V$ is minimising $-V$, which is exactly lesson 03's binary cross-entropy (BCE) with
-# real labelled 1 and fake labelled 0. $G$ appears only in the second term and wants $V$
-# small: it minimises $\log(1 - D(G(z)))$, i.e. wants $D$ to call its fakes real.
+# $D$ wants $V$ large: $\sigma(D(x)) \to 1$ on real data, $\sigma(D(G(z))) \to 0$ on
+# fakes. Maximising $V$ is minimising $-V$, which is exactly lesson 03's binary
+# cross-entropy (BCE) with real labelled 1 and fake labelled 0. $G$ appears only in the
+# second term and wants $V$ small: it minimises $\log(1 - \sigma(D(G(z))))$, i.e. wants $D$
+# to call its fakes real.
 
 # %% [markdown]
-# What does $G$ minimise, then? For a fixed $G$ the best discriminator is
-# $D^*(x) = p_\text{data}(x) / (p_\text{data}(x) + p_G(x))$ (lesson 03's "lowest possible
-# loss" used it), and plugging it in gives
+# What does $G$ minimise, then? For a fixed $G$ the best discriminator $D^*$ gives the
+# probability $\sigma(D^*(x)) = p_\text{data}(x) / (p_\text{data}(x) + p_G(x))$ (lesson
+# 03's "lowest possible loss" used it), and plugging it in gives
 # $V(D^*, G) = -\log 4 + 2\,\mathrm{JSD}(p_\text{data} \,\|\, p_G)$. The **Jensen-Shannon
 # divergence** $\mathrm{JSD}(p \,\|\, q) = \tfrac12 \mathrm{KL}(p \,\|\, m) + \tfrac12 \mathrm{KL}(q \,\|\, m)$,
 # with $m = \tfrac12 (p + q)$, is the average Kullback-Leibler divergence (lesson 01) of
@@ -61,11 +63,11 @@ ring = data.ring8()
 # %% [markdown]
 # ## Everything in logits
 #
-# Our $D$ returns $\ell$, not $\sigma(\ell)$, so we rewrite the two logarithms. With
-# $\mathrm{softplus}(a) = \log(1 + e^a)$ and $1 - \sigma(\ell) = \sigma(-\ell)$:
+# Our $D$ returns $\ell = D(x)$, not $\sigma(\ell)$, so we rewrite the two logarithms.
+# With $\mathrm{softplus}(a) = \log(1 + e^a)$ and $1 - \sigma(\ell) = \sigma(-\ell)$:
 #
-# $$\log D = \log \sigma(\ell) = -\log(1 + e^{-\ell}) = -\mathrm{softplus}(-\ell), \qquad
-#   \log(1 - D) = \log \sigma(-\ell) = -\mathrm{softplus}(\ell).$$
+# $$\log \sigma(\ell) = -\log(1 + e^{-\ell}) = -\mathrm{softplus}(-\ell), \qquad
+#   \log(1 - \sigma(\ell)) = \log \sigma(-\ell) = -\mathrm{softplus}(\ell).$$
 #
 # The right-hand sides are not just shorter. `F.softplus` is computed in a form that is
 # exact for any $\ell$ (exercise 4.2 asks you to find it), while $\sigma(\ell)$ rounds to
@@ -88,9 +90,12 @@ for name, values in rows.items():
 # The naive forms fail in both directions: $\log \sigma(-100)$ comes out $-\infty$
 # (the true value is $-100$), and $\log(1 - \sigma(20))$ is $-\infty$ already at
 # $\ell = 20$, because $\sigma(20)$ rounds to 1. One such example in a batch makes the
-# whole mean $-\infty$. The gradient is worse still: autograd multiplies
-# $\frac{1}{\sigma(\ell)} = \infty$ by $\sigma'(\ell) = 0$ and gets `nan` (not a
-# number), which then spreads to every weight of $D$.
+# whole mean $-\infty$. The gradient is worse still. PyTorch's **autograd** (automatic
+# differentiation) records the operations that produced a number and then computes its
+# gradient by **backpropagation**: the chain rule applied from the loss back through
+# those operations, one at a time; that computation is the **backward pass**. Here it
+# multiplies $\frac{1}{\sigma(\ell)} = \infty$ by $\sigma'(\ell) = 0$ and gets `nan`
+# (not a number), which then spreads to every weight of $D$.
 
 # %%
 l = torch.tensor(-100.0, requires_grad=True)
@@ -101,34 +106,33 @@ print("d/dl log sigmoid(l) at l = -100:  naive", naive_grad.item(), "| softplus"
 # %% [markdown]
 # ## Five loss families
 #
-# Every family is a pair: a loss that $D$ minimises, written with the logits on a real
-# batch $\ell_r$ and on a fake batch $\ell_f$, and a loss that $G$ minimises, written
-# with $\ell_f$ only (the real batch does not depend on $G$). Each is a mean over the
-# batch, shown here per example, with lesson 03's $\mathrm{relu}(a) = \max(a, 0)$:
+# Every family is a pair of losses, one per player, written per example (each loss is
+# the batch mean) from the logits on a real batch, $\ell_r = D(x)$, and on a fake batch,
+# $\ell_f = D(G(z))$; $G$'s uses $\ell_f$ only, since the real batch does not depend on
+# $G$. $\mathrm{relu}(a) = \max(a, 0)$ is lesson 03's.
 #
 # | family | $D$ minimises | $G$ minimises |
 # |---|---|---|
-# | minimax, saturating (Goodfellow et al., 2014) | $\mathrm{softplus}(-\ell_r) + \mathrm{softplus}(\ell_f)$ | $\log(1 - D(G(z))) = -\mathrm{softplus}(\ell_f)$ |
-# | non-saturating (same paper) | same as minimax | $-\log D(G(z)) = \mathrm{softplus}(-\ell_f)$ |
-# | least squares, LSGAN (Mao et al., 2017) | $\frac12(\ell_r - 1)^2 + \frac12 \ell_f^2$ | $\frac12(\ell_f - 1)^2$ |
-# | Wasserstein, WGAN (Arjovsky et al., 2017) | $\ell_f - \ell_r$ (+ gradient penalty) | $-\ell_f$ |
-# | hinge (Lim and Ye, 2017) | $\mathrm{relu}(1 - \ell_r) + \mathrm{relu}(1 + \ell_f)$ | $-\ell_f$ |
+# | minimax | $\mathrm{softplus}(-\ell_r) + \mathrm{softplus}(\ell_f)$ | $-\mathrm{softplus}(\ell_f)$ |
+# | non-saturating | same as minimax | $\mathrm{softplus}(-\ell_f)$ |
+# | least squares | $\frac12(\ell_r - 1)^2 + \frac12 \ell_f^2$ | $\frac12(\ell_f - 1)^2$ |
+# | Wasserstein | $\ell_f - \ell_r$ | $-\ell_f$ |
+# | hinge | $\mathrm{relu}(1 - \ell_r) + \mathrm{relu}(1 + \ell_f)$ | $-\ell_f$ |
 #
-# (LSGAN and WGAN: the least-squares and the Wasserstein GAN.) In the last three, $D$'s
-# output never goes through a sigmoid: it is a raw score, which we still call $\ell$, the
-# number the network returns. Each family's meaning comes with its picture below.
+# In the last three, $D$'s output never goes through a sigmoid: it is a raw score, still
+# written $\ell$. Each family is read, with its picture and its paper, below.
 
 
 # %%
-def my_minimax_d(real_logits, fake_logits):  # -log D(x) - log(1 - D(G(z)))
+def my_minimax_d(real_logits, fake_logits):  # -log sigmoid(l_r) - log(1 - sigmoid(l_f))
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
-def my_minimax_g(fake_logits):  # log(1 - D(G(z)))
+def my_minimax_g(fake_logits):  # log(1 - sigmoid(l_f))
     return -F.softplus(fake_logits).mean()
 
 
-def my_nonsaturating_g(fake_logits):  # -log D(G(z))
+def my_nonsaturating_g(fake_logits):  # -log sigmoid(l_f)
     return F.softplus(-fake_logits).mean()
 
 
@@ -140,11 +144,11 @@ def my_least_squares_g(fake_logits):  # (l_f - 1)^2 / 2
     return 0.5 * (fake_logits - 1).pow(2).mean()
 
 
-def my_wasserstein_d(real_logits, fake_logits):  # E[D(fake)] - E[D(real)]
+def my_wasserstein_d(real_logits, fake_logits):  # mean(l_f) - mean(l_r)
     return fake_logits.mean() - real_logits.mean()
 
 
-def my_wasserstein_g(fake_logits):  # -E[D(fake)]
+def my_wasserstein_g(fake_logits):  # -mean(l_f)
     return -fake_logits.mean()
 
 
@@ -193,23 +197,25 @@ print("non-saturating G loss == BCE(fake, 1): ", torch.allclose(losses.nonsatura
 print("minimax G loss == -BCE(fake, 0):       ", torch.allclose(losses.minimax_g(fake_logits), -bce(fake_logits, zeros)))
 
 # %% [markdown]
-# ## Saturation: where the generator starts
+# ## Saturation: when $D$ rejects the fakes
 #
 # A loss **saturates** where it goes flat: its gradient vanishes there, and a player
 # that learns from that gradient stops learning. The **non-saturating** loss, proposed in
 # the same paper as the game (Goodfellow et al., 2014), changes $G$'s goal: instead of
-# minimising the chance that $D$ is right, $\log(1 - D(G(z)))$, $G$ maximises the chance
-# that $D$ is wrong, i.e. minimises $-\log D(G(z))$. Both are smallest when $D$ calls
-# the fakes real; their gradients are very different. Early in training, while $G$ is
-# bad, $D$ *can* reject its fakes with confidence (Goodfellow et al., 2014, point this
-# out): take $\ell_f = -6$ as an example.
+# minimising the chance that $D$ is right, $\log(1 - \sigma(\ell_f))$, $G$ maximises the
+# chance that $D$ is wrong, i.e. minimises $-\log \sigma(\ell_f)$. Both are smallest
+# when $D$ calls the fakes real; their gradients are very different. Early in training,
+# while $G$ is bad, $D$ *can* reject its fakes with confidence (Goodfellow et al., 2014,
+# point this out in their Section 3): take $\ell_f = -6$ as an example.
 
 # %% [markdown]
 # $G$ learns only through the gradient of its loss with respect to $\ell_f$, passed back
 # through $D$ into $G$'s weights. So let us move one fake's logit from "clearly fake"
 # ($-6$) to "clearly real" ($+6$) and ask autograd for the loss and its gradient
-# $\partial L_G / \partial \ell_f$ along the way. A negative gradient means gradient
-# descent raises $\ell_f$ (towards "real"); its size is how hard $G$ is pushed.
+# $\partial L_G / \partial \ell_f$ along the way. A negative gradient means that
+# **gradient descent**, which moves a parameter a small step against its gradient (lesson
+# 03's training step), raises $\ell_f$ (towards "real"); its size is how hard $G$ is
+# pushed.
 #
 # By hand: $\frac{d}{d\ell} \big[-\mathrm{softplus}(\ell)\big] = -\sigma(\ell)$ for the
 # minimax loss and $\frac{d}{d\ell}\, \mathrm{softplus}(-\ell) = -\sigma(-\ell)$ for the
@@ -235,15 +241,15 @@ curves = {name: loss_and_grad(losses.get_loss(name).g) for name in losses.LOSSES
 
 
 def add_probability_axis(ax):
-    """A top axis showing D(G(z)) = sigmoid(logit) above the logit ticks."""
+    """A top axis showing D's probability sigmoid(logit) above the logit ticks."""
     top = ax.secondary_xaxis("top")
     ticks = [-6, -3, 0, 3, 6]
     top.set_xticks(ticks, labels=[f"{torch.sigmoid(torch.tensor(float(t))).item():.3g}" for t in ticks])
-    top.set_xlabel("D(G(z))")
+    top.set_xlabel(r"$\sigma$(logit) = P(real)")
 
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-for name, label, colour in (("minimax", "minimax: log(1 - D(G(z)))", "C3"), ("nonsaturating", "non-saturating: -log D(G(z))", "C0")):
+for name, label, colour in (("minimax", r"minimax: $\log(1 - \sigma(\ell_f))$", "C3"), ("nonsaturating", r"non-saturating: $-\log \sigma(\ell_f)$", "C0")):
     values, grads = curves[name]
     axes[0].plot(logits, values, colour, label=label)
     axes[1].plot(logits, grads, colour, label=label)
@@ -252,7 +258,7 @@ for ax in axes:
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel("D's logit on a fake")
     add_probability_axis(ax)
-axes[0].text(-5.8, 5.2, "G starts here:\nD rejects the fakes", fontsize=9)
+axes[0].text(-5.8, 5.2, "grey: D rejects the fake,\nP(real) < 0.05", fontsize=9)
 axes[0].set(ylabel="G's loss", title="generator losses")
 axes[1].set(ylabel="d loss / d logit", title="their gradients (how hard G is pushed)")
 axes[0].legend(loc="lower left")
@@ -261,18 +267,20 @@ plt.show()
 # %%
 i = 0  # logits[0] = -6: D confidently rejects the fake
 mm, ns = curves["minimax"][1][i], curves["nonsaturating"][1][i]
-print(f"D(G(z)) at logit -6: sigmoid(-6) = {torch.sigmoid(torch.tensor(-6.0)).item():.4f}")
+print(f"grey band ends at logit -3: P(real) = sigmoid(-3) = {torch.sigmoid(torch.tensor(-3.0)).item():.4f}")
+print(f"P(real) at logit -6: sigmoid(-6) = {torch.sigmoid(torch.tensor(-6.0)).item():.4f}")
 print(f"gradient at logit -6:  minimax {mm:.4f} | non-saturating {ns:.4f} | ratio {ns / mm:.0f} (e^6 = {math.exp(6):.0f})")
 print(f"gradient at logit +6:  minimax {curves['minimax'][1][-1]:.4f} | non-saturating {curves['nonsaturating'][1][-1]:.4f}")
 
 # %% [markdown]
-# The minimax loss $\log(1 - D(G(z)))$ is **flat exactly where $G$ starts** (grey band):
-# its gradient at $\ell_f = -6$ is $-\sigma(-6)$, printed above, so $G$ barely moves, and
-# it only gets steep once $G$ is already fooling $D$. The non-saturating loss
-# $-\log D(G(z))$ is steepest there, $e^6$ times steeper (the ratio printed above), and
-# relaxes as the fakes improve. Both push in the same direction (both gradients are
-# negative everywhere); only the strength differs. That is why GANs are trained with the
-# non-saturating $G$ loss, not with the minimax one that the game's equation suggests.
+# The minimax loss $\log(1 - \sigma(\ell_f))$ is **flat exactly where $D$ rejects the
+# fakes** (grey band), the situation of early training: its gradient at $\ell_f = -6$ is
+# $-\sigma(-6)$, printed above, so $G$ barely moves, and it only gets steep once $G$ is
+# already fooling $D$. The non-saturating loss $-\log \sigma(\ell_f)$ is steepest there,
+# $e^6$ times steeper (the ratio printed above), and relaxes as the fakes improve. Both
+# push in the same direction (both gradients are negative everywhere); only the strength
+# differs. That is why GANs are trained with the non-saturating $G$ loss, not with the
+# minimax one that the game's equation suggests.
 #
 # The other families, on the same axis:
 
@@ -293,12 +301,13 @@ axes[0].legend(loc="upper right")
 plt.show()
 
 # %% [markdown]
-# * **Least squares** pushes $G$'s fakes towards an output of 1, the hardest the further
-#   they are from it (gradient $\ell_f - 1$), and even pulls back fakes that $D$ scores
-#   above 1.
+# * **Least squares** (LSGAN, the least-squares GAN: Mao et al., 2017,
+#   [arXiv:1611.04076](https://arxiv.org/abs/1611.04076)) pushes $G$'s fakes towards an
+#   output of 1, the hardest the further they are from it (gradient $\ell_f - 1$), and
+#   even pulls back fakes that $D$ scores above 1.
 # * **Wasserstein** and **hinge** share the G loss $-\ell_f$: a constant gradient of
-#   $-1$ that never saturates. The scale is set by the critic, which is why it must be
-#   kept in check (below).
+#   $-1$ that never saturates. How far that moves $G$ depends on how steep $D$ is, which
+#   is why $D$'s slope must be kept in check (below).
 
 # %% [markdown]
 # ## The discriminator's side
@@ -334,12 +343,13 @@ plt.show()
 # %% [markdown]
 # * **BCE** stops caring once $D$ is confidently right (the curve flattens towards 0), and
 #   punishes confident mistakes roughly linearly.
-# * **Hinge** stops caring *exactly*, beyond a margin of 1: examples already on the right
-#   side of it contribute nothing.
+# * **Hinge** (Lim and Ye, 2017, [arXiv:1705.02894](https://arxiv.org/abs/1705.02894))
+#   stops caring *exactly*, beyond a margin of 1: examples already on the right side of it
+#   contribute nothing.
 # * **Least squares** regresses the output to a target, 1 on real and 0 on fake, so it
 #   also punishes being "too right" (a real output above 1).
 # * **Wasserstein** never stops: the loss is linear, so $D$ can lower it without end
-#   just by scaling its outputs up. On its own that makes the critic blow up.
+#   just by scaling its outputs up. On its own that makes $D$'s scores blow up.
 
 # %% [markdown]
 # ## The Wasserstein critic
@@ -348,24 +358,63 @@ plt.show()
 # that probability mass must travel to turn one into the other (hence its other name,
 # the earth mover's distance). Unlike the JSD it keeps shrinking as $p_G$ moves towards
 # $p_\text{data}$ even while the two do not overlap at all, where the JSD stays stuck at
-# $\log 2$ (Arjovsky et al., 2017, Example 1).
+# $\log 2$ (Arjovsky et al., 2017, [arXiv:1701.07875](https://arxiv.org/abs/1701.07875),
+# Example 1). The smallest case: $p_\text{data}$ all at the point 0, $p_G$ all at the
+# point $\theta$, on a grid of positions 0.01 apart:
+
+# %%
+positions = torch.linspace(0, 2, 201)  # (201,): a grid 0.01 apart
+
+
+def point_mass(at):
+    """All the probability on the grid position nearest to `at`, shape (201,)."""
+    return (positions - at).abs().argmin() == torch.arange(201)
+
+
+def jsd(p, q):
+    m = (p + q) / 2
+
+    def kl(a):  # KL(a || m), summing only where a > 0
+        return (a[a > 0] * (a[a > 0] / m[a > 0]).log()).sum()
+
+    return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def wasserstein(p, q):  # in one dimension: the area between the two cumulative distributions
+    return (p.cumsum(0) - q.cumsum(0)).abs().sum() * 0.01
+
+
+p_data = point_mass(0.0).double()
+print(f"{'theta':>6} {'JSD':>7} {'Wasserstein':>12}")
+for theta in (2.0, 1.0, 0.5, 0.1, 0.0):
+    p_g = point_mass(theta).double()
+    print(f"{theta:>6} {jsd(p_data, p_g).item():>7.4f} {wasserstein(p_data, p_g).item():>12.4f}")
+print(f"log 2 = {math.log(2):.4f}")
+
+# %% [markdown]
+# The JSD is $\log 2$ for every $\theta > 0$: it does not say whether $G$'s point is near
+# or far, so its gradient gives $G$ no direction. The Wasserstein distance is $\theta$
+# itself.
 
 # %% [markdown]
 # Arjovsky et al. (2017) turn $D$ into a **critic**: a score with no sigmoid and no
-# target, real higher than fake. If the critic's slope $\|\nabla_x D(x)\|$ is at most 1
-# everywhere (the critic is **1-Lipschitz**), the largest gap
+# target, real higher than fake. If the critic's slope $\|\nabla_x D(x)\|$ (the length of
+# the gradient of its output with respect to its input) is at most 1 everywhere (the
+# critic is **1-Lipschitz**), the largest gap
 # $\mathbb{E}[D(x_\text{real})] - \mathbb{E}[D(x_\text{fake})]$ it can reach is exactly the
 # Wasserstein distance. Hence the critic's loss $\ell_f - \ell_r$, and hence the need to
 # hold its slope down. The gap measures the distance only if the critic is near its best,
 # so both WGAN papers train it with 5 critic steps for every $G$ step (Arjovsky et al.,
-# 2017, and Gulrajani et al., 2017, both in their Algorithm 1).
+# 2017, and Gulrajani et al., 2017, [arXiv:1704.00028](https://arxiv.org/abs/1704.00028),
+# both in their Algorithm 1).
 
 # %% [markdown]
 # ## Keeping the critic in check: the gradient penalty
 #
-# WGAN-GP, the Wasserstein GAN with gradient penalty (Gulrajani et al., 2017), asks for
-# a slope of 1 softly, with a penalty on the slope at random points $\hat{x}$ on the
-# straight lines between real and fake examples:
+# WGAN-GP, the Wasserstein GAN with gradient penalty (Gulrajani et al., 2017), pulls the
+# slope towards 1 softly and from both sides, with a penalty on the slope's squared
+# distance from 1 at random points $\hat{x}$ on the straight lines between real and fake
+# examples:
 #
 # $$\hat{x} = \varepsilon\, x_\text{real} + (1 - \varepsilon)\, x_\text{fake}, \quad
 #   \varepsilon \text{ uniform on } [0, 1], \qquad
@@ -475,9 +524,9 @@ print("parameters it does not reach:", [name for name, p in D.named_parameters()
 # %% [markdown]
 # ## R1: a penalty at the data only
 #
-# R1 (Mescheder et al., 2018) is simpler and works with the ordinary BCE losses: it
-# penalises the *squared* slope of $D$ at real data points, weighted by a constant
-# $\gamma$,
+# R1 (Mescheder et al., 2018, [arXiv:1801.04406](https://arxiv.org/abs/1801.04406)) is
+# simpler and works with the ordinary BCE losses: it penalises the *squared* slope of
+# $D$ at real data points, weighted by a constant $\gamma$,
 #
 # $$R_1 = \mathbb{E}_{x \sim p_\text{data}}\big[\|\nabla_x D(x)\|^2\big], \qquad
 #   L_D = L_D^\text{BCE} + \frac{\gamma}{2} R_1.$$
@@ -489,7 +538,7 @@ print("parameters it does not reach:", [name for name, p in D.named_parameters()
 # %%
 def my_r1_penalty(D, real):
     """R1: mean over real examples of ||grad_x D(x)||^2. real: (B, 2)."""
-    x = real.detach().requires_grad_(True)  # (B, 2)
+    x = real.detach().requires_grad_(True)  # (B, 2); detach(): the same numbers, cut off from what computed them
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)  # (B, 2)
     return grad.pow(2).sum(dim=1).mean()
 
@@ -500,19 +549,34 @@ print("MLP discriminator, same penalty:", torch.allclose(my_r1_penalty(D, real),
 # %% [markdown]
 # ### Why R1: the smallest GAN
 #
-# Mescheder et al. (2018, [arXiv:1801.04406](https://arxiv.org/abs/1801.04406)) show what
-# goes wrong on the **Dirac GAN**: the data are one point at 0; $G(z) = \theta$ for every
-# $z$ (a generator with one parameter, its one output point); $D(x) = \psi x$ (a
-# discriminator with one parameter, its slope). The **equilibrium**, the point where
-# neither player gains by moving, is $\theta = 0$, $\psi = 0$: $G$'s point on the data,
-# $D$ flat. At $x = 0$ the slope of $D$ is $\psi$, so $R_1 = \psi^2$ and the penalty is
-# $\frac{\gamma}{2}\psi^2$.
+# Mescheder et al. (2018) show what goes wrong on the **Dirac GAN**: the data are one
+# point at 0; $G(z) = \theta$ for every $z$ (a generator with one parameter, its one
+# output point); $D(x) = \psi x$, a logit (a discriminator with one parameter, its
+# slope). The **equilibrium**, the point where neither player gains by moving, is
+# $\theta = 0$, $\psi = 0$: $G$'s point on the data, $D$ flat. At $x = 0$ the slope of
+# $D$ is $\psi$, so $R_1 = \psi^2$ and the penalty is $\frac{\gamma}{2}\psi^2$.
 
 # %% [markdown]
-# The cell below takes 400 alternating gradient steps of size 0.1 from $\theta = 1$,
-# $\psi = 0$, as lesson 05's loop will: a $D$ step on the BCE loss (plus R1), then a $G$
-# step against the updated $D$. It runs the library's losses three ways: the minimax $G$
-# loss, the non-saturating one, and the non-saturating one with R1 at $\gamma = 0.3$.
+# Training alternates: a $D$ step on $D$'s loss, then a $G$ step on $G$'s loss against
+# the updated $D$. Lesson 05 builds that step for real networks; drawn:
+
+# %%
+widgets.draw_gan_step()
+plt.show()
+
+# %% [markdown]
+# Black arrows are the forward pass, red dashed ones the gradient, a bold box the network
+# whose parameters the step moves (here by plain gradient descent). In the $D$ step the
+# fakes are **detached**: `.detach()` returns the same numbers cut off from the
+# operations that made them (the R1 code above did it to the real batch), so the gradient
+# stops before $G$. In the $G$ step it runs back through $D$ into $G$, and only $G$
+# moves. Here $G$ is the point $\theta$ and $D$ the slope $\psi$.
+
+# %% [markdown]
+# The cell below takes 400 such steps of gradient descent with learning rate 0.1 (each
+# step moves a parameter by 0.1 times its gradient) from $\theta = 1$, $\psi = 0$, with
+# $D$'s BCE loss, in three set-ups from the library's losses: the minimax $G$ loss, the
+# non-saturating one, and the non-saturating one with R1 on $D$ at $\gamma = 0.3$.
 
 # %%
 def dirac_gan(g_loss, gamma, steps=400, lr=0.1):
@@ -553,15 +617,19 @@ axes[0].set(aspect="equal", xlim=(-1.15, 2.6), xlabel=r"$\theta$ (G's point)", y
 axes[1].set(xlabel="step", ylabel="distance to the equilibrium", title="how far from settled")
 axes[0].legend(loc="upper right", fontsize=8)
 plt.show()
+print(f"{'':21} {'distance after 400 steps':>25} {'factor per step, steps 200-400':>31}")
 for name, path in runs.items():
-    print(f"{name:21} distance to the equilibrium after {len(path) - 1} steps: {path[-1].norm().item():.3g}")
+    distance = path.norm(dim=1)  # (401,)
+    factor = (distance[400] / distance[200]) ** (1 / 200)  # the average ratio of successive distances
+    print(f"{name:21} {distance[400].item():>25.3g} {factor.item():>31.4f}")
 
 # %% [markdown]
 # Without R1 the game circles. With the minimax $G$ loss the path goes round the
 # equilibrium at the distance it started from; with the non-saturating loss it creeps
 # inwards, but slowly: the distance printed above is still far from 0. With R1 the
 # spiral closes fast: on the log scale its distance falls along a (wavy) straight line,
-# a steady factor per step.
+# i.e. by about the same factor every step (the last column above: the average ratio of
+# one step's distance to the step before's).
 
 # %% [markdown]
 # Why it circles: with $\theta > 0$, $D$ lowers its logit on the fake by making its
@@ -584,26 +652,26 @@ for name, path in runs.items():
 # %% [markdown]
 # The course's default is the **non-saturating** loss with an **R1 penalty** on $D$: it
 # gives $G$ a strong signal from the first step, it is just BCE (numerically safe in
-# softplus form), and R1 keeps $D$ flat at the data, so that training settles instead
-# of circling as the Dirac GAN did. R1 costs one extra backward pass, which the library
+# softplus form), and R1 keeps $D$ flat at the data, so that training settles instead of
+# circling as the Dirac GAN did. R1 costs one extra backward pass, which the library
 # pays only every 4th $D$ step, with the penalty weighted 4 times when it is paid:
-# **lazy regularisation** (Karras et al., 2020), about the same effect for a quarter of
-# the cost. The recipe lesson 05 trains with is in `genai_course.models`:
+# **lazy regularisation** (Karras et al., 2020,
+# [arXiv:1912.04958](https://arxiv.org/abs/1912.04958)), about the same effect for a
+# quarter of the cost. The recipe lesson 05 trains with is in `genai_course.models`:
 
 # %%
 from genai_course import models
 
 recipe = models.get_recipe("gan-grid25").train
-print("loss:", recipe.loss, "| r1_gamma:", recipe.r1_gamma, "| R1 every", recipe.r1_every, "D steps | gp_weight:", recipe.gp_weight)
-print("learning rate:", recipe.lr_g, "decaying", recipe.lr_decay, "to 0 over", recipe.steps, "steps")
+print("loss:", recipe.loss, "| R1 gamma:", recipe.r1_gamma, "| R1 every", recipe.r1_every, "D steps | WGAN-GP penalty weight:", recipe.gp_weight)
 
 # %% [markdown]
 # ## Summary
 #
-# * The GAN game is $\min_G \max_D \mathbb{E}[\log D(x)] + \mathbb{E}[\log(1 - D(G(z)))]$; $D$'s side is binary cross-entropy with real = 1, fake = 0, and against the best $D$, $G$ minimises the Jensen-Shannon divergence.
-# * In logits, $\log D = -\mathrm{softplus}(-\ell)$ and $\log(1 - D) = -\mathrm{softplus}(\ell)$: exact for any $\ell$, where $\log(\sigma(\ell))$ gives $-\infty$ and `nan` gradients.
-# * The minimax $G$ loss saturates: its gradient is $\approx 0$ exactly when $D$ rejects the fakes, i.e. at the start. The non-saturating $-\log D(G(z))$ is steepest there ($e^6$ times steeper at $\ell_f = -6$).
-# * Least squares, Wasserstein and hinge use $D$'s raw score; the Wasserstein critic estimates the Wasserstein distance only while its slope is at most 1, which the gradient penalty asks for at points between real and fake.
+# * The GAN game is $\min_G \max_D \mathbb{E}[\log \sigma(D(x))] + \mathbb{E}[\log(1 - \sigma(D(G(z))))]$, with $D(x)$ the logit; $D$'s side is binary cross-entropy with real = 1, fake = 0, and against the best $D$, $G$ minimises the Jensen-Shannon divergence.
+# * In logits, $\log \sigma(\ell) = -\mathrm{softplus}(-\ell)$ and $\log(1 - \sigma(\ell)) = -\mathrm{softplus}(\ell)$: exact for any $\ell$, where $\log(\sigma(\ell))$ gives $-\infty$ and `nan` gradients.
+# * The minimax $G$ loss $\log(1 - \sigma(\ell_f))$ saturates: its gradient is $\approx 0$ exactly when $D$ rejects the fakes, as early in training. The non-saturating $-\log \sigma(\ell_f)$ is steepest there ($e^6$ times steeper at $\ell_f = -6$).
+# * Least squares, Wasserstein and hinge use $D$'s raw score. The Wasserstein critic estimates the Wasserstein distance only while its slope is at most 1; WGAN-GP's gradient penalty pulls the slope towards 1 from both sides, at points between real and fake (exercise 4.3 penalises only slopes above 1).
 # * R1 penalises $D$'s slope at the data; on the Dirac GAN it turns circling into convergence. The course trains with non-saturating + R1.
 
 # %% [markdown]

@@ -59,16 +59,18 @@ checks.discriminator_loss(discriminator_loss)
 # The lesson computed the non-saturating loss $-\log \sigma(\ell) = \log(1 + e^{-\ell})$
 # with `F.softplus`, which works in a form that is exact for any $\ell$. Find that form
 # yourself. Write `nonsaturating_g_loss(fake_logits)`, the mean over the batch of
-# $\log(1 + e^{-\ell})$, from `torch.exp`, `torch.log1p` ($\log(1 + u)$, accurate even
-# for a tiny $u$) or `torch.log`, and elementwise `abs`, `clamp` or `torch.maximum`;
-# not with `F.softplus`, `F.logsigmoid`, `F.binary_cross_entropy_with_logits` or
-# `torch.logaddexp` (the check notices them: they do the work for you).
+# $\log(1 + e^{-\ell})$, from `torch.exp` and `torch.log` or `torch.log1p`
+# ($\log(1 + u)$, accurate even for a tiny $u$), plus whatever elementwise tensor
+# operations you need; not with `F.softplus`, `F.logsigmoid`,
+# `F.binary_cross_entropy_with_logits` or `torch.logaddexp` (the check notices them: they
+# do the work for you).
 #
 # * `fake_logits` has shape `(B,)`; return a scalar.
-# * It must be exact for every logit: the loss is 200 at a logit of $-200$, where
-#   $e^{200}$ overflows float32 to `inf`, and about 0 at $+200$.
-# * For a large $a$, $\log(1 + e^a)$ is $a$ plus something small. Can you write it so
-#   that `exp` only ever sees numbers $\le 0$?
+# * It must be exact for every logit: the loss is 200 at a logit of $-200$ and about 0 at
+#   $+200$.
+# * Try the formula as written at both ends first. Where does `exp` overflow float32 (to
+#   `inf`)? For those logits, which part of $\log(1 + e^{a})$, with $a = -\ell$, is
+#   large, and can you take it out of the logarithm?
 # * The check also backpropagates through your loss at $\pm 200$: the gradient must be a
 #   number there, not `nan`.
 
@@ -92,25 +94,23 @@ checks.nonsaturating_g_loss(nonsaturating_g_loss)
 # The lesson's penalty (WGAN-GP) pulls the critic's slope towards 1 from both sides, yet
 # the constraint it stands for is only that the slope be *at most* 1. Petzka et al.
 # (2018, [arXiv:1709.08894](https://arxiv.org/abs/1709.08894)) penalise only slopes
-# above 1:
-#
-# $$\mathrm{GP}_{+} = \operatorname{mean}_i\,\max\big(0,\ \|\nabla_{\hat{x}} D(\hat{x}_i)\|_2 - 1\big)^2,$$
-#
-# at the same points $\hat{x}_i$ between real and fake examples as the lesson.
+# steeper than 1: a slope of at most 1 costs nothing, and a steeper one costs the square
+# of how far it goes above 1. The penalty is the mean of that cost over the points
+# $\hat{x}_i$ between real and fake examples, the same points as the lesson's.
 #
 # Write `gradient_penalty(D, real, fake, eps)` for it.
 #
 # * `real` and `fake` are `(B, 2)`; `eps` is given, shape `(B, 1)`: one $\varepsilon$ per
 #   pair, the weight of the real example. $D$ maps `(B, 2)` to logits `(B,)`.
-# * A slope of 0.5 costs $(0.5 - 1)^2 = 0.25$ in the lesson's penalty; what should it
-#   cost here?
+# * In the lesson's penalty a slope of 0.5 costs $(0.5 - 1)^2 = 0.25$ and a slope of 3
+#   costs $(3 - 1)^2 = 4$; what should each cost here?
 # * The penalty is a loss for $D$: the check backpropagates it into $D$'s weights, as the
 #   lesson's version allowed.
 
 
 # %%
 def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """D: (B, 2) -> (B,); real, fake (B, 2); eps (B, 1) -> scalar: mean of max(0, ||grad D(x_hat)|| - 1)^2."""
+    """D: (B, 2) -> (B,); real, fake (B, 2); eps (B, 1) -> scalar: the one-sided penalty on slopes above 1."""
     # BEGIN SOLUTION
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, 2)
     (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)  # (B, 2)

@@ -167,10 +167,11 @@ def _judge_nonsaturating_g_loss(seen: Observed) -> str:
     got = _far_value(seen["at -200"], 200.0)
     if got is not None:
         raise CheckFailed(f"at a logit of -200 the loss should be 200, got {got}: on the way a number left float32's range "
-                          "(e^200 overflows to inf, sigmoid(-200) rounds to 0): rearrange it so that exp only ever sees numbers <= 0")
+                          "(e^200 overflows to inf; sigmoid(-200) rounds to 0, whose log is -inf)")
     got = _far_value(seen["at +200"], 0.0)
     if got is not None:
-        raise CheckFailed(f"at a logit of +200 the loss should be about 0, got {got}: the form that saves very negative logits must not break very positive ones")
+        raise CheckFailed(f"at a logit of +200 the loss should be about 0, got {got}: there a number on the way left float32's range "
+                          "(the form that saves very negative logits must not break very positive ones)")
     grad = seen["grad"]
     if grad is None:
         raise CheckFailed("the loss carries no gradient back to the logits: compute it with torch operations on the tensor you are given")
@@ -200,7 +201,7 @@ def _penalty_case() -> tuple[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor
 
 @_exercise("4.3", "a one-sided gradient penalty")
 def gradient_penalty(fn: Callable[..., torch.Tensor], seen: dict) -> None:
-    """fn(D, real (B, 2), fake (B, 2), eps (B, 1)) -> scalar: mean of max(0, ||grad D(x_hat)|| - 1)^2."""
+    """fn(D, real (B, 2), fake (B, 2), eps (B, 1)) -> scalar: the one-sided penalty on slopes above 1 at x_hat."""
     D, real, fake, eps = _penalty_case()
     out = _call("gradient_penalty", fn, D, real, fake, eps)
     seen["out"] = observe(out)
