@@ -122,8 +122,11 @@ except NotImplementedError:
 # %% [markdown]
 # Your function from exercise 3.2 scores them on held-out data, at the lesson's
 # threshold $p = 0.5$ and at a cautious $p = 0.99$. The lesson worked out the ceilings
-# at $p = 0.5$: $15/16$ unpacked, $127/128$ packed. Where the accuracy at $p = 0.99$ is
-# lower, the difference counts verdicts that $D$ got right but was not yet 99% sure of.
+# at $p = 0.5$: $15/16$ unpacked, $127/128$ packed. Raising $p$ from 0.5 to 0.99 changes
+# only the verdicts on examples that $D$ scores between 0.5 and 0.99: called real before,
+# they are now called fake. Real ones among them turn from right to wrong, fakes from
+# wrong to right, so the change in accuracy is a net one: where it drops, $D$ had more
+# real examples than fakes in that band.
 
 # %%
 try:

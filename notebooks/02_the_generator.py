@@ -233,9 +233,11 @@ for bad in (torch.randn(4, 3), torch.randn(2)):
 # %% [markdown]
 # ## Sampling without gradients
 #
-# While training, PyTorch records every operation on $z$ so that it can later compute
-# gradients for $\theta$; a tensor's `requires_grad` flag says whether the operations that
-# made it were recorded. When we only want samples (to look at them, to score them), that
+# A tensor's `requires_grad` flag says whether PyTorch records the operations that use it,
+# so that it can later compute gradients with respect to it. Our $z$ does not have the
+# flag, but $G$'s weights $\theta$ do (every parameter of a layer does), so every
+# operation that combines them with $z$ is recorded, and $G(z)$ carries the flag too: it
+# was made by recorded operations. When we only want samples (to look at them, to score them), that
 # record is wasted time and memory, so `G.sample(n, generator=)` draws
 # $z \sim \mathcal{N}(0, I)$ with the given `torch.Generator` and runs $G$ under
 # `torch.no_grad()`, which switches the recording off. The same seed gives the same samples.
@@ -245,6 +247,7 @@ x1 = G.sample(500, generator=torch.Generator().manual_seed(7))  # (500, 2)
 x2 = G.sample(500, generator=torch.Generator().manual_seed(7))
 x3 = G.sample(500, generator=torch.Generator().manual_seed(8))
 print("shape:", tuple(x1.shape), "| seed 7 twice, identical samples:", torch.equal(x1, x2), "| seeds 7 and 8, identical samples:", torch.equal(x1, x3))
+print("z requires_grad:", z.requires_grad, "| G's weights:", all(p.requires_grad for p in G.parameters()))
 print("G(z) recorded for gradients (requires_grad):", G(z).requires_grad)
 print("G.sample(500) recorded for gradients (requires_grad):", x1.requires_grad)
 
@@ -255,21 +258,22 @@ print("G.sample(n, generator) == G(torch.randn(n, latent_dim, generator)):", tor
 # %% [markdown]
 # ## Explore the latent space
 #
-# The explorer shows $G(z)$ for a fixed, seeded batch of $z$ over the ring's density, each
-# sample in the colour of its nearest mode, and a gold star for the one $z$ you set with the
-# sliders. The right panel is the latent plane itself, coloured by the mode each $z$ lands
-# nearest to, faded where it misses every mode by more than $3\sigma$ (three standard
-# deviations of a mode: lesson 01's radius for a high-quality sample). For this untrained
-# $G$ the whole plane is faded: no $z$ hits a mode (the pale colours only say which mode
-# is nearest). Move the sliders and watch the star crawl across the small blob.
+# The explorer's left panel shows $G(z)$ for a fixed, seeded batch of $z$ over the ring's
+# density, each sample in the colour of its nearest mode, and a gold star for the one $z$
+# you set with the sliders. Move the sliders and watch the star crawl across the small blob.
+#
+# The right panel is the latent plane itself. Its title, "colour = mode hit", describes a
+# trained $G$: each $z$ takes the colour of the mode $G(z)$ lands nearest to (the same
+# colours as on the left; mode 7's is grey), at full strength where $G(z)$ hits that mode,
+# within $3\sigma$ of it (three standard deviations of a mode: lesson 01's radius for a
+# high-quality sample), and faded where it misses every mode. This untrained $G$ hits no
+# mode, so the whole plane is faded: the pale regions (here blue, grey and pink) only say
+# which mode each $G(z)$ is nearest to.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 explorer = widgets.latent_explorer(G, mixture=ring)
 explorer
-
-# %%
-print("sliders:", [s.description for s in explorer.sliders], "| picture is a PNG:", explorer.render()[:4] == b"\x89PNG")
 
 # %% [markdown]
 # The explorer's current picture as a still image (what you see above when the widget is live):

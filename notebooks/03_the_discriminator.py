@@ -5,16 +5,17 @@
 # classifier $D$ that looks at a point $x$ and says how sure it is that $x$ is real data
 # rather than a generator's fake. You will see why $D$ outputs a *logit* instead of a
 # probability, write $D$ layer by layer with `nn.Linear` and `nn.LeakyReLU`, check it
-# against the library's `genai_course.gan.Discriminator`, and train it alone with the
-# Adam optimiser to tell the ring of 8 from a bad generator's blob, drawing its decision
-# surface and measuring its accuracy. Last comes **packing**: a discriminator that judges
+# against the library's `genai_course.gan.Discriminator`, and train it alone with Adam
+# (an optimiser: the rule that turns gradients into weight updates, explained below) to
+# tell the ring of 8 from a bad generator's blob, drawing its decision surface and
+# measuring its accuracy. Last comes **packing**: a discriminator that judges
 # two examples at once, and a small experiment that shows why that helps it spot a
 # generator that has collapsed onto one mode. The cell before the summary prints how long
 # the whole notebook took on your machine.
 #
-# Where it sits: lesson 02 built the generator $G$; this lesson builds the critic that
-# will teach it. Lesson 04 turns $D$'s logits into the loss functions of both players,
-# and lesson 05 trains the two together.
+# Where it sits: lesson 02 built the generator $G$; this lesson builds the judge whose
+# verdicts will teach it. Lesson 04 turns $D$'s logits into the loss functions of both
+# players, and lesson 05 trains the two together.
 
 # %%
 import math
@@ -226,7 +227,7 @@ for bad in (torch.randn(4, 3), torch.randn(2)):
 # %% [markdown]
 # ### The optimiser: Adam
 #
-# Training repeats one **step**: draw fresh batches, compute $L_D$, take its gradient
+# Training repeats one **training step**: draw fresh batches, compute $L_D$, take its gradient
 # with respect to every weight, and move the weights a little against it. The
 # **optimiser** decides how far. We use **Adam** (Kingma & Ba, 2015,
 # [arXiv:1412.6980](https://arxiv.org/abs/1412.6980)), the usual choice for GANs. For each
@@ -240,11 +241,14 @@ for bad in (torch.randn(4, 3), torch.randn(2)):
 # against dividing by zero (Adam also scales $m$ and $v$ up in the first steps, while
 # they are still close to their starting value 0). The step is a *ratio*: $\sqrt{v}$
 # grows with the gradient's size, so the size cancels and each weight moves by about
-# $\eta$ per step, whether its gradient is tiny or huge. The two `betas` set how far back
-# each average looks, about $1 / (1 - \beta)$ steps. The average $m$ is **momentum**: it
-# keeps a weight moving the way its recent gradients pointed.
+# $\eta$ per step, whether its gradient is tiny or huge.
+
+# %% [markdown]
+# ### Why GANs lower $\beta_1$
 #
-# PyTorch's default, the paper's suggestion, is `betas=(0.9, 0.999)`. GAN code lowers
+# The two `betas` set how far back each average looks, about $1 / (1 - \beta)$ steps.
+# The average $m$ is **momentum**: it keeps a weight moving the way its recent gradients
+# pointed. PyTorch's default, the paper's suggestion, is `betas=(0.9, 0.999)`. GAN code lowers
 # $\beta_1$, because momentum carries stale directions: the best move for $D$ depends on
 # where $G$ puts its samples, and $G$ keeps moving them (and the other way round). The
 # cell below flips the sign of one weight's gradient after 20 steps, as when the other
@@ -342,7 +346,8 @@ plt.show()
 # $D$ has carved a thin blue band along the ring and called everything else fake. It
 # knows nothing about where the data *could* be: it only draws a line between the two
 # samples it was shown. Inside the band it has not yet resolved the eight separate modes,
-# so the few blob points that happen to fall on the band are called real.
+# so the blob points that happen to fall on the band are called real (the cell below
+# counts them).
 #
 # Its **accuracy** is the share of all held-out examples that it classifies correctly,
 # with $\ell > 0$ read as "real":
@@ -359,15 +364,38 @@ def accuracy(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> float:
 acc = accuracy(D, real_test, fake_test)
 with torch.no_grad():
     real_missed = int((D(real_test) <= 0).sum())
-    fake_ok = (D(fake_test) <= 0).float().mean().item()
-print("held-out accuracy above 0.9:", acc > 0.9)
+    fake_missed = int((D(fake_test) > 0).sum())
+print(f"held-out accuracy: {acc:.3f} | above 0.9: {acc > 0.9}")
 print(f"real points called fake: {real_missed} of {len(real_test)}")
-print("fakes called fake above 0.9:", fake_ok > 0.9)
+print(f"fakes called real: {fake_missed} of {len(fake_test)}")
 
 # %% [markdown]
 # Every real point is recognised; the mistakes are fakes that lie on the ring, where
-# the blob and the data overlap. That is all we need from $D$ at the start of a GAN:
-# it clearly prefers the data, and its gradient points from the blob towards the band.
+# the blob and the data overlap. That is all we need from $D$ at the start of a GAN: it
+# clearly prefers the data, and its gradient with respect to the input, $\nabla_x D(x)$
+# (the direction in which its logit grows fastest), points from the blob towards the
+# band. The arrows below show that direction on a coarse grid of points, each drawn the
+# same length, since only the direction matters here.
+
+# %%
+tails = data.make_grid(2.0, 15).requires_grad_(True)  # (225, 2) where the arrows start
+(grad_x,) = torch.autograd.grad(D(tails).sum(), tails)  # (225, 2): each logit depends on its own point only
+direction = grad_x / grad_x.norm(dim=1, keepdim=True)  # (225, 2) unit length
+tails = tails.detach()
+
+fig, ax = plt.subplots(figsize=(5, 5))
+widgets.plot_decision(ax, grid, grid_logits, title="D's gradient: the way to look more real")
+ax.quiver(tails[:, 0], tails[:, 1], direction[:, 0], direction[:, 1], angles="xy", scale=20, width=0.004)
+plt.show()
+inside = tails.norm(dim=1) < 0.8  # arrow tails well inside the ring
+outward = (direction * tails).sum(1) > 0  # the arrow points away from the centre
+print(f"arrows inside the ring pointing outward: {int((outward & inside).sum())} of {int(inside.sum())}")
+
+# %% [markdown]
+# Inside the ring nearly every arrow points outward (the count above; near the centre
+# the band is about equally far in every direction), and outside the ring the arrows
+# point back in: a fake that follows them ends up on the band. Lesson 05's generator
+# learns from exactly this gradient.
 
 # %% [markdown]
 # ## Packing: judging several examples at once
@@ -395,9 +423,10 @@ widgets.draw_network(D_pack, x8, ax=axes[1], title="pack=2: one logit per pair o
 plt.show()
 
 # %% [markdown]
-# They differ in two places: the arrow marked "in forward()" above the first layer,
-# where the reshape puts each pair in one row, and that layer's 4 inputs instead of 2.
-# (For the packed $D$, the "example" at the bottom is a pack.) The cell below checks the
+# They differ in two places: the dashed arrow into the first layer, marked "from input
+# 0, reshaped in forward()", where the reshape puts each pair of points in one row, and
+# that layer's 4 inputs instead of 2. From the reshape on, a row is a pack, so the packed
+# $D$'s "one number each" at the bottom is one logit per pair. The cell below checks the
 # reshape, and a batch that does not split into whole packs.
 
 # %%
