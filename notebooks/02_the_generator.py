@@ -262,8 +262,8 @@ print("G.sample(n, generator) == G(torch.randn(n, latent_dim, generator)):", tor
 # density, each sample in the colour of its nearest mode, and a gold star for the one $z$
 # you set with the sliders. Move the sliders and watch the star crawl across the small blob.
 #
-# The right panel is the latent plane itself. Its title, "colour = mode hit", describes a
-# trained $G$: each $z$ takes the colour of the mode $G(z)$ lands nearest to (the same
+# The right panel is the latent plane itself, coloured by where $G$ sends each point:
+# each $z$ takes the colour of the mode $G(z)$ lands nearest to (the same
 # colours as on the left; mode 7's is grey), at full strength where $G(z)$ hits that mode,
 # within $3\sigma$ of it (three standard deviations of a mode: lesson 01's radius for a
 # high-quality sample), and faded where it misses every mode. This untrained $G$ hits no

@@ -305,7 +305,7 @@ def latent_explorer(
             if plane is not None:
                 axes[1].imshow(plane, origin="lower", extent=(-3, 3, -3, 3))
                 axes[1].scatter([key[0]], [key[1]], marker="*", s=250, c="gold", edgecolors="k", zorder=4)
-                axes[1].set(title="latent plane: colour = mode hit", xlabel="z[0]", ylabel="z[1]")
+                axes[1].set(title="latent plane: colour = nearest mode (faded: missed)", xlabel="z[0]", ylabel="z[1]")
             _draw.remember(cache, key, fig)
         return cache[key]
 
