@@ -90,6 +90,7 @@ def test_trace_tells_a_view_of_the_input_from_a_new_tensor():
     assert plain[0].fed_by == "input 0" and plain[0].in_shape == (2,)
     assert packed[0].fed_by == "input 0, reshaped in forward()" and packed[0].in_shape == (4,)
     assert plain[-1].out_shape == packed[-1].out_shape == ()  # forward() squeezes the last layer's (1,)
+    assert plain[-1].text == "reshaped in forward()"  # a view of the last layer's output, not a new tensor
 
 
 def test_a_layer_that_reads_another_input_is_drawn_as_a_branch():

@@ -125,9 +125,11 @@ def trace_layers(net: torch.nn.Module, *inputs: Any) -> list[Layer]:
         for h in handles:
             h.remove()
     if isinstance(out, torch.Tensor) and layers and tuple(out.shape[1:]) != layers[-1].out_shape:
-        # forward() combined its layers' outputs itself (e.g. a sum): the last record is the result
-        layers.append(Layer(name="forward", text="combined in forward()", in_shape=layers[-1].out_shape,
-                            out_shape=tuple(out.shape[1:]), params=0, fed_by="forward", passing=False))
+        # forward() changed the last layer's output itself: a view of it (a squeeze), or a new tensor (a sum)
+        viewed = bool(last_out) and source(out) == "reshaped in forward()"
+        layers.append(Layer(name="forward", text="reshaped in forward()" if viewed else "combined in forward()",
+                            in_shape=layers[-1].out_shape, out_shape=tuple(out.shape[1:]), params=0,
+                            fed_by="previous" if viewed else "forward", passing=False))
     return layers
 
 
