@@ -126,26 +126,27 @@ except NotImplementedError:
 # ## Exercise 7.3: the projection logits for every label
 #
 # The lesson's projection discriminator scores an image $x_i$ under the one label it is
-# given, from the image's features $h_i \in \mathbb{R}^F$:
+# given, from the image's features $h_i \in \mathbb{R}^M$:
 #
-# $$D(x_i, k) = w^\top h_i + b + \langle e_k, h_i\rangle,$$
+# $$D(x_i, k) = \langle w, h_i\rangle + b + \langle e_k, h_i\rangle,$$
 #
-# with $w^\top h_i + b$ = `head(h_i)` and $e_k$ = row $k$ of `embed`. Here you score every
-# image under *every* label at once.
+# with $\langle w, h_i\rangle + b$ = `head(h_i)`, $e_k$ = row $k$ of `embed`, and
+# $\langle a, h\rangle = \sum_j a_j h_j$ the inner product (dot product) of two vectors.
+# Here you score every image under *every* label at once.
 #
-# Write `projection_logits(h, embed, head)`: `h` has shape (B, F), `embed` is an
-# `nn.Embedding(K, F)` and `head` an `nn.Linear(F, 1)`. Return a (B, K) tensor whose entry
+# Write `projection_logits(h, embed, head)`: `h` has shape (B, M), `embed` is an
+# `nn.Embedding(K, M)` and `head` an `nn.Linear(M, 1)`. Return a (B, K) tensor whose entry
 # $[i, k]$ is $D(x_i, k)$, and keep the gradient flowing to `head` and `embed` (a
 # discriminator's logits are trained).
 #
-# Hints: the $K$ class vectors together form a (K, F) matrix, and all $B \times K$ inner
-# products are one matrix product. The first term is the same for every label of an
-# image: it must be added to each of the image's $K$ logits.
+# Hint: each entry $[i, k]$ needs an inner product of two vectors you already hold;
+# look for one operation that gives all of them together. Then compare the shapes of the
+# two terms before you add them.
 
 
 # %%
 def projection_logits(h: torch.Tensor, embed: nn.Embedding, head: nn.Linear) -> torch.Tensor:
-    """h: (B, F) -> logits (B, K): entry [i, k] = head(h_i) + <e_k, h_i>."""
+    """h: (B, M) -> logits (B, K): entry [i, k] = head(h_i) + <e_k, h_i>."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -155,9 +156,11 @@ checks.projection_logits(projection_logits)
 
 # %% [markdown]
 # Your function with the library's discriminator's own layers gives, in column $k$, the
-# library's logits for the label $k$. Within a row only the class term changes, so the
-# label with the largest logit is the class $D$ finds the image most like: a projection
-# discriminator holds a classifier.
+# library's logits for the label $k$. Within a row only the class term changes. That term
+# is not a classifier's score: by the lesson's "Going further", $\langle e_k, h\rangle$
+# estimates $\log p_\text{data}(k \mid x) / p_G(k \mid x)$ (up to a term shared by all
+# labels), how much more often the data than $G$ pair such an image with $k$, a ratio
+# that flattens as $G$ learns to draw every class.
 
 # %%
 try:

@@ -9,8 +9,8 @@
 # at least 98% of the time. Then you explore it with widgets: pick a class and move
 # through its handwriting.
 #
-# Run time: two training runs; each training cell prints how long it took (the course
-# keeps the whole lesson under 3 minutes on 2 CPU cores).
+# Run time: two training runs; each training cell prints how long it took, and the last
+# cell prints how long the whole lesson took.
 #
 # Where it sits: lesson 06 trained a DCGAN (a deep convolutional generative adversarial
 # network, GAN) on the same digits, with no say in which digit comes out; this lesson adds
@@ -20,12 +20,13 @@
 # %%
 # The one switch of this lesson, for slow laptops. False: every model trains here, as the
 # lesson is written. True: each one is loaded instead from the runs `genai-course pretrain 07`
-# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, in seconds.
+# (or `--all`) saved in runs/pretrained/: the same weights, losses and pictures, without training.
 # A run that is missing or was trained with other settings is trained here, and says so.
 PRETRAINED = False
 
 # %%
 import dataclasses
+import time
 
 import matplotlib.pyplot as plt
 import torch
@@ -34,6 +35,7 @@ from torch import nn
 
 from genai_course import data, gan, metrics, models, threads, widgets
 
+lesson_start = time.perf_counter()  # the last cell prints how long the lesson took
 threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_course.threads says why)
 _ = torch.manual_seed(0)
 digits = data.load_digits()
@@ -41,9 +43,10 @@ digits = data.load_digits()
 # %% [markdown]
 # ## From "a digit" to "a 7"
 #
-# Lesson 06's generator maps noise to an image, $x = G(z)$ with $z \sim \mathcal{N}(0, I)$.
-# Which digit comes out is up to $z$: to get a 7 you would draw until one appears, about
-# one time in ten. A **conditional GAN** (Mirza & Osindero, 2014,
+# Lesson 06's generator maps noise to an image, $x = G(z)$, where $z$ is Gaussian noise
+# joined to a one-hot code scaled by $\sqrt{d}$. Which digit comes out is up to $z$: the
+# code ended up picking digit classes, but which code draws which digit was an accident of
+# training, so to get a 7 you would have to look first, or draw until one appears. A **conditional GAN** (Mirza & Osindero, 2014,
 # [arXiv:1411.1784](https://arxiv.org/abs/1411.1784)) hands both players the label
 # $y \in \{0, \dots, 9\}$:
 #
@@ -76,8 +79,8 @@ plt.show()
 #
 # A network takes vectors of real numbers, and a label is a category. Feeding $y$ as one
 # number (7.0) would tell the network that 7 lies between 6 and 8, an order digits do not
-# have. Instead we write it **one-hot**: a vector of $K = 10$ entries, all 0 except a 1 at
-# position $y$,
+# have. Instead we write it one-hot, as lesson 06 wrote its code: a vector of $K = 10$
+# entries, all 0 except a 1 at position $y$,
 
 # %%
 print(F.one_hot(torch.tensor([7, 0]), num_classes=10))
@@ -139,10 +142,11 @@ print("same images as gan.ConvGenerator:", torch.allclose(my_G(z, y), lib_G(z, y
 
 # %% [markdown]
 # Our generator, traced by one forward pass (each box is a layer, with the shape it hands
-# on, batch dimension left out): the first linear layer takes 26 numbers, the 16 of $z$
-# and the 10 of the one-hot label, which `forward` joined before it (it also reshapes the
-# layer's 384 outputs into 2x2 feature maps); from there on the label has no input of
-# its own.
+# on, batch dimension left out). The top box lists both inputs: $z$, 16 numbers, and the
+# label, one whole number per digit. `forward` turns the label into its 10 one-hot numbers
+# and joins them to $z$ (the arrow marked "in forward()"), so the first linear layer takes
+# 26 numbers; `forward` also reshapes that layer's 384 outputs into 2x2 feature maps. From
+# there on the label has no input of its own.
 
 # %%
 widgets.draw_network(my_G, z, y, title="MyConditionalGenerator")
@@ -150,9 +154,8 @@ plt.show()
 
 # %% [markdown]
 # All the pictures of generated digits in this lesson use one grid: **row $k$ asks for a
-# $k$, and column $j$ uses the same noise $z_j$ in every row**. Before training, the rows
-# differ (the label changes the input), but nothing makes row 7 look like a 7. That is
-# what training has to teach.
+# $k$, and column $j$ uses the same noise $z_j$ in every row**. Before training nothing
+# makes row 7 look like a 7; that is what training has to teach.
 
 # %%
 z_grid = torch.randn(10, c.latent_dim, generator=torch.Generator().manual_seed(2)).repeat(10, 1)  # (100, d): column j uses z_j
@@ -256,22 +259,25 @@ plt.show()
 # ## Showing the label to the discriminator
 #
 # So $D$ must see the label. The oldest way is **concatenation**: append the one-hot label
-# to $D$'s input, as 10 extra image channels that are all ones for the label's class and
-# all zeros for the others, or to its features; the original conditional GAN did this
-# (exercise 7.1 builds that input). The usual choice today puts the label in the score
-# itself.
+# to $D$'s input or to its features. The original conditional GAN (Mirza & Osindero, 2014)
+# joined it to the flattened input vector of fully connected networks; for a convolutional
+# $D$ the label can join the image as 10 extra channels, all ones for the label's class and
+# all zeros for the others (exercise 7.1 builds that input). The usual choice today puts
+# the label in the score itself.
 
 # %% [markdown]
 # The **projection discriminator** (Miyato & Koyama, 2018,
 # [arXiv:1802.05637](https://arxiv.org/abs/1802.05637)) computes features
-# $h = \phi(x) \in \mathbb{R}^F$ of the image (lesson 06's two strided convolutions), then
+# $h = \phi(x) \in \mathbb{R}^M$ of the image (lesson 06's two strided convolutions), then
 #
-# $$D(x, y) = \underbrace{w^\top h + b}_{\text{is it a real digit?}} + \underbrace{e_y^\top h}_{\text{does it look like class } y\text{?}}$$
+# $$D(x, y) = \underbrace{\langle w, h\rangle + b}_{\text{is it a real digit?}} + \underbrace{\langle e_y, h\rangle}_{\text{does it look like class } y\text{?}}$$
 #
-# where $e_y \in \mathbb{R}^F$ is a learned vector for class $y$. The $K$ class vectors are
-# the rows of an **embedding** (`nn.Embedding(K, F)`): a learned table with one row per
-# class, which `embed(y)` looks up. The first term is lesson 06's unconditional score; the
-# second is large when the image's features point the way class $y$'s vector does.
+# where $\langle a, h\rangle = \sum_i a_i h_i$ is the **inner product** (dot product) of two
+# vectors, the sum of their entrywise products, and $e_y \in \mathbb{R}^M$ is a learned
+# vector for class $y$. The $K$ class vectors are the rows of an **embedding**
+# (`nn.Embedding(K, M)`): a learned table with one row per class, which `embed(y)` looks
+# up. The first term is lesson 06's unconditional score; the second is large when the
+# image's features point the way class $y$'s vector does.
 #
 # By hand, with the library's module names (`features`, `head`, `embed`):
 
@@ -285,14 +291,14 @@ class MyProjectionDiscriminator(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Conv2d(ch, 2 * ch, kernel_size=4, stride=2, padding=1),  # -> (B, 2C, 2, 2)
             nn.LeakyReLU(0.2),
-            nn.Flatten(),  # -> (B, F) with F = 2C * 4
+            nn.Flatten(),  # -> (B, M) with M = 2C * 4 features
         )
         self.head = nn.Linear(2 * ch * 4, 1)  # w, b
         self.embed = nn.Embedding(num_classes, 2 * ch * 4)  # e_y: one row per class
 
     def forward(self, x, y):
-        h = self.features(x)  # (B, F)
-        # D(x, y) = w.h + b + <e_y, h>
+        h = self.features(x)  # (B, M)
+        # D(x, y) = <w, h> + b + <e_y, h>
         return self.head(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)  # (B,)
 
 
@@ -306,9 +312,11 @@ x, y = digits.x_train[:20], digits.y_train[:20]
 print("same logits as gan.ConvDiscriminator:", torch.allclose(my_D(x, y), lib_D(x, y), atol=1e-6))
 
 # %% [markdown]
-# Traced the same way: the image goes through the two convolutions to $F = 512$ features;
-# the head turns them into one number, and the embedding, fed by the label (input 1), gives
-# a vector of the same 512 entries, which `forward` multiplies with the features and sums.
+# Traced the same way: the image goes through the two convolutions to $M = 512$ features,
+# and the head turns them into one number. The label, one whole number per image, comes in
+# from its own box on the left (input 1) and feeds the embedding, which gives its class
+# vector of the same 512 entries; the box "combined in forward()" is the rest of `forward`:
+# the inner product of that vector with the features, added to the head's number.
 
 # %%
 widgets.draw_network(my_D, x, y, title="MyProjectionDiscriminator")
@@ -325,8 +333,10 @@ widgets.draw_conditioning()
 plt.show()
 
 # %% [markdown]
-# Now a 3 offered as a 7 can be caught: the same image gets a different score under every
-# label.
+# With the label in the score, a 3 offered as a 7 can be told apart from the same 3
+# offered as a 3: the same image gets a different logit under every label. Here the
+# weights are untrained, so the logits show only that the label changes the score;
+# training decides which label scores how.
 
 # %%
 seven = digits.x_train[digits.y_train == 7][:1].repeat(10, 1, 1, 1)  # one real 7, ten times
@@ -348,18 +358,18 @@ print(model.recipe.train)
 # %% [markdown]
 # Read left to right: the non-saturating loss; the number of steps and the batch size; one
 # learning rate for each network; Adam's two betas (lesson 03); one D step per G step;
-# lesson 05's R1 penalty on $D$, weighed by `r1_gamma` and applied every `r1_every`-th
+# lesson 04's R1 penalty on $D$, weighted by `r1_gamma` and applied every `r1_every`-th
 # step; no gradient penalty (`gp_weight`, the weight of lesson 04's Wasserstein-GAN
 # gradient penalty, is 0); a learning rate that falls linearly to `lr_final`; a moving
 # average of G's weights with decay `ema`, which draws the samples (`model.sampler`,
 # lesson 06); and the seed.
-#
-# `beta1` weighs Adam's running average of past gradients (its momentum): at 0 each step
-# follows the current gradient only. In a game the slope under one player moves whenever
-# the other one steps, so old gradients go stale; lesson 05 kept the usual 0.5 for its 2D
-# points, and the digit recipes use 0, as StyleGAN2 does (Karras et al., 2020,
-# [arXiv:1912.04958](https://arxiv.org/abs/1912.04958)).
-#
+
+# %% [markdown]
+# `beta1 = 0` turns off Adam's momentum, its running average of past gradients (each step
+# is still scaled by the running average of squared gradients that `beta2` sets); lesson
+# 06 said why a game wants that.
+
+# %% [markdown]
 # We record our grid every 200 steps.
 
 # %%
@@ -370,11 +380,7 @@ print(f"{model.step} steps in {model.history.seconds:.0f} s")
 
 # %% [markdown]
 # The judge's verdict on 100 digits of each class (the exact numbers depend on your
-# machine's arithmetic). `digit_metrics` also reports lesson 06's feature distance; we
-# leave it out here: with only 300 held-out digits to compare with, that distance is
-# mostly its own sampling noise, which is smaller for samples that vary less than real
-# handwriting, so it can rank this model's samples above real digits (`docs/tuning.md`
-# measures this). Lesson 11 builds fairer tests.
+# machine's arithmetic):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -422,8 +428,8 @@ plt.show()
 
 # %% [markdown]
 # And over training, on our 100-digit grid: with the projection discriminator the
-# generator obeys the label from the first snapshot on, long before its digits are clean;
-# with the label-blind one it never leaves chance.
+# generator obeys the label from the first snapshot on, where the cell below checks that
+# its label accuracy is already above 0.9; with the label-blind one it never leaves chance.
 
 # %%
 grid_accuracy = {}
@@ -442,9 +448,9 @@ print("label-blind D: below 0.3 at every snapshot:", max(grid_accuracy["label-bl
 # %% [markdown]
 # ## Explore: draw me a 7
 #
-# Pick a class and move one noise vector's first coordinates with the sliders: the
-# digit stays a 7 while its handwriting changes. Switch the class with the buttons and
-# the same $z$ gives the same style of another digit.
+# Pick a class and move one noise vector's first coordinates with the sliders, and watch
+# the handwriting change. Switch the class with the buttons: the same $z$ is then drawn as
+# another digit.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -459,7 +465,8 @@ plt.show()
 
 # %% [markdown]
 # Walking in latent space: $z(t) = (1 - t)\, z_a + t\, z_b$ for $t$ from 0 to 1, with the
-# class held fixed. The digit changes style smoothly and stays the class asked for.
+# class held fixed. Watch how the style changes along the walk, and whether the digit
+# stays readable as the class asked for.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -467,8 +474,9 @@ widgets.interpolation(model.sampler, label=4)
 
 # %% [markdown]
 # As still pictures, a longer walk: from $z_a$ to its opposite $z_b = -z_a$ (through
-# $z = 0$), for the class 4 and the class 7. One path through latent space, the same
-# change of style in both rows.
+# $z = 0$), for the class 4 and the class 7. One path through latent space, drawn for two
+# classes: compare how the style changes along each row. The cell after the picture prints
+# the judge's reading of each of the twenty digits.
 
 # %%
 z_a = model.sampler.sample_latent(1, generator=torch.Generator().manual_seed(0))  # (1, d)
@@ -480,9 +488,17 @@ with torch.no_grad():
 widgets.show_digits(walk, nrow=10, title="z from z_a to -z_a: class 4, then class 7")
 plt.show()
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+with torch.no_grad():
+    read = judge(walk).argmax(dim=1).view(2, 10)  # (2, 10): the judge's class for each digit of the walk
+print("judge reads class 4 row:", read[0].tolist())
+print("judge reads class 7 row:", read[1].tolist())
+
 # %% [markdown]
-# Replay training: the snapshots of our grid, every 200 steps. Watch the rows sort
-# themselves into classes early, then the strokes sharpen.
+# Replay training: the snapshots of our grid, every 200 steps. Each row holds its class
+# from the first snapshot on (the plot above checked its label accuracy); compare the
+# strokes of the first snapshot with those of the last.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -507,7 +523,7 @@ plt.show()
 #   its first layer, nothing else changes.
 # * A discriminator that ignores the label cannot teach $G$ to obey it: label accuracy
 #   stays at chance, however good the digits.
-# * The projection discriminator adds $e_y^\top h$ to the logit, a learned class vector
+# * The projection discriminator adds $\langle e_y, h\rangle$ to the logit, a learned class vector
 #   matched against the image's features; with it the `cgan-digits` recipe draws the
 #   asked-for digit at least 98% of the time, close to the judge's score on real digits.
 # * The noise keeps its job: for a fixed label, $z$ chooses the handwriting.
@@ -525,12 +541,23 @@ plt.show()
 #
 # * **Why the projection form.** The best possible $D$'s logit is
 #   $\log \frac{p_\text{data}(x, y)}{p_G(x, y)} = \log \frac{p_\text{data}(y \mid x)}{p_G(y \mid x)} + \log \frac{p_\text{data}(x)}{p_G(x)}$.
-#   If the class probabilities are a softmax over the features $h$, the first term is an
-#   inner product $e_y^\top h$ plus a term that does not depend on $y$, which joins the
-#   second (Miyato & Koyama, 2018).
-# * **Projection against concatenation.** On ImageNet's 1,000 classes, Miyato & Koyama
-#   (2018) report clearly better images with projection than with concatenation; on 10
-#   classes of 8x8 digits this lesson did not compare them.
+#   Suppose each of the two class probabilities is a **softmax** of linear functions of $h$
+#   (the softmax turns $K$ scores $s_k$ into probabilities $e^{s_k} / \sum_j e^{s_j}$):
+#   $p_\text{data}(y \mid x)$ with class vectors $v_y$ and $p_G(y \mid x)$ with class
+#   vectors $u_y$. Then the first term is the inner product $\langle e_y, h\rangle$ with
+#   $e_y = v_y - u_y$, the difference of the data's and $G$'s class vectors, plus a term
+#   that does not depend on $y$, which joins the second (Miyato & Koyama, 2018). So
+#   $\langle e_y, h\rangle$ is not a classifier's score: it measures how much more often the
+#   data than $G$ pair such an image with $y$, and it flattens as $G$ learns the classes.
+# * **Projection against concatenation.** On ImageNet (a large data set of photographs
+#   labelled with 1,000 object classes), Miyato & Koyama (2018) report clearly better
+#   images with projection than with concatenation; on 10 classes of 8x8 digits this
+#   lesson did not compare them.
+# * **Lesson 06's feature distance.** `digit_metrics` also reports it; this lesson leaves
+#   it out: with only the 300 held-out digits (counted where the judge scored them) to
+#   compare with, that distance is mostly its own sampling noise, which is smaller for samples
+#   that vary less than real handwriting, so it can rank this model's samples above real
+#   digits (`docs/tuning.md` measures this). Lesson 11 builds fairer tests.
 # * **Labels without labels.** Lesson 06's discrete code in $z$, scaled up to weigh as much
 #   as the Gaussian part, ended up picking digit classes too, but which code draws which
 #   digit is an accident of training: nothing makes code 7 draw a 7. InfoGAN (Chen et al.,
@@ -538,3 +565,7 @@ plt.show()
 #   codes readable from the image; only labels, as here, make "asked for 7" mean "a 7".
 #
 # Next: lesson 08, variational autoencoders.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"the whole lesson took {time.perf_counter() - lesson_start:.0f} s")

@@ -209,7 +209,7 @@ MISTAKES = [
     ("projection_logits", lambda h, embed, head: head(h) + h @ embed.weight.T / h.shape[1], ["the mean of e_k * h over the features", "their sum"]),
     ("projection_logits", lambda h, embed, head: head(h).squeeze(1) + h @ embed.weight.T,
      ["raised RuntimeError", "a (12,) tensor and a (12, 10) one do not add up", "a dimension of size 1"]),
-    ("projection_logits", lambda h, embed, head: head(h) + h @ embed.weight, ["raised RuntimeError", "shapes cannot be multiplied", "pair up their F features"]),
+    ("projection_logits", lambda h, embed, head: head(h) + h @ embed.weight, ["raised RuntimeError", "shapes cannot be multiplied", "pair up their 6 features"]),
     ("projection_logits", lambda h, embed, head: head(h) + h @ embed.weight.T.roll(1, dims=1), ["120 logits differ", "image 0, label 0"]),
     ("projection_logits", lambda h, embed, head: head(h) + h @ embed.weight.detach().T, ["the gradient does not reach every row of embed", ".detach()"]),
     ("projection_logits", lambda h, embed, head: head(h).detach() + h @ embed.weight.T, ["the gradient does not reach head"]),

@@ -237,7 +237,7 @@ _B, _F, _K = 12, 6, 10  # three different sizes, so a mixed-up dimension shows i
 
 
 def _projection_case() -> tuple[torch.Tensor, nn.Embedding, nn.Linear]:
-    """h (B, F), embed nn.Embedding(K, F), head nn.Linear(F, 1), the same every time."""
+    """h (B, M), embed nn.Embedding(K, M), head nn.Linear(M, 1), the same every time."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         embed, head = nn.Embedding(_K, _F), nn.Linear(_F, 1)
@@ -247,7 +247,7 @@ def _projection_case() -> tuple[torch.Tensor, nn.Embedding, nn.Linear]:
 
 @_exercise("7.3", "the projection logits for every label")
 def projection_logits(fn: Callable[..., torch.Tensor], seen: dict) -> None:
-    """fn(h (B, F), embed nn.Embedding(K, F), head nn.Linear(F, 1)) -> logits (B, K): entry [i, k] is
+    """fn(h (B, M), embed nn.Embedding(K, M), head nn.Linear(M, 1)) -> logits (B, K): entry [i, k] is
     head(h_i) + <embed(k), h_i>, the logit of image i offered as class k."""
     h, embed, head = _projection_case()
     out = _call("projection_logits(h, embed, head)", fn, h, embed, head)
@@ -273,7 +273,7 @@ def _judge_projection_logits(seen: Observed) -> str:
         rec = seen["out"]
     except CheckFailed as failure:
         raise _with_advice(failure, [(("shapes cannot be multiplied",), f"h is ({B}, {F}) and the class vectors form a ({K}, {F}) matrix: "
-                                      "a product of the two must pair up their F features"),
+                                      f"a product of the two must pair up their {F} features"),
                                      (_BROADCAST, f"a ({B},) tensor and a ({B}, {K}) one do not add up: the realism term, one number "
                                                    "per image, needs a dimension of size 1 to be added to each of the image's K logits")]) from None
     shape = tuple(rec["shape"]) if rec["type"] == "Tensor" else None
