@@ -4,14 +4,15 @@
 # %% [markdown]
 # # Exercises 05: The training loop
 #
-# Three exercises from lesson 05 (`notebooks/05_training_loop.ipynb`): one discriminator
-# step, one generator step, and the loop that alternates them. Replace each
-# `raise NotImplementedError` with your code, then run the check cell below it: it prints
-# ✅ when your function is right, or says what is wrong.
+# Three exercises from lesson 05 (`notebooks/05_training_loop.ipynb`): a discriminator step
+# with the R1 penalty, a generator step that does no work for D's weights, and the loop that
+# alternates them. Replace each `raise NotImplementedError` with your code, then run the check
+# cell below it: it prints ✅ when your function is right, or says what is wrong.
 #
-# Every function here uses the non-saturating loss on logits from lesson 04:
-# D minimises $\mathrm{softplus}(-l_\text{real}) + \mathrm{softplus}(l_\text{fake})$ and G minimises
-# $\mathrm{softplus}(-l_\text{fake})$ (averaged over the batch).
+# Every function here uses the non-saturating loss on logits from lesson 04 (a logit ℓ is D's
+# raw output; σ(ℓ), the sigmoid, is D's probability that the input is real):
+# D minimises $\mathrm{softplus}(-\ell_\text{real}) + \mathrm{softplus}(\ell_\text{fake})$ and G minimises
+# $\mathrm{softplus}(-\ell_\text{fake})$, each term averaged over its batch.
 #
 # Keep all of each answer inside its function, imports and helpers included: when your
 # instructor grades this notebook, only the code inside the exercises' functions is run, in the
@@ -28,21 +29,35 @@ threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_c
 _ = torch.manual_seed(0)
 
 # %% [markdown]
-# ## Exercise 5.1: a discriminator step
+# ## Exercise 5.1: a discriminator step with the R1 penalty
 #
-# Write `d_step(G, D, real, opt_d)`: draw `B = real.shape[0]` latent vectors
-# (`torch.randn(B, G.config.latent_dim)`), make fakes with G, compute D's loss on the
-# real batch and the fakes, and take one step of `opt_d`. Return the loss as a Python
-# float.
+# The lesson's recipe adds the R1 penalty to D's loss: D minimises
 #
-# The one thing that matters most: this step must train D **only**. Detach the fakes
-# (`G(z).detach()`) so the loss's gradient stops at D's input and never reaches G's
-# weights. (The check watches whether any gradient reaches G's weights during your step.)
+# $$\mathcal{L}_D + \frac{\gamma}{2}\cdot\frac{1}{B}\sum_{i=1}^{B} \|\nabla_x D(x_i)\|^2,$$
+#
+# its loss plus $\gamma/2$ times the mean, over the real batch $x_1, \dots, x_B$, of the squared
+# length of D's slope (the gradient of D's logit with respect to its input) at each example.
+# `gan.d_step(..., r1_gamma=gamma)` does this for you; here you write it.
+#
+# Write `d_step(G, D, real, opt_d, gamma)`: draw `B = real.shape[0]` latent vectors, make B
+# fakes with G, compute D's loss plus the penalty, take one step of `opt_d`, and return that
+# total as a Python float.
+#
+# Think about where each gradient goes:
+#
+# * D's loss must change D only: no gradient may flow back through the fakes into G.
+# * The penalty is itself a gradient, taken with respect to the input, not the weights. Autograd
+#   can only take it if it tracks the real batch, and `backward()` can only carry the penalty on
+#   to D's weights if the penalty keeps the graph it was computed with (exercise 4.3 took a
+#   gradient of a gradient in the same way).
+#
+# The check steps D by plain gradient descent and reads, from how D's weights moved, how much
+# of your step came from the loss and how much from the penalty.
 
 
 # %%
-def d_step(G: gan.Generator, D: gan.Discriminator, real: torch.Tensor, opt_d: torch.optim.Optimizer) -> float:
-    """One update of D on real (B, 2) and B fresh fakes; returns D's loss."""
+def d_step(G: gan.Generator, D: gan.Discriminator, real: torch.Tensor, opt_d: torch.optim.Optimizer, gamma: float) -> float:
+    """One update of D on real (B, 2) and B fresh fakes, with the R1 penalty weighted gamma / 2; returns the total loss."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -51,20 +66,27 @@ def d_step(G: gan.Generator, D: gan.Discriminator, real: torch.Tensor, opt_d: to
 checks.d_step(d_step)
 
 # %% [markdown]
-# ## Exercise 5.2: a generator step
+# ## Exercise 5.2: a generator step that spares D's weights
 #
-# Write `g_step(G, D, batch_size, opt_g)`: make `batch_size` fresh fakes **without**
-# detaching them, compute the non-saturating G loss on D's logits, and take one step of
-# `opt_g` only. Return the loss as a Python float.
+# The lesson's G step (`gan.g_step`) also computes a gradient for every weight of D: to reach
+# G, `backward()` passes through D, and on the way it fills D's `.grad`, which nothing uses
+# (only `opt_g` steps, and D's next step clears it). Write `g_step(G, D, batch_size, opt_g)`:
+# make `batch_size` fresh fakes, compute the non-saturating G loss on D's logits and take one
+# step of `opt_g`, **without computing any gradient for D's weights**. Return the loss as a
+# Python float.
 #
-# The gradient flows through D into G; that is how G learns what D finds suspicious.
-# D's weights must not change here: only `opt_g` steps. (D's `.grad` fills up, but
-# `opt_d.zero_grad()` in the next D step clears it.)
+# * Autograd computes a gradient only for tensors marked as needing one; D's weights are
+#   marked when D is built.
+# * The gradient with respect to D's *input* is still needed: it is how G learns what D
+#   finds suspicious.
+# * D's next step must be able to train D again.
+#
+# The check watches which weights get a gradient during your step.
 
 
 # %%
 def g_step(G: gan.Generator, D: gan.Discriminator, batch_size: int, opt_g: torch.optim.Optimizer) -> float:
-    """One update of G with batch_size fresh fakes; returns G's loss."""
+    """One update of G with batch_size fresh fakes, computing no gradient for D's weights; returns G's loss."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -75,16 +97,17 @@ checks.g_step(g_step)
 # %% [markdown]
 # ## Exercise 5.3: the training loop
 #
-# Write `train(G, D, sample_real, steps, opt_g, opt_d)`: for each of `steps` steps, draw a
-# batch of 128 real examples with `sample_real(128)`, take one D step, then one G step
-# with 128 fakes, and record the pair `(d_loss, g_loss)`. Return the list of pairs.
+# Write `train(G, D, sample_real, steps, opt_g, opt_d, gamma)`: for each of `steps` steps,
+# draw a batch of 128 real examples with `sample_real(128)`, take one D step (R1 weight
+# `gamma`), then one G step with 128 fakes, and record the pair `(d_loss, g_loss)`. Return
+# the list of pairs.
 #
 # Use your `d_step` and `g_step` from above. The check trains a small GAN on the ring of
 # 8 for 600 steps and measures whether the samples moved onto the ring.
 
 
 # %%
-def train(G, D, sample_real, steps: int, opt_g, opt_d) -> list[tuple[float, float]]:
+def train(G, D, sample_real, steps: int, opt_g, opt_d, gamma: float) -> list[tuple[float, float]]:
     """Alternate one D step and one G step, `steps` times; returns [(d_loss, g_loss), ...]."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
@@ -96,9 +119,10 @@ checks.train_loop(train)
 # %% [markdown]
 # ## See your GAN learn
 #
-# Your loop, for 1,500 steps on the ring of 8 with small networks (a few seconds).
-# Expect the samples to reach the ring, many of them strung between modes rather than on
-# them: lesson 05 explains why, and what the library's recipe adds.
+# Your loop, for 1,500 steps on the ring of 8 with small networks and R1's weight 0.1.
+# Expect most samples to gather near the modes, and some to stay strung along the ring
+# between them: lesson 05 explains why, and what the decaying learning rate of the library's
+# recipe adds.
 
 # %%
 try:
@@ -108,7 +132,7 @@ try:
     D = gan.Discriminator(gan.DiscriminatorConfig(hidden=64, layers=2))
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.99))
-    history = train(G, D, lambda n: ring.sample(n), 1500, opt_g, opt_d)
+    history = train(G, D, lambda n: ring.sample(n), 1500, opt_g, opt_d, gamma=0.1)
     x = G.sample(1000)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 4))
     ax1.plot([h[0] for h in history], label="D loss")

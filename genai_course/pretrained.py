@@ -72,6 +72,18 @@ def _vanilla_gan() -> models.TrainedGAN:  # lesson 05: the plainest recipe, befo
     return models.TrainedGAN(dataclasses.replace(recipe, train=config), name="vanilla", seed=0)
 
 
+def _no_decay_gan() -> models.TrainedGAN:  # lesson 05: the cure with a constant learning rate, to isolate the decay
+    recipe = models.get_recipe("gan-grid25")
+    return models.TrainedGAN(dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, lr_decay="none")), name="no-decay", seed=0)
+
+
+def _packed_gan() -> models.TrainedGAN:  # lesson 05: the vanilla run with a packed discriminator (PacGAN)
+    recipe = models.get_recipe("gan-grid25")
+    config = gan.TrainConfig(loss="nonsaturating", steps=3000, lr_g=1e-3, lr_d=1e-3)
+    return models.TrainedGAN(dataclasses.replace(recipe, train=config, discriminator=gan.DiscriminatorConfig(hidden=64, pack=4)),
+                             name="packed", seed=0)
+
+
 def _every(every: int) -> Callable[[Any], list[Any]]:
     return lambda model: [model.snapshots(every=every)]
 
@@ -80,6 +92,12 @@ def _digits_from_step_0(model: Any) -> list[Any]:  # lesson 06: 20 snapshots, an
     snaps = model.snapshots(every=model.recipe.train.steps // 20)
     snaps.record(0, model.G, model.D)
     return [snaps]
+
+
+def _dcgan_gaussian_z() -> models.TrainedGAN:  # lesson 06: the recipe without its discrete code, to measure what the code buys
+    recipe = models.get_recipe("dcgan-digits")
+    gaussian = dataclasses.replace(recipe, generator=dataclasses.replace(recipe.generator, codes=0))
+    return models.TrainedDigitsGAN(gaussian, name="dcgan-gaussian-z", seed=0)
 
 
 def _vae_from_step_0(model: Any) -> list[Any]:  # lesson 08: every 480 steps, and the untrained decoder as step 0
@@ -101,7 +119,10 @@ def _vae_2d() -> models.TrainedVAE:  # lesson 08: two latents, a quarter of the 
 LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("05_training_loop", "vanilla", callbacks=_every(200), build=_vanilla_gan),
     LessonRun("05_training_loop", "gan-grid25", callbacks=_every(400)),
+    LessonRun("05_training_loop", "no-decay", callbacks=_every(400), build=_no_decay_gan),
+    LessonRun("05_training_loop", "packed", build=_packed_gan),
     LessonRun("06_dcgan_digits", "dcgan-digits", callbacks=_digits_from_step_0),
+    LessonRun("06_dcgan_digits", "dcgan-gaussian-z", build=_dcgan_gaussian_z),
     LessonRun("07_conditional_gan", "cgan-digits", callbacks=_label_grid),
     LessonRun("08_vae", "vae-digits", callbacks=_vae_from_step_0),
     LessonRun("08_vae", "vae-2d", build=_vae_2d),

@@ -19,19 +19,144 @@ def nonsaturating_g_loss(fake_logits):
     return F.softplus(-fake_logits).mean()
 
 
+def slope(D, x):
+    """(D's logits at x, D's slope at x (B, 2) with its graph kept)."""
+    logits = D(x)
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return logits, grad
+
+
 # --------------------------------------------------------------------------- reference solutions
 
 
-def d_step(G, D, real, opt_d):
-    fake = G(torch.randn(real.shape[0], 2)).detach()
-    loss = discriminator_loss(D(real), D(fake))
+def r1_d_step(G, D, real, opt_d, gamma, *, detach=True, penalty_of=None, loss_of=None, graph=True, track=True):
+    """The R1 discriminator step; the keywords make the typical mistakes below."""
+    fake = G(torch.randn(real.shape[0], 2))
+    fake = fake.detach() if detach else fake
+    x = real.detach().requires_grad_(True) if track else real
+    real_logits = D(x)
+    (grad,) = torch.autograd.grad(real_logits.sum(), x, create_graph=graph)
+    penalty = (penalty_of or (lambda g: g.pow(2).sum(dim=1).mean()))(grad)
+    loss = (loss_of or discriminator_loss)(real_logits, D(fake)) + gamma / 2 * penalty
     opt_d.zero_grad()
     loss.backward()
     opt_d.step()
     return loss.item()
 
 
+def d_step(G, D, real, opt_d, gamma):
+    return r1_d_step(G, D, real, opt_d, gamma)
+
+
+def d_step_two_passes_and_bce(G, D, real, opt_d, gamma):
+    """Another right answer: the penalty from its own forward pass, the loss as binary cross-entropy with logits."""
+    fake = G(torch.randn(real.shape[0], 2)).detach()
+    _, grad = slope(D, real.clone().requires_grad_(True))
+    real_logits, fake_logits = D(real), D(fake)
+    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+            + 0.5 * gamma * (grad.norm(dim=1) ** 2).mean())
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    return loss.item()
+
+
 def g_step(G, D, batch_size, opt_g):
+    D.requires_grad_(False)
+    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
+    opt_g.zero_grad()
+    loss.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+    return loss.item()
+
+
+def g_step_by_autograd_grad(G, D, batch_size, opt_g):
+    """Another right answer: ask autograd for G's gradients only, and hand them to G's optimizer."""
+    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
+    params = list(G.parameters())
+    for p, g in zip(params, torch.autograd.grad(loss, params)):
+        p.grad = g
+    opt_g.step()
+    return loss.item()
+
+
+def g_step_parameter_by_parameter(G, D, batch_size, opt_g):
+    for p in D.parameters():
+        p.requires_grad = False
+    try:
+        loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+    finally:
+        for p in D.parameters():
+            p.requires_grad = True
+    return loss.item()
+
+
+def train_loop(G, D, sample_real, steps, opt_g, opt_d, gamma):
+    return [(d_step(G, D, sample_real(64), opt_d, gamma), g_step(G, D, 64, opt_g)) for _ in range(steps)]
+
+
+CORRECT = {
+    "d_step": [d_step, d_step_two_passes_and_bce],
+    "g_step": [g_step, g_step_by_autograd_grad, g_step_parameter_by_parameter],
+    "train_loop": [train_loop],
+}
+
+
+# --------------------------------------------------------------------------- typical mistakes
+
+
+def d_step_never_zeroing(G, D, real, opt_d, gamma):
+    x = real.detach().requires_grad_(True)
+    logits, grad = slope(D, x)
+    loss = discriminator_loss(logits, D(G(torch.randn(real.shape[0], 2)).detach())) + gamma / 2 * grad.pow(2).sum(1).mean()
+    loss.backward()
+    opt_d.step()
+    return loss.item()
+
+
+def d_step_penalty_at_the_fakes(G, D, real, opt_d, gamma):
+    fake = G(torch.randn(real.shape[0], 2)).detach()
+    _, grad = slope(D, fake.clone().requires_grad_(True))
+    loss = discriminator_loss(D(real), D(fake)) + gamma / 2 * grad.pow(2).sum(1).mean()
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.item()
+
+
+def d_step_penalty_without_its_graph(G, D, real, opt_d, gamma):
+    fake = G(torch.randn(real.shape[0], 2)).detach()
+    x = real.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x)  # a constant to backward(): no graph back to D's weights
+    loss = discriminator_loss(D(real), D(fake)) + gamma / 2 * grad.pow(2).sum(1).mean()
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.item()
+
+
+def d_step_returning_the_loss_alone(G, D, real, opt_d, gamma):
+    x = real.detach().requires_grad_(True)
+    logits, grad = slope(D, x)
+    loss = discriminator_loss(logits, D(G(torch.randn(real.shape[0], 2)).detach()))
+    opt_d.zero_grad()
+    (loss + gamma / 2 * grad.pow(2).sum(1).mean()).backward()
+    opt_d.step()
+    return loss.item()
+
+
+def one_mean_over_both(real_logits, fake_logits):
+    logits = torch.cat([real_logits, fake_logits])
+    labels = torch.cat([torch.ones_like(real_logits), torch.zeros_like(fake_logits)])
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def g_step_like_the_library(G, D, batch_size, opt_g):
     loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
     opt_g.zero_grad()
     loss.backward()
@@ -39,31 +164,47 @@ def g_step(G, D, batch_size, opt_g):
     return loss.item()
 
 
-def train_loop(G, D, sample_real, steps, opt_g, opt_d):
-    return [(d_step(G, D, sample_real(64), opt_d), g_step(G, D, 64, opt_g)) for _ in range(steps)]
-
-
-CORRECT = {"d_step": [d_step], "g_step": [g_step], "train_loop": [train_loop]}
-
-
-# --------------------------------------------------------------------------- typical mistakes
-
-
-def d_step_without_detach(G, D, real, opt_d):
-    fake = G(torch.randn(real.shape[0], 2))
-    loss = discriminator_loss(D(real), D(fake))
-    opt_d.zero_grad()
+def g_step_leaving_d_frozen(G, D, batch_size, opt_g):
+    D.requires_grad_(False)
+    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
+    opt_g.zero_grad()
     loss.backward()
-    opt_d.step()
+    opt_g.step()
     return loss.item()
 
 
-def d_step_ascending(G, D, real, opt_d):
-    fake = G(torch.randn(real.shape[0], 2)).detach()
-    loss = -discriminator_loss(D(real), D(fake))
-    opt_d.zero_grad()
+def g_step_under_no_grad(G, D, batch_size, opt_g):
+    fake = G(torch.randn(batch_size, 2))
+    with torch.no_grad():
+        logits = D(fake)
+    loss = nonsaturating_g_loss(logits)
+    opt_g.zero_grad()
     loss.backward()
-    opt_d.step()
+    opt_g.step()
+    return loss.item()
+
+
+def g_step_never_zeroing(G, D, batch_size, opt_g):
+    D.requires_grad_(False)
+    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
+    loss.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+    return loss.item()
+
+
+def g_step_with_detached_fakes(G, D, batch_size, opt_g):
+    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2)).detach()))
+    opt_g.zero_grad()
+    loss.backward()
+    opt_g.step()
+    return loss.item()
+
+
+def g_step_freezing_g(G, D, batch_size, opt_g):
+    G.requires_grad_(False)
+    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
+    loss.backward()
     return loss.item()
 
 
@@ -76,32 +217,35 @@ def g_step_also_stepping_d(G, D, batch_size, opt_g):
     return loss.item()
 
 
-def g_step_with_detached_fakes(G, D, batch_size, opt_g):
-    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2)).detach()))
+def g_step_never_stepping(G, D, batch_size, opt_g):
+    D.requires_grad_(False)
+    loss = nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
     opt_g.zero_grad()
     loss.backward()
-    opt_g.step()
+    D.requires_grad_(True)
     return loss.item()
 
 
 def g_step_flipped(G, D, batch_size, opt_g):
+    D.requires_grad_(False)
     loss = -nonsaturating_g_loss(D(G(torch.randn(batch_size, 2))))
     opt_g.zero_grad()
     loss.backward()
     opt_g.step()
+    D.requires_grad_(True)
     return loss.item()
 
 
-def train_loop_never_stepping_g(G, D, sample_real, steps, opt_g, opt_d):
+def train_loop_never_stepping_g(G, D, sample_real, steps, opt_g, opt_d, gamma):
     history = []
     for _ in range(steps):
-        d_loss = d_step(G, D, sample_real(64), opt_d)
+        d_loss = d_step(G, D, sample_real(64), opt_d, gamma)
         g_loss = nonsaturating_g_loss(D(G(torch.randn(64, 2)))).item()  # computed, never applied
         history.append((d_loss, g_loss))
     return history
 
 
-def train_loop_never_stepping_d(G, D, sample_real, steps, opt_g, opt_d):
+def train_loop_never_stepping_d(G, D, sample_real, steps, opt_g, opt_d, gamma):
     history = []
     for _ in range(steps):
         d_loss = discriminator_loss(D(sample_real(64)), D(G(torch.randn(64, 2)).detach())).item()  # never applied
@@ -109,25 +253,58 @@ def train_loop_never_stepping_d(G, D, sample_real, steps, opt_g, opt_d):
     return history
 
 
+def penalty_summed(grad):
+    return grad.pow(2).sum()
+
+
 MISTAKES = [
     # (check, learner's function, fragments the message must contain)
-    ("d_step", d_step_without_detach, ["gradients reached G", "detach"]),
-    ("d_step", d_step_ascending, ["raised D's binary cross-entropy", "not maximise it"]),
-    ("d_step", lambda G, D, real, opt_d: torch.tensor(d_step(G, D, real, opt_d)), ["as a Python float (use .item())", "got Tensor"]),
-    ("d_step", lambda G, D, real, opt_d: discriminator_loss(D(real), D(G(torch.randn(64, 2)).detach())).item(), ["D's weights did not change"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, detach=False), ["gradients reached G", "fixed data"]),
+    ("d_step", d_step_penalty_without_its_graph, ["the penalty added nothing to D's gradient", "carry a graph back to D's weights"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, graph=False),
+     ["raised RuntimeError", "the slope must keep its graph"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, -gamma), ["steeper at the real data", "sign"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, 2 * gamma), ["twice what it should", "gamma / 2, not gamma"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, penalty_of=lambda g: g.pow(2).mean()),
+     ["half what it should", "summed over its two coordinates"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, penalty_of=penalty_summed),
+     ["the penalty is 64 times too large", "sum over the batch"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, penalty_of=lambda g: g.norm(dim=1).mean()),
+     ["the length of D's slope", "its square"]),
+    ("d_step", d_step_penalty_at_the_fakes, ["measured at the fakes"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, loss_of=lambda r, f: -discriminator_loss(r, f)),
+     ["climbed its own loss", "sign"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, loss_of=one_mean_over_both),
+     ["half of D's loss", "one mean over all 2B logits"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, 4.0), ["the same way with gamma=4 and gamma=12", "use the gamma"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, track=False),
+     ["raised RuntimeError", "an input it tracks"]),
+    ("d_step", d_step_never_zeroing, ["zero_grad() on opt_d before you call backward()"]),
+    ("d_step", d_step_returning_the_loss_alone, ["without the penalty"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: torch.tensor(d_step(G, D, real, opt_d, gamma)), ["as a Python float (use .item())", "got Tensor"]),
+    ("d_step", lambda G, D, real, opt_d, gamma: discriminator_loss(D(real), D(G(torch.randn(64, 2)).detach())).item(), ["D's weights did not change"]),
+    ("g_step", g_step_like_the_library, ["computed a gradient for D's weights", "work nothing uses"]),
+    ("g_step", g_step_leaving_d_frozen, ["D's weights no longer take gradients", "D's own next step could not learn"]),
+    ("g_step", g_step_under_no_grad, ["raised RuntimeError", "must still let the gradient flow through D into G"]),
+    ("g_step", g_step_with_detached_fakes, ["no gradient reached G's weights", "was cut"]),
+    ("g_step", g_step_freezing_g, ["G's weights no longer take gradients"]),
     ("g_step", g_step_also_stepping_d, ["D's weights changed during the generator's step"]),
-    ("g_step", g_step_with_detached_fakes, ["G's weights did not change", "do not detach the fakes"]),
+    ("g_step", g_step_never_stepping, ["G's gradient was computed, but opt_g never stepped"]),
     ("g_step", g_step_flipped, ["the loss's sign"]),
     ("train_loop", train_loop_never_stepping_g, ["G's weights never changed in 600 steps", "call g_step"]),
     ("train_loop", train_loop_never_stepping_d, ["D's weights never changed in 600 steps", "call d_step"]),
-    ("train_loop", lambda G, D, s, n, og, od: train_loop(G, D, s, n, og, od)[:-1], ["a list of 600, got list of 599"]),
+    ("train_loop", lambda G, D, s, n, og, od, gamma: train_loop(G, D, s, n, og, od, gamma)[:-1], ["a list of 600, got list of 599"]),
+    ("train_loop", lambda G, D, s, n, og, od, gamma: [(d_step_never_zeroing(G, D, s(64), od, gamma), g_step(G, D, 64, og)) for _ in range(n)],
+     ["the first D step of your loop followed gradients left over", "does d_step clear opt_d's gradients"]),
+    ("train_loop", lambda G, D, s, n, og, od, gamma: [(d_step(G, D, s(64), od, gamma), g_step_never_zeroing(G, D, 64, og)) for _ in range(n)],
+     ["the first G step of your loop followed gradients left over", "does g_step clear opt_g's gradients"]),
 ]
 
 
 def test_the_checks_are_registered():
     assert_registered(step_checks, {
-        "d_step": "Exercise 5.1 (a discriminator step)",
-        "g_step": "Exercise 5.2 (a generator step)",
+        "d_step": "Exercise 5.1 (a discriminator step with the R1 penalty)",
+        "g_step": "Exercise 5.2 (a generator step that spares D's weights)",
         "train_loop": "Exercise 5.3 (the training loop)",
     })
 

@@ -23,8 +23,8 @@ from genai_course.grading import build_program, find_root, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "04_loss_functions"
-D_LINE = "    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()\n"
-G_LINE = "    return F.softplus(-fake_logits).mean()\n"
+D_LINE = "    return real_term.mean() + F.softplus(fake_logits).mean()\n"
+G_LINE = "    return (a.clamp(min=0) + torch.log1p(torch.exp(-a.abs()))).mean()\n"
 GP_LINE = "    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, 2)\n"
 
 
@@ -56,20 +56,20 @@ def test_the_program_takes_only_the_learners_function_bodies(tmp_path):
         (0, "discriminator_loss", "discriminator_loss"), (1, "nonsaturating_g_loss", "nonsaturating_g_loss"),
         (2, "gradient_penalty", "gradient_penalty")]
     assert program.regions == {"discriminator_loss": "learner", "nonsaturating_g_loss": "learner", "gradient_penalty": "learner"}
-    assert "F.softplus(-fake_logits).mean()" in code and "create_graph=True" in code  # the learner's bodies
+    assert "torch.log1p(torch.exp(-a.abs()))" in code and "create_graph=True" in code  # the learner's bodies
     for theirs in ("✅", "def helper", "@print", "print('default')", "lambda *a: 0", "checks.gradient_penalty = print", "%matplotlib"):
         assert theirs not in code, theirs  # nothing else the learner wrote
     assert "NotImplementedError" not in code
 
 
 def test_a_cell_that_does_not_parse_is_named_in_the_verdict(tmp_path, capsys):
-    text = edit(solution(), G_LINE, "    return F.softplus(-fake_logits).mean(\n")
+    text = edit(solution(), G_LINE, "    return (a.clamp(min=0) + torch.log1p(torch.exp(-a.abs()))).mean(\n")
     path = write(tmp_path / "broken.ipynb", text)
     assert build_program(path, find_root()).regions["nonsaturating_g_loss"] == "your code cell 4 that defines it has a syntax error"
     assert main(["grade", "--json", str(path)]) == 1
     exercises = json.loads(capsys.readouterr().out)["submissions"][0]["exercises"]
     assert [e["status"] for e in exercises] == ["passed", "failed", "passed"]
-    assert exercises[1]["message"] == ("Exercise 4.2 (the non-saturating generator loss): your code cell 4 that defines it has a syntax error, "
+    assert exercises[1]["message"] == ("Exercise 4.2 (a stable non-saturating loss from exp and log): your code cell 4 that defines it has a syntax error, "
                                        "so the grader could not read your nonsaturating_g_loss")
 
 
@@ -98,7 +98,7 @@ def test_the_learners_process_writes_observations_and_waits_for_the_grader(tmp_p
 
 @pytest.mark.notebooks
 def test_every_verdict_from_the_judges_and_a_dead_process_costs_one_check(tmp_path, capsys):
-    mixed = write(tmp_path / "mixed.ipynb", edit(edit(solution(), G_LINE, "    return -F.softplus(-fake_logits).mean()\n"),
+    mixed = write(tmp_path / "mixed.ipynb", edit(edit(solution(), G_LINE, "    return -(a.clamp(min=0) + torch.log1p(torch.exp(-a.abs()))).mean()\n"),
                                                  GP_LINE, "    1 / 0\n"))
     crash = write(tmp_path / "crash.ipynb", edit(solution(), G_LINE, "    import os\n    os._exit(1)\n"))
     (tmp_path / "notes.txt").write_text("my answers\n", encoding="utf-8")
@@ -109,10 +109,11 @@ def test_every_verdict_from_the_judges_and_a_dead_process_costs_one_check(tmp_pa
     assert captured.err == ""
     mixed_r, notes, crashed, broken = json.loads(captured.out)["submissions"]
     assert [(e["name"], e["status"], e["message"]) for e in mixed_r["exercises"]] == [
-        ("discriminator_loss", "passed", "Exercise 4.1 (the discriminator's loss): passed (matches binary cross-entropy on logits)"),
-        ("nonsaturating_g_loss", "failed", "Exercise 4.2 (the non-saturating generator loss): the sign is flipped: G minimises -log D(G(z)), "
-                                           "which is large when D rejects the fakes"),
-        ("gradient_penalty", "failed", "Exercise 4.3 (the gradient penalty): gradient_penalty raised ZeroDivisionError: division by zero"),
+        ("discriminator_loss", "passed", "Exercise 4.1 (the discriminator's loss with a soft real label): passed "
+                                         "(matches binary cross-entropy with a soft real label, exact for confident logits)"),
+        ("nonsaturating_g_loss", "failed", "Exercise 4.2 (a stable non-saturating loss from exp and log): the sign is flipped: "
+                                           "the loss should be large and positive when D rejects the fakes"),
+        ("gradient_penalty", "failed", "Exercise 4.3 (a one-sided gradient penalty): gradient_penalty raised ZeroDivisionError: division by zero"),
     ]
     assert {**notes, "seconds": None} == {"path": paths[1], "status": "unusable", "exercises": [], "seconds": None,
                                           "reason": "not a notebook: expected a .ipynb or a py:percent .py file (got .txt)"}
@@ -129,18 +130,20 @@ def test_cli_grade_exit_codes_for_a_solution_and_its_exercise(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(str(ROOT / "solutions" / f"{LESSON}.ipynb") + "  (")
     assert lines[1:] == [
-        "  ✅ discriminator_loss    Exercise 4.1 (the discriminator's loss): passed (matches binary cross-entropy on logits)",
-        "  ✅ nonsaturating_g_loss  Exercise 4.2 (the non-saturating generator loss): passed (matches -log D(G(z)), stable for confident D)",
-        "  ✅ gradient_penalty      Exercise 4.3 (the gradient penalty): passed (matches the reference and trains D)",
+        "  ✅ discriminator_loss    Exercise 4.1 (the discriminator's loss with a soft real label): passed "
+        "(matches binary cross-entropy with a soft real label, exact for confident logits)",
+        "  ✅ nonsaturating_g_loss  Exercise 4.2 (a stable non-saturating loss from exp and log): passed "
+        "(matches -log D(G(z)), exact at logits of -200 and +200, gradient included)",
+        "  ✅ gradient_penalty      Exercise 4.3 (a one-sided gradient penalty): passed (matches the reference and trains D)",
         "1 submission: 1 all passed, 0 with failures, 0 not finished, 0 unusable",
     ]
     assert main(["grade", str(ROOT / "exercises" / f"{LESSON}.ipynb")]) == 1
     lines = capsys.readouterr().out.splitlines()
     waiting = "not attempted yet (replace the `raise NotImplementedError` with your code)"
     assert lines[1:] == [
-        f"  ⏳ discriminator_loss    Exercise 4.1 (the discriminator's loss): {waiting}",
-        f"  ⏳ nonsaturating_g_loss  Exercise 4.2 (the non-saturating generator loss): {waiting}",
-        f"  ⏳ gradient_penalty      Exercise 4.3 (the gradient penalty): {waiting}",
+        f"  ⏳ discriminator_loss    Exercise 4.1 (the discriminator's loss with a soft real label): {waiting}",
+        f"  ⏳ nonsaturating_g_loss  Exercise 4.2 (a stable non-saturating loss from exp and log): {waiting}",
+        f"  ⏳ gradient_penalty      Exercise 4.3 (a one-sided gradient penalty): {waiting}",
         "1 submission: 0 all passed, 0 with failures, 1 not finished, 0 unusable",
     ]
 

@@ -192,12 +192,13 @@ def test_pretrain_keeps_current_runs_and_writes_a_manifest(tiny_recipe, tmp_path
 
 
 def test_select_names_lessons_models_and_runs():
-    assert [r.file for r in pretrained.select(["05"])] == ["vanilla-seed0-3000steps.pt", "gan-grid25-seed0-12000steps.pt"]
+    assert [r.file for r in pretrained.select(["05"])] == [
+        "vanilla-seed0-3000steps.pt", "gan-grid25-seed0-12000steps.pt", "no-decay-seed0-12000steps.pt", "packed-seed0-3000steps.pt"]
     assert pretrained.select(["05_training_loop"]) == pretrained.select(["05"])
     assert [r.file for r in pretrained.select(["dcgan-digits"])] == [
         "dcgan-digits-seed0-2750steps.pt", "dcgan-digits-seed0-1200steps.pt", "dcgan-digits-seed0-1000steps.pt", "dcgan-digits-seed0-500steps.pt"]
     assert [r.file for r in pretrained.select(["dcgan-digits-seed0-1200steps", "06", "dcgan-digits-seed0-1200steps.pt"])] == [
-        "dcgan-digits-seed0-1200steps.pt", "dcgan-digits-seed0-2750steps.pt"]
+        "dcgan-digits-seed0-1200steps.pt", "dcgan-digits-seed0-2750steps.pt", "dcgan-gaussian-z-seed0-2750steps.pt"]
     [ring] = pretrained.select(["gan-ring8"])  # no lesson trains it: the run `genai-course train gan-ring8` makes
     assert (ring.lesson, ring.file) == ("cli", "gan-ring8-seed0-12000steps.pt")
     with pytest.raises(ValueError, match=re.escape("no lesson run is called '04': give a lesson (05, 06, 07, 08, 09, 10, 11, 13), a model (vanilla, ")):

@@ -1,12 +1,13 @@
-"""Exercise checks for lesson 05: one discriminator step, one generator step, the training loop.
+"""Exercise checks for lesson 05: 5.1 ``d_step`` (a discriminator step with the R1 penalty), 5.2 ``g_step`` (a
+generator step that spares D's weights), 5.3 ``train_loop``; lessons call ``checks.d_step(fn)``. Each is a probe
+(runs the learner's code, records what it saw) and a judge (``@name.judge``), see ``_protocol``.
 
-5.1 ``d_step``, 5.2 ``g_step``, 5.3 ``train_loop``. Lessons call them through
-``genai_course.checks``: ``checks.d_step(fn)``. Each is a probe (``def name(fn, seen)``: runs the
-learner's code, records what it saw) and a judge (``@name.judge``), see ``_protocol``. The probes
-leave large stale gradients of known signs in ``.grad`` before a step (a step that forgets
-``zero_grad()`` follows them), watch G's parameters with gradient hooks (a missing ``.detach()``
-shows even when the learner clears G's gradients afterwards), and record the parameters after
-the steps, so the judges measure the losses themselves.
+5.1's probe steps D by plain SGD, so D's change of weights is the gradient the step followed (times the
+learning rate), and its G draws one fake point whatever z is, so that gradient does not depend on the noise:
+the judge reads it as a mix of the gradients of D's loss and of the penalty, and says which part is off. The
+probes also leave large stale gradients of known signs in ``.grad`` (a step that forgets ``zero_grad()``
+follows them) and watch parameters with gradient hooks (a gradient computed for G in D's step, or for D in
+G's step, shows even when the learner clears it afterwards).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from .. import data, losses
-from ._protocol import CheckFailed, Observed, _call, _exercise, _number
+from ._protocol import CheckFailed, Observed, _call, _exercise, _number, _with_advice
 from .observations import observe
 
 __all__ = ["d_step", "g_step", "train_loop"]
@@ -80,15 +81,17 @@ def _watch_gradients(m: nn.Module) -> list[bool]:
     return reached
 
 
-def _expected_loss(G: nn.Module, D: nn.Module, real: torch.Tensor | None) -> tuple[float, float]:
-    """(D's loss on ``real`` and fresh fakes, G's non-saturating loss on fresh fakes), at these weights:
-    the fakes' part averaged over 8,192 draws of z (a batch of 64 lands within about 0.001 of it)."""
+def _expected_loss(G: nn.Module, D: nn.Module, real: torch.Tensor | None, gamma: float = 0.0) -> tuple[float, float]:
+    """(D's loss on ``real`` and fresh fakes, plus gamma / 2 times the R1 penalty at ``real``; G's non-saturating
+    loss on fresh fakes), at these weights: the fakes' part averaged over 8,192 draws of z (a batch of 64 lands
+    within about 0.001 of it)."""
+    if real is None:  # the real part over the ring itself
+        real = data.ring8().sample(8192, generator=torch.Generator().manual_seed(22))
+    penalty = losses.r1_penalty(D, real).item() if gamma else 0.0
     with torch.no_grad():
         z = torch.randn(8192, G.config.latent_dim, generator=torch.Generator().manual_seed(21))
         fake = D(G(z))
-        if real is None:  # the real part over the ring itself
-            real = data.ring8().sample(8192, generator=torch.Generator().manual_seed(22))
-        return losses.minimax_d(D(real), fake).item(), losses.nonsaturating_g(fake).item()
+        return losses.minimax_d(D(real), fake).item() + gamma / 2 * penalty, losses.nonsaturating_g(fake).item()
 
 
 def _judge_returned_loss(rec: Any, expected: float, batch: int, step: str, loss: str) -> None:
@@ -105,57 +108,161 @@ def _judge_returned_loss(rec: Any, expected: float, batch: int, step: str, loss:
     raise CheckFailed(f"{step} returned {got:.4g}, but {loss} on this batch is about {expected:.3f}: return the loss you took the step on (loss.item())")
 
 
+_GAMMA = 4.0  # the probe's R1 weight: (gamma / 2) * the penalty's gradient is about as large as the loss's
+_SGD_LR = 0.1  # plain SGD: D's change of weights is -lr times the gradient the step followed
+_FAKE = (0.6, -0.4)  # the probe's G draws this point whatever z is
+
+
 def _d_step_case() -> tuple[nn.Module, nn.Module, torch.Tensor, torch.Tensor]:
+    """(G that always draws _FAKE, D, a real batch (64, 2) from the ring, the fakes (64, 2))."""
     G, D = _tiny_gan()
+    with torch.no_grad():  # G's last layer ignores its input: the same fake, and so the same gradient, for any z
+        G.net[-1].weight.zero_()
+        G.net[-1].bias.copy_(torch.tensor(_FAKE))
     real = data.ring8().sample(64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        fake = G(torch.randn(64, 2, generator=torch.Generator().manual_seed(1)))
-    return G, D, real, fake
+    return G, D, real, torch.tensor([_FAKE]).expand(64, 2)
 
 
-@_exercise("5.1", "a discriminator step")
+def _flat_grad(D: nn.Module, loss: torch.Tensor) -> torch.Tensor:
+    """The gradient of ``loss`` with respect to D's parameters, as one float64 vector."""
+    params = list(D.parameters())
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, params)]).double()
+
+
+def _slope(D: nn.Module, x: torch.Tensor, square: bool = True) -> torch.Tensor:
+    """The mean over the batch of ||grad_x D(x)||^2 (the R1 penalty at x), or of ||grad_x D(x)||."""
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    squared = grad.pow(2).sum(dim=1)  # (B,)
+    return (squared if square else squared.sqrt()).mean()
+
+
+def _step_taken(D: nn.Module, after: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The gradient an SGD step from D's weights to ``after`` followed, as one float64 vector."""
+    return torch.cat([(p.detach().double() - after[name].double()).flatten() / _SGD_LR for name, p in D.named_parameters()])
+
+
+def _fit(g: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> tuple[float, float, float]:
+    """(x, y, residual): g ~ x a + y b by least squares, and the misfit relative to |g|."""
+    basis = torch.stack([a, b], dim=1)  # (N, 2)
+    coef = torch.linalg.lstsq(basis, g.unsqueeze(1)).solution.squeeze(1)
+    residual = (g - basis @ coef).norm() / g.norm().clamp_min(1e-12)
+    return coef[0].item(), coef[1].item(), residual.item()
+
+
+def _near(x: float, target: float) -> bool:
+    return abs(x - target) <= 0.03 * max(abs(target), 0.1)
+
+
+@_exercise("5.1", "a discriminator step with the R1 penalty")
 def d_step(fn: Callable[..., Any], seen: dict) -> None:
-    """fn(G, D, real (B, 2), opt_d) -> float: one update of D with the fakes detached."""
+    """fn(G, D, real (B, 2), opt_d, gamma) -> float: one update of D on its loss plus (gamma / 2) times the R1 penalty."""
     G, D, real, _ = _d_step_case()
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-2)
+    start = _state(D)
+    opt_d = torch.optim.SGD(D.parameters(), lr=_SGD_LR)
     _leave_stale_gradients(D)
     reached_g = _watch_gradients(G)
     torch.manual_seed(0)
-    seen["out"] = observe(_call("d_step(G, D, real, opt_d)", fn, G, D, real, opt_d))
+    seen["out"] = observe(_call(f"d_step(G, D, real, opt_d, gamma={_GAMMA:g})", fn, G, D, real, opt_d, _GAMMA))
     seen["D1"], seen["G1"] = _state(D), _state(G)
     seen["g_grad"] = bool(reached_g) or any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in G.parameters())
-    for _ in range(30):
-        _call("d_step(G, D, real, opt_d)", fn, G, D, real, opt_d)
-    seen["D31"] = _state(D)
+    D.load_state_dict(start)  # the same step again from the same weights, with three times the weight
+    opt_d.zero_grad(set_to_none=True)
+    _call(f"d_step(G, D, real, opt_d, gamma={3 * _GAMMA:g})", fn, G, D, real, opt_d, 3 * _GAMMA)
+    seen["D1_3gamma"] = _state(D)
+
+
+_CLIMBED = "D's step climbed its own loss instead of descending it: is the loss's sign right?"
+_PENALTY_OFF = {  # the penalty's part of the step, as a multiple of gamma / 2 times R1's gradient -> what is wrong
+    0.0: "the penalty added nothing to D's gradient: D moved exactly as it would without the penalty. "
+         "Does the penalty's value still carry a graph back to D's weights when you call backward()?",
+    -1.0: "the penalty made D steeper at the real data, not flatter: check the penalty's sign",
+    2.0: "the penalty weighs twice what it should: its weight is gamma / 2, not gamma",
+    0.5: "the penalty weighs half what it should: is each example's squared slope summed over its two coordinates "
+         "(not averaged), and the penalty weighted gamma / 2?",
+}
+
+
+def _diagnose_d_step(taken: torch.Tensor, loss: torch.Tensor, penalty: torch.Tensor, D: nn.Module, real: torch.Tensor,
+                     fake: torch.Tensor, gamma: float) -> str | None:
+    """Why the gradient an SGD step followed (``taken``) is not loss + (gamma / 2) penalty, or None if it is."""
+    half, batch = gamma / 2, real.shape[0]
+    a, b, misfit = _fit(taken, loss, penalty)
+    if misfit < 1e-3:
+        if not _near(a, 1.0):
+            if _near(a, -1.0):
+                return _CLIMBED
+            if _near(a, 0.5):
+                return ("the loss part of your step is half of D's loss: is it one mean over all 2B logits together? "
+                        "D's loss adds the mean over the real batch and the mean over the fakes")
+            if _near(a, batch):
+                return f"the loss part of your step is {batch} times D's loss: that is a sum over the batch; take the mean"
+            return f"the loss part of your step is {a:.3g} times the gradient of D's loss (it should be 1)"
+        if _near(b, half):
+            return None
+        ratio = b / half
+        for target, problem in {**_PENALTY_OFF, float(batch): f"the penalty is {batch} times too large: that is a sum over the batch; "
+                                                              "take the mean"}.items():
+            if _near(ratio, target):
+                return problem
+        return f"the penalty enters your step with {ratio:.3g} times the weight gamma / 2"
+    for other, problem in ((_slope(D, fake), "the penalty was measured at the fakes: R1 measures D's slope at the real data"),
+                           (_slope(D, real, square=False), "the penalty uses the length of D's slope: R1 penalises its square")):
+        a, b, misfit = _fit(taken, loss, _flat_grad(D, other))
+        if misfit < 1e-3 and abs(b) > 0.1 * half:
+            return problem
+    if float(taken @ loss) < 0:
+        return _CLIMBED
+    off = (taken - loss - half * penalty).norm() / (loss + half * penalty).norm()
+    return (f"D's step does not follow the gradient of D's loss plus gamma / 2 times the mean squared slope at the real data "
+            f"(it is {off.item():.0%} off)")
 
 
 @d_step.judge
 def _judge_d_step(seen: Observed) -> str:
     G, D, real, fake = _d_step_case()
-    expected, _ = _expected_loss(G, D, real)
-    rec = seen["out"]
+    try:
+        rec = seen["out"]
+    except CheckFailed as e:
+        raise _with_advice(e, [
+            (("does not require grad",), "autograd can only take D's slope with respect to an input it tracks"),
+            (("through the graph a second time",), "taking D's slope freed the graph of D's logits on the real batch, which D's loss "
+                                                   "and the penalty still need: the slope must keep its graph"),
+        ]) from None
     if rec["type"] not in ("float", "float64"):
         raise CheckFailed(f"d_step should return the loss as a Python float (use .item()), got {rec['type']}")
     if not _changed(D, seen["D1"]):
-        raise CheckFailed("D's weights did not change: clear opt_d's gradients (zero_grad), call backward() on the loss, then step opt_d")
+        raise CheckFailed("D's weights did not change: your step should compute the loss's gradient and step opt_d")
     if _changed(G, seen["G1"]):
         raise CheckFailed("G's weights changed during the discriminator's step: only opt_d should step")
     if seen["g_grad"]:
-        raise CheckFailed("gradients reached G: detach the fakes (G(z).detach()) so D's loss does not flow into G")
+        raise CheckFailed("gradients reached G during D's step: D's loss flowed back through the fakes into G's weights. "
+                          "D's step should treat the fakes as fixed data (detach them)")
     if _used_stale_gradients(D, seen["D1"]):
         raise CheckFailed("the step followed gradients left over from before your step: clear them with zero_grad() on opt_d before you call backward() "
                           "(backward adds to .grad, it does not replace it)")
-
-    def bce(state: dict[str, torch.Tensor]) -> float:  # D's loss measured here, not as the learner reports it
-        D.load_state_dict(state, strict=True)
-        with torch.no_grad():
-            return losses.minimax_d(D(real), D(fake)).item()
-
-    bce_before, bce_after = bce(_state(D)), bce(seen["D31"])
-    if not bce_after < bce_before:
-        raise CheckFailed(f"31 steps raised D's binary cross-entropy ({bce_before:.3f} -> {bce_after:.3f}): D should minimise its loss, not maximise it; is the sign right?")
-    _judge_returned_loss(rec, expected, real.shape[0], "d_step", "D's binary cross-entropy")
-    return f"D learns (cross-entropy {bce_before:.2f} -> {bce_after:.2f}), G untouched"
+    loss_value = losses.minimax_d(D(real), D(fake))
+    penalty_value = _slope(D, real)
+    loss, penalty = _flat_grad(D, loss_value), _flat_grad(D, penalty_value)
+    problem = _diagnose_d_step(_step_taken(D, seen["D1"]), loss, penalty, D, real, fake, _GAMMA)
+    if problem is not None:
+        raise CheckFailed(f"with gamma={_GAMMA:g}, {problem}")
+    three = _diagnose_d_step(_step_taken(D, seen["D1_3gamma"]), loss, penalty, D, real, fake, 3 * _GAMMA)
+    if three is not None:
+        if all(torch.equal(seen["D1"][k], seen["D1_3gamma"][k]) for k in seen["D1"]):
+            raise CheckFailed(f"your step moved D the same way with gamma={_GAMMA:g} and gamma={3 * _GAMMA:g}: use the gamma you are given")
+        raise CheckFailed(f"with gamma={3 * _GAMMA:g}, {three}")
+    expected_total = loss_value.item() + _GAMMA / 2 * penalty_value.item()
+    got = float(rec["value"])
+    if not math.isfinite(got):
+        raise CheckFailed(f"d_step returned {got}: return the loss your step took its gradient of (loss.item())")
+    if abs(got - expected_total) > 1e-3:  # G always draws the same fake here, so the loss has one exact value
+        if abs(got - loss_value.item()) <= 1e-3:
+            raise CheckFailed(f"d_step returned {got:.4f}, D's loss without the penalty: return the total your step took its gradient of")
+        raise CheckFailed(f"d_step returned {got:.4g}, but D's loss plus the penalty on this batch is {expected_total:.4f}: "
+                          "return the loss your step took its gradient of (loss.item())")
+    return f"D's step follows its loss and gamma / 2 times R1 (penalty {penalty_value.item():.4f}), G untouched"
 
 
 def _fool(G: nn.Module, D: nn.Module, state: dict[str, torch.Tensor]) -> float:
@@ -165,31 +272,52 @@ def _fool(G: nn.Module, D: nn.Module, state: dict[str, torch.Tensor]) -> float:
         return D(G(torch.randn(512, 2, generator=torch.Generator().manual_seed(1)))).mean().item()
 
 
-@_exercise("5.2", "a generator step")
+@_exercise("5.2", "a generator step that spares D's weights")
 def g_step(fn: Callable[..., Any], seen: dict) -> None:
-    """fn(G, D, batch_size, opt_g) -> float: one update of G to fool D."""
+    """fn(G, D, batch_size, opt_g) -> float: one update of G to fool D, computing no gradient for D's weights."""
     G, D = _tiny_gan()
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-2)
     _leave_stale_gradients(G)
+    reached_g, reached_d = _watch_gradients(G), _watch_gradients(D)
     torch.manual_seed(0)
     seen["out"] = observe(_call("g_step(G, D, 64, opt_g)", fn, G, D, 64, opt_g))
     seen["G1"], seen["D1"] = _state(G), _state(D)
+    seen["g_grad"], seen["d_grad"] = bool(reached_g), bool(reached_d)
+    seen["d_frozen"] = [name for name, p in D.named_parameters() if not p.requires_grad]
+    seen["g_frozen"] = [name for name, p in G.named_parameters() if not p.requires_grad]
     for _ in range(30):
         _call("g_step(G, D, 64, opt_g)", fn, G, D, 64, opt_g)
     seen["G31"] = _state(G)
+
+
+_NO_GRAPH = (("does not require grad",), "no graph connects G's loss to G's weights: whatever keeps D's weights out of the "
+                                          "backward pass must still let the gradient flow through D into G")
 
 
 @g_step.judge
 def _judge_g_step(seen: Observed) -> str:
     G, D = _tiny_gan()
     _, expected = _expected_loss(G, D, None)
-    rec = seen["out"]
+    try:
+        rec = seen["out"]
+    except CheckFailed as e:
+        raise _with_advice(e, [_NO_GRAPH]) from None
     if rec["type"] not in ("float", "float64"):
         raise CheckFailed(f"g_step should return the loss as a Python float (use .item()), got {rec['type']}")
-    if not _changed(G, seen["G1"]):
-        raise CheckFailed("G's weights did not change: clear opt_g's gradients (zero_grad), call backward() on the loss, then step opt_g, and do not detach the fakes here")
     if _changed(D, seen["D1"]):
         raise CheckFailed("D's weights changed during the generator's step: only opt_g should step")
+    if seen["d_frozen"]:
+        raise CheckFailed(f"after your step D's weights no longer take gradients ({len(seen['d_frozen'])} of D's parameters, "
+                          f"{seen['d_frozen'][0]} among them, are left frozen), so D's own next step could not learn: leave D as you found it")
+    if seen["g_frozen"]:
+        raise CheckFailed("after your step G's weights no longer take gradients: it is D's weights that G's step should leave out")
+    if not seen["g_grad"]:
+        raise CheckFailed("no gradient reached G's weights: the path from G's loss back through D into G was cut")
+    if seen["d_grad"]:
+        raise CheckFailed("your step computed a gradient for D's weights: work nothing uses (only opt_g steps, and D's next step "
+                          "clears it). Keep D's weights out of the backward pass while the gradient still flows through D into G")
+    if not _changed(G, seen["G1"]):
+        raise CheckFailed("G's weights did not change: G's gradient was computed, but opt_g never stepped")
     if _used_stale_gradients(G, seen["G1"]):
         raise CheckFailed("the step followed gradients left over from before your step: clear them with zero_grad() on opt_g before you call backward() "
                           "(backward adds to .grad, it does not replace it)")
@@ -197,10 +325,11 @@ def _judge_g_step(seen: Observed) -> str:
     if not after > before:
         raise CheckFailed(f"after 30 steps D's logit on the fakes fell ({before:.2f} -> {after:.2f}): G should make D more sure they are real; is the loss's sign right?")
     _judge_returned_loss(rec, expected, 64, "g_step", "G's loss -log D(G(z))")
-    return f"G fools a fixed D more ({before:.2f} -> {after:.2f})"
+    return f"G fools a fixed D more ({before:.2f} -> {after:.2f}), no work spent on D's weights"
 
 
 _TRAIN_STEPS = 600
+_LOOP_GAMMA = 0.1  # R1's weight in the loop the check runs
 
 
 def _near_ring(G: nn.Module, state: dict[str, torch.Tensor]) -> float:
@@ -213,14 +342,22 @@ def _near_ring(G: nn.Module, state: dict[str, torch.Tensor]) -> float:
 
 @_exercise("5.3", "the training loop")
 def train_loop(fn: Callable[..., Any], seen: dict) -> None:
-    """fn(G, D, sample_real, steps, opt_g, opt_d) -> list of (d_loss, g_loss): alternate the two steps."""
-    ring = data.ring8()
-    G, D = _tiny_gan(seed=1)
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.99))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.99))
-    gen = torch.Generator().manual_seed(0)
+    """fn(G, D, sample_real, steps, opt_g, opt_d, gamma) -> list of (d_loss, g_loss): alternate the two steps."""
+    ring, gen = data.ring8(), torch.Generator().manual_seed(0)
+    sample_real = lambda n: ring.sample(n, generator=gen)  # noqa: E731
+    adam = lambda net: torch.optim.Adam(net.parameters(), lr=2e-3, betas=(0.5, 0.99))  # noqa: E731
+    (G, D), (first_G, first_D) = _tiny_gan(seed=1), _tiny_gan(seed=1)
+    opt_g, opt_d, first_opt_g, first_opt_d = adam(G), adam(D), adam(first_G), adam(first_D)
+    # one step first, from gradients left over in .grad: a loop whose steps do not clear them follows them
+    _leave_stale_gradients(first_G)
+    _leave_stale_gradients(first_D)
     torch.manual_seed(0)
-    hist = _call(f"train(G, D, sample_real, {_TRAIN_STEPS}, opt_g, opt_d)", fn, G, D, lambda n: ring.sample(n, generator=gen), _TRAIN_STEPS, opt_g, opt_d)
+    _call(f"train(G, D, sample_real, 1, opt_g, opt_d, gamma={_LOOP_GAMMA:g})", fn, first_G, first_D, sample_real, 1, first_opt_g, first_opt_d, _LOOP_GAMMA)
+    seen["G_first"], seen["D_first"] = _state(first_G), _state(first_D)
+    gen.manual_seed(0)
+    torch.manual_seed(0)
+    hist = _call(f"train(G, D, sample_real, {_TRAIN_STEPS}, opt_g, opt_d, gamma={_LOOP_GAMMA:g})", fn, G, D,
+                 sample_real, _TRAIN_STEPS, opt_g, opt_d, _LOOP_GAMMA)
     seen["history"] = observe(hist)
     seen["G"], seen["D"] = _state(G), _state(D)
 
@@ -239,12 +376,16 @@ def _judge_train_loop(seen: Observed) -> str:
     for net, init, step in (("G", G, "g_step"), ("D", D, "d_step")):
         if not _changed(init, seen[net]):
             raise CheckFailed(f"{net}'s weights never changed in {_TRAIN_STEPS} steps: call {step} (which steps opt_{net.lower()}) in every step")
+    for net, init, step in (("D", D, "d_step"), ("G", G, "g_step")):
+        if _changed(init, seen[f"{net}_first"]) and _used_stale_gradients(init, seen[f"{net}_first"]):
+            raise CheckFailed(f"the first {net} step of your loop followed gradients left over in .grad from before the loop: "
+                              f"does {step} clear opt_{net.lower()}'s gradients (zero_grad()) before it calls backward()?")
     values = torch.tensor([[_number("each loss in the history", v) for v in h["items"]] for h in pairs])  # (steps, 2)
     if not torch.isfinite(values).all():
         raise CheckFailed("the history holds NaN or infinite losses: record the numbers d_step and g_step return")
     if (values == values[0]).all(0).any():
         raise CheckFailed("the losses in the history never change from step to step: record what d_step and g_step return at each step")
-    d_expected, g_expected = _expected_loss(G, D, None)
+    d_expected, g_expected = _expected_loss(G, D, None, _LOOP_GAMMA)
     d_first, g_first = values[0].tolist()
     if abs(d_first - d_expected) > 0.05 or abs(g_first - g_expected) > 0.05:
         if abs(d_first - g_expected) <= 0.05 and abs(g_first - d_expected) <= 0.05:
