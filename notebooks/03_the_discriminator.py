@@ -108,8 +108,9 @@ a = torch.linspace(-3, 3, 601, requires_grad=True)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 for act, name in ((nn.ReLU(), "ReLU"), (nn.LeakyReLU(0.2), "LeakyReLU(0.2)")):
     out = act(a)
-    (slope,) = torch.autograd.grad(out.sum(), a)  # d act / d a, elementwise
-    axes[0].plot(a.detach(), out.detach(), label=name)
+    # torch.autograd: PyTorch's automatic differentiation (lesson 04), here d act / d a, elementwise
+    (slope,) = torch.autograd.grad(out.sum(), a)
+    axes[0].plot(a.detach(), out.detach(), label=name)  # .detach(): the numbers, without autograd's record
     axes[1].plot(a.detach(), slope, label=name)
 axes[0].set(title="activation", xlabel="input $a$")
 axes[1].set(title="its slope: the share of gradient passed back", xlabel="input $a$", ylim=(-0.1, 1.1))
