@@ -1,19 +1,20 @@
 # %% [markdown]
 # # Exercises 06: A convolutional GAN on real handwriting
 #
-# Three exercises from lesson 06 (`notebooks/06_dcgan_digits.ipynb`): the size formula of a
-# transposed convolution, a convolutional generator and a convolutional discriminator for
-# the 8x8 digits. Replace each `raise NotImplementedError` with your code, then run the
-# check cell below it: it prints ✅ when your code is right, or says what is wrong.
-#
-# At the end, your two networks train against each other for a few hundred steps (about
-# 10 seconds), so you can see your generator start to draw.
+# Three variations on what lesson 06 (`notebooks/06_dcgan_digits.ipynb`) built: the
+# transposed convolution's size with two more of its settings, a generator that grows its
+# images without transposed convolutions, and a discriminator made of convolutions only.
+# Replace each `raise NotImplementedError` with your code, then run the check cell below
+# it: it prints ✅ when your code is right, or says what is wrong. At the end, your two
+# networks train against each other, so you can see your generator start to draw.
 #
 # Keep all of each answer inside its function, imports and helpers included: when your
 # instructor grades this notebook, only the code inside the exercises' functions is run, in the
 # course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
+import time
+
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -25,24 +26,34 @@ threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_c
 _ = torch.manual_seed(0)
 
 # %% [markdown]
-# ## Exercise 6.1: the transposed convolution's output size
+# ## Exercise 6.1: the transposed convolution's size, all its settings
 #
-# Write `transposed_conv_size(size, kernel, stride, padding)`: the height (and width) of
-# what `nn.ConvTranspose2d(..., kernel_size=kernel, stride=stride, padding=padding)` makes
-# of a `size` x `size` input, as an `int`.
+# The lesson's size formula covers kernel, stride and padding. `nn.ConvTranspose2d` takes
+# two more settings:
 #
-# Think of the lesson's picture: every input pixel stamps a `kernel` x `kernel` copy of the
-# kernel, the stamps sit `stride` pixels apart, and then `padding` rows (and columns) are
-# cropped from **each** border. Where does the last stamp start, and where does it end?
-# (The check compares your answer with PyTorch on about 200 combinations.)
+# * `dilation`: the kernel's taps sit `dilation` pixels apart instead of side by side, with
+#   holes between them (a dilated kernel sees a wider area with the same weights);
+# * `output_padding`: extra rows (and columns) added on one side of the output, after the
+#   cropping. A transposed convolution is used to undo the size change of an ordinary
+#   convolution, and with a stride above 1 the ordinary one sends two input sizes to the
+#   same output size: with kernel 3, stride 2 and padding 1, a 7x7 and an 8x8 image both
+#   become 4x4. Going back from 4x4, `output_padding` says which of the two to return.
+#
+# Write `transposed_conv_size(size, kernel, stride, padding, dilation, output_padding)`: the
+# height (and width) of what `nn.ConvTranspose2d` makes of a `size` x `size` input, as an
+# `int`.
+#
+# Go back to the lesson's picture of the stamps: how wide is one stamp when its taps are
+# `dilation` apart, and where does the last stamp end? The check compares your answer with
+# PyTorch's and, if they differ, says which setting moves your size the wrong way.
 
 
 # %%
-def transposed_conv_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Output height of a transposed convolution on a size x size input."""
+def transposed_conv_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, output_padding: int = 0) -> int:
+    """Output height of nn.ConvTranspose2d on a size x size input."""
     # BEGIN SOLUTION
-    # the last stamp starts at (size - 1) * stride and is kernel wide; crop padding from both sides
-    return (size - 1) * stride - 2 * padding + kernel
+    stamp = dilation * (kernel - 1) + 1  # k taps, dilation apart
+    return (size - 1) * stride + stamp - 2 * padding + output_padding
     # END SOLUTION
 
 
@@ -50,47 +61,56 @@ def transposed_conv_size(size: int, kernel: int, stride: int, padding: int) -> i
 checks.transposed_conv_size(transposed_conv_size)
 
 # %% [markdown]
-# With your formula: how a 2x2 grid grows through the generator's two layers (kernel 4,
-# stride 2, padding 1), and what a kernel of 3 would do instead.
+# With your function: a kernel of 3 with stride 2 and padding 1 does not quite double a
+# 2x2 grid; one row of output padding makes it double, as a kernel of 4 does.
 
 # %%
 try:
-    for kernel in (4, 3):
+    for kernel, output_padding in [(3, 0), (3, 1), (4, 0)]:
         sizes = [2]
         for _ in range(2):
-            sizes.append(transposed_conv_size(sizes[-1], kernel, 2, 1))
-        print(f"kernel {kernel}, stride 2, padding 1:", " -> ".join(f"{n}x{n}" for n in sizes))
+            sizes.append(transposed_conv_size(sizes[-1], kernel, 2, 1, 1, output_padding))
+        print(f"kernel {kernel}, stride 2, padding 1, output_padding {output_padding}:", " -> ".join(f"{n}x{n}" for n in sizes))
 except NotImplementedError:
     print("(finish exercise 6.1 to see the sizes)")
 
 # %% [markdown]
-# ## Exercise 6.2: a convolutional generator
+# ## Exercise 6.2: a generator without transposed convolutions
+#
+# A common alternative to the transposed convolution grows an image in two steps:
+# `nn.Upsample(scale_factor=2)` repeats every pixel into a 2x2 block (no weights), then an
+# ordinary `nn.Conv2d` mixes the enlarged feature maps. It avoids the checkerboard patterns
+# that unevenly overlapping stamps can leave (Odena, Dumoulin and Olah, 2016,
+# [Distill](https://distill.pub/2016/deconv-checkerboard/)).
 #
 # Write `make_conv_generator(latent_dim)` returning an `nn.Module` that maps noise of shape
-# `(B, latent_dim)` to images of shape `(B, 1, 8, 8)` with pixels in $[0, 1]$, like the
-# lesson's generator:
+# `(B, latent_dim)` to images of shape `(B, 1, 8, 8)` with pixels in $[0, 1]$, using no
+# `nn.ConvTranspose2d`. Its feature maps must go through these shapes (the channel counts
+# `C1` and `C2` are yours to choose; the lesson's generator used 64 and 32):
 #
-# 1. `nn.Linear(latent_dim, 64 * 2 * 2)`, batch norm (`nn.BatchNorm1d`), ReLU;
-# 2. reshape to `(B, 64, 2, 2)`: a 2x2 grid of 64 feature maps (`nn.Unflatten(1, (64, 2, 2))`
-#    does this inside an `nn.Sequential`; or write a class whose `forward` calls `.view`);
-# 3. `nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1)` (2x2 -> 4x4),
-#    `nn.BatchNorm2d(32)`, ReLU;
-# 4. `nn.ConvTranspose2d(32, 1, kernel_size=4, stride=2, padding=1)` (4x4 -> 8x8), then a
-#    sigmoid, so that every pixel lies in $[0, 1]$ like the data.
+# | after | shape |
+# |---|---|
+# | a linear layer, reshaped | `(B, C1, 2, 2)` |
+# | upsampling, then a convolution | `(B, C2, 4, 4)` |
+# | upsampling, then a convolution | `(B, 1, 8, 8)`, in $[0, 1]$ |
 #
-# (The check tries two values of `latent_dim` and two batch sizes, and makes sure the
-# gradient reaches every layer.)
+# Batch norm and ReLU after the hidden layers help it train, as in the lesson. Each
+# convolution must keep the height and width it is given: which padding does that for your
+# kernel size? (The lesson's edge detector kept an 8x8 digit 8x8.) The check follows the
+# sizes of your feature maps and makes sure the gradient reaches every layer.
 
 
 # %%
 def make_conv_generator(latent_dim: int) -> nn.Module:
-    """A generator: noise (B, latent_dim) -> images (B, 1, 8, 8) in [0, 1]."""
+    """A generator: noise (B, latent_dim) -> images (B, 1, 8, 8) in [0, 1], without transposed convolutions."""
     # BEGIN SOLUTION
     return nn.Sequential(
         nn.Linear(latent_dim, 64 * 2 * 2), nn.BatchNorm1d(64 * 2 * 2), nn.ReLU(),
         nn.Unflatten(1, (64, 2, 2)),  # (B, 256) -> (B, 64, 2, 2)
-        nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),  # -> (B, 32, 4, 4)
-        nn.ConvTranspose2d(32, 1, kernel_size=4, stride=2, padding=1),  # -> (B, 1, 8, 8)
+        nn.Upsample(scale_factor=2),  # -> (B, 64, 4, 4): every pixel repeated into a 2x2 block
+        nn.Conv2d(64, 32, kernel_size=3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),  # -> (B, 32, 4, 4): padding 1 keeps 4x4
+        nn.Upsample(scale_factor=2),  # -> (B, 32, 8, 8)
+        nn.Conv2d(32, 1, kernel_size=3, padding=1),  # -> (B, 1, 8, 8)
         nn.Sigmoid(),  # pixels in [0, 1]
     )
     # END SOLUTION
@@ -100,30 +120,30 @@ def make_conv_generator(latent_dim: int) -> nn.Module:
 checks.make_conv_generator(make_conv_generator)
 
 # %% [markdown]
-# ## Exercise 6.3: a convolutional discriminator
+# ## Exercise 6.3: a discriminator made of convolutions only
 #
-# Write `make_conv_discriminator()` returning an `nn.Module` that maps images of shape
-# `(B, 1, 8, 8)` to **logits** of shape `(B,)`, one per image:
+# The lesson's discriminator ends with a linear layer on 256 flattened features. Write
+# `make_conv_discriminator()` returning an `nn.Module` that maps images of shape
+# `(B, 1, 8, 8)` to **logits** of shape `(B,)`, one per image, with **no `nn.Linear`**:
+# convolutions (and activations) only. Its feature maps must go through these sizes (channel
+# counts are yours to choose):
 #
-# 1. `nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1)` (8x8 -> 4x4), `nn.LeakyReLU(0.2)`;
-# 2. `nn.Conv2d(32, 64, kernel_size=4, stride=2, padding=1)` (4x4 -> 2x2), `nn.LeakyReLU(0.2)`;
-# 3. flatten to `(B, 256)` and `nn.Linear(256, 1)`; then drop the last dimension, so the
-#    output is `(B,)`, not `(B, 1)` (`nn.Flatten(0)` at the end of an `nn.Sequential`
-#    does it, or `.squeeze(1)` in a `forward`).
+# 8x8 (the image) -> 4x4 -> 2x2 -> 1x1 (one channel: the logit) -> shape `(B,)`
 #
-# No sigmoid at the end: the losses take logits. And no batch norm: each image must be
-# judged on its own, whatever else is in its batch (the check tests that).
+# The first two steps are the lesson's strided convolutions. For the last one, picture the
+# kernel sliding over a 2x2 map without padding: which kernel fits there in exactly one
+# position? No sigmoid at the end: the losses take logits. And no batch norm: each image
+# must be judged on its own, whatever else is in its batch (the check tests that).
 
 
 # %%
 def make_conv_discriminator() -> nn.Module:
-    """A discriminator: images (B, 1, 8, 8) -> logits (B,)."""
+    """A discriminator: images (B, 1, 8, 8) -> logits (B,), with convolutions only."""
     # BEGIN SOLUTION
     return nn.Sequential(
         nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2),  # -> (B, 32, 4, 4)
         nn.Conv2d(32, 64, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2),  # -> (B, 64, 2, 2)
-        nn.Flatten(),  # -> (B, 256)
-        nn.Linear(64 * 2 * 2, 1),  # -> (B, 1)
+        nn.Conv2d(64, 1, kernel_size=2),  # -> (B, 1, 1, 1): a 2x2 kernel fits a 2x2 map once
         nn.Flatten(0),  # -> (B,)
     )
     # END SOLUTION
@@ -135,19 +155,21 @@ checks.make_conv_discriminator(make_conv_discriminator)
 # %% [markdown]
 # ## See your GAN start to draw
 #
-# Your generator and discriminator, trained against each other for 400 steps with the
-# loop of lesson 05 (non-saturating loss, Adam), about 10 seconds. That is a tenth of the
-# lesson's run, without its R1 penalty and learning-rate decay: expect rough digits, often
-# of only a few kinds (lesson 05's mode collapse, which the lesson's recipe cures).
+# Your two networks, trained against each other for 400 steps with lesson 05's loop
+# (non-saturating loss, Adam without momentum as in the lesson's recipe), without the
+# recipe's R1 penalty and learning-rate decay: expect rough digits, some not yet any one
+# digit.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 try:
     digits = data.load_digits()
     torch.manual_seed(0)
     G, D = make_conv_generator(32), make_conv_discriminator()
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.99))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.99))
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.0, 0.99))  # beta1 = 0: no momentum
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.0, 0.99))
     gen = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
     for step in range(400):
         real, _ = digits.sample(64, generator=gen)  # (64, 1, 8, 8)
         fake = G(torch.randn(64, 32, generator=gen))  # (64, 1, 8, 8)
@@ -159,6 +181,7 @@ try:
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
+    print(f"400 steps in {time.perf_counter() - start:.0f} s")
     G.eval()  # batch norm: running statistics
     with torch.no_grad():
         x = G(torch.randn(40, 32, generator=torch.Generator().manual_seed(1)))
