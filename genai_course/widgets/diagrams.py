@@ -244,6 +244,8 @@ def draw_gan_step(ax: Any = None) -> Axes:
     _arrow(ax, (4.45, y - 0.95), (5.15, y - 0.55))
     _arrow(ax, (6.05, y - 0.45), (6.6, y - 0.45))
     _arrow(ax, (6.6, y - 0.2), (6.05, y - 0.2), color=_GRAD, style="--")
+    _arrow(ax, (5.15, y - 0.1), (4.5, y + 0.4), color=_GRAD, style="--")  # on through D, back along the fakes ...
+    _arrow(ax, (4.5, y + 0.4), (3.1, y + 0.4), color=_GRAD, style="--")  # ... to .detach(), and no further
     ax.plot([3.05, 3.05], [y - 0.32, y + 0.32], color=_GRAD, linewidth=2.5)
     ax.text(2.95, y + 0.42, "gradient stops here", fontsize=7.5, color=_GRAD, ha="right")
     ax.text(7.75, y - 0.95, "then step D's optimizer", fontsize=8, ha="center", va="center", color="0.2")
