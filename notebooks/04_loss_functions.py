@@ -3,15 +3,13 @@
 #
 # By the end of this lesson you can write the losses that drive a GAN (generative
 # adversarial network), for both players, as one-line functions of the discriminator's
-# logits: the original game's; the *non-saturating* generator loss, which does not go
-# flat (*saturate*) where the original one does; least squares; Wasserstein; and hinge.
-# You will check each against the library's `genai_course.losses` (and the BCE ones
-# against PyTorch's own `F.binary_cross_entropy_with_logits`), measure why the original
-# generator loss gives almost no gradient exactly when the discriminator rejects the
-# fakes, compute the log of lesson 03's sigmoid without ever producing $-\infty$, build
-# by hand a *gradient penalty* (a loss term that holds the discriminator's slope down),
-# and watch another one, R1, make the smallest possible GAN settle instead of circling.
-# No network is trained.
+# logits: the original game's, the *non-saturating* generator loss (which does not go flat
+# where the original one does), least squares, Wasserstein and hinge. You will check each
+# against the library's `genai_course.losses`, compute the log of lesson 03's sigmoid
+# without ever producing $-\infty$, measure why the original generator loss gives almost no
+# gradient exactly when the discriminator rejects the fakes, build by hand a *gradient
+# penalty* (a loss term that holds the discriminator's slope down), and watch another one,
+# R1, make the smallest possible GAN settle instead of circling. No network is trained.
 #
 # Where it sits: lesson 03 built the discriminator $D$, which returns one logit per
 # example. This lesson decides what $D$ and the generator $G$ each minimise; lesson 05
@@ -33,46 +31,43 @@ ring = data.ring8()
 # %% [markdown]
 # ## The game
 #
-# As in lesson 03, $D(x)$ is the number the discriminator returns, the logit $\ell$, and
-# $\sigma(D(x))$ is its probability that $x$ is real, with $\sigma(\ell) = 1 / (1 + e^{-\ell})$
-# the sigmoid (not the standard deviation $\sigma$ of lesson 01: the argument tells them
-# apart). Goodfellow et al. (2014, [arXiv:1406.2661](https://arxiv.org/abs/1406.2661)) set
-# up a two-player **minimax** game, in which one player minimises the very value that the
-# other maximises (the paper writes $D(x)$ for the probability, our $\sigma(D(x))$):
+# As in lesson 03, $D(x)$ is the discriminator's logit $\ell$ and $\sigma(D(x))$ its
+# probability that $x$ is real, with $\sigma(\ell) = 1 / (1 + e^{-\ell})$ the sigmoid (not
+# the standard deviation $\sigma$ of lesson 01: the argument tells them apart). Goodfellow
+# et al. (2014, [arXiv:1406.2661](https://arxiv.org/abs/1406.2661)) set up a two-player
+# **minimax** game, in which one player minimises the very value that the other maximises
+# (the paper's $D(x)$ is our $\sigma(D(x))$):
 #
 # $$\min_G \max_D \; V(D, G) = \mathbb{E}_{x \sim p_\text{data}}\big[\log \sigma(D(x))\big]
 #   + \mathbb{E}_{z \sim \mathcal{N}(0, I)}\big[\log\big(1 - \sigma(D(G(z)))\big)\big].$$
 #
-# $D$ wants $V$ large: $\sigma(D(x)) \to 1$ on real data, $\sigma(D(G(z))) \to 0$ on
-# fakes. Maximising $V$ is minimising $-V$, which is exactly lesson 03's binary
-# cross-entropy (BCE) with real labelled 1 and fake labelled 0. $G$ appears only in the
-# second term and wants $V$ small: it minimises $\log(1 - \sigma(D(G(z))))$, i.e. wants $D$
-# to call its fakes real.
+# $D$ maximises $V$, i.e. minimises lesson 03's binary cross-entropy (BCE) with real
+# labelled 1 and fake labelled 0. $G$ appears only in the second term and minimises it: it
+# wants $D$ to call its fakes real.
 
 # %% [markdown]
-# What does $G$ minimise, then? For a fixed $G$ the best discriminator $D^*$ gives the
-# probability $\sigma(D^*(x)) = p_\text{data}(x) / (p_\text{data}(x) + p_G(x))$ (lesson
-# 03's "lowest possible loss" used it), and plugging it in gives
+# For a fixed $G$ the best discriminator $D^*$ gives the probability
+# $\sigma(D^*(x)) = p_\text{data}(x) / (p_\text{data}(x) + p_G(x))$ (lesson 03's "lowest
+# possible loss" used it), and plugging it in gives
 # $V(D^*, G) = -\log 4 + 2\,\mathrm{JSD}(p_\text{data} \,\|\, p_G)$. The **Jensen-Shannon
 # divergence** $\mathrm{JSD}(p \,\|\, q) = \tfrac12 \mathrm{KL}(p \,\|\, m) + \tfrac12 \mathrm{KL}(q \,\|\, m)$,
 # with $m = \tfrac12 (p + q)$, is the average Kullback-Leibler divergence (lesson 01) of
 # each distribution from their half-and-half mixture: symmetric, never negative, and zero
-# only when $p = q$. Against a perfect $D$, $G$ minimises it, so the game's best $G$ has
+# only when $p = q$. Against the best $D$, $G$ minimises it, so the game's best $G$ has
 # $p_G = p_\text{data}$.
 
 # %% [markdown]
 # ## Everything in logits
 #
-# Our $D$ returns $\ell = D(x)$, not $\sigma(\ell)$, so we rewrite the two logarithms.
-# With $\mathrm{softplus}(a) = \log(1 + e^a)$ and $1 - \sigma(\ell) = \sigma(-\ell)$:
+# Our $D$ returns $\ell$, not $\sigma(\ell)$, so we rewrite the two logarithms with
+# $\mathrm{softplus}(a) = \log(1 + e^a)$ and $1 - \sigma(\ell) = \sigma(-\ell)$:
 #
 # $$\log \sigma(\ell) = -\log(1 + e^{-\ell}) = -\mathrm{softplus}(-\ell), \qquad
 #   \log(1 - \sigma(\ell)) = \log \sigma(-\ell) = -\mathrm{softplus}(\ell).$$
 #
-# The right-hand sides are not just shorter. `F.softplus` is computed in a form that is
-# exact for any $\ell$ (exercise 4.2 asks you to find it), while $\sigma(\ell)$ rounds to
-# exactly 0 or 1 in float32 once $|\ell|$ is large, and the logarithm of that is $-\infty$
-# or 0. Compare:
+# `F.softplus` is computed exactly for any $\ell$ (exercise 4.2 asks you how), while
+# $\sigma(\ell)$ rounds to exactly 0 or 1 in float32 once $|\ell|$ is large, and its
+# logarithm is then $-\infty$ or 0:
 
 # %%
 l = torch.tensor([-100.0, -20.0, 0.0, 20.0, 100.0])
@@ -87,15 +82,14 @@ for name, values in rows.items():
     print(f"{name:28}" + "".join(f"{v:>11.4f}" for v in values.tolist()))
 
 # %% [markdown]
-# The naive forms fail in both directions: $\log \sigma(-100)$ comes out $-\infty$
-# (the true value is $-100$), and $\log(1 - \sigma(20))$ is $-\infty$ already at
-# $\ell = 20$, because $\sigma(20)$ rounds to 1. One such example in a batch makes the
-# whole mean $-\infty$. The gradient is worse still. PyTorch's **autograd** (automatic
-# differentiation) records the operations that produced a number and then computes its
-# gradient by **backpropagation**: the chain rule applied from the loss back through
-# those operations, one at a time; that computation is the **backward pass**. Here it
-# multiplies $\frac{1}{\sigma(\ell)} = \infty$ by $\sigma'(\ell) = 0$ and gets `nan`
-# (not a number), which then spreads to every weight of $D$.
+# The naive forms fail in both directions: $\log \sigma(-100)$ comes out $-\infty$ (the
+# true value is $-100$), and $\log(1 - \sigma(\ell))$ already at $\ell = 20$, where
+# $\sigma(20)$ rounds to 1. One such example makes the batch mean $-\infty$. The gradient
+# is worse. PyTorch's **autograd** (automatic differentiation) records the operations that
+# produced a number and computes its gradient by **backpropagation**, the chain rule
+# applied from the loss back through those operations; that computation is the **backward
+# pass**. Here it multiplies $\frac{1}{\sigma(\ell)} = \infty$ by $\sigma'(\ell) = 0$ and
+# gets `nan` (not a number), which then spreads to every weight of $D$.
 
 # %%
 l = torch.tensor(-100.0, requires_grad=True)
@@ -106,9 +100,9 @@ print("d/dl log sigmoid(l) at l = -100:  naive", naive_grad.item(), "| softplus"
 # %% [markdown]
 # ## Five loss families
 #
-# Every family is a pair of losses, one per player, written per example (each loss is
+# A loss **family** is a pair of losses, one per player, written per example (each loss is
 # the batch mean) from the logits on a real batch, $\ell_r = D(x)$, and on a fake batch,
-# $\ell_f = D(G(z))$; $G$'s uses $\ell_f$ only, since the real batch does not depend on
+# $\ell_f = D(G(z))$; $G$'s uses only $\ell_f$, since the real batch does not depend on
 # $G$. $\mathrm{relu}(a) = \max(a, 0)$ is lesson 03's.
 #
 # | family | $D$ minimises | $G$ minimises |
@@ -120,7 +114,7 @@ print("d/dl log sigmoid(l) at l = -100:  naive", naive_grad.item(), "| softplus"
 # | hinge | $\mathrm{relu}(1 - \ell_r) + \mathrm{relu}(1 + \ell_f)$ | $-\ell_f$ |
 #
 # In the last three, $D$'s output never goes through a sigmoid: it is a raw score, still
-# written $\ell$. Each family is read, with its picture and its paper, below.
+# written $\ell$.
 
 
 # %%
@@ -167,9 +161,8 @@ mine = {
 # %% [markdown]
 # ## The library version agrees
 #
-# `genai_course.losses.get_loss(name)` returns the library's pair `(d, g)` for each
-# family. On a batch of logits spread over a wide range, each of ours gives the same
-# number:
+# `genai_course.losses.get_loss(name)` returns the library's pair `(d, g)`. On logits
+# spread over a wide range, each of ours gives the same number:
 
 # %%
 g = torch.Generator().manual_seed(0)
@@ -184,10 +177,9 @@ for name, (my_d, my_g) in mine.items():
     print(f"{name:15} {str(same_d):>13} {str(same_g):>13}")
 
 # %% [markdown]
-# The BCE-based losses are also PyTorch's own `F.binary_cross_entropy_with_logits` with
-# the right labels. Note the non-saturating $G$ loss: it is $D$'s loss on the fakes with
-# the label **flipped** to "real". That is the usual way to say it: $G$ trains on its
-# fakes as if they were real.
+# The BCE-based losses are also PyTorch's `F.binary_cross_entropy_with_logits` with the
+# right labels. The non-saturating $G$ loss is $D$'s loss on the fakes with the label
+# **flipped** to "real": $G$ trains on its fakes as if they were real.
 
 # %%
 bce = F.binary_cross_entropy_with_logits
@@ -199,27 +191,22 @@ print("minimax G loss == -BCE(fake, 0):       ", torch.allclose(losses.minimax_g
 # %% [markdown]
 # ## Saturation: when $D$ rejects the fakes
 #
-# A loss **saturates** where it goes flat: its gradient vanishes there, and a player
-# that learns from that gradient stops learning. The **non-saturating** loss, proposed in
-# the same paper as the game (Goodfellow et al., 2014), changes $G$'s goal: instead of
-# minimising the chance that $D$ is right, $\log(1 - \sigma(\ell_f))$, $G$ maximises the
-# chance that $D$ is wrong, i.e. minimises $-\log \sigma(\ell_f)$. Both are smallest
-# when $D$ calls the fakes real; their gradients are very different. Early in training,
-# while $G$ is bad, $D$ *can* reject its fakes with confidence (Goodfellow et al., 2014,
-# point this out in their Section 3): take $\ell_f = -6$ as an example.
+# A loss **saturates** where it goes flat: its gradient vanishes there, and a player that
+# learns from that gradient stops learning. The **non-saturating** loss, from the same
+# paper (Goodfellow et al., 2014), changes $G$'s goal: instead of minimising the chance
+# that $D$ is right, $\log(1 - \sigma(\ell_f))$, $G$ maximises the chance that $D$ is
+# wrong, i.e. minimises $-\log \sigma(\ell_f)$. Both are smallest when $D$ calls the fakes
+# real; their gradients differ. Early in training $D$ *can* reject $G$'s fakes with
+# confidence (Goodfellow et al., 2014, Section 3), say at $\ell_f = -6$.
 
 # %% [markdown]
-# $G$ learns only through the gradient of its loss with respect to $\ell_f$, passed back
-# through $D$ into $G$'s weights. So let us move one fake's logit from "clearly fake"
-# ($-6$) to "clearly real" ($+6$) and ask autograd for the loss and its gradient
-# $\partial L_G / \partial \ell_f$ along the way. A negative gradient means that
-# **gradient descent**, which moves a parameter a small step against its gradient (lesson
-# 03's training step), raises $\ell_f$ (towards "real"); its size is how hard $G$ is
-# pushed.
-#
-# By hand: $\frac{d}{d\ell} \big[-\mathrm{softplus}(\ell)\big] = -\sigma(\ell)$ for the
-# minimax loss and $\frac{d}{d\ell}\, \mathrm{softplus}(-\ell) = -\sigma(-\ell)$ for the
-# non-saturating one.
+# $G$ learns only through the gradient $\partial L_G / \partial \ell_f$, passed back
+# through $D$ into $G$'s weights. So we move one fake's logit from "clearly fake" ($-6$) to
+# "clearly real" ($+6$) and ask autograd for the loss and its gradient. **Gradient
+# descent** moves a parameter a small step against its gradient (lesson 03's training
+# step), so a negative gradient raises $\ell_f$ towards "real", and its size is how hard
+# $G$ is pushed. By hand, the gradient is $-\sigma(\ell)$ for the minimax loss and
+# $-\sigma(-\ell)$ for the non-saturating one.
 
 # %%
 logits = torch.linspace(-6, 6, 241)  # D's logit on one fake, clearly fake -> clearly real
@@ -273,16 +260,12 @@ print(f"gradient at logit -6:  minimax {mm:.4f} | non-saturating {ns:.4f} | rati
 print(f"gradient at logit +6:  minimax {curves['minimax'][1][-1]:.4f} | non-saturating {curves['nonsaturating'][1][-1]:.4f}")
 
 # %% [markdown]
-# The minimax loss $\log(1 - \sigma(\ell_f))$ is **flat exactly where $D$ rejects the
-# fakes** (grey band), the situation of early training: its gradient at $\ell_f = -6$ is
-# $-\sigma(-6)$, printed above, so $G$ barely moves, and it only gets steep once $G$ is
-# already fooling $D$. The non-saturating loss $-\log \sigma(\ell_f)$ is steepest there,
-# $e^6$ times steeper (the ratio printed above), and relaxes as the fakes improve. Both
-# push in the same direction (both gradients are negative everywhere); only the strength
-# differs. That is why GANs are trained with the non-saturating $G$ loss, not with the
-# minimax one that the game's equation suggests.
-#
-# The other families, on the same axis:
+# The minimax loss is **flat exactly where $D$ rejects the fakes** (grey band): its
+# gradient at $\ell_f = -6$ is $-\sigma(-6)$, printed above, and it gets steep only once
+# $G$ already fools $D$. The non-saturating loss is steepest there, $e^6$ times steeper
+# (the ratio printed above). Both gradients are negative everywhere: same
+# direction, different strength. That is why GANs are trained with the non-saturating $G$
+# loss, not the minimax one the game's equation suggests.
 
 # %%
 styles = {"minimax": ("C3", "-"), "nonsaturating": ("C0", "-"), "least_squares": ("C2", "-"), "wasserstein": ("C4", "-"), "hinge": ("C1", ":")}
@@ -302,18 +285,17 @@ plt.show()
 
 # %% [markdown]
 # * **Least squares** (LSGAN, the least-squares GAN: Mao et al., 2017,
-#   [arXiv:1611.04076](https://arxiv.org/abs/1611.04076)) pushes $G$'s fakes towards an
-#   output of 1, the hardest the further they are from it (gradient $\ell_f - 1$), and
-#   even pulls back fakes that $D$ scores above 1.
-# * **Wasserstein** and **hinge** share the G loss $-\ell_f$: a constant gradient of
-#   $-1$ that never saturates. How far that moves $G$ depends on how steep $D$ is, which
-#   is why $D$'s slope must be kept in check (below).
+#   [arXiv:1611.04076](https://arxiv.org/abs/1611.04076)) pushes fakes towards an output
+#   of 1, the harder the further they are (gradient $\ell_f - 1$), and even pulls back
+#   fakes that $D$ scores above 1.
+# * **Wasserstein** and **hinge** share the $G$ loss $-\ell_f$: a constant gradient of
+#   $-1$ that never saturates. How far it moves $G$ depends on how steep $D$ is, which is
+#   why $D$'s slope must be kept in check (below).
 
 # %% [markdown]
 # ## The discriminator's side
 #
-# Each $D$ loss is a sum of a term on real logits and a term on fake logits. Plot both
-# terms, per example:
+# Each $D$ loss is a term on real logits plus a term on fake logits; both, per example:
 
 # %%
 d_terms = {  # family: (term on a real logit, term on a fake logit), per example
@@ -341,26 +323,26 @@ axes[0].legend(loc="upper right")
 plt.show()
 
 # %% [markdown]
-# * **BCE** stops caring once $D$ is confidently right (the curve flattens towards 0), and
+# * **BCE** stops caring once $D$ is confidently right (the curve flattens towards 0) and
 #   punishes confident mistakes roughly linearly.
 # * **Hinge** (Lim and Ye, 2017, [arXiv:1705.02894](https://arxiv.org/abs/1705.02894))
-#   stops caring *exactly*, beyond a margin of 1: examples already on the right side of it
-#   contribute nothing.
+#   stops caring *exactly* beyond a margin of 1: examples already past it contribute
+#   nothing.
 # * **Least squares** regresses the output to a target, 1 on real and 0 on fake, so it
 #   also punishes being "too right" (a real output above 1).
-# * **Wasserstein** never stops: the loss is linear, so $D$ can lower it without end
-#   just by scaling its outputs up. On its own that makes $D$'s scores blow up.
+# * **Wasserstein** never stops: the loss is linear, so $D$ can lower it without end by
+#   scaling its outputs up, and on its own its scores blow up.
 
 # %% [markdown]
 # ## The Wasserstein critic
 #
 # The **Wasserstein distance** between two distributions is the least average distance
-# that probability mass must travel to turn one into the other (hence its other name,
-# the earth mover's distance). Unlike the JSD it keeps shrinking as $p_G$ moves towards
-# $p_\text{data}$ even while the two do not overlap at all, where the JSD stays stuck at
-# $\log 2$ (Arjovsky et al., 2017, [arXiv:1701.07875](https://arxiv.org/abs/1701.07875),
-# Example 1). The smallest case: $p_\text{data}$ all at the point 0, $p_G$ all at the
-# point $\theta$, on a grid of positions 0.01 apart:
+# that probability mass must travel to turn one into the other (also called the earth
+# mover's distance). Unlike the JSD, it keeps shrinking as $p_G$ moves towards
+# $p_\text{data}$ even while the two do not overlap, where the JSD is stuck at $\log 2$
+# (Arjovsky et al., 2017, [arXiv:1701.07875](https://arxiv.org/abs/1701.07875), Example
+# 1). The smallest case: $p_\text{data}$ all at 0, $p_G$ all at $\theta$, on a grid 0.01
+# apart:
 
 # %%
 positions = torch.linspace(0, 2, 201)  # (201,): a grid 0.01 apart
@@ -392,29 +374,26 @@ for theta in (2.0, 1.0, 0.5, 0.1, 0.0):
 print(f"log 2 = {math.log(2):.4f}")
 
 # %% [markdown]
-# The JSD is $\log 2$ for every $\theta > 0$: it does not say whether $G$'s point is near
-# or far, so its gradient gives $G$ no direction. The Wasserstein distance is $\theta$
-# itself.
+# The JSD is $\log 2$ for every $\theta > 0$, near or far, so its gradient gives $G$ no
+# direction. The Wasserstein distance is $\theta$ itself.
 
 # %% [markdown]
 # Arjovsky et al. (2017) turn $D$ into a **critic**: a score with no sigmoid and no
 # target, real higher than fake. If the critic's slope $\|\nabla_x D(x)\|$ (the length of
-# the gradient of its output with respect to its input) is at most 1 everywhere (the
-# critic is **1-Lipschitz**), the largest gap
+# its gradient with respect to its input) is at most 1 everywhere (it is
+# **1-Lipschitz**), the largest gap
 # $\mathbb{E}[D(x_\text{real})] - \mathbb{E}[D(x_\text{fake})]$ it can reach is exactly the
-# Wasserstein distance. Hence the critic's loss $\ell_f - \ell_r$, and hence the need to
-# hold its slope down. The gap measures the distance only if the critic is near its best,
-# so both WGAN papers train it with 5 critic steps for every $G$ step (Arjovsky et al.,
-# 2017, and Gulrajani et al., 2017, [arXiv:1704.00028](https://arxiv.org/abs/1704.00028),
-# both in their Algorithm 1).
+# Wasserstein distance: hence its loss $\ell_f - \ell_r$, and the need to hold its slope
+# down. The gap measures the distance only near the critic's best, so both WGAN papers
+# take 5 critic steps for every $G$ step (Arjovsky et al., 2017, and Gulrajani et al.,
+# 2017, [arXiv:1704.00028](https://arxiv.org/abs/1704.00028), both in their Algorithm 1).
 
 # %% [markdown]
 # ## Keeping the critic in check: the gradient penalty
 #
 # WGAN-GP, the Wasserstein GAN with gradient penalty (Gulrajani et al., 2017), pulls the
-# slope towards 1 softly and from both sides, with a penalty on the slope's squared
-# distance from 1 at random points $\hat{x}$ on the straight lines between real and fake
-# examples:
+# slope towards 1 softly, from both sides: it penalises the slope's squared distance from 1
+# at random points $\hat{x}$ on the straight lines between real and fake examples,
 #
 # $$\hat{x} = \varepsilon\, x_\text{real} + (1 - \varepsilon)\, x_\text{fake}, \quad
 #   \varepsilon \text{ uniform on } [0, 1], \qquad
@@ -425,10 +404,10 @@ print(f"log 2 = {math.log(2):.4f}")
 
 # %% [markdown]
 # Two details in code. $D(\hat{x}_i)$ depends only on $\hat{x}_i$, so the gradient of the
-# *sum* over the batch gives every example its own gradient at once. And
-# `create_graph=True` keeps that gradient differentiable, because GP is a loss for $D$
-# and backpropagation must go through it to $D$'s weights. The picture after the code
-# shows 16 real and 16 fake points, the line between each pair, and the $\hat{x}$ on it.
+# batch *sum* gives every example its own gradient at once. And `create_graph=True` keeps
+# that gradient differentiable, since GP is a loss for $D$ whose backward pass must reach
+# $D$'s weights. The picture shows 16 real and 16 fake points, the line between each pair,
+# and the $\hat{x}$ on it.
 
 # %%
 def my_gradient_penalty(D, real, fake, eps):
@@ -460,9 +439,8 @@ plt.show()
 #
 # Take a linear critic $D(x) = w^\top x + b$ with $w = (3, 4)$. Its gradient is $w$
 # everywhere, so $\|\nabla D\| = \|w\| = 5$ at every $\hat{x}$ and the penalty must be
-# $(5 - 1)^2 = 16$ exactly. The library's `losses.gradient_penalty(D, real, fake,
-# generator=)` draws its own $\varepsilon$ with `torch.rand(B, 1, generator=generator)`,
-# so a generator seeded like ours gives the same $\varepsilon$.
+# $(5 - 1)^2 = 16$. The library's `losses.gradient_penalty` draws its $\varepsilon$ from
+# the `generator=` it is given, so one seeded like ours gives the same $\varepsilon$.
 
 # %%
 w, b = torch.tensor([3.0, 4.0]), 0.5
@@ -477,10 +455,9 @@ print("library:    ", losses.gradient_penalty(linear_critic, real, fake, generat
 print("(||w|| - 1)^2 =", (w.norm() - 1).pow(2).item())
 
 # %% [markdown]
-# The penalty is what stops the Wasserstein loss from running away. Scale the critic
-# by $c$: its loss $\ell_f - \ell_r$ scales by $c$ too (lower and lower for large $c$),
-# but the penalty $(5c - 1)^2$ grows with the square and wins. Scanning $c$ finely, the
-# critic's total loss is lowest where its slope $5c$ is close to 1 (last line below).
+# The penalty stops the Wasserstein loss from running away. Scaling the critic by $c$
+# scales its loss $\ell_f - \ell_r$ by $c$ too, but the penalty $(5c - 1)^2$ grows with the
+# square and wins: the total is lowest where the slope $5c$ is close to 1 (last line).
 
 # %%
 def critic_losses(c):
@@ -503,9 +480,8 @@ print(f"lowest W loss + 10 * GP at c = {best:.4f}: slope ||c w|| = {5 * best:.3f
 # %% [markdown]
 # ### On a real discriminator
 #
-# With lesson 03's MLP discriminator the slope differs from point to point, and the
-# two versions must still agree, and the penalty must carry gradients back to every
-# weight of $D$:
+# On lesson 03's MLP discriminator the slope varies from point to point; the two versions
+# must still agree, and the penalty must reach every weight of $D$:
 
 # %%
 D = gan.Discriminator()
@@ -517,23 +493,20 @@ print("weights the penalty trains:", sum(p.grad is not None for name, p in D.nam
 print("parameters it does not reach:", [name for name, p in D.named_parameters() if p.grad is None])
 
 # %% [markdown]
-# Every weight matrix gets a gradient from the penalty. The one parameter it cannot
-# reach is the bias of the last layer, `net.6.bias`: adding a constant to $D$'s output
-# does not change its slope, so a penalty on the slope cannot care about it.
+# The one parameter the penalty cannot reach is the last layer's bias, `net.6.bias`: a
+# constant added to $D$'s output does not change its slope.
 
 # %% [markdown]
 # ## R1: a penalty at the data only
 #
-# R1 (Mescheder et al., 2018, [arXiv:1801.04406](https://arxiv.org/abs/1801.04406)) is
-# simpler and works with the ordinary BCE losses: it penalises the *squared* slope of
-# $D$ at real data points, weighted by a constant $\gamma$,
+# R1 (Mescheder et al., 2018, [arXiv:1801.04406](https://arxiv.org/abs/1801.04406)) works
+# with the ordinary BCE losses: it penalises the *squared* slope of $D$ at real data
+# points, weighted by a constant $\gamma$,
 #
 # $$R_1 = \mathbb{E}_{x \sim p_\text{data}}\big[\|\nabla_x D(x)\|^2\big], \qquad
 #   L_D = L_D^\text{BCE} + \frac{\gamma}{2} R_1.$$
 #
-# Where the data are, $D$ should be flat: if it is steep there, $G$'s samples that land
-# on the data are pushed straight through it and past. For the linear critic,
-# $R_1 = \|w\|^2 = 25$.
+# For the linear critic, $R_1 = \|w\|^2 = 25$.
 
 # %%
 def my_r1_penalty(D, real):
@@ -550,15 +523,14 @@ print("MLP discriminator, same penalty:", torch.allclose(my_r1_penalty(D, real),
 # ### Why R1: the smallest GAN
 #
 # Mescheder et al. (2018) show what goes wrong on the **Dirac GAN**: the data are one
-# point at 0; $G(z) = \theta$ for every $z$ (a generator with one parameter, its one
-# output point); $D(x) = \psi x$, a logit (a discriminator with one parameter, its
-# slope). The **equilibrium**, the point where neither player gains by moving, is
-# $\theta = 0$, $\psi = 0$: $G$'s point on the data, $D$ flat. At $x = 0$ the slope of
-# $D$ is $\psi$, so $R_1 = \psi^2$ and the penalty is $\frac{\gamma}{2}\psi^2$.
+# point at 0; $G(z) = \theta$ for every $z$ (one parameter, its output point);
+# $D(x) = \psi x$, a logit (one parameter, its slope). The **equilibrium**, the point where
+# neither player gains by moving, is $\theta = 0$, $\psi = 0$: $G$ on the data, $D$ flat.
+# At $x = 0$ the slope of $D$ is $\psi$, so the R1 penalty is $\frac{\gamma}{2}\psi^2$.
 
 # %% [markdown]
-# Training alternates: a $D$ step on $D$'s loss, then a $G$ step on $G$'s loss against
-# the updated $D$. Lesson 05 builds that step for real networks; drawn:
+# Training alternates a $D$ step on $D$'s loss and a $G$ step on $G$'s loss against the
+# updated $D$; lesson 05 builds it for real networks. Drawn:
 
 # %%
 widgets.draw_gan_step()
@@ -566,17 +538,13 @@ plt.show()
 
 # %% [markdown]
 # Black arrows are the forward pass, red dashed ones the gradient, a bold box the network
-# whose parameters the step moves (here by plain gradient descent). In the $D$ step the
-# fakes are **detached**: `.detach()` returns the same numbers cut off from the
-# operations that made them (the R1 code above did it to the real batch), so the gradient
+# whose parameters the step moves. In the $D$ step the fakes are **detached**: `.detach()`
+# returns the same numbers cut off from the operations that made them, so the gradient
 # stops before $G$. In the $G$ step it runs back through $D$ into $G$, and only $G$
-# moves. Here $G$ is the point $\theta$ and $D$ the slope $\psi$.
+# moves. Here $G$ is $\theta$ and $D$ is $\psi$.
 
 # %% [markdown]
-# The cell below takes 400 such steps of gradient descent with learning rate 0.1 (each
-# step moves a parameter by 0.1 times its gradient) from $\theta = 1$, $\psi = 0$, with
-# $D$'s BCE loss, in three set-ups from the library's losses: the minimax $G$ loss, the
-# non-saturating one, and the non-saturating one with R1 on $D$ at $\gamma = 0.3$.
+# 400 such steps of plain gradient descent from $\theta = 1$, $\psi = 0$, in three set-ups:
 
 # %%
 def dirac_gan(g_loss, gamma, steps=400, lr=0.1):
@@ -625,18 +593,17 @@ for name, path in runs.items():
 
 # %% [markdown]
 # Without R1 the game circles. With the minimax $G$ loss the path goes round the
-# equilibrium at the distance it started from; with the non-saturating loss it creeps
-# inwards, but slowly: the distance printed above is still far from 0. With R1 the
-# spiral closes fast: on the log scale its distance falls along a (wavy) straight line,
-# i.e. by about the same factor every step (the last column above: the average ratio of
-# one step's distance to the step before's).
+# equilibrium at its starting distance; with the non-saturating loss it creeps inwards,
+# still far from 0 after 400 steps. With R1 the spiral closes fast: on the log scale the
+# distance falls along a (wavy) straight line, by about the same factor every step (last
+# column).
 
 # %% [markdown]
-# Why it circles: with $\theta > 0$, $D$ lowers its logit on the fake by making its
-# slope $\psi$ negative. $G$ follows that slope towards the data, reaches 0 while $D$ is
-# still steep there, and is pushed past; $D$ then flips its slope, and round it goes. R1
-# adds $\gamma\psi$ to the gradient of $D$'s loss, a friction on $D$'s slope at the data,
-# so by the time $G$ arrives $D$ has flattened and nothing pushes $G$ on.
+# Why it circles: with $\theta > 0$, $D$ lowers its logit on the fake by making its slope
+# $\psi$ negative. $G$ follows that slope to the data, reaches 0 while $D$ is still steep
+# there, and is pushed past; $D$ flips its slope, and round it goes. R1 adds $\gamma\psi$
+# to the gradient of $D$'s loss, a friction on $D$'s slope at the data, so by the time $G$
+# arrives $D$ has flattened and nothing pushes $G$ on.
 
 # %% [markdown]
 # ## Which loss the course uses, and why
@@ -650,14 +617,13 @@ for name, path in runs.items():
 # | hinge | constant ($-1$) | - |
 
 # %% [markdown]
-# The course's default is the **non-saturating** loss with an **R1 penalty** on $D$: it
-# gives $G$ a strong signal from the first step, it is just BCE (numerically safe in
-# softplus form), and R1 keeps $D$ flat at the data, so that training settles instead of
-# circling as the Dirac GAN did. R1 costs one extra backward pass, which the library
-# pays only every 4th $D$ step, with the penalty weighted 4 times when it is paid:
-# **lazy regularisation** (Karras et al., 2020,
-# [arXiv:1912.04958](https://arxiv.org/abs/1912.04958)), about the same effect for a
-# quarter of the cost. The recipe lesson 05 trains with is in `genai_course.models`:
+# The course's default is the **non-saturating** loss with an **R1 penalty** on $D$: $G$
+# gets a strong signal from the first step, the loss is plain BCE (safe in softplus form),
+# and R1 keeps $D$ flat at the data, so training settles instead of circling. R1 costs one
+# extra backward pass, which the library pays only every 4th $D$ step, weighting the
+# penalty 4 times when it does: **lazy regularisation** (Karras et al., 2020,
+# [arXiv:1912.04958](https://arxiv.org/abs/1912.04958)), about the same effect at a quarter
+# of the cost. The recipe lesson 05 trains with:
 
 # %%
 from genai_course import models
@@ -668,23 +634,22 @@ print("loss:", recipe.loss, "| R1 gamma:", recipe.r1_gamma, "| R1 every", recipe
 # %% [markdown]
 # ## Summary
 #
-# * The GAN game is $\min_G \max_D \mathbb{E}[\log \sigma(D(x))] + \mathbb{E}[\log(1 - \sigma(D(G(z))))]$, with $D(x)$ the logit; $D$'s side is binary cross-entropy with real = 1, fake = 0, and against the best $D$, $G$ minimises the Jensen-Shannon divergence.
-# * In logits, $\log \sigma(\ell) = -\mathrm{softplus}(-\ell)$ and $\log(1 - \sigma(\ell)) = -\mathrm{softplus}(\ell)$: exact for any $\ell$, where $\log(\sigma(\ell))$ gives $-\infty$ and `nan` gradients.
-# * The minimax $G$ loss $\log(1 - \sigma(\ell_f))$ saturates: its gradient is $\approx 0$ exactly when $D$ rejects the fakes, as early in training. The non-saturating $-\log \sigma(\ell_f)$ is steepest there ($e^6$ times steeper at $\ell_f = -6$).
-# * Least squares, Wasserstein and hinge use $D$'s raw score. The Wasserstein critic estimates the Wasserstein distance only while its slope is at most 1; WGAN-GP's gradient penalty pulls the slope towards 1 from both sides, at points between real and fake (exercise 4.3 penalises only slopes above 1).
-# * R1 penalises $D$'s slope at the data; on the Dirac GAN it turns circling into convergence. The course trains with non-saturating + R1.
+# * The game is $\min_G \max_D \mathbb{E}[\log \sigma(D(x))] + \mathbb{E}[\log(1 - \sigma(D(G(z))))]$, with $D(x)$ the logit; $D$'s side is BCE with real = 1, fake = 0, and against the best $D$, $G$ minimises the Jensen-Shannon divergence.
+# * Written with softplus, $\log \sigma(\ell)$ and $\log(1 - \sigma(\ell))$ are exact for any $\ell$; the naive forms give $-\infty$ and `nan` gradients.
+# * The minimax $G$ loss saturates exactly when $D$ rejects the fakes, as early in training; the non-saturating $-\log \sigma(\ell_f)$ is steepest there.
+# * Least squares, Wasserstein and hinge use $D$'s raw score. The Wasserstein critic estimates the Wasserstein distance only while its slope is at most 1; WGAN-GP's gradient penalty pulls the slope towards 1 between real and fake.
+# * R1 penalises $D$'s slope at the data and turns the Dirac GAN's circling into convergence. The course trains with non-saturating + R1.
 
 # %% [markdown]
 # ## Exercises
 #
-# Open `exercises/04_loss_functions.ipynb`. Three variations on this lesson's code: $D$'s
-# loss with a soft label for real data (`discriminator_loss`), the non-saturating loss
-# made exact by hand, without softplus (`nonsaturating_g_loss`), and a gradient penalty
-# that only punishes slopes above 1 (`gradient_penalty`); a check cell after each tells
-# you at once whether it is right.
+# Open `exercises/04_loss_functions.ipynb` for three variations, each with a check cell:
+# $D$'s loss with a soft label for real data (`discriminator_loss`), the non-saturating
+# loss made exact by hand without softplus (`nonsaturating_g_loss`), and a gradient
+# penalty that only punishes slopes above 1 (`gradient_penalty`).
 #
-# Next: **lesson 05, the training loop**: alternate $D$ and $G$ steps with these losses,
-# watch mode collapse happen, and cure it.
+# Next: **lesson 05, the training loop**: these losses in alternating steps, and mode
+# collapse and its cure.
 
 # %% [markdown]
 # ## Going further
@@ -692,13 +657,11 @@ print("loss:", recipe.loss, "| R1 gamma:", recipe.r1_gamma, "| R1 every", recipe
 # * **Hinge in large GANs.** The hinge loss became the usual choice of large image GANs
 #   such as SAGAN, the self-attention GAN, whose networks also relate distant parts of an
 #   image (Zhang et al., 2019, [arXiv:1805.08318](https://arxiv.org/abs/1805.08318)), and
-#   BigGAN, a GAN told which class to draw, scaled up to a large collection of labelled
-#   photos (Brock et al., 2019,
-#   [arXiv:1809.11096](https://arxiv.org/abs/1809.11096)).
-# * **Weight clipping.** The first WGAN kept its critic's slope bounded by clipping every
-#   weight to a small interval after each step (Arjovsky et al., 2017); Gulrajani et al.
-#   (2017, [arXiv:1704.00028](https://arxiv.org/abs/1704.00028)) show why that works
-#   poorly and replace it with the gradient penalty.
-# * **Convergence.** Mescheder et al. (2018) prove that the Dirac GAN's circling is not a
-#   quirk: unregularised GAN training is not always convergent, even close to the
+#   BigGAN, a GAN told which class to draw, scaled up to many labelled photos (Brock et
+#   al., 2019, [arXiv:1809.11096](https://arxiv.org/abs/1809.11096)).
+# * **Weight clipping.** The first WGAN bounded its critic's slope by clipping every weight
+#   to a small interval after each step (Arjovsky et al., 2017); Gulrajani et al. (2017)
+#   show why that works poorly and replace it with the gradient penalty.
+# * **Convergence.** Mescheder et al. (2018) prove that the Dirac GAN's circling is no
+#   quirk: unregularised GAN training is not always convergent, even near the
 #   equilibrium, while with R1 it converges there (under the paper's assumptions).

@@ -3,15 +3,15 @@
 #
 # By the end of this lesson you can train on a laptop CPU a **DCGAN** (deep convolutional
 # GAN; Radford, Metz and Chintala, 2016, [arXiv:1511.06434](https://arxiv.org/abs/1511.06434)),
-# a generative adversarial network built from convolutions, that draws handwritten digits a
+# a GAN whose two networks are built from convolutions, that draws handwritten digits a
 # digit classifier recognises, and say what each of its layers does. You build the
 # **transposed convolution** (which grows an image) and **batch norm** (which keeps
 # activations on a common scale) by hand, assemble the two networks, meet the judge that
 # scores digits, and measure what one discrete choice in the generator's noise buys.
 #
-# Where it sits: lessons 02-05 built a GAN for points in the plane and a training loop that
-# finds every mode. This lesson keeps the loop and the losses and moves to images of 8x8
-# pixels. Lesson 07 adds a label: "draw me a 7".
+# Where it sits: lessons 02-05 built a GAN for points in the plane and its training loop;
+# this lesson keeps the loop and the losses for images of 8x8 pixels. Lesson 07 adds a
+# label: "draw me a 7".
 
 # %%
 # The one switch of this lesson, for slow laptops. False: every model trains here, as the
@@ -38,11 +38,11 @@ lesson_start = time.perf_counter()  # the last cell prints how long the whole le
 # %% [markdown]
 # ## The data: real handwriting
 #
-# scikit-learn ships 1,797 handwritten digits, scanned and shrunk to 8x8 pixels, so nothing
-# is downloaded. Each pixel is a whole number from 0 (white) to 16 (full ink);
-# `data.load_digits()` divides by 16, so pixels lie in $[0, 1]$, and shapes them
-# `(N, 1, 8, 8)`: batch, channel (one: grey), height, width. The split is fixed for the
-# whole course: models train on 1,497 digits, and 300 are held out to judge them.
+# scikit-learn ships 1,797 handwritten digits of 8x8 pixels, so nothing is downloaded.
+# Each pixel is a whole number from 0 (white) to 16 (full ink); `data.load_digits()`
+# divides by 16, so pixels lie in $[0, 1]$, and shapes them `(N, 1, 8, 8)`: batch, channel
+# (one: grey), height, width. The course's fixed split: 1,497 digits to train on, 300
+# held out to judge.
 
 # %%
 digits = data.load_digits()
@@ -59,14 +59,14 @@ plt.show()
 # every position sums the pixels under it, weighted by the kernel: the sums form a new
 # image, a **feature map**. A layer with several kernels makes several feature maps, its
 # output **channels**; a **CNN** (convolutional neural network) is built mostly from such
-# layers. Where an MLP gives each unit its own weight for every pixel, a convolution builds
-# in two facts about images: a stroke is a few neighbouring pixels (**locality**: the
-# kernel sees a small patch), and a stroke is a stroke wherever it is (**shared weights**:
-# one kernel serves every position).
+# layers. Where an MLP weighs every pixel separately, a convolution builds in two facts
+# about images: a stroke is a few neighbouring pixels (**locality**: the kernel sees a
+# small patch), and a stroke is a stroke wherever it is (**shared weights**: one kernel
+# serves every position).
 #
 # Below, a 3x3 kernel that responds to vertical edges: positive (red) where ink starts,
-# on the left-hand edge of every stroke, negative (blue) where it ends. `padding=1` adds a
-# border of zeros, so that the kernel also sits on the edge pixels and the output stays 8x8.
+# negative (blue) where it ends. `padding=1` adds a border of zeros, so that the kernel
+# also sits on the edge pixels and the output stays 8x8.
 
 # %%
 edge = torch.tensor([[-1.0, 0.0, 1.0]] * 3).view(1, 1, 3, 3)  # (C_out, C_in, 3, 3)
@@ -86,11 +86,10 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# The **stride** is how far the kernel moves between positions: with stride 2 it visits
-# every other one, so the feature map is half as wide. Shared weights make a network far
-# smaller: the discriminator's first layer below maps an 8x8 image to 32 maps of 4x4 with
-# one 4x4 kernel per map, where a linear layer of the same sizes needs a weight for every
-# (pixel, output) pair.
+# The **stride** is how far the kernel moves between positions: with stride 2 the feature
+# map is half as wide. Shared weights make a network far smaller: the discriminator's first
+# layer maps an 8x8 image to 32 maps of 4x4 with one 4x4 kernel per map, where a linear
+# layer of the same sizes needs a weight for every (pixel, output) pair.
 
 # %%
 def n_params(module):
@@ -107,16 +106,16 @@ print(f"discriminator: convolutional {n_params(conv_d):,} parameters, MLP with t
 # %% [markdown]
 # ## Transposed convolution: growing an image
 #
-# A discriminator *shrinks* an image to one number; strided convolutions do that. A
-# generator must *grow* a small grid of features into an image. The **transposed
-# convolution** is the layer for it, and it is simpler than its name:
+# A generator must *grow* a small grid of features into an image, the reverse of what
+# strided convolutions do. The **transposed convolution** does it, and is simpler than its
+# name:
 #
 # > every input pixel stamps a copy of the kernel, scaled by the pixel's value, into the
 # > output; the stamps sit `stride` pixels apart and add up where they overlap; then
 # > `padding` rows and columns are cropped from every border.
 #
 # (With several channels, each input channel stamps its own kernel into each output
-# channel.) An input of size $n$, stride $s$ and kernel size $k$ give a canvas of
+# channel.) Input size $n$, stride $s$ and kernel size $k$ give a canvas of
 # $(n - 1)s + k$ pixels, and cropping $p$ from each side leaves
 #
 # $$\text{out} = (n - 1)\,s - 2p + k .$$
@@ -137,11 +136,10 @@ def conv_transpose_by_hand(x, weight, bias, stride, padding):
 
 
 # %% [markdown]
-# The stamps of one small example: a 2x2 input with one channel, a 4x4 kernel, stride 2 and
-# padding 1, the setting of every layer of our generator. Each input pixel puts its copy of
-# the kernel on a 6x6 canvas, 2 pixels from its neighbours' copies; the stamps overlap in
-# the middle; the dashed square is what is left after cropping 1 pixel from each border:
-# 4x4, twice the input's size.
+# A 2x2 input, a 4x4 kernel, stride 2 and padding 1 (our generator's setting): each input
+# pixel stamps its kernel on a 6x6 canvas, 2 pixels from its neighbours' stamps; they
+# overlap in the middle; cropping 1 pixel from each border leaves the dashed square, 4x4:
+# twice the input's size.
 
 # %%
 x_small = torch.tensor([[1.0, -0.5], [0.5, 1.0]]).view(1, 1, 2, 2)  # (B, C_in, 2, 2)
@@ -165,10 +163,8 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# PyTorch's `nn.ConvTranspose2d` computes the same thing (its weight is stored as
-# `(C_in, C_out, k, k)`, just as we used it). With the same weights, the two agree, here for
-# the generator's two upsampling layers (the first two lines) and for an odd setting (the
-# third); the last column is the formula's size:
+# `nn.ConvTranspose2d` computes the same, here for the generator's two upsampling layers
+# and an odd setting; the last column is the formula's size:
 
 # %%
 def transposed_size(n, kernel, stride, padding):
@@ -184,28 +180,27 @@ for c_in, c_out, k, s, p, n in [(64, 32, 4, 2, 1, 2), (32, 1, 4, 2, 1, 4), (3, 2
 
 # %% [markdown]
 # With kernel 4, stride 2 and padding 1, $\text{out} = (n - 1) \cdot 2 - 2 + 4 = 2n$: each
-# such layer doubles the size, and two of them take a 2x2 grid of features to an 8x8 image
-# (the first two lines above). The third line shows the formula holding for another setting.
+# such layer doubles the size, so two take a 2x2 grid of features to an 8x8 image.
 
 # %% [markdown]
 # ## Batch norm: keeping activations on a common scale
 #
-# While a GAN trains, the weights of every layer grow or shrink, and with them the scale of
-# what the next layer receives. **Batch normalisation** (Ioffe and Szegedy, 2015,
+# As a GAN trains, each layer's weights grow or shrink, and with them the scale of the next
+# layer's input. **Batch normalisation** (Ioffe and Szegedy, 2015,
 # [arXiv:1502.03167](https://arxiv.org/abs/1502.03167)) removes that drift: for each
-# channel $c$ it takes the mean and variance over the batch and over all positions,
+# channel $c$ it takes the mean and variance over the batch and all positions,
 #
 # $$\mu_c = \frac{1}{B H W}\sum_{b, i, j} x_{b c i j}, \qquad
 #   \sigma^2_c = \frac{1}{B H W}\sum_{b, i, j} (x_{b c i j} - \mu_c)^2,$$
 #
-# standardises, then lets the network choose the scale and shift it wants with two learned
-# numbers per channel, $\gamma_c$ and $\beta_c$:
+# standardises, then rescales and shifts with two learned numbers per channel, $\gamma_c$
+# and $\beta_c$:
 #
 # $$y_{b c i j} = \gamma_c\, \frac{x_{b c i j} - \mu_c}{\sqrt{\sigma^2_c + \epsilon}} + \beta_c .$$
 #
-# Here $\epsilon$ is a small constant ($10^{-5}$) that keeps the division finite, as Adam's
-# $\epsilon$ does (lesson 03). The letters are reused: batch norm's $\gamma_c$ and $\beta_c$ are
-# not R1's weight $\gamma$ (lesson 04) nor Adam's $\beta_1, \beta_2$ (lesson 03).
+# $\epsilon$ ($10^{-5}$) keeps the division finite, like Adam's (lesson 03). Batch norm's
+# $\gamma_c$ and $\beta_c$ are not R1's weight $\gamma$ (lesson 04) nor Adam's
+# $\beta_1, \beta_2$.
 
 # %%
 def batch_norm_by_hand(x, gamma, beta, eps=1e-5):
@@ -224,10 +219,9 @@ bn.train()  # training mode: the statistics of this batch
 print("same as nn.BatchNorm2d in training mode:", torch.allclose(batch_norm_by_hand(x, bn.weight, bn.bias), bn(x), atol=1e-5))
 
 # %% [markdown]
-# What it buys: the generator's first upsampling layer, fed inputs at three scales (as
-# when the layer before it grows or shrinks its weights). Without batch norm the
-# activations' spread follows the input's; with it, every channel comes out with standard
-# deviation 1 ($\gamma = 1$ and $\beta = 0$ at the start).
+# What it buys: the generator's first upsampling layer, fed inputs at three scales. Without
+# batch norm each channel's spread follows the input's; with it, every channel comes out
+# with standard deviation 1 ($\gamma = 1$ and $\beta = 0$ at the start).
 
 # %%
 torch.manual_seed(0)
@@ -247,16 +241,17 @@ plt.show()
 
 # %% [markdown]
 # In training mode each image's output depends on the other images of its batch (through
-# $\mu_c$ and $\sigma_c$). In **eval mode** (`net.eval()`) batch norm uses the running
-# averages of $\mu_c$ and $\sigma^2_c$ kept during training instead, so each image is on
-# its own; `model.sample` and the widgets put the generator in eval mode.
+# $\mu_c$ and $\sigma_c$). In **eval mode** (`net.eval()`) batch norm uses running averages
+# of $\mu_c$ and $\sigma^2_c$ kept during training instead, so each image is on its own;
+# `model.sample` and the widgets put the generator in eval mode.
 
 # %% [markdown]
 # ## The generator, by hand
 #
-# A linear layer turns the noise $z$ into 64 feature maps of 2x2, and two transposed
-# convolutions (kernel 4, stride 2, padding 1) double them twice. Batch norm and ReLU
-# follow each hidden layer; a sigmoid puts the pixels in $[0, 1]$, like the data. For now $z$ is 16 Gaussian numbers; the recipe adds 10 more before training.
+# A linear layer followed by two transposed convolutions of kernel 4, stride 2 and padding
+# 1. Batch norm and ReLU follow each hidden layer; a sigmoid puts the pixels in $[0, 1]$,
+# like the data. For now $z$ is 16 Gaussian numbers; the recipe adds 10 more before
+# training.
 
 # %%
 class MyConvGenerator(nn.Module):
@@ -286,13 +281,12 @@ widgets.draw_network(my_G, z, title="MyConvGenerator")
 plt.show()
 
 # %% [markdown]
-# Read the drawing from the top, from $z$ down to the image: the linear layer makes 256
-# numbers per $z$, `Unflatten` arranges them as 64 maps of 2x2, the first transposed
-# convolution doubles them to 4x4 (32 channels), the second to 8x8 with one channel: the
-# image. Batch norm, ReLU and the sigmoid, drawn in the boxes of the layers they follow,
-# change no shape; each box also gives its layer's number of parameters (weights and
-# biases). The library's `gan.ConvGenerator` is the same network, in training and in eval
-# mode:
+# From $z$ at the top down to the image: the linear layer makes 256 numbers per $z$,
+# `Unflatten` arranges them as 64 maps of 2x2, the first transposed convolution doubles
+# them to 4x4 (32 channels), the second to 8x8 with one channel. Batch norm, ReLU and the
+# sigmoid, drawn in the boxes of the layers they follow, change no shape; each box also
+# gives its layer's number of parameters. The library's `gan.ConvGenerator` is the same
+# network, in training and in eval mode:
 
 # %%
 lib_G = gan.ConvGenerator(gan.ConvGeneratorConfig(latent_dim=16, channels=32))  # the recipe's G without the code, at our width
@@ -303,12 +297,10 @@ print("eval mode, same images:", torch.allclose(my_G.eval()(z), lib_G.eval()(z),
 # %% [markdown]
 # ## The discriminator, by hand
 #
-# The mirror image: two strided convolutions (kernel 4, stride 2, padding 1) halve the
-# size twice, and a linear layer turns the last feature maps into one logit. LeakyReLU
-# (slope 0.2 for negative inputs) keeps a gradient flowing to G where a unit is off. And
-# **no batch norm**: D judges real and fake images in one batch, and each score must not
-# depend on the others; lesson 04's R1 penalty, too, needs the gradient of each image's
-# own score.
+# The mirror image, with two differences. LeakyReLU (slope 0.2 for negative inputs) keeps
+# a gradient flowing to G where a unit is off. And **no batch norm**: D judges real and
+# fake images in one batch, and each score must not depend on the others; R1 (lesson 04)
+# also needs the gradient of each image's own score.
 
 # %%
 class MyConvDiscriminator(nn.Module):
@@ -337,11 +329,11 @@ lib_D.load_state_dict(my_D.state_dict())
 print("same logits as gan.ConvDiscriminator:", torch.allclose(my_D(x), lib_D(x), atol=1e-6))
 
 # %% [markdown]
-# From the top: 8x8 -> 4x4 -> 2x2 while the channels go 1 -> 32 -> 64; `Flatten` lays the
-# maps out as 256 features, and the linear layer makes one number of them. The box
-# "reshaped in forward()" is the `squeeze(1)` in `forward`, which turns `(B, 1)` into
-# `(B,)`: one logit per image. Batch norm, had D one, would make the same
-# real digit score differently in a batch of digits and in a batch of noise:
+# From the top: two strided convolutions take 8x8 to 4x4 to 2x2 while the channels go 1 ->
+# 32 -> 64; `Flatten` lays the maps out as 256 features, and the linear layer makes one
+# logit of them. The box "reshaped in forward()" is the `squeeze(1)` that turns `(B, 1)`
+# into `(B,)`. With batch norm, the same real digit would score differently in a batch of
+# digits and in a batch of noise:
 
 # %%
 torch.manual_seed(0)
@@ -357,39 +349,38 @@ print("without (our D), it does not:", torch.allclose(*plain, atol=1e-6))
 # %% [markdown]
 # ## The judge: a digit classifier
 #
-# With points in the plane we could count modes; images need a judge, a classifier
-# trained on real data. Image GANs are usually judged by the **Inception network**
-# (Szegedy et al., 2016, [arXiv:1512.00567](https://arxiv.org/abs/1512.00567)), a CNN
-# trained to sort photographs into 1,000 classes. For 8x8 digits the course uses its own
-# judge, `metrics.digit_classifier()`, a small CNN trained once on the training digits and
-# kept in the package, so that every machine judges alike.
+# Points in the plane let us count modes; images need a judge, a classifier trained on
+# real data. Image GANs are usually judged by the **Inception network** (Szegedy et al.,
+# 2016, [arXiv:1512.00567](https://arxiv.org/abs/1512.00567)), a CNN trained to sort
+# photographs into 1,000 classes. For 8x8 digits the course has its own judge,
+# `metrics.digit_classifier()`, a small CNN trained on the training digits and shipped with
+# the package, so every machine judges alike.
 
 # %% [markdown]
 # `metrics.digit_metrics(x)` reports three numbers:
 #
 # * **confident fraction**: the share of images put in one class with probability above
-#   0.9 (does it look like *some* digit?);
+#   0.9;
 # * **class entropy**: the entropy of the histogram of predicted classes over $\log 10$,
 #   $\;H = -\sum_k p_k \log p_k / \log 10$: 1 when all ten digits are equally common, 0
 #   when the generator draws only one (a mode collapse);
 # * **feature distance**: the **FID** (Fréchet inception distance; Heusel et al., 2017,
 #   [arXiv:1706.08500](https://arxiv.org/abs/1706.08500)) with our classifier in place of
 #   Inception. Fit a Gaussian to the classifier's last hidden features of the images ($a$)
-#   and another to those of the held-out digits ($b$); the distance between the two is
+#   and another to those of the held-out digits ($b$); the distance between them is
 #
-# $$\lVert \mu_a - \mu_b \rVert^2 + \operatorname{tr}\big(\Sigma_a + \Sigma_b - 2(\Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2})^{1/2}\big).$$
+# $$\lVert \mu_a - \mu_b \rVert^2 + \operatorname{tr}\big(\Sigma_a + \Sigma_b - 2(\Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2})^{1/2}\big),$$
 #
-# Here $\mu_a$ is the **mean vector**, the average of a set's feature vectors; $\Sigma_a$ the
-# **covariance** matrix, whose entry $(i, j)$ is the average product of features $i$ and
-# $j$'s deviations from their means; $\operatorname{tr}$ the **trace**, the sum of a
-# matrix's diagonal entries; and $M^{1/2}$ the **matrix square root**, the symmetric matrix
-# with no negative eigenvalues whose square is $M$. The first term compares where the two
-# sets of features lie, the second how they spread. Its yardstick: the same distance from
-# the *training* digits (`frechet_real`).
+# with $\mu$ the **mean vector** (the average feature vector), $\Sigma$ the **covariance**
+# matrix (entry $(i, j)$: the average product of features $i$ and $j$'s deviations from
+# their means), $\operatorname{tr}$ the **trace** (the sum of the diagonal) and $M^{1/2}$
+# the **matrix square root** (the symmetric matrix with no negative eigenvalues whose
+# square is $M$). The first term compares where the two sets of features lie, the second
+# how they spread. The yardstick is the same distance for the *training* digits
+# (`frechet_real`).
 #
-# The held-out digits themselves (feature distance 0: they are the reference) and uniform
-# noise; the exact numbers depend on your machine's arithmetic, the cell after checks what
-# they say:
+# The held-out digits (feature distance 0: they are the reference) and uniform noise; the
+# exact numbers vary with your machine's arithmetic, so the next cell checks what they say:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -407,36 +398,34 @@ print("noise: spread over the classes too (entropy > 0.7):", noise_report.class_
 print("noise: feature distance more than 10 times the real yardstick:", noise_report.frechet > 10 * noise_report.frechet_real)
 
 # %% [markdown]
-# A classifier puts *every* input in some class, and on inputs unlike its training data
-# it is often confidently wrong: noise passes the confidence test about four times in ten
-# (the cell above the checks printed its share). The feature distance, which compares whole *distributions* of features, puts noise
-# far away; so the three numbers go together. This lesson's targets for generated digits:
-# a confident fraction of at least 0.90, a class entropy of at least 0.98, and a feature
-# distance under 3 times the yardstick.
+# A classifier puts *every* input in some class, and is often confidently wrong on inputs
+# unlike its training data: noise passes the confidence test about four times in ten
+# (printed above). The feature distance compares whole *distributions* and puts noise far
+# away, so the three numbers go together. The lesson's targets for generated digits:
+# confident fraction at least 0.90, class entropy at least 0.98, feature distance under 3
+# times the yardstick.
 
 # %% [markdown]
 # ## One discrete choice in the latent
 #
-# One more change before training, to $z$. $G$ is continuous, and the Gaussian latent space
-# $\mathbb{R}^{16}$ is connected (any two points are joined by a path), so the images a
-# purely Gaussian $z$ can give form one connected piece. Real digits do not: between a 3
-# and an 8 there is nothing digit-like. $G$'s images must pass through blends between
-# classes, and since the Gaussian gives every region of $z$ some probability, some samples
-# land on blends.
+# $G$ is continuous and the Gaussian latent space $\mathbb{R}^{16}$ is connected (any two
+# points are joined by a path), so the images of a purely Gaussian $z$ form one connected
+# piece. Real digits do not: between a 3 and an 8 there is nothing digit-like. $G$'s images
+# must pass through blends between classes, and since every region of $z$ has some
+# probability, some samples land on blends.
 
 # %% [markdown]
-# So the recipe gives $G$ one discrete choice: 16 Gaussian numbers followed by a
-# **one-hot** code (zeros but for one entry) for one of 10 choices, drawn uniformly:
+# So the recipe gives $G$ a **discrete code**: 16 Gaussian numbers followed by a
+# **one-hot** vector (zeros but for one entry) for one of 10 choices, drawn uniformly:
 #
 # $$z = \big[\, u \,;\ \sqrt{d}\; e_k \,\big], \qquad
 #   u \sim \mathcal{N}(0, I_d), \quad k \sim \text{Uniform}\{0, \dots, 9\},$$
 #
-# with $u$ the Gaussian part, $d = 16$ and $e_k$ the one-hot vector with a 1 at position $k$. The latent space is
-# now 10 separate copies of $\mathbb{R}^{16}$ whose images need not touch: $G$ can switch
-# digits by switching the code. No label is involved: nothing tells $G$ which code should
-# mean which digit. The factor $\sqrt{d}$ gives the code the Gaussian part's average
-# squared length, so that the two weigh alike in the first layer. By hand, and compared
-# with the library's `sample_latent`:
+# with $u$ the Gaussian part, $d = 16$ and $e_k$ the one-hot vector with a 1 at position
+# $k$. The latent space is now 10 separate copies of $\mathbb{R}^{16}$ whose images need
+# not touch: $G$ can switch digits by switching the code, which no label ties to a digit.
+# The factor $\sqrt{d}$ gives the code the Gaussian part's average squared length, so that
+# the two weigh alike in the first layer. By hand, against the library's `sample_latent`:
 
 # %%
 def sample_z(n, latent_dim=16, codes=10, generator=None):
@@ -459,21 +448,19 @@ print("same z as the library's sample_latent:", torch.equal(z_mine, coded_G.samp
 # %% [markdown]
 # ## Training
 #
-# The loop is lesson 05's: one D step, then one G step, with the non-saturating loss and
-# an R1 penalty on D (lesson 04). The recipe `dcgan-digits` (the one `genai-course train
-# dcgan-digits` uses) sets the sizes and settings; the cell prints those that matter here:
+# The loop is lesson 05's: one D step, then one G step, non-saturating loss, R1 on D. The
+# recipe `dcgan-digits` sets the rest; the settings that matter here:
 #
 # * `channels`: feature maps at 4x4, 48 for G and 32 for D: the networks above, G wider;
 # * `lr_g`, `lr_d`: Adam's learning rates, which fall in a straight line to 0 (lesson 05);
-# * `beta1 = 0`: Adam without momentum (lesson 03; `beta2` as there), so each step follows
-#   the current gradient only: in a game, momentum keeps pushing the way that suited an
-#   earlier opponent. StyleGAN2, a much larger image GAN (Karras et al., 2020,
-#   [arXiv:1912.04958](https://arxiv.org/abs/1912.04958)), does the same;
-# * `r1_gamma`, `r1_every`: R1's weight, and its "lazy" schedule (lesson 04);
+# * `beta1 = 0`: Adam without momentum (lesson 03; `beta2` as there): in a game, momentum
+#   keeps pushing the way that suited an earlier opponent. StyleGAN2, a much larger image
+#   GAN, does the same (Karras et al., 2020, [arXiv:1912.04958](https://arxiv.org/abs/1912.04958));
+# * `r1_gamma`, `r1_every`: R1's weight and its lazy schedule (lesson 04);
 # * `ema`: a moving average of G's weights (below).
 #
-# The learning rates and R1's weight were found by an automatic search over settings, hence
-# their unround values; `docs/tuning.md` records the search.
+# An automatic search over settings found the learning rates and R1's weight, hence their
+# unround values (`docs/tuning.md`).
 
 # %%
 model = models.build("dcgan-digits", seed=0)
@@ -496,13 +483,12 @@ print(f"{model.step} steps in {model.history.seconds:.0f} s")
 # %% [markdown]
 # ## The trained generator, judged
 #
-# `model.sample` draws from a copy of G whose weights follow an **exponential moving
+# `model.sample` draws from a copy of G whose weights are an **exponential moving
 # average** (EMA) of G's: after every G step, $\bar\theta \leftarrow 0.99\, \bar\theta + 0.01\, \theta$,
-# roughly the last $1 / (1 - 0.99) = 100$ steps (batch norm's running statistics are not
-# averaged: the copy takes G's as they are). The hope: while the learning rate is large, G
-# jitters, chasing the discriminator of the moment, and an average of its recent weights
-# smooths the jitter out. Here the rate decays to zero, so by the end there is little left
-# to smooth. 1,000 samples judged, and the same noise through G as its last step left it:
+# roughly the last $1 / (1 - 0.99) = 100$ steps. While the learning rate is large, G
+# jitters, chasing the discriminator of the moment, and the average smooths that out; here
+# the rate decays to zero, so by the end little is left to smooth. The average and G after
+# its last step, judged on the same 1,000 noise vectors:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -524,18 +510,16 @@ widgets.show_digits(samples[:60], nrow=15, title="60 samples from the trained ge
 plt.show()
 
 # %% [markdown]
-# Both pass the lesson's targets. But on this seed the average does not win: the cell
-# before the checks printed it with slightly fewer confident digits and a larger feature
-# distance than G after its last step. One seed cannot say which is better in general; the
-# recipe, average included, was picked by a search over settings and then checked on three
-# seeds (`docs/tuning.md`). The rest of the lesson samples from the average, as
-# `model.sample` does.
+# Both pass the lesson's targets, and on this seed the average does not win (the two lines
+# before the checks). One seed cannot say which is better in general; the recipe, average
+# included, was checked on three seeds (`docs/tuning.md`). The rest of the lesson samples
+# from the average, as `model.sample` does.
 
 # %% [markdown]
 # ## What the code learned
 #
-# Each column keeps one Gaussian part $u_j$; each row sets the code to one value, so the
-# digit in row $k$, column $j$ is $G\big([u_j \,;\ \sqrt{16}\, e_k]\big)$.
+# Row $k$, column $j$ holds $G\big([u_j \,;\ \sqrt{16}\, e_k]\big)$: each column keeps one
+# Gaussian part, each row one code.
 
 # %%
 G = model.sampler.eval()  # the moving average of G's weights
@@ -551,8 +535,8 @@ widgets.show_digits(by_code, nrow=10, title="rows: code 0 to 9; columns: the sam
 plt.show()
 
 # %% [markdown]
-# How well does each code stick to one class? 200 samples per code, each judged by the
-# classifier: the class drawn most often, its share, and the runner-up:
+# How well does each code stick to one class? 200 samples per code, judged by the
+# classifier:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -573,17 +557,14 @@ print("every digit is some code's majority class:", sorted(majority) == list(ran
 print("at least 5 codes draw their majority class 9 times in 10 or more:", sum(x >= 0.9 for x in share) >= 5)
 
 # %% [markdown]
-# $G$ saw no labels, yet the codes split the digits among them: each digit is the majority
-# class of a code, most codes draw their class nine times in ten or more, and the rest
-# share their samples between two classes (the table above says which). Splitting the
-# classes among the codes is how $G$ can draw every digit without blends; the match need
-# not be perfect.
+# $G$ saw no labels, yet the codes split the digits among them: each digit is some code's
+# majority class, most codes draw their class nine times in ten or more, and the rest share
+# their samples between two classes. That is how $G$ can draw every digit without blends.
 
 # %% [markdown]
 # ## What the code buys
 #
-# The same recipe, seed and number of steps, with a purely Gaussian $z$ (`codes=0`: the 16
-# Gaussian numbers only), trained here:
+# The same recipe, seed and number of steps with a purely Gaussian $z$ (`codes=0`):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -600,9 +581,8 @@ print("the code adds at least 5 points of confident digits:", report.confident >
 print("both spread over all ten classes (entropy >= 0.98):", min(report.class_entropy, gaussian_report.class_entropy) >= 0.98)
 
 # %% [markdown]
-# Each generator was trained once, with one seed, and judged on one draw of 1,000 samples.
-# How much do the scores move when only the samples are redrawn? Two more draws from each
-# (seeds 1 and 2), and the feature distance between two draws of the same generator:
+# Each generator was trained once and judged on one draw of 1,000 samples. How much do the
+# scores move when only the samples are redrawn?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -623,17 +603,15 @@ spread = max(r.frechet for r in code_runs) - min(r.frechet for r in code_runs)
 print("one generator's feature distance moves across draws by more than the first draws' gap:", spread > gaussian_report.frechet - report.frechet)
 
 # %% [markdown]
-# Redrawing moves the confident fraction by a few points, and in every draw the generator
-# with the code drew more confident digits than the Gaussian one: that gain is not luck of
-# the draw. The feature distance is noisier: two draws of the same generator lie apart by
-# the distance printed last, and one generator's score moves across draws by more than the
-# gap between the first two reports, so that gap alone says little (the same holds for the
-# moving average's gap above). All of it is one training seed per generator:
-# other seeds would add their own spread, which training more runs would measure and this
-# lesson's budget does not pay for.
+# In every draw the generator with the code drew more confident digits: that gain is not
+# luck of the draw. The feature distance is noisier: two draws of one generator lie the
+# distance printed last apart, and one generator's score moves across draws by more than
+# the gap between the first two reports, so that gap alone says little (nor does the
+# moving average's gap above). All of it is one training seed per generator; other seeds
+# would add their own spread.
 #
-# Where do the Gaussian generator's unconfident samples come from? The 20 the judge is
-# least sure of, each with the judge's two likeliest classes above it:
+# The Gaussian generator's 20 samples the judge is least sure of, with its two likeliest
+# classes above each:
 
 # %%
 x_gauss = gaussian.sample(1000, generator=torch.Generator().manual_seed(0))  # the draw judged above
@@ -646,14 +624,13 @@ widgets.show_digits(x_gauss[unsure], nrow=10, labels=[f"{a}/{b}" for a, b in top
 plt.show()
 
 # %% [markdown]
-# Many of them look like a mix of the two digits the judge hesitates between: the kind of
-# blend that, by the argument above, a connected latent space cannot avoid entirely.
+# Many look like a mix of the two digits the judge hesitates between: the blends that a
+# connected latent space cannot avoid entirely.
 
 # %% [markdown]
 # ## Watching the digits appear
 #
-# Scrub through training: the same fixed noise vectors, drawn by G at each snapshot. How
-# many, and at which steps:
+# Scrub through training: the same fixed noise vectors, drawn by G at each snapshot.
 
 # %%
 print(f"{len(snaps.z)} noise vectors, drawn at steps", [r["step"] for r in snaps.records])
@@ -663,11 +640,10 @@ print(f"{len(snaps.z)} noise vectors, drawn at steps", [r["step"] for r in snaps
 widgets.digit_scrubber(snaps)
 
 # %% [markdown]
-# The same as still pictures: the first 25 noise vectors at the start, at the first two
-# snapshots, at a quarter of training and at the last step. The untrained G draws grey (the
-# sigmoid of small numbers is about 0.5). By the first snapshot it already draws dark
-# strokes in digit-like shapes, rough, some not yet any one digit; the later snapshots
-# refine them into cleaner digits, and a few noise vectors still change digit on the way.
+# The first 25 noise vectors as stills. The untrained G draws grey (the sigmoid of small
+# numbers is about 0.5). By the first snapshot it draws dark strokes in digit-like shapes,
+# some not yet any one digit; later snapshots refine them, and a few noise vectors still
+# change digit on the way.
 
 # %%
 records = snaps.records
@@ -681,17 +657,17 @@ plt.show()
 # ## Exploring the latent space
 #
 # Move the sliders to change the first four Gaussian coordinates of one $z$ (its code stays
-# fixed) and watch the digit, and eight neighbours near it, change.
+# fixed) and watch the digit and eight neighbours change.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 widgets.digit_picker(model.sampler)
 
 # %% [markdown]
-# Walking the straight line between two noise vectors, $z(t) = (1 - t)\, z_a + t\, z_b$ for
-# $t$ from 0 to 1, morphs one digit into another. The walk moves the code too: between two
-# different codes, the middle of the path holds a mix of both, a $z$ that sampling never
-# draws, and that is where the blends between two digits appear.
+# Walking the straight line $z(t) = (1 - t)\, z_a + t\, z_b$, $t$ from 0 to 1, between two
+# noise vectors morphs one digit into another. The walk moves the code too: between two
+# different codes the middle of the path holds a mix of both, a $z$ that sampling never
+# draws, and that is where blends appear.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -712,41 +688,37 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
-# * A convolution's small kernel looks at a patch and is shared by every position, so
-#   the networks are small and what they learn holds everywhere.
-# * A transposed convolution grows an image: every input pixel stamps a scaled kernel,
+# * A convolution's kernel sees a small patch and serves every position, so the networks
+#   are small and what they learn holds everywhere.
+# * A transposed convolution grows an image: each input pixel stamps a scaled kernel,
 #   stride apart, then the padding is cropped; kernel 4, stride 2, padding 1 doubles it.
-# * Batch norm keeps the generator's activations on a common scale; the discriminator goes
-#   without it, so each image is judged on its own.
-# * The confident fraction, class entropy and feature distance of a classifier tell digits
-#   from noise; the class entropy would also fall for a generator that drew only a few
-#   kinds of digit.
-# * A purely Gaussian $z$ must draw some blends; a discrete code lets G switch digits
-#   instead, and the judge found more confident digits with it.
+# * Batch norm keeps G's activations on a common scale; D goes without, so each image is
+#   judged on its own.
+# * A classifier's confident fraction, class entropy and feature distance tell digits from
+#   noise.
+# * A discrete code in $z$ lets G switch digits instead of drawing blends, and gave more
+#   confident digits.
 #
 # ## Going further
 #
-# * The **Inception score** (Salimans et al., 2016, [arXiv:1606.03498](https://arxiv.org/abs/1606.03498)),
-#   an older score than the FID: high when the Inception network puts each sample
-#   confidently in one class and the samples spread over all classes, the two halves that
-#   the confident fraction and the class entropy measure apart.
-# * The code is InfoGAN's idea (Chen et al., 2016, [arXiv:1606.03657](https://arxiv.org/abs/1606.03657))
-#   without its extra loss: a network that guesses the code from the image, which ties each
-#   code to something visible. Here the GAN loss alone decides what a code means.
-# * Why one continuous generator must draw between separate classes, and other cures:
-#   several generators with a learned prior over them (Khayatkhoei, Singh and Elgammal,
-#   2018, [arXiv:1806.00880](https://arxiv.org/abs/1806.00880)); rejecting the samples
-#   where G stretches $z$ the most (Tanielian et al., 2020,
+# * The **Inception score** (Salimans et al., 2016, [arXiv:1606.03498](https://arxiv.org/abs/1606.03498)):
+#   high when the Inception network puts each sample confidently in one class and the
+#   samples spread over all classes.
+# * InfoGAN (Chen et al., 2016, [arXiv:1606.03657](https://arxiv.org/abs/1606.03657)) adds
+#   a network that guesses the code from the image, tying each code to something visible.
+# * Other cures for blends: several generators with a learned prior over them (Khayatkhoei,
+#   Singh and Elgammal, 2018, [arXiv:1806.00880](https://arxiv.org/abs/1806.00880));
+#   rejecting the samples where G stretches $z$ the most (Tanielian et al., 2020,
 #   [arXiv:2006.04596](https://arxiv.org/abs/2006.04596)).
-# * A moving average of G's weights as a standard part of GAN training: Yazıcı et al., 2019,
+# * A moving average of G's weights in GAN training: Yazıcı et al., 2019,
 #   [arXiv:1806.04498](https://arxiv.org/abs/1806.04498).
 #
 # ## Exercises
 #
 # Open `exercises/06_dcgan_digits.ipynb`: the transposed convolution's size with two more
 # of its settings, a generator that grows images without transposed convolutions, and a
-# discriminator made of convolutions only, each with an instant check; then your two
-# networks train against each other.
+# discriminator of convolutions only, each with a check; then your two networks train
+# against each other.
 #
 # Next: lesson 07, conditional generation: pass a label to G and D, and ask for a 7.
 
