@@ -5,8 +5,8 @@
 # # Exercises 05: The training loop
 #
 # Three exercises from lesson 05 (`notebooks/05_training_loop.ipynb`): a discriminator step
-# with the R1 penalty, a generator step that does no work for D's weights, and the loop that
-# alternates them. Replace each `raise NotImplementedError` with your code, then run the check
+# with the R1 penalty, a generator step that does no work for D's weights, and a loop that
+# gives D several steps for each of G's. Replace each `raise NotImplementedError` with your code, then run the check
 # cell below it: it prints ✅ when your function is right, or says what is wrong.
 #
 # Every function here uses the non-saturating loss on logits from lesson 04 (a logit ℓ is D's
@@ -33,9 +33,9 @@ _ = torch.manual_seed(0)
 #
 # The lesson's recipe adds the R1 penalty to D's loss: D minimises
 #
-# $$\mathcal{L}_D + \frac{\gamma}{2}\cdot\frac{1}{B}\sum_{i=1}^{B} \|\nabla_x D(x_i)\|^2,$$
+# $$L_D + \frac{\gamma}{2}\cdot\frac{1}{B}\sum_{i=1}^{B} \|\nabla_x D(x_i)\|^2,$$
 #
-# its loss plus $\gamma/2$ times the mean, over the real batch $x_1, \dots, x_B$, of the squared
+# its loss $L_D$ plus $\gamma/2$ times the mean, over the real batch $x_1, \dots, x_B$, of the squared
 # length of D's slope (the gradient of D's logit with respect to its input) at each example.
 # `gan.d_step(..., r1_gamma=gamma)` does this for you; here you write it.
 #
@@ -75,8 +75,8 @@ checks.d_step(d_step)
 # step of `opt_g`, **without computing any gradient for D's weights**. Return the loss as a
 # Python float.
 #
-# * Autograd computes a gradient only for tensors marked as needing one; D's weights are
-#   marked when D is built.
+# * Why does autograd compute a gradient for D's weights at all? Whatever decides that can
+#   be decided differently for the span of G's step.
 # * The gradient with respect to D's *input* is still needed: it is how G learns what D
 #   finds suspicious.
 # * D's next step must be able to train D again.
@@ -95,20 +95,27 @@ def g_step(G: gan.Generator, D: gan.Discriminator, batch_size: int, opt_g: torch
 checks.g_step(g_step)
 
 # %% [markdown]
-# ## Exercise 5.3: the training loop
+# ## Exercise 5.3: several D steps per G step
 #
-# Write `train(G, D, sample_real, steps, opt_g, opt_d, gamma)`: for each of `steps` steps,
-# draw a batch of 128 real examples with `sample_real(128)`, take one D step (R1 weight
-# `gamma`), then one G step with 128 fakes, and record the pair `(d_loss, g_loss)`. Return
-# the list of pairs.
+# Some recipes give D more than one update for each update of G, so that G always learns
+# from a discriminator that has caught up with its latest fakes (the library's
+# `TrainConfig(d_steps=...)`; WGAN-GP takes 5: Gulrajani et al., 2017,
+# [arXiv:1704.00028](https://arxiv.org/abs/1704.00028), Algorithm 1).
 #
-# Use your `d_step` and `g_step` from above. The check trains a small GAN on the ring of
-# 8 for 600 steps and measures whether the samples moved onto the ring.
+# Write `train(G, D, sample_real, steps, opt_g, opt_d, gamma, d_steps)`: `steps` G steps,
+# each preceded by `d_steps` D steps. Each D step sees a fresh batch of 128 real examples
+# from `sample_real(128)` and uses your `d_step` with R1 weight `gamma`; each G step uses
+# your `g_step` with 128 fakes. Record one pair `(d_loss, g_loss)` per G step, `d_loss`
+# being the loss of the last D step before it, and return the list of pairs.
+#
+# The check logs which optimizer steps, in what order, and how many real batches your loop
+# draws; then it trains a small GAN on the ring of 8 with `d_steps=2` and measures whether
+# the samples moved onto the ring.
 
 
 # %%
-def train(G, D, sample_real, steps: int, opt_g, opt_d, gamma: float) -> list[tuple[float, float]]:
-    """Alternate one D step and one G step, `steps` times; returns [(d_loss, g_loss), ...]."""
+def train(G, D, sample_real, steps: int, opt_g, opt_d, gamma: float, d_steps: int) -> list[tuple[float, float]]:
+    """steps G steps, each after d_steps D steps on fresh real batches; returns [(d_loss, g_loss), ...], one per G step."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -119,10 +126,10 @@ checks.train_loop(train)
 # %% [markdown]
 # ## See your GAN learn
 #
-# Your loop, for 1,500 steps on the ring of 8 with small networks and R1's weight 0.1.
-# Expect most samples to gather near the modes, and some to stay strung along the ring
-# between them: lesson 05 explains why, and what the decaying learning rate of the library's
-# recipe adds.
+# Your loop, for 1,000 G steps of 2 D steps each, on the ring of 8 with small networks and
+# R1 with $\gamma = 0.1$ (the penalty weighted $\gamma/2$). Expect most samples to gather near
+# the modes, and some to stay strung along the ring between them: lesson 05 explains why,
+# and what the decaying learning rate of the library's recipe adds.
 
 # %%
 try:
@@ -132,12 +139,12 @@ try:
     D = gan.Discriminator(gan.DiscriminatorConfig(hidden=64, layers=2))
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.99))
-    history = train(G, D, lambda n: ring.sample(n), 1500, opt_g, opt_d, gamma=0.1)
+    history = train(G, D, lambda n: ring.sample(n), 1000, opt_g, opt_d, gamma=0.1, d_steps=2)
     x = G.sample(1000)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 4))
     ax1.plot([h[0] for h in history], label="D loss")
     ax1.plot([h[1] for h in history], label="G loss")
-    ax1.set_xlabel("step")
+    ax1.set_xlabel("G step")
     ax1.legend()
     ax2.scatter(ring.means[:, 0], ring.means[:, 1], marker="+", s=200, c="k", label="modes")
     ax2.scatter(x[:, 0], x[:, 1], s=3, alpha=0.5, label="your G")

@@ -96,14 +96,36 @@ def g_step_parameter_by_parameter(G, D, batch_size, opt_g):
     return loss.item()
 
 
-def train_loop(G, D, sample_real, steps, opt_g, opt_d, gamma):
-    return [(d_step(G, D, sample_real(64), opt_d, gamma), g_step(G, D, 64, opt_g)) for _ in range(steps)]
+def train_loop(G, D, sample_real, steps, opt_g, opt_d, gamma, d_steps, *, g_first=False, one_batch=False, batch=128, k=None,
+               g_every_d=False, pair=lambda d, g: (d, g), d_fn=d_step, g_fn=g_step):
+    """The loop; the keywords make the typical mistakes below."""
+    history = []
+    for _ in range(steps):
+        g_loss = g_fn(G, D, batch, opt_g) if g_first else None
+        real = sample_real(batch) if one_batch else None
+        for _ in range(d_steps if k is None else k):
+            d_loss = d_fn(G, D, real if one_batch else sample_real(batch), opt_d, gamma)
+            if g_every_d:
+                g_loss = g_fn(G, D, batch, opt_g)
+        g_loss = g_loss if g_first or g_every_d else g_fn(G, D, batch, opt_g)
+        history.append(pair(d_loss, g_loss))
+    return history
+
+
+def train_loop_counting_d_steps(G, D, sample_real, steps, opt_g, opt_d, gamma, d_steps):
+    """Another right answer: one loop over all D steps, a G step after every d_steps-th."""
+    history = []
+    for i in range(steps * d_steps):
+        d_loss = d_step(G, D, sample_real(128), opt_d, gamma)
+        if (i + 1) % d_steps == 0:
+            history.append((d_loss, g_step(G, D, 128, opt_g)))
+    return history
 
 
 CORRECT = {
     "d_step": [d_step, d_step_two_passes_and_bce],
     "g_step": [g_step, g_step_by_autograd_grad, g_step_parameter_by_parameter],
-    "train_loop": [train_loop],
+    "train_loop": [train_loop, train_loop_counting_d_steps],
 }
 
 
@@ -236,21 +258,13 @@ def g_step_flipped(G, D, batch_size, opt_g):
     return loss.item()
 
 
-def train_loop_never_stepping_g(G, D, sample_real, steps, opt_g, opt_d, gamma):
-    history = []
-    for _ in range(steps):
-        d_loss = d_step(G, D, sample_real(64), opt_d, gamma)
-        g_loss = nonsaturating_g_loss(D(G(torch.randn(64, 2)))).item()  # computed, never applied
-        history.append((d_loss, g_loss))
-    return history
+def train_loop_total_steps(G, D, sample_real, steps, opt_g, opt_d, gamma, d_steps):
+    """steps read as the number of D steps: a G step after every d_steps-th of them."""
+    return train_loop(G, D, sample_real, steps // d_steps, opt_g, opt_d, gamma, d_steps)
 
 
-def train_loop_never_stepping_d(G, D, sample_real, steps, opt_g, opt_d, gamma):
-    history = []
-    for _ in range(steps):
-        d_loss = discriminator_loss(D(sample_real(64)), D(G(torch.randn(64, 2)).detach())).item()  # never applied
-        history.append((d_loss, g_step(G, D, 64, opt_g)))
-    return history
+def loop(**mistake):
+    return lambda G, D, s, n, og, od, gamma, k: train_loop(G, D, s, n, og, od, gamma, k, **mistake)
 
 
 def penalty_summed(grad):
@@ -279,7 +293,7 @@ MISTAKES = [
     ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, 4.0), ["the same way with gamma=4 and gamma=12", "use the gamma"]),
     ("d_step", lambda G, D, real, opt_d, gamma: r1_d_step(G, D, real, opt_d, gamma, track=False),
      ["raised RuntimeError", "an input it tracks"]),
-    ("d_step", d_step_never_zeroing, ["zero_grad() on opt_d before you call backward()"]),
+    ("d_step", d_step_never_zeroing, ["D's step followed gradients left over in .grad from an earlier step"]),
     ("d_step", d_step_returning_the_loss_alone, ["without the penalty"]),
     ("d_step", lambda G, D, real, opt_d, gamma: torch.tensor(d_step(G, D, real, opt_d, gamma)), ["as a Python float (use .item())", "got Tensor"]),
     ("d_step", lambda G, D, real, opt_d, gamma: discriminator_loss(D(real), D(G(torch.randn(64, 2)).detach())).item(), ["D's weights did not change"]),
@@ -291,13 +305,22 @@ MISTAKES = [
     ("g_step", g_step_also_stepping_d, ["D's weights changed during the generator's step"]),
     ("g_step", g_step_never_stepping, ["G's gradient was computed, but opt_g never stepped"]),
     ("g_step", g_step_flipped, ["the loss's sign"]),
-    ("train_loop", train_loop_never_stepping_g, ["G's weights never changed in 600 steps", "call g_step"]),
-    ("train_loop", train_loop_never_stepping_d, ["D's weights never changed in 600 steps", "call d_step"]),
-    ("train_loop", lambda G, D, s, n, og, od, gamma: train_loop(G, D, s, n, og, od, gamma)[:-1], ["a list of 600, got list of 599"]),
-    ("train_loop", lambda G, D, s, n, og, od, gamma: [(d_step_never_zeroing(G, D, s(64), od, gamma), g_step(G, D, 64, og)) for _ in range(n)],
-     ["the first D step of your loop followed gradients left over", "does d_step clear opt_d's gradients"]),
-    ("train_loop", lambda G, D, s, n, og, od, gamma: [(d_step(G, D, s(64), od, gamma), g_step_never_zeroing(G, D, 64, og)) for _ in range(n)],
-     ["the first G step of your loop followed gradients left over", "does g_step clear opt_g's gradients"]),
+    ("train_loop", loop(k=1), ["with steps=4 and d_steps=3, your loop took 1 D step before each G step"]),
+    ("train_loop", loop(k=3), ["with steps=300 and d_steps=2, your loop took 3 D steps before each G step"]),
+    ("train_loop", train_loop_total_steps, ["took 1 G step:", "`steps` counts G's updates"]),
+    ("train_loop", loop(g_every_d=True), ["took 12 G steps"]),
+    ("train_loop", loop(g_first=True), ["a G step before any D step"]),
+    ("train_loop", loop(one_batch=True), ["drew 4 real batches for its 12 D steps", "fresh batch"]),
+    ("train_loop", loop(batch=64), ["asked sample_real for [64] examples", "batch of 128"]),
+    ("train_loop", loop(g_fn=lambda G, D, n, opt_g: nonsaturating_g_loss(D(G(torch.randn(n, 2)))).item()),  # computed, never applied
+     ["never stepped opt_g"]),
+    ("train_loop", loop(d_fn=lambda G, D, real, opt_d, gamma: discriminator_loss(D(real), D(G(torch.randn(128, 2)).detach())).item()),
+     ["never stepped opt_d"]),
+    ("train_loop", lambda *args: train_loop(*args)[:-1], ["a list of 300, got list of 299"]),
+    ("train_loop", loop(pair=lambda d, g: (g, d)), ["wrong way round"]),
+    ("train_loop", loop(pair=lambda d, g: (0.0, 0.0)), ["never change"]),
+    ("train_loop", loop(d_fn=d_step_never_zeroing), ["the first D step of your loop followed gradients left over", "how d_step treats"]),
+    ("train_loop", loop(g_fn=g_step_never_zeroing), ["the first G step of your loop followed gradients left over", "how g_step treats"]),
 ]
 
 
@@ -305,7 +328,7 @@ def test_the_checks_are_registered():
     assert_registered(step_checks, {
         "d_step": "Exercise 5.1 (a discriminator step with the R1 penalty)",
         "g_step": "Exercise 5.2 (a generator step that spares D's weights)",
-        "train_loop": "Exercise 5.3 (the training loop)",
+        "train_loop": "Exercise 5.3 (several D steps per G step)",
     })
 
 

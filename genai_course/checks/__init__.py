@@ -14,8 +14,8 @@ One module per lesson group:
     mixtures       1.1-1.2     sampling a mixture of Gaussians, its log density
     gan            2.1-3.2     the MLP generator and discriminator
     gan_losses     4.1-4.3     the GAN losses as functions of the logits
-    steps          5.1-5.3     a discriminator step with R1, a generator step that spares D's weights, the loop
-    conv           6.1-6.3     transposed convolutions, a convolutional generator and discriminator
+    steps          5.1-5.3     a discriminator step with R1, a generator step that spares D's weights, k D steps per G step
+    conv           6.1-6.3     a transposed convolution's size, an upsample+conv generator, an all-conv discriminator
     conditional    7.1-7.3     the label as image channels, a label embedding in G, the logits for every label
     vae            8.1-8.3     the reparameterization trick, the KL term, a conditional decoder
     text           9.1-9.2     the bigram table, sampling with temperature and top-k
