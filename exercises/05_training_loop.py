@@ -108,9 +108,10 @@ checks.g_step(g_step)
 # your `g_step` with 128 fakes. Record one pair `(d_loss, g_loss)` per G step, `d_loss`
 # being the loss of the last D step before it, and return the list of pairs.
 #
-# The check logs which optimizer steps, in what order, and how many real batches your loop
-# draws; then it trains a small GAN on the ring of 8 with `d_steps=2` and measures whether
-# the samples moved onto the ring.
+# The check runs your loop several times. With `d_steps=3` it logs which optimizer steps, in what
+# order, and how many real batches your loop draws; with `d_steps=2` it trains a small GAN
+# on the ring of 8 (its order is logged too) and measures whether the samples moved onto
+# the ring.
 
 
 # %%

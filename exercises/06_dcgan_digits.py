@@ -40,8 +40,15 @@ _ = torch.manual_seed(0)
 #   cropping. A transposed convolution is used to undo the size change of an ordinary
 #   convolution, and with a stride above 1 the ordinary one sends two input sizes to the
 #   same output size: with kernel 3, stride 2 and padding 1, a 7x7 and an 8x8 image both
-#   become 4x4. Going back from 4x4, `output_padding` says which of the two to return.
+#   become 4x4 (the cell below shows it). Going back from 4x4, `output_padding` says which
+#   of the two to return.
 #
+# %%
+conv = nn.Conv2d(1, 1, 3, stride=2, padding=1)  # the ordinary convolution: kernel 3, stride 2, padding 1
+for n in (7, 8):
+    print(f"{n}x{n} ->", "x".join(map(str, conv(torch.zeros(1, 1, n, n)).shape[-2:])))
+
+# %% [markdown]
 # Write `transposed_conv_size(size, kernel, stride, padding, dilation, output_padding)`: the
 # height (and width) of what `nn.ConvTranspose2d` makes of a `size` x `size` input, as an
 # `int`.
@@ -87,7 +94,7 @@ except NotImplementedError:
 # Write `make_conv_generator(latent_dim)` returning an `nn.Module` that maps noise of shape
 # `(B, latent_dim)` to images of shape `(B, 1, 8, 8)` with pixels in $[0, 1]$, using no
 # `nn.ConvTranspose2d`. Its feature maps must go through these shapes (the channel counts
-# `C1` and `C2` are yours to choose; the lesson's generator used 64 and 32):
+# `C1` and `C2` are yours to choose; the lesson's hand-built generator used 64 and 32):
 #
 # | after | shape |
 # |---|---|

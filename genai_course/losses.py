@@ -1,18 +1,18 @@
 """GAN loss functions, written on the discriminator's *logits*.
 
-Every discriminator in the course returns a logit l (a real number); for the
-probability-based losses D(x) = sigmoid(l). Each family has a D loss, which D
-minimises, and a G loss, which G minimises:
+Every discriminator in the course returns a logit: D(x) is a real number, and the
+probability-based losses use σ(D(x)), its sigmoid. Each family has a D loss, which D
+minimises, and a G loss, which G minimises (l_real = D(x), l_fake = D(G(z))):
 
 | family          | D loss                                         | G loss                 |
 |-----------------|------------------------------------------------|------------------------|
-| minimax         | -log D(x) - log(1 - D(G(z)))                   | log(1 - D(G(z)))       |
-| non-saturating  | same as minimax                                | -log D(G(z))           |
+| minimax         | -log σ(D(x)) - log(1 - σ(D(G(z))))             | log(1 - σ(D(G(z))))    |
+| non-saturating  | same as minimax                                | -log σ(D(G(z)))        |
 | least squares   | (l_real - 1)^2 / 2 + l_fake^2 / 2              | (l_fake - 1)^2 / 2     |
 | wasserstein     | l_fake - l_real  (+ gradient penalty)          | -l_fake                |
 | hinge           | relu(1 - l_real) + relu(1 + l_fake)            | -l_fake                |
 
-All losses are means over the batch. log D = -softplus(-l) and log(1 - D) = -softplus(l)
+All losses are means over the batch. log σ(l) = -softplus(-l) and log(1 - σ(l)) = -softplus(l)
 are computed in that form because it is exact where sigmoid would round to 0 or 1.
 """
 
@@ -49,7 +49,7 @@ def minimax_d(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Ten
 
 
 def minimax_g(fake_logits: torch.Tensor) -> torch.Tensor:
-    """The original (saturating) G loss: minimise log(1 - D(G(z))). Logits (B,) -> scalar."""
+    """The original (saturating) G loss: minimise log(1 - σ(D(G(z)))). Logits (B,) -> scalar."""
     # log(1 - sigmoid(l)) = -softplus(l): flat when D confidently rejects the fakes (l << 0)
     return -F.softplus(fake_logits).mean()
 
@@ -58,7 +58,7 @@ nonsaturating_d = minimax_d
 
 
 def nonsaturating_g(fake_logits: torch.Tensor) -> torch.Tensor:
-    """The non-saturating G loss: minimise -log D(G(z)). Logits (B,) -> scalar."""
+    """The non-saturating G loss: minimise -log σ(D(G(z))). Logits (B,) -> scalar."""
     # -log sigmoid(l) = softplus(-l): steep exactly where the saturating loss is flat
     return F.softplus(-fake_logits).mean()
 

@@ -40,7 +40,8 @@ lesson_start = time.perf_counter()  # the last code cell prints how long the les
 # ## The data, in the units the networks see
 #
 # The grid's 25 modes (lesson 01: one peak per Gaussian) sit at $\{-4, -2, 0, 2, 4\}^2$,
-# each with standard deviation 0.05. Networks train best on inputs of unit spread, so the
+# each with the standard deviation printed below; a sample within 3 of them of its mode's
+# centre counts as on the mode. Networks train best on inputs of unit spread, so the
 # data are divided by their root-mean-square radius (`mixture.scale`, printed below) and the
 # generator's outputs multiplied back. `models.TrainedGAN` does both for you; the steps we
 # write by hand below need only the division, done here.
@@ -48,6 +49,7 @@ lesson_start = time.perf_counter()  # the last code cell prints how long the les
 # %%
 grid25 = data.grid25()
 scale = grid25.scale
+print(f"a mode's std = {grid25.std:.2f}; 3 std = {3 * grid25.std:.2f}")
 print(f"scale = {scale:.2f}; a mode's std in training units = {grid25.std / scale:.4f}")
 
 
@@ -248,8 +250,8 @@ plt.show()
 
 # %% [markdown]
 # After training, the cell prints lesson 01's three yardsticks (modes captured,
-# high-quality fraction, reverse KL) on 2,500 samples, the PacGAN paper's count (Lin et
-# al., 2018), and how long the run took.
+# high-quality fraction, reverse KL) on 2,500 samples, the number the PacGAN paper used
+# (Lin et al., 2018), and how long the run took.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -286,8 +288,8 @@ plt.show()
 # Scrub through training. Left: G's samples over the true density. Right: D's belief
 # $\sigma(D(x))$ that a point is real (blue = real, red = fake). Watch the fakes chase
 # whatever region D currently calls real, and D's surface change under them: mass slides
-# between modes and never settles on them. (Left alone, the same drift is how GANs drop
-# modes: mode collapse, lesson 01.)
+# between modes and never settles on them. (Left alone, the same drift can drop modes:
+# mode collapse, lesson 01.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -309,17 +311,17 @@ plt.show()
 # ## Cure 1: keep D flat at the data (R1)
 #
 # Lesson 04's R1 penalty, which made the Dirac GAN converge, adds $\frac{\gamma}{2} R_1$ to
-# $L_D$ and so keeps D's slope small at the real data. Here that means: once G's samples sit
-# on a mode, nothing pushes them off it, while away from the data D still points G towards
-# the modes it is missing.
+# $L_D$ and so keeps D's slope small at the real data. Here that means: R1 weakens D's push
+# on samples that sit on a mode (at a constant learning rate, the run below, they still
+# drift off), while away from the data D still points G towards the modes it is missing.
 
 # %% [markdown]
 # ## Cure 2: a learning rate that decays to zero
 #
 # Adam at a constant learning rate keeps taking steps of about the same size, so G's
 # samples keep jittering around the modes. Big steps are needed early, to find every mode;
-# tiny steps are needed late, to put samples within 3 standard deviations (0.15) of their
-# centre. A learning rate that **decays linearly to zero** over the run gives both.
+# tiny steps are needed late, to put samples within 3 standard deviations (printed at the
+# top) of their centre. A learning rate that **decays linearly to zero** over the run gives both.
 
 # %% [markdown]
 # ## The recipe
@@ -373,11 +375,12 @@ widgets.training_scrubber(cure_snaps, grid25)
 # the whole recipe buys, not what any one part of it buys. It is also confounded by length:
 # the vanilla run stops at 3,000 steps while still improving, and at step 3,000 the recipe
 # is behind it (the curves below show both). A 12,000-step vanilla run would separate the
-# two; the lesson's training budget (90 s on 2 cores; the last code cell prints what the
-# runs took against it) does not pay for it.
+# two, but the lesson's training budget (90 s on 2 cores) has room for only one more run of
+# that length (the last code cell prints what the runs took, that run's estimated cost,
+# and the sum with it against the budget).
 #
-# It pays for one more run as long as the recipe's, so we take out one ingredient: the same
-# recipe with a constant learning rate (3e-3 throughout, `lr_decay="none"`). The others (R1,
+# We spend that room on taking out one ingredient instead: the same recipe with a constant
+# learning rate (3e-3 throughout, `lr_decay="none"`). The others (R1,
 # the 3 times higher starting rate, the 4 times longer run) are not isolated in this
 # lesson; "Going further" says how to measure them.
 
@@ -395,9 +398,9 @@ print("and puts fewer of its samples on a mode than with it:", no_decay_report.h
 
 # %% [markdown]
 # Without the decay the same recipe never settles: the large constant learning rate keeps
-# the samples moving, and where the run ends they are wherever a chaotic path left them
-# (GAN training is chaotic: a different seed, or a machine with different rounding, takes
-# a different path). The decay is not a final polish: at this learning rate, the recipe
+# the samples moving, and where the run ends they are wherever their path left them
+# (GAN training is chaotic: small differences, such as a different seed or a machine
+# with different rounding, grow into a different run). The decay is not a final polish: at this learning rate, the recipe
 # needs it.
 
 # %% [markdown]
@@ -481,6 +484,9 @@ runs = {"vanilla": vanilla, "recipe": cure, "recipe, no decay": no_decay, "packe
 for name, run in runs.items():
     print(f"{name:17s} {run.history.seconds:5.1f} s")
 print(f"training, all runs: {sum(run.history.seconds for run in runs.values()):.0f} s of the 90 s budget")
+train_total, long_vanilla = sum(run.history.seconds for run in runs.values()), 4 * vanilla.history.seconds
+print(f"a 12,000-step vanilla run (4 x the vanilla run's time), estimated: {long_vanilla:.0f} s; "
+      f"all runs with it: {train_total + long_vanilla:.0f} s of the 90 s budget")
 print(f"the whole lesson up to here: {time.perf_counter() - lesson_start:.0f} s of the 180 s limit for a lesson")
 
 # %% [markdown]

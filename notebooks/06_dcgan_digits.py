@@ -41,7 +41,7 @@ lesson_start = time.perf_counter()  # the last cell prints how long the whole le
 # scikit-learn ships 1,797 handwritten digits of 8x8 pixels, so nothing is downloaded.
 # Each pixel is a whole number from 0 (white) to 16 (full ink); `data.load_digits()`
 # divides by 16, so pixels lie in $[0, 1]$, and shapes them `(N, 1, 8, 8)`: batch, channel
-# (one: grey), height, width. The course's fixed split: 1,497 digits to train on, 300
+# (one, grey; channels are defined below), height, width. The course's fixed split: 1,497 digits to train on, 300
 # held out to judge.
 
 # %%
@@ -364,10 +364,13 @@ print("without (our D), it does not:", torch.allclose(*plain, atol=1e-6))
 # * **class entropy**: the entropy of the histogram of predicted classes over $\log 10$,
 #   $\;H = -\sum_k p_k \log p_k / \log 10$: 1 when all ten digits are equally common, 0
 #   when the generator draws only one (a mode collapse);
-# * **feature distance**: the **FID** (Fréchet inception distance; Heusel et al., 2017,
-#   [arXiv:1706.08500](https://arxiv.org/abs/1706.08500)) with our classifier in place of
-#   Inception. Fit a Gaussian to the classifier's last hidden features of the images ($a$)
-#   and another to those of the held-out digits ($b$); the distance between them is
+# * **feature distance**: how far the images' features lie from real digits' (next cell).
+
+# %% [markdown]
+# The **feature distance** is the **FID** (Fréchet inception distance; Heusel et al., 2017,
+# [arXiv:1706.08500](https://arxiv.org/abs/1706.08500)) with our classifier in place of
+# Inception. Fit a Gaussian to the classifier's last hidden features of the images ($a$)
+# and another to those of the held-out digits ($b$); the distance between them is
 #
 # $$\lVert \mu_a - \mu_b \rVert^2 + \operatorname{tr}\big(\Sigma_a + \Sigma_b - 2(\Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2})^{1/2}\big),$$
 #
@@ -378,7 +381,8 @@ print("without (our D), it does not:", torch.allclose(*plain, atol=1e-6))
 # square is $M$). The first term compares where the two sets of features lie, the second
 # how they spread. The yardstick is the same distance for the *training* digits
 # (`frechet_real`).
-#
+
+# %% [markdown]
 # The held-out digits (feature distance 0: they are the reference) and uniform noise; the
 # exact numbers vary with your machine's arithmetic, so the next cell checks what they say:
 
@@ -485,9 +489,9 @@ print(f"{model.step} steps in {model.history.seconds:.0f} s")
 #
 # `model.sample` draws from a copy of G whose weights are an **exponential moving
 # average** (EMA) of G's: after every G step, $\bar\theta \leftarrow 0.99\, \bar\theta + 0.01\, \theta$,
-# roughly the last $1 / (1 - 0.99) = 100$ steps. While the learning rate is large, G
-# jitters, chasing the discriminator of the moment, and the average smooths that out; here
-# the rate decays to zero, so by the end little is left to smooth. The average and G after
+# roughly the last $1 / (1 - 0.99) = 100$ steps. The idea is that while the learning rate
+# is large, G jitters, chasing the discriminator of the moment, and an average smooths that
+# out; here the rate decays to zero, so by the end there may be little left to smooth. The average and G after
 # its last step, judged on the same 1,000 noise vectors:
 
 # %%
@@ -558,8 +562,9 @@ print("at least 5 codes draw their majority class 9 times in 10 or more:", sum(x
 
 # %% [markdown]
 # $G$ saw no labels, yet the codes split the digits among them: each digit is some code's
-# majority class, most codes draw their class nine times in ten or more, and the rest share
-# their samples between two classes. That is how $G$ can draw every digit without blends.
+# majority class, and at least half the codes draw their class nine times in ten or more.
+# The table shows some codes split between two classes. That is how $G$ can draw every
+# digit with fewer blends.
 
 # %% [markdown]
 # ## What the code buys
@@ -607,8 +612,11 @@ print("one generator's feature distance moves across draws by more than the firs
 # luck of the draw. The feature distance is noisier: two draws of one generator lie the
 # distance printed last apart, and one generator's score moves across draws by more than
 # the gap between the first two reports, so that gap alone says little (nor does the
-# moving average's gap above). All of it is one training seed per generator; other seeds
-# would add their own spread.
+# moving average's gap above). A single draw can even land at or below the real digits'
+# own distance: that yardstick is measured on the training digits, not on 1,000 samples,
+# and draws of one generator differ by the noise floor printed last, so only gaps well
+# beyond that floor mean anything. All of it is one training seed per generator; other
+# seeds would add their own spread.
 #
 # The Gaussian generator's 20 samples the judge is least sure of, with its two likeliest
 # classes above each:
@@ -696,8 +704,8 @@ plt.show()
 #   judged on its own.
 # * A classifier's confident fraction, class entropy and feature distance tell digits from
 #   noise.
-# * A discrete code in $z$ lets G switch digits instead of drawing blends, and gave more
-#   confident digits.
+# * A discrete code in $z$ lets G switch digits with fewer blends (some codes still mix two
+#   classes), and gave more confident digits.
 #
 # ## Going further
 #

@@ -184,7 +184,7 @@ def _judge_nonsaturating_g_loss(seen: Observed) -> str:
     if not same(grad["value"].double(), want.double(), 1e-4):
         raise CheckFailed(f"the gradient with respect to the logits (-200, +200) should be (-0.5, 0), got {tuple(round(v, 4) for v in grad['value'].tolist())}: "
                           "part of your loss does not reach the logits through autograd")
-    return "matches -log D(G(z)), exact at logits of -200 and +200, gradient included"
+    return "matches -log σ(D(G(z))), exact at logits of -200 and +200, gradient included"
 
 
 def _penalty_case() -> tuple[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor]:

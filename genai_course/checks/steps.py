@@ -305,7 +305,7 @@ def _judge_g_step(seen: Observed) -> str:
     before, after = _fool(G, D, _state(G)), _fool(G, D, seen["G31"])
     if not after > before:
         raise CheckFailed(f"after 30 steps D's logit on the fakes fell ({before:.2f} -> {after:.2f}): G should make D more sure they are real; is the loss's sign right?")
-    _judge_returned_loss(rec, expected, 64, "g_step", "G's loss -log D(G(z))")
+    _judge_returned_loss(rec, expected, 64, "g_step", "G's loss -log σ(D(G(z)))")
     return f"G fools a fixed D more ({before:.2f} -> {after:.2f}), no work spent on D's weights"
 
 
@@ -397,4 +397,4 @@ def _judge_train_loop(seen: Observed) -> str:
     if not after < 0.9 * before:
         raise CheckFailed(f"after {_TRAIN_STEPS} G steps the samples are no closer to the ring (mean distance to the nearest mode "
                           f"{before:.2f} -> {after:.2f}): do D's and G's steps each take their loss's gradient?")
-    return f"{_K} D steps before each G step; samples moved to the ring: mean distance to the nearest mode {before:.2f} -> {after:.2f}"
+    return f"d_steps D steps before each G step (runs with d_steps={_K} and {_TRAIN_K}); with d_steps={_TRAIN_K} the samples moved to the ring: mean distance to the nearest mode {before:.2f} -> {after:.2f}"
