@@ -133,7 +133,7 @@ def test_cli_grade_exit_codes_for_a_solution_and_its_exercise(capsys):
         "  ✅ discriminator_loss    Exercise 4.1 (the discriminator's loss with a soft real label): passed "
         "(matches binary cross-entropy with a soft real label, exact for confident logits)",
         "  ✅ nonsaturating_g_loss  Exercise 4.2 (a stable non-saturating loss from exp and log): passed "
-        "(matches -log D(G(z)), exact at logits of -200 and +200, gradient included)",
+        "(matches -log σ(D(G(z))), exact at logits of -200 and +200, gradient included)",
         "  ✅ gradient_penalty      Exercise 4.3 (a one-sided gradient penalty): passed (matches the reference and trains D)",
         "1 submission: 1 all passed, 0 with failures, 0 not finished, 0 unusable",
     ]
