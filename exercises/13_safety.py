@@ -37,7 +37,7 @@ print("scratch folder ready:", work.is_dir())
 # %% [markdown]
 # ## Exercise 13.1: hashing a file in chunks
 #
-# A SHA-256 hash maps any sequence of bytes to 256 bits, written as 64 hex digits. Change
+# A SHA-256 (Secure Hash Algorithm, 256-bit) hash maps any sequence of bytes to 256 bits, written as 64 hex digits. Change
 # one bit of the input and about half of the output bits change; nobody knows how to find two
 # inputs with the same hash. So if a file's hash equals the one you wrote down when you made
 # it, the file is the one you made, byte for byte.
@@ -48,10 +48,9 @@ print("scratch folder ready:", work.is_dir())
 #
 # - `path`: a `str` or a `pathlib.Path`.
 #
-# Hints: `h = hashlib.sha256()` makes one hash object; `h.update(chunk)` feeds it bytes (any
-# number of times: the result is the same as one update with everything); `h.hexdigest()`
-# gives the hex digits. Open the file with `open(path, "rb")` (binary: a hash is of bytes) and
-# call `f.read(1 << 20)` until it returns `b""`.
+# Hints: `hashlib` gives you one hash object that you can feed bytes piece by piece; feeding
+# it in pieces gives the same result as feeding everything at once. A hash is of bytes, so
+# open the file in binary mode, and stop reading when a read gives back nothing.
 
 
 # %%
@@ -103,10 +102,11 @@ except NotImplementedError:
 # `state_dict`). For any other global, raise `pickle.UnpicklingError` with a message that
 # names what was refused, e.g. `"refused posix.mkdir"`: before anything is called.
 #
-# Fill in `find_class(self, module, name)` of the `pickle.Unpickler` subclass below: for an
-# allowed pair return `super().find_class(module, name)`, for any other raise. Then `safe_load`
-# is `RestrictedUnpickler(f).load()` on the file opened with `"rb"`. Allow exact `(module, name)` pairs: a deny-list ("no `os`, no `eval`")
-# misses what you did not think of, and allowing all of `builtins` allows `eval`.
+# Fill in `find_class(self, module, name)` of the `pickle.Unpickler` subclass below: an
+# allowed pair may be looked up the way the parent class always does it; any other must fail
+# before anything is returned. Then `safe_load` hands the file, opened as bytes, to your
+# unpickler. Allow exact `(module, name)` pairs: a deny-list ("no `os`, no `eval`") misses
+# what you did not think of, and allowing all of `builtins` allows `eval`.
 
 # %%
 ALLOWED = {("collections", "OrderedDict")}

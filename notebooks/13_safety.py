@@ -11,8 +11,7 @@
 # and look for training digits among their samples; and read back the provenance that
 # `genai-course sample` stores in its output.
 #
-# Run time: about 25 s on 2 CPU cores (about 15 s of it training two digit models), up to a
-# minute on a busy machine.
+# Run time: the two training cells print how long they took; the rest runs in seconds.
 #
 # Where it sits: lesson 05 wrote the first checkpoints, lesson 11 built the memorization
 # audit as a test of novelty, lesson 12 scaled training up. This lesson asks what can go
@@ -63,7 +62,7 @@ print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tupl
 # %% [markdown]
 # ## A pickle is a program
 #
-# `torch.save` writes a zip archive. Inside it, `data.pkl` is a **pickle**: Python's format for
+# `torch.save` writes a zip archive (its entries are listed further down). Inside it, `data.pkl` is a **pickle**: Python's format for
 # any object. A pickle is not a table of numbers but a small program for a stack machine, and
 # `pickle.load` runs it. Most of its instructions build things: push a number, push a
 # string, make a dict, set an item. Look at a small checkpoint-like dict:
@@ -104,7 +103,8 @@ marker.unlink()
 # ## The same inside a checkpoint
 #
 # `checkpoints.write_crafted_checkpoint(path, marker)` writes such an object into a file that
-# looks like a course checkpoint: format marker, version, a model name, weights. PyTorch
+# looks like a course checkpoint: format marker, version, a model name, weights (the model is
+# a DCGAN, a deep convolutional generative adversarial network, lesson 05). PyTorch
 # before version 2.6 loaded every file with `weights_only=False` by default, and many scripts
 # still pass it: it runs the hidden code.
 
@@ -139,11 +139,26 @@ print("marker written:", marker.exists())
 #
 # How can an unpickler refuse? Every `GLOBAL` goes through one method, `find_class(module,
 # name)`: override it to return only names on an **allow-list** and raise for everything else.
-# A course checkpoint needs five kinds of name: `collections.OrderedDict` (a `state_dict`),
+# A course checkpoint needs only a few names: `collections.OrderedDict` (a `state_dict`),
 # `torch._utils._rebuild_tensor_v2` (a tensor from its storage, offset, shape and strides) and
 # the storage types of the dtypes it holds. The tensors' bytes are not in the pickle: each
-# storage is a *persistent id* `('storage', type, key, location, numel)`, and its bytes are the
-# zip's entry `archive/data/KEY`. Our loader, about 25 lines:
+# storage is a *persistent id* (a reference the pickle hands to the loader instead of the data)
+# `('storage', type, key, location, numel)`, and its bytes are the zip's entry `archive/data/KEY`.
+# The entries of a real course checkpoint (an untrained DCGAN), read with `zipfile`:
+
+# %%
+course_file = work / "untrained.pt"
+models.build("dcgan-digits").save(str(course_file))
+with zipfile.ZipFile(course_file) as archive:
+    names = archive.namelist()
+print("not tensor bytes:", [n for n in names if "/data/" not in n])
+stored = [n for n in names if "/data/" in n]
+print("tensor bytes:", len(stored), "entries, from", stored[0], "to", stored[-1])
+
+# %% [markdown]
+# `data.pkl` is the pickle; `version`, `.format_version`, `.storage_alignment` and `byteorder`
+# tell the loader how the bytes are laid out; `.data/serialization_id` is an identifier of
+# this save. Our loader reads `data.pkl` and fetches each storage from `data/KEY`:
 
 # %%
 ALLOWED = {("collections", "OrderedDict"): __import__("collections").OrderedDict,
@@ -178,8 +193,8 @@ def my_load(path):
 
 
 # %% [markdown]
-# On a real course checkpoint (an untrained DCGAN: weights, optimizer states, random-number
-# generator states, its recipe) our loader must give back exactly what `checkpoints.load` gives,
+# On that course checkpoint (weights, optimizer states, random-number generator states, its
+# recipe) our loader must give back exactly what `checkpoints.load` gives,
 # tensor for tensor; on the crafted file it must refuse, naming the same function:
 
 # %%
@@ -193,8 +208,6 @@ def same(a, b):
     return a == b
 
 
-course_file = work / "untrained.pt"
-models.build("dcgan-digits").save(str(course_file))
 print("same contents as checkpoints.load:", same(my_load(course_file), checkpoints.load(course_file)))
 try:
     my_load(crafted)
@@ -209,13 +222,13 @@ except pickle.UnpicklingError as e:
 # An allow-list and not a deny-list: refusing `os`, `subprocess` and `eval` would have let
 # `leave_marker` through, and whatever else you did not think of. The same hazard is in every
 # format built on pickle: `pickle.load`, `joblib.load`, `numpy.load(allow_pickle=True)`,
-# `pandas.read_pickle`. Formats that hold only numbers (`.npz` without objects, safetensors)
-# have no instructions to run.
+# `pandas.read_pickle`. Formats that hold only numbers (`.npz` without objects, or
+# safetensors, a file format of named tensors and nothing else) have no instructions to run.
 #
 # ## Hashes: is this the file I made?
 #
 # The restricted loader stops code; it cannot tell a good checkpoint from a damaged or swapped
-# one. A **hash** can. SHA-256 maps any sequence of bytes to 256 bits: change one bit of the
+# one. A **hash** can. SHA-256 (Secure Hash Algorithm, 256-bit) maps any sequence of bytes to 256 bits: change one bit of the
 # input and about half the output bits change, and nobody knows how to find two inputs with
 # the same hash. So a file whose hash matches the one recorded when it was written is that
 # file, byte for byte. By hand, reading in chunks (exercise 13.1):
@@ -259,7 +272,8 @@ else:
 model = models.build("dcgan-digits")
 tampered = work / "tampered.pt"
 model.save(str(tampered))
-first_weight = next(iter(model.G.state_dict().values()))  # (latent, channels, 4, 4): the generator's first layer
+first_weight = next(iter(model.G.state_dict().values()))  # the weight of the generator's first layer, a Linear one
+print("the weight we change:", next(iter(model.G.state_dict())), tuple(first_weight.shape))
 content = bytearray(tampered.read_bytes())
 at = content.find(first_weight.numpy().tobytes())
 content[at + 2] ^= 0x40  # one bit of one float
@@ -319,13 +333,9 @@ except CheckpointError as e:
     print("against the recorded hash:", shown(e).split(": expected")[0])
 
 # %% [markdown]
-# Every kind of bad file the tests try (`tests/test_checkpoints.py`) is refused with a message
-# like these, by `checkpoints.load`, `models.load_model` and `genai-course sample` alike:
-# a crafted pickle (with or without a matching sidecar, new or legacy torch format, or written
-# by `pickle.dump`), a pickle asking for `eval`, a bare `state_dict`, a truncated file (with or
-# without its sidecar), one flipped byte, another model's checkpoint under this one's sidecar,
-# a malformed sidecar, an empty file, a text file, a NumPy `.npz`, a zip of other files, random
-# bytes, a wrong version, a folder, a missing file, and weights of the wrong shape.
+# Truncated, empty or random files, another model's checkpoint, weights of the wrong shape:
+# every kind of bad file in `tests/test_checkpoints.py` is refused with a message like these,
+# by `checkpoints.load`, `models.load_model` and `genai-course sample` alike.
 #
 # ## The memorization audit: does a model give away its training data?
 #
@@ -337,13 +347,15 @@ except CheckpointError as e:
 # $$d(x) = \min_{t \in \text{train}} \lVert x - t \rVert,$$
 #
 # compared with the same distance for real **held-out** examples the model never saw. A sample
-# nearer than the 1% quantile of the held-out distances is flagged as a possible copy: closer
+# nearer than the 1% quantile of the held-out distances (the distance only 1% of them fall
+# below) is flagged as a possible copy: closer
 # than new real data almost ever comes.
 #
-# Two small course models, trained for a few seconds each with the course's recipes (fewer
-# steps than their lessons): a convolutional GAN, which never sees a training digit directly
-# (only the discriminator's opinion of its fakes), and a conditional VAE, which is trained to
-# reconstruct training digits.
+# Two small course models, trained with the course's recipes for fewer steps than in their
+# lessons: a convolutional GAN (generative adversarial network), which never sees a training
+# digit directly (only the discriminator's opinion of its fakes), and a conditional VAE
+# (variational autoencoder, lesson 08; cVAE for short), which is trained to reconstruct
+# training digits.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -406,8 +418,8 @@ for ax, (name, x) in zip(axes, samples.items()):
 plt.show()
 
 # %% [markdown]
-# The GAN is clean. The conditional VAE has a few percent of its samples flagged, several times
-# the false-alarm rate: worth a look. Which classes, and which training digits are they near?
+# The GAN is clean. The conditional VAE has more of its samples flagged than the 1% that
+# held-out digits get by construction (the two cells above printed both): worth a look. Which classes, and which training digits are they near?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -484,8 +496,9 @@ print("memorizer: the attack is right at least 75% of the time:", attack["memori
 print("course models: no better than 60% (close to a coin flip):", all(attack[k] <= 0.6 for k in trained))
 
 # %% [markdown]
-# Against the memorizer the attack works: most of the digits it returns are members. Against
-# these two models it is barely better than a coin flip: their samples are no nearer to the
+# Against the memorizer the attack works: every digit it returns is a training digit, so
+# members sit close to its samples, and the cells above printed how often the attack is right.
+# Against these two models it is barely better than a coin flip: their samples are no nearer to the
 # training digits than to new ones. That is what a clean audit buys, and what it does not:
 #
 # * it is evidence, not proof. A model can memorize a few rare examples (an unusual face, a
@@ -495,9 +508,8 @@ print("course models: no better than 60% (close to a coin flip):", all(attack[k]
 #   space (lesson 11's classifier features) and, for text, look for long exact substrings.
 # * the risk grows with training: more steps on fewer examples, and a model moves from
 #   learning the data's shape to learning the examples. Stronger attacks use the model itself
-#   (its likelihood or loss on a candidate) rather than samples; the defence with guarantees
-#   is differential privacy in training (DP-SGD), which bounds how much any one example can
-#   change the model.
+#   (its likelihood or loss on a candidate) rather than samples. The defence with a guarantee
+#   is differential privacy, trained in with DP-SGD: see "Going further".
 #
 # ## Provenance: which model made this file?
 #
@@ -512,7 +524,7 @@ print("course models: no better than 60% (close to a coin flip):", all(attack[k]
 # %%
 ckpt = work / "dcgan-digits.pt"
 trained["dcgan-digits"].save(str(ckpt))  # replaces the crafted file of the same name, with a sidecar
-out = work / "sevens.npz"
+out = work / "dcgan-samples.npz"
 command = [sys.executable, "-m", "genai_course", "sample", str(ckpt), "-n", "16", "--seed", "4", "--out", str(out)]
 done = subprocess.run(command, capture_output=True, text=True, cwd=work)
 print("exit code:", done.returncode, "|", shown(done.stdout.strip()))
@@ -553,6 +565,17 @@ print("scratch folder removed:", not work.exists())
 #   few typical training digits, and neither leaks membership to that attack.
 # * **Provenance**: every file the course writes records the model, the checkpoint's hash and
 #   the seed that made it.
+#
+# ## Going further
+#
+# * **Differential privacy** (Dwork et al., 2006, "Calibrating noise to sensitivity in private
+#   data analysis") is a guarantee about a training procedure: what it produces is almost
+#   equally likely whether or not any one example was in the training set, so no attack on the
+#   model can tell much about membership.
+# * **DP-SGD** (differentially private stochastic gradient descent; Abadi et al., 2016,
+#   [arXiv:1607.00133](https://arxiv.org/abs/1607.00133)) trains with that guarantee: it clips
+#   each example's gradient to a fixed length and adds random noise to their sum before every
+#   step, at some cost in sample quality.
 #
 # ## Exercises
 #

@@ -191,7 +191,7 @@ def _judge_sha256_file(seen: Observed) -> str:
             slip = _hex_slip(rec, seen[f"{key}.bytes"], seen[f"{key}.hash_object"], content, names)
             if rec["type"] == "str" and size == 0 and not rec["value"].strip():
                 slip = f"an empty file has a hash too, e3b0c442...: the hash of no bytes (got {rec['value'][:12]!r})"
-            raise CheckFailed(f"{what}: {slip or 'differs from the SHA-256 of its bytes (compare with hashlib.sha256(data).hexdigest())'}")
+            raise CheckFailed(f"{what}: {slip or 'differs from the SHA-256 of its bytes: was every byte hashed, once and in order?'}")
         if size == _BIG:
             reads = seen[f"{key}.reads"]
             if None in reads:
