@@ -61,8 +61,9 @@ def classifier(seed: int = 0) -> nn.Module:
 # would make the mean of the processes' gradients (exercise 12.2) weigh rows unequally.
 # Concatenated in rank order, the shards give back `x`. (PyTorch's `DistributedSampler` deals a
 # data set's indices out the other way, interleaved, `rank::world`; either works as long as every
-# row goes to exactly one rank, but the contract here is contiguous blocks.) Hints: `B // world`
-# is an integer division; `x[a:b]` leaves row `b` out.
+# row goes to exactly one rank, but the contract here is contiguous blocks.) Hint: rank $r$'s
+# block starts after the $r$ blocks of the ranks before it, and a Python slice leaves out its
+# end.
 
 
 # %%
@@ -107,8 +108,8 @@ except NotImplementedError:
 #   tensors, one per parameter, and the shapes of `grads[r][p]` are the same for every $r$.
 #
 # Return one list of $P$ tensors, `result[p]` of the shape of `grads[0][p]`. Do not change the
-# tensors you are given (they are the ranks' own). Hints: `zip(*grads)` groups the $W$ gradients
-# of each parameter; `torch.stack(...).mean(dim=0)` or `sum(...) / len(grads)` averages them.
+# tensors you are given (they are the ranks' own). Hint: work one parameter at a time: gather
+# that parameter's $W$ gradients, one from each rank, and average them element by element.
 #
 # Why the mean: with equal shards of $n = B / W$ rows, the mean of the shards' mean-loss gradients
 # *is* the full batch's gradient,
@@ -171,8 +172,8 @@ except NotImplementedError:
 # micro-batches in turn: forward, loss divided by $k$, backward. Leave the full-batch gradient in
 # every parameter's `.grad` and return the full batch's mean loss as a float (the sum of the
 # divided micro-batch losses). Do not step an optimizer: the training loop does, once per full
-# batch. Hints: `x.chunk(k)` and `y.chunk(k)` give the micro-batches; `model.zero_grad()` clears
-# the gradients; only one micro-batch's activations are ever in memory.
+# batch. Hint: cut the inputs and the targets the same way, so that each micro-batch keeps its
+# own targets; only one micro-batch's activations are ever in memory.
 
 
 # %%
@@ -219,11 +220,12 @@ except NotImplementedError:
 # {"model": ..., "optimizer": ..., "generator": ..., "step": step}
 # ```
 #
-# with `model.state_dict()`, `optimizer.state_dict()` and `generator.get_state()` at the moment
-# of saving. Two things to get right:
+# with the model's and the optimizer's state dictionaries and the generator's state at the
+# moment of saving (each object has a method that returns its state). Two things to get right:
 #
 # - it is a **snapshot**: training goes on after the save, and `state_dict()` holds *references*
-#   to the live tensors, which every step updates in place; keep a copy (`copy.deepcopy`);
+#   to the live tensors, which every step updates in place; keep a copy that copies the
+#   tensors inside the nested dictionaries too (the notebook imports `copy` for that);
 # - it loads with `torch.load(..., weights_only=True)` (lesson 13: loading an arbitrary object
 #   can run code), which accepts tensors, numbers, strings and dicts and lists of them, but not
 #   a `torch.Generator` or an `nn.Module`; the generator's state is a tensor.
@@ -247,9 +249,9 @@ checks.save_state(save_state)
 # Write `restore_state(state, model, optimizer, generator)`: load a state saved by `save_state`
 # (as `torch.load(..., weights_only=True)` gives it back) into the objects you are given, a new
 # process's freshly built model, optimizer and generator, and return the step to continue from,
-# `state["step"]`. Hints: `model.load_state_dict(...)`, `optimizer.load_state_dict(...)`,
-# `generator.set_state(...)`; load into the objects passed in (a model built inside your
-# function is lost when it returns).
+# `state["step"]`. Hint: each object has a method that is the inverse of the one 12.4 read its
+# state with; load into the objects passed in (a model built inside your function is lost when
+# it returns).
 
 
 # %%

@@ -12,8 +12,9 @@
 # measured study (**tuning**, with Optuna), and kill a training run to see it **resume**
 # exactly.
 #
-# Run time: about 2.5 minutes on 2 CPU cores (about 45 s of short trainings of the digits
-# VAE, a study of 12 more, two runs of `torchrun`, and a training killed and resumed).
+# Run time: a few minutes on 2 CPU cores (short trainings of the digits VAE, a study of 12
+# more, two runs of `torchrun`, and a training killed and resumed); each long cell prints how
+# long it took.
 #
 # Where it sits: lessons 05-10 trained each model in one process on the CPU, lesson 11
 # measured them. Everything here uses lesson 08's VAE (its held-out -ELBO is a smooth,
@@ -83,7 +84,9 @@ print("samples come back on the CPU, ready to plot:", vae_model.sample(4).device
 # So a step can compute the micro-batches one after the other and add up $\nabla L_{b_j}/k$
 # in `.grad` (**accumulation**: the memory of one micro-batch, the time of all of them), or
 # hand them to $k$ processes that average their gradients (**data parallelism**: the time of
-# one micro-batch, if there are $k$ devices). First, by hand, on lesson 06's digit classifier:
+# one micro-batch, if there are $k$ devices). First, by hand, on a small digit classifier, a
+# **multilayer perceptron** (MLP: linear layers with a nonlinearity between them, here
+# 64 -> 64 -> 10), and a batch of $B = 128$ digits:
 
 # %%
 net = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
@@ -146,11 +149,14 @@ except ValueError as e:
 # What does a bigger batch buy? Its gradient is an average over more examples, so it is less
 # noisy (its variance falls as $1/B$), and a computer does one big matrix product faster
 # than many small ones. But it takes fewer steps through the same data. Here is the digits
-# VAE trained on the same **131,072 examples** (about 88 passes over the 1,497 training
-# digits), cut into batches of 32, 128 or 512. Quality is the held-out -ELBO in nats (lower is
-# better); speed is examples per second. At batch 512, the learning rate is also scaled up by
-# $\sqrt{4} = 2$ (the rule of thumb for Adam) and by $4$ (the *linear scaling rule*, which
-# was found for SGD).
+# VAE trained on the same `EXAMPLES` examples (the next cell prints how many, and how many
+# passes over the training digits that is), cut into batches of 32, 128 or 512. Quality is
+# the held-out -ELBO in nats (lower is better); speed is examples per second. The VAE's own
+# recipe is batch 128 at learning rate 0.003 (the next cell prints it); batch 512 is 4 times
+# that batch, so at batch 512 the learning rate is also scaled up by $\sqrt{4} = 2$ (the rule
+# of thumb for Adam) and by $4$ (the *linear scaling rule*, which was found for **SGD**,
+# stochastic gradient descent: a step of minus the learning rate times the batch's gradient,
+# with none of Adam's running averages).
 
 # %%
 EXAMPLES = 131_072
@@ -166,6 +172,13 @@ def train_vae(batch_size: int, lr: float, plan: loop.Plan | None = None, seed: i
             "examples/s": EXAMPLES / model.history.seconds, "-ELBO": model.evaluate(draws=5, k=50).neg_elbo}
 
 
+recipe = models.build("vae-digits").recipe.train
+print(f"the VAE's recipe: batch {recipe.batch_size}, learning rate {recipe.lr}")
+print(f"EXAMPLES = {EXAMPLES:,}: {EXAMPLES / len(digits.x_train):.1f} passes over the {len(digits.x_train):,} training digits")
+print(f"batch 512 is {512 // recipe.batch_size} times the recipe's batch: learning rate x {(512 // recipe.batch_size) ** 0.5:g} (sqrt rule)"
+      f" or x {512 // recipe.batch_size} (linear rule)")
+
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 t0 = time.perf_counter()
@@ -173,6 +186,7 @@ sweep = [train_vae(32, 3e-3), train_vae(128, 3e-3), train_vae(512, 3e-3), train_
 for r in sweep:
     print(f"batch {r['batch']:4d}, lr {r['lr']:.4f}: {r['steps']:5d} steps, {r['steps/s']:6.0f} steps/s, "
           f"{r['examples/s']:8.0f} examples/s, held-out -ELBO {r['-ELBO']:.2f}")
+print(f"a step at batch 512 costs {sweep[0]['steps/s'] / sweep[2]['steps/s']:.1f} times a step at batch 32 on this machine")
 print(f"({time.perf_counter() - t0:.0f} s)")
 
 # %%
@@ -197,16 +211,16 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Even on two CPU cores, a step at batch 512 costs only a few times a step at batch 32 while
-# it holds 16 times the examples: the fixed costs (launching each operation, Adam's update of
+# Even on two CPU cores, a step at batch 512 costs far less than 16 times a step at batch 32 (the
+# sweep's cell printed how many on this machine) while it holds 16 times the examples: the fixed costs (launching each operation, Adam's update of
 # every weight) weigh a lot in small networks, so a big batch processes several times more
 # examples per second. But on the same
 # examples it takes 16 times fewer steps, and each step can only move the weights so far:
 # quality per example is best with small batches. A larger learning rate makes each step
-# count for more; with Adam the $\sqrt{B}$ rule helped here and the linear rule overshot,
-# and no rule makes 16 times fewer steps free. On a GPU, where batch 512 costs about what
-# batch 32 does, the same trade-off is what makes large batches pay: with the examples per
-# second they buy, you train for more epochs in the same time.
+# count for more; with Adam the $\sqrt{B}$ rule helped here (the linear rule's result is in
+# the sweep's printout), and no rule makes 16 times fewer steps free. On a GPU, where a step
+# at batch 512 can cost little more than one at batch 32, the same trade-off is what makes large batches pay: with the examples per
+# second they buy, you train for more epochs (passes over the training data) in the same time.
 
 # %% [markdown]
 # ## Tuning: a measured search
@@ -313,9 +327,9 @@ plt.show()
 
 # %% [markdown]
 # Read the table with care. Twelve short trials are a small sample: the best of them won at
-# 1,500 steps, which says little about the lesson's 9,600 (the best learning rate for a short
-# run need not be the best for a long one). And a difference of a few hundredths of a nat
-# between two trials may be no more than another seed would change. That is why a real study runs whole
+# 1,500 steps, which says little about the recipe's full training (the best learning rate for
+# a short run need not be the best for a long one). And a small difference between two
+# trials' scores may be no more than another seed would change. That is why a real study runs whole
 # trainings and many more trials, and its winner is then checked on three seeds and on the
 # held-out digits before a recipe changes.
 #
@@ -352,25 +366,34 @@ print(f"batch 128 as 4 x 32:       {acc['steps/s']:5.0f} steps/s, -ELBO {acc['-E
 print("accumulating 4 x 32 learns as well as batch 128 (within 0.5 nats):", abs(acc["-ELBO"] - b128["-ELBO"]) < 0.5)
 
 # %% [markdown]
-# Accumulation is slower per step than the big batch (four small passes instead of one big
-# one) and needs a quarter of the activations' memory. It is the tool for *memory*, never for
+# The cell before printed the steps per second of both on this machine: accumulation runs
+# four small passes instead of one big one, so it is not faster, and it holds only one
+# micro-batch's activations in memory at a time. It is the tool for *memory*, never for
 # speed.
 #
 # ## Mixed precision: bfloat16
 #
-# A float32 has 8 bits of exponent and 23 of mantissa; **bfloat16** keeps the 8 bits of
-# exponent (the same range, so no loss scaling is needed, unlike float16) and only 7 of
-# mantissa. Under `torch.autocast`, matrix products and convolutions run in bfloat16 while
-# the weights, their gradients and Adam's state stay float32. On GPUs with bfloat16 units
-# (and recent server CPUs) this is up to twice as fast; on a laptop CPU without them it can
-# be slower. `utils.autocast(device, "bf16")` is the switch, and `Plan(precision="bf16")`
-# applies it to every micro-batch.
+# A floating-point number is stored as a sign, an **exponent** (the power of two, which sets
+# the range) and a **mantissa** (the significant binary digits, which set the precision). A
+# float32 has 8 bits of exponent and 23 of mantissa; **bfloat16** keeps the 8 bits of
+# exponent and only 7 of mantissa (the next cell prints both from `torch.finfo`). Keeping the
+# range means no **loss scaling** is needed: multiplying the loss by a large constant before
+# `backward` (and dividing the gradients back) so that small gradients do not round to zero,
+# which float16, with only 5 bits of exponent, requires. Under `torch.autocast`, matrix
+# products and convolutions run in bfloat16 while the weights, their gradients and Adam's
+# state stay float32. Whether that is faster depends on the hardware: GPUs and recent
+# server CPUs have units that compute in bfloat16, and without them the conversions can cost
+# what they save. `utils.autocast(device, "bf16")` is the switch, and
+# `Plan(precision="bf16")` applies it to every micro-batch.
 
 # %%
 layer = nn.Linear(64, 64)
 with utils.autocast("cpu", "bf16"):
     out = layer(torch.randn(8, 64))
 print("inside autocast a linear layer computes in", out.dtype, "; its weights stay", layer.weight.dtype)
+for dtype in (torch.float32, torch.bfloat16, torch.float16):
+    info = torch.finfo(dtype)
+    print(f"{str(dtype):15s} {-round(torch.log2(torch.tensor(info.eps)).item())} bits of mantissa, largest value {info.max:.3g}")
 print("bfloat16 keeps about 3 significant digits: 1 + 1/256 ->", torch.tensor(1 + 1 / 256).to(torch.bfloat16).item(),
       " 1 + 1/128 ->", torch.tensor(1 + 1 / 128).to(torch.bfloat16).item())
 
@@ -384,6 +407,11 @@ print(f"bfloat16: {bf16['steps/s']:5.0f} steps/s, -ELBO {bf16['-ELBO']:.2f}  (sp
 print("bfloat16 training reaches float32's quality (within 0.5 nats):", abs(bf16["-ELBO"] - b128["-ELBO"]) < 0.5)
 
 # %% [markdown]
+# The speed-up printed above is this machine's (the one that ran this notebook), not a
+# property of bfloat16: it is near 1 on a CPU without bfloat16 units and larger on a GPU
+# with them.
+
+# %% [markdown]
 # ## Several processes: DistributedDataParallel
 #
 # `torchrun --nproc_per_node=N` starts N copies of a program, numbered by their **rank**,
@@ -391,12 +419,42 @@ print("bfloat16 training reaches float32's quality (within 0.5 nats):", abs(bf16
 # wraps its networks in `DistributedDataParallel` (DDP), and computes its own share of every
 # batch. During `backward`, DDP **all-reduces** the gradients: every process ends up with
 # the mean over all shares, that is, the full batch's gradient, and takes the same optimizer
-# step. On CPUs the processes talk through *gloo*; on NVIDIA GPUs through *NCCL*, one GPU a
-# process. The course's entry point runs any course model:
+# step. The processes talk through a communication library: on CPUs **gloo** (PyTorch's
+# library for exchanging tensors between processes over the network or shared memory); on
+# NVIDIA GPUs **NCCL** (the NVIDIA Collective Communications Library, which moves tensors
+# directly between GPUs), one GPU a process. The picture below draws one step for two ranks
+# and the lesson's batch of 128 digits, cut with the same `chunk` as the micro-batches above.
+
+# %%
+shards = [torch.arange(128).chunk(2)[rank] for rank in range(2)]  # the rows each rank computes
+for rank, rows in enumerate(shards):
+    print(f"rank {rank}: rows {rows[0].item()}-{rows[-1].item()} ({len(rows)} digits)")
+fig, ax = plt.subplots(figsize=(9, 3.2))
+ax.text(4, 3.35, "the step's batch of 128 digits, cut into one shard per rank", ha="center", va="center")
+for rank, rows in enumerate(shards):
+    x0 = rank * 4.2
+    ax.add_patch(plt.Rectangle((rows[0].item() / 16, 2.6), len(rows) / 16, 0.6, fc=("tab:blue", "tab:orange")[rank], alpha=0.4, ec="k"))
+    ax.text((rows[0].item() + len(rows) / 2) / 16, 2.9, f"shard {rank}", ha="center", va="center")
+    ax.add_patch(plt.Rectangle((x0, 1.4), 3.8, 0.8, fc=("tab:blue", "tab:orange")[rank], alpha=0.4, ec="k"))
+    ax.text(x0 + 1.9, 1.8, f"rank {rank}: rows {rows[0].item()}-{rows[-1].item()}\nits own copy of the model\n-> gradient $g_{rank}$",
+            ha="center", va="center", fontsize=9)
+    ax.annotate("", (x0 + 1.9, 2.2), (rows.float().mean().item() / 16, 2.6), arrowprops={"arrowstyle": "->"})
+    ax.annotate("", (4, 0.7), (x0 + 1.9, 1.4), arrowprops={"arrowstyle": "->"})
+ax.add_patch(plt.Rectangle((0.8, 0.1), 6.4, 0.6, fc="honeydew", ec="k"))
+ax.text(4, 0.4, "all-reduce: every rank receives $(g_0 + g_1) / 2$ and takes the same step", ha="center", va="center", fontsize=9)
+ax.set(xlim=(-0.2, 8.2), ylim=(0, 3.6))
+ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# Each rank computes on its shard only, yet ends the step holding the gradient of the whole
+# batch, so the two copies of the model take the same step and stay identical. The course's
+# entry point runs any course model:
 #
 #     torchrun --standalone --nproc_per_node=2 -m genai_course.parallel vae-digits --steps 1000
 #
-# Two processes of the digits VAE here, each computing 64 of the 128 digits a step. Rank 1
+# Two processes of the digits VAE here, each computing its half of the 128 digits a step
+# (the first line the next cell prints says how many each). Rank 1
 # draws the same examples as stream 1 of a one-process run that accumulates 2 micro-batches,
 # so the two runs must take *exactly* the same steps.
 
@@ -428,10 +486,10 @@ print("held-out -ELBO after 1,000 steps, both:", f"{ddp_model.evaluate(draws=5, 
 # %% [markdown]
 # Bit for bit: the only difference is who computes which half. (With more than one
 # micro-batch per process the gradients are added in another order, $(a+b)+(c+d)$ against
-# $((a+b)+c)+d$, and the weights agree to about $10^{-6}$ instead; `tests/test_parallel.py`
-# checks both.) On two laptop cores the two processes are *slower* than one (compare the
-# seconds printed above): for a network this small, sending every gradient to the other
-# process costs more than the half of the work it saves. DDP pays off when each process has
+# $((a+b)+c)+d$, and the weights agree only up to float rounding; `tests/test_parallel.py`
+# checks both.) Compare the seconds the two runs printed on this machine: on a few CPU cores
+# two processes are usually no faster than one, because for a network this small, sending
+# every gradient to the other process costs about as much as the half of the work it saves. DDP pays off when each process has
 # a device of its own, GPUs or machines, and enough work per step to hide the all-reduce. Two things to
 # know when you use it on a real model:
 #
@@ -511,8 +569,9 @@ plt.show()
 # * **Tuning** is a search, measured: an Optuna study draws settings (TPE), stops poor trials
 #   early (the median pruner) and scores every trial on a validation set cut from the training
 #   data, never on the held-out data; its winner still has to hold on more seeds.
-# * **bfloat16** keeps float32's range with 3 significant digits: the same quality here, and
-#   speed only where the hardware has bfloat16 units.
+# * **bfloat16** keeps float32's range with about 3 significant digits: the same quality
+#   here; whether it is faster depends on the hardware (the lesson printed this machine's
+#   speed-up).
 # * **Exact resume** needs the weights, the optimizer, the step and every random state, and a
 #   checkpoint written atomically.
 #

@@ -103,7 +103,7 @@ SHARD_MISTAKES = [
     (sliced(stop=-1), ["off by one"]),
     (lambda x, r, w: x, ["that is the whole batch"]),
     (lambda x, r, w: x.tensor_split(w, dim=-1)[r], ["you split along the last dimension", "the batch is dim 0"]),
-    (lambda x, r, w: x.chunk(w, dim=-1)[r], ["raised IndexError", "x.chunk(world) may give fewer than world pieces"]),
+    (lambda x, r, w: x.chunk(w, dim=-1)[r], ["raised IndexError", "may give fewer than world of them", "take rank's block of n rows"]),
     (lambda x, r, w: x[r * x.shape[0] / w:(r + 1) * x.shape[0] / w], ["raised TypeError", "n = B // world, integer division"]),
     (lambda x, r, w: x.tensor_split(w)[r], ["shard(x, 1, 4) for x of shape (10, 2) returned a tensor of shape (3, 2)", "raise ValueError naming B and world"]),
     (sliced(check=False), ["shard(x, 1, 4) for x of shape (10, 2) returned a tensor of shape (2, 2)", "check B % world"]),

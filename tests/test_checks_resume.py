@@ -99,8 +99,8 @@ def save_state_drawing(model, optimizer, generator, step):
 
 SAVE_MISTAKES = [
     (saved(model=lambda m, o, g, s: m.state_dict()),
-     ["state['model'] changed when training went on after the save", "holds references to the live tensors", "copy.deepcopy(model.state_dict())"]),
-    (saved(optimizer=lambda m, o, g, s: o.state_dict()), ["state['optimizer'] changed when training went on", "copy.deepcopy(optimizer.state_dict())"]),
+     ["state['model'] changed when training went on after the save", "holds references to the live tensors", "save a copy of it that goes all the way down to the tensors"]),
+    (saved(optimizer=lambda m, o, g, s: o.state_dict()), ["state['optimizer'] changed when training went on", "save a copy of it"]),
     (saved(model=lambda m, o, g, s: m), ["state['model'] is an object of class Sequential", "weights_only=True", "store model.state_dict()"]),
     (saved(optimizer=lambda m, o, g, s: o), ["state['optimizer'] is an object of class Adam", "store optimizer.state_dict()"]),
     (saved(generator=lambda m, o, g, s: g), ["state['generator'] is an object of class Generator", "store generator.get_state()"]),
@@ -159,13 +159,13 @@ def restore_into_a_new_optimizer(state, model, optimizer, generator):
 
 
 RESTORE_MISTAKES = [
-    (restored(model=False), ["the model does not hold the saved weights", "model.load_state_dict(state['model'])"]),
+    (restored(model=False), ["the model does not hold the saved weights", "load state['model'] into it"]),
     (restore_into_new_objects, ["the model does not hold the saved weights", "a new one made inside your function is lost when it returns"]),
-    (restored(optimizer=False), ["the optimizer still has no state", "optimizer.load_state_dict(state['optimizer'])", "Adam's running averages"]),
+    (restored(optimizer=False), ["the optimizer still has no state", "load state['optimizer'] into it", "Adam's running averages"]),
     (restore_into_a_new_optimizer, ["the optimizer still has no state", "load into the objects you were given"]),
-    (restored(generator=False), ["the generator is not where the saved one was", "generator.set_state(state['generator'])", "draws other batches"]),
+    (restored(generator=False), ["the generator is not where the saved one was", "set it to state['generator']", "draws other batches"]),
     (lambda state, m, o, g: (restored()(state, m, o, g), g.manual_seed(state["step"]))[0], ["the generator is not where the saved one was"]),
-    (restored(ret="none"), ["returned None", "return state['step']"]),
+    (restored(ret="none"), ["returned None", "return the saved step"]),
     (restored(ret="float"), ["returned 3.0", "the int 3"]),
     (restored(ret="tensor"), ["returned tensor(3)", "the int 3"]),
     (lambda state, m, o, g: restored()(state, m, o, g) + 1, ["returned 4", "the int 3"]),
@@ -173,7 +173,7 @@ RESTORE_MISTAKES = [
     (lambda state, m, o, g: restored(generator=False)(state, m, o, copy.deepcopy(g).set_state(state["generator"])),
      ["the generator is not where the saved one was", "load into the objects you were given"]),
     (lambda state, m, o, g: (restored()(state, m, o, g), o.param_groups[0].update(lr=0.5))[0],
-     ["the optimizer does not hold the saved state", "optimizer.load_state_dict(state['optimizer'])"]),
+     ["the optimizer does not hold the saved state", "load state['optimizer'] into it"]),
 ]
 
 MISTAKES = (

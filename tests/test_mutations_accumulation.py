@@ -22,7 +22,7 @@ ROWS = [
            "    total = 0.0\n" + _LOOP + "        model.zero_grad()\n",
            ["only the last micro-batch's gradient is left", "not inside it"]),
     Mutant("accumulate_gradients", "accumulate_gradients", "    model.zero_grad()\n", "",
-           ["the gradients already in .grad (from an earlier batch) were added to", "model.zero_grad()"]),
+           ["the gradients already in .grad (from an earlier batch) were added to", "zero them once before the loop"]),
     # the micro-batches: their size for their number, the targets not split, the whole batch at once
     Mutant("accumulate_gradients", "accumulate_gradients", "zip(x.chunk(micro_batches), y.chunk(micro_batches))",
            "zip(x.split(micro_batches), y.split(micro_batches))", ["ran the network 4 times on 3 rows", "not their size"]),

@@ -9,7 +9,7 @@ from mutation_table import Mutant, mutation_tests
 ROWS = [
     # 12.4 saving: references instead of a copy, the optimizer's or the generator's state left out, objects, a seed
     Mutant("save_state", "save_state", '"model": copy.deepcopy(model.state_dict()),', '"model": model.state_dict(),',
-           ["state['model'] changed when training went on after the save", "copy.deepcopy(model.state_dict())"]),
+           ["state['model'] changed when training went on after the save", "save a copy of it that goes all the way down to the tensors"]),
     Mutant("save_state", "save_state", '"optimizer": copy.deepcopy(optimizer.state_dict()),', '"optimizer": optimizer.state_dict(),',
            ["state['optimizer'] changed when training went on after the save"]),
     Mutant("save_state", "save_state", '        "optimizer": copy.deepcopy(optimizer.state_dict()),\n', "",
@@ -35,12 +35,12 @@ ROWS = [
            '    optimizer = torch.optim.Adam(model.parameters())\n    optimizer.load_state_dict(state["optimizer"])\n',
            ["the optimizer still has no state", "load into the objects you were given"]),
     Mutant("restore_state", "restore_state", '    optimizer.load_state_dict(state["optimizer"])\n', "",
-           ["the optimizer still has no state", "optimizer.load_state_dict(state['optimizer'])", "Adam's running averages"]),
+           ["the optimizer still has no state", "load state['optimizer'] into it", "Adam's running averages"]),
     Mutant("restore_state", "restore_state", '    generator.set_state(state["generator"])\n', "",
-           ["the generator is not where the saved one was", "generator.set_state(state['generator'])"]),
+           ["the generator is not where the saved one was", "set it to state['generator']"]),
     Mutant("restore_state", "restore_state", 'generator.set_state(state["generator"])', 'generator.manual_seed(state["step"])',
            ["the generator is not where the saved one was"]),
-    Mutant("restore_state", "restore_state", '    return state["step"]\n', "", ["returned None", "return state['step']"]),
+    Mutant("restore_state", "restore_state", '    return state["step"]\n', "", ["returned None", "return the saved step"]),
     Mutant("restore_state", "restore_state", 'return state["step"]', 'return state["step"] + 1', ["returned 4", "the int 3"]),
 ]
 

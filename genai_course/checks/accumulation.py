@@ -65,7 +65,7 @@ def _flat_grad(net: nn.Module, loss: torch.Tensor) -> torch.Tensor:
 
 
 _ACC_ERRORS = [
-    (("must match the size of tensor", "to match target batch_size", "different to the input size"), "split the targets y into the same micro-batches as x: y.chunk(k)"),
+    (("must match the size of tensor", "to match target batch_size", "different to the input size"), "split the targets y into the same micro-batches as x, each with its own rows' targets"),
 ]
 
 
@@ -102,7 +102,7 @@ def _acc_output(what: str, c: _AccCase, seen: Observed, i: int) -> tuple[torch.T
     if set(sizes) == {c.k} and len(sizes) == c.batch // c.k and c.k != m:
         raise CheckFailed(
             f"{what} ran the network {len(sizes)} times on {c.k} rows: micro_batches is the number of micro-batches, "
-            f"not their size; x.chunk(k) makes k micro-batches of B // k = {m} rows"
+            f"not their size; cut the batch into k micro-batches of B // k = {m} rows"
         )
     if c.k > 1 and c.batch in sizes and m in sizes:
         raise CheckFailed(
@@ -170,7 +170,7 @@ def _judge_accumulate_gradients(seen: Observed) -> str:
             if same(grad, stale_flat + full) or same(grad, stale_flat + c.k * full):
                 raise CheckFailed(
                     f"{what}: the gradients already in .grad (from an earlier batch) were added to: zero them once before "
-                    "the loop (model.zero_grad()), then let backward() add up the micro-batches"
+                    "the loop, then let backward() add up the micro-batches"
                 )
             if same(grad, last / c.k) or same(grad, last):
                 raise CheckFailed(
@@ -185,7 +185,7 @@ def _judge_accumulate_gradients(seen: Observed) -> str:
                 raise CheckFailed(f"{what}: the gradient is {scale:.3g} times the full-batch gradient: divide each micro-batch's loss by k, and only by k")
             raise CheckFailed(
                 f"{what}: the gradient in .grad differs from the gradient of loss_fn(model(x), y) on the whole batch: every row "
-                "should be used once, its inputs with its own targets (x.chunk(k) and y.chunk(k) side by side)"
+                "should be used once, its inputs with its own targets, cut the same way"
             )
         if not math.isclose(loss, full_loss, rel_tol=1e-5, abs_tol=1e-6):
             if math.isclose(loss, c.k * full_loss, rel_tol=1e-5):

@@ -91,13 +91,13 @@ _SHARD_SLIPS: list[tuple[Callable[[torch.Tensor, int, int], torch.Tensor], str]]
     (lambda x, r, w: _block(x, r, w, stop=-1), _OFF_BY_ONE),
     (lambda x, r, w: x, "that is the whole batch: each of the world processes computes only its own 1/world of it"),
     (lambda x, r, w: x.tensor_split(w, dim=-1)[r],
-     "you split along the last dimension: the batch is dim 0, the rows of x (x.chunk(world, dim=0)[rank], or slice the rows)"),
+     "you split along the last dimension: the batch is dim 0, the rows of x: take a block of rows, not of columns"),
 ]
 
 _SHARD_ERRORS = [
     (("slice indices must be integers",), "n = B // world, integer division: B / world is a float even when it divides evenly"),
-    (("tuple index out of range",), "x.chunk(world) may give fewer than world pieces (and splits dim 0 only if told so): slice the rows, "
-                                    "x[rank * n:(rank + 1) * n]"),
+    (("tuple index out of range",), "splitting into world pieces may give fewer than world of them: take rank's block of n rows directly, "
+                                    "from row rank * n up to (not including) the next rank's first row"),
 ]
 
 

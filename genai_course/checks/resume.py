@@ -205,7 +205,7 @@ def _judge_save_state(seen: Observed) -> str:
             if _same(rec, live[key]):
                 raise CheckFailed(
                     f"{what}: state[{key!r}] changed when training went on after the save: {how} holds references to the "
-                    "live tensors, which every step updates in place; save a copy, copy.deepcopy(" + how + ")"
+                    "live tensors, which every step updates in place; save a copy of it that goes all the way down to the tensors"
                 )
             if rec["type"] == "NoneType":
                 needs = "the weights" if key == "model" else _moments(c)
@@ -265,20 +265,20 @@ def _judge_restore_state(seen: Observed) -> str:
         restored = seen[f"{i}.restored"]
         into = "(load into the objects you were given: a new one made inside your function is lost when it returns)"
         if not _same(restored["model"], truth["model"]):
-            raise CheckFailed(f"{what}: the model does not hold the saved weights: model.load_state_dict(state['model']) {into}")
+            raise CheckFailed(f"{what}: the model does not hold the saved weights: load state['model'] into it {into}")
         if not _same(restored["optimizer"], truth["optimizer"]):
             empty = restored["optimizer"]["items"]["state"]["length"] == 0
             raise CheckFailed(
                 f"{what}: the optimizer " + ("still has no state" if empty else "does not hold the saved state")
-                + f": optimizer.load_state_dict(state['optimizer']) {into}; without {_moments(c)} the next steps differ from the uninterrupted run"
+                + f": load state['optimizer'] into it {into}; without {_moments(c)} the next steps differ from the uninterrupted run"
             )
         if not torch.equal(seen[f"{i}.generator"], generator):
             raise CheckFailed(
-                f"{what}: the generator is not where the saved one was: generator.set_state(state['generator']) {into}; "
+                f"{what}: the generator is not where the saved one was: set it to state['generator'] {into}; "
                 "otherwise the resumed run draws other batches"
             )
         if step["type"] == "NoneType":
-            raise CheckFailed(f"{what} returned None: return state['step'], so that the loop knows where to go on from")
+            raise CheckFailed(f"{what} returned None: return the saved step, so that the loop knows where to go on from")
         if step["type"] not in _INTS or step["value"] != c.before:
             raise CheckFailed(f"{what} returned {_shown(step)}: return state['step'], the int {c.before}")
         resumed = seen[f"{i}.resumed"]
