@@ -42,10 +42,10 @@ print("training digits:", tuple(digits.x_train.shape), "held-out digits:", tuple
 #
 # Return a float tensor of shape (N,). A row is not its own neighbour: with $k = 1$ the radius
 # is the distance to the closest *other* row (and 0 if that row has an exact duplicate).
-# Hints: `d = torch.cdist(x, x)` is (N, N) with zeros on the diagonal, each row's distance to
-# itself; `d.fill_diagonal_(float("inf"))` leaves them out (it edits `d` in place, which is
-# fine: `d` is yours, `x` is not); `d.kthvalue(k, dim=1).values` is the $k$-th smallest of each
-# row.
+# Hints: all pairwise distances at once form an (N, N) matrix whose diagonal holds each row's
+# distance to itself, 0, which would always be the smallest: make those entries impossible to
+# pick before you look for the $k$-th smallest of each row (torch has a function for the $k$-th
+# smallest along a dimension). Change a copy you made, never `x` itself.
 
 
 # %%
@@ -77,10 +77,11 @@ checks.knn_radii(knn_radii)
 #
 # Write `precision_recall(real, fake, k)` returning the pair `(precision, recall)`, two floats
 # (0-dim tensors are fine too). Use your `knn_radii` from 11.1 (or `metrics.knn_radii`).
-# Hints: `d = torch.cdist(fake, real)` is (M, N); `d <= radii[None, :]` compares every pair at
-# once, a boolean matrix; `.any(dim=...)` asks "in at least one ball?", and `.float().mean()`
-# turns booleans into a share. Keep `<=`: a sample exactly on a ball's edge counts (which
-# matters when a generator copies a real example, at distance 0).
+# Hints: one (M, N) matrix of distances between generated and real examples serves both
+# numbers; compare it with the right set of radii, broadcast along the right dimension, and ask
+# "inside at least one ball?" along the other; the mean of booleans is a share. A sample
+# exactly on a ball's edge counts as inside (which matters when a generator copies a real
+# example, at distance 0).
 
 
 # %%
@@ -136,9 +137,10 @@ except NotImplementedError:
 # $$p = P(X \ge \text{correct}) = \sum_{j=\text{correct}}^{n} \binom{n}{j} \frac{1}{2^n}$$
 #
 # Write `binomial_p_value(correct, n)`: `correct` and `n` are ints, $0 \le$ `correct` $\le n$;
-# return $p$ as a float, exact (to 1e-9 relative, for $n$ up to 600). Hints: `math.comb(n, j)`
-# is $\binom{n}{j}$ as an exact Python integer (no overflow, however large); add the integers
-# up and divide by `2**n` once at the end. Only the upper tail counts (one-sided: the question
+# return $p$ as a float, exact (to 1e-9 relative, for $n$ up to 600). Hints: Python's `math`
+# module gives binomial coefficients as exact integers, however large; floats overflow or lose
+# digits long before $2^{600}$, so stay with integers until one division at the end. Only the
+# upper tail counts (one-sided: the question
 # is whether the discriminator does *better* than chance), and it includes `correct` itself.
 
 
@@ -156,7 +158,8 @@ checks.binomial_p_value(binomial_p_value)
 
 # %% [markdown]
 # The same accuracy says more the more it is measured on. A discriminator that is right 56% of
-# the time on 300 held-out examples could be lucky about once in fifty tries; on 3,000, never.
+# the time on 300 held-out examples, or on 3,000: the cell below prints the p-value of each
+# with your function.
 
 # %%
 try:
@@ -180,9 +183,9 @@ except NotImplementedError:
 # $$\text{flag}_i = \left[\, \text{sample\_dist}_i < \text{threshold} \,\right], \qquad \text{threshold} = \text{the } q \text{ quantile of heldout\_dist}$$
 #
 # Write `flag_copies(sample_dist, heldout_dist, quantile)`, returning a boolean tensor of shape
-# (N,), True for a possible copy. Hints: `torch.quantile(heldout_dist, quantile)` computes the
-# threshold (interpolating between the two nearest sorted values); `quantile` is a share (0.01
-# for 1%); a sample exactly at the threshold is not flagged.
+# (N,), True for a possible copy. Hints: torch has a function for a quantile of a tensor (it
+# interpolates between the two nearest sorted values, and the check expects that); `quantile`
+# is a share (0.01 for 1%); a sample exactly at the threshold is not flagged.
 
 
 # %%

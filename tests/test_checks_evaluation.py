@@ -132,7 +132,7 @@ def knn_radii_by_matrix_product(x, k):
 
 
 RADII_MISTAKES = [
-    (radii(own=True), ["counted itself as its own nearest neighbour", "with k = 1, radii of 0", "fill_diagonal_"]),
+    (radii(own=True), ["counted itself as its own nearest neighbour", "with k = 1, radii of 0", "leave the row itself out"]),
     (radii(shift=1), ["off by one", "(k+1)-th nearest other row"]),
     (radii(power=2), ["squared distances"]),
     (radii(largest=True), ["the k-th *farthest* row"]),
@@ -153,7 +153,7 @@ RADII_MISTAKES = [
     (knn_radii_by_matrix_product, ["rows 1 and 4 of x are identical", "exactly 0, but you got 0.001", "loses precision"]),
     (lambda x, k: torch.cdist(x, x).fill_diagonal_(float("inf")).kthvalue(k, dim=1).indices,
      ["returned the *indices* of the k-th nearest rows", ".values"]),
-    (lambda x, k: torch.cdist(x, x).min(dim=1).values, ["every radius is 0", "nearest row is itself", "fill_diagonal_"]),
+    (lambda x, k: torch.cdist(x, x).min(dim=1).values, ["every radius is 0", "nearest row is itself", "leave the row itself out"]),
     (lambda x, k: torch.cdist(x, x).fill_diagonal_(float("inf")).min(dim=1).values, ["*nearest* other row whatever k is"]),
     (lambda x, k: 1.01 * knn_radii(x, k), ["knn_radii(x, 1) for x of shape (8, 3): row 0's radius is", "nearest other row"]),
 ]

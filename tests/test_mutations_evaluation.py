@@ -12,7 +12,7 @@ _RETURN_PR = "return precision.item(), recall.item()"
 
 ROWS = [
     # 11.1 the k-NN radii: the row counted as its own neighbour (k-th vs (k+1)-th), indices, squared, ignoring k
-    Mutant("knn_radii", "knn_radii", _DIAGONAL, "", ["counted itself as its own nearest neighbour", "fill_diagonal_"]),
+    Mutant("knn_radii", "knn_radii", _DIAGONAL, "", ["counted itself as its own nearest neighbour", "leave the row itself out"]),
     Mutant("knn_radii", "knn_radii", "d.kthvalue(k, dim=1)", "d.kthvalue(k + 1, dim=1)", ["off by one", "(k+1)-th nearest other row"]),
     Mutant("knn_radii", "knn_radii", _KTH, "return d.kthvalue(k, dim=1).indices", ["returned the *indices* of the k-th nearest rows"]),
     Mutant("knn_radii", "knn_radii", _KTH, "return d.kthvalue(k, dim=1)", ["pair of values and indices", ".values"]),

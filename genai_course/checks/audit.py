@@ -49,7 +49,7 @@ _P_SLIPS: list[tuple[Callable[[int, int], float], str]] = [
     (lambda c, n: _tail(c + 1, n),
      "that is P(X > correct): the p-value counts the observed result too, P(X >= correct) = sum over j = correct, ..., n"),
     (lambda c, n: _tail(c, n) - 1 / 2**n,
-     "the sum stops at j = n - 1: it runs over j = correct, ..., n, n itself included (all n right), so range(correct, n + 1)"),
+     "the sum stops at j = n - 1: it runs over j = correct, ..., n, n itself included (all n right): a Python range leaves out its end"),
     (lambda c, n: 2 * _tail(c, n),
      "you doubled the tail (a two-sided test): the two-sample test asks only whether the discriminator does *better* than chance, "
      "so the p-value is the one-sided P(X >= correct)"),
@@ -76,9 +76,9 @@ _P_SLIPS: list[tuple[Callable[[int, int], float], str]] = [
 
 _P_ERRORS = [
     (("OverflowError", "too large"),
-     "floats stop at about 1e308 and factorials pass it by n = 171: use math.comb(n, j), whose Python integers never overflow, "
-     "and divide their sum by 2**n at the end"),
-    (("cannot be interpreted as an integer",), "correct and n are whole numbers: range(correct, n + 1) runs over j = correct, ..., n"),
+     "floats stop at about 1e308 and factorials pass it by n = 171: use exact binomial coefficients from the math module, Python integers that never overflow, "
+     "and divide only once, at the end"),
+    (("cannot be interpreted as an integer",), "correct and n are whole numbers: the sum runs over the whole numbers j = correct, ..., n"),
 ]
 
 
@@ -103,8 +103,8 @@ def _p_value(what: str, rec: dict[str, Any]) -> float:
         precision = (" (and float32 keeps only about 7 digits, too few for a p-value exact to 1e-9)"
                      if rec["dtype"] in ("torch.float32", "torch.float16", "torch.bfloat16") else "")
         raise CheckFailed(
-            f"{what} should return a Python float, but returned a torch.Tensor of dtype {rec['dtype']}{precision}: add the exact "
-            "integers math.comb(n, j) and divide by 2**n, which gives a float (or call .item() on a float64 tensor)"
+            f"{what} should return a Python float, but returned a torch.Tensor of dtype {rec['dtype']}{precision}: add exact "
+            "Python integers and divide once at the end, which gives a float (or call .item() on a float64 tensor)"
         )
     value = _number(what, rec)
     if math.isnan(value):
@@ -178,7 +178,7 @@ def _flags(s: torch.Tensor, h: torch.Tensor, q: float, *, op: str = "<", source:
     return {"<": s < threshold, "<=": s <= threshold, ">": s > threshold}[op]
 
 
-_QUANTILE_HINT = "torch.quantile(heldout_dist, quantile) (it interpolates between the two nearest sorted values)"
+_QUANTILE_HINT = "the `quantile` quantile of the held-out distances as torch.quantile computes it (it interpolates between the two nearest sorted values)"
 _COPY_SLIPS: list[tuple[Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor], str]] = [
     (lambda s, h, q: _flags(s, h, q, op="<="),
      "a sample exactly at the threshold is not flagged: flag those strictly nearer, sample_dist < threshold"),

@@ -73,11 +73,11 @@ def _radii_slips() -> list[tuple[Callable[[torch.Tensor, int], list[torch.Tensor
     return [
         (lambda x, k: [_radii(x, k, own=True)],
          "each row counted itself as its own nearest neighbour (at distance 0), so you got the (k-1)-th nearest other row and, "
-         "with k = 1, radii of 0: leave the row itself out, e.g. set the diagonal of the distance matrix to inf "
-         "(d.fill_diagonal_(float('inf'))) before taking the k-th smallest"),
+         "with k = 1, radii of 0: leave the row itself out (its 0 on the diagonal of the distance matrix must never be picked) "
+         "before taking the k-th smallest"),
         (lambda x, k: [_radii(x, k, shift=1)],
          "off by one: that is the distance to the (k+1)-th nearest other row; once the row itself is left out, "
-         "the k-th smallest of each row is d.kthvalue(k, dim=1).values (or d.sort(dim=1).values[:, k - 1])"),
+         "the radius is the k-th smallest of each row, not the (k+1)-th (count positions from 1, indices from 0)"),
         (lambda x, k: [_radii(x, k) ** 2],
          "these are squared distances: the radius is the Euclidean distance itself (take the square root, or use torch.cdist)"),
         (lambda x, k: [_dist(x, x).topk(k, dim=1).values[:, -1], masked(x).nan_to_num(posinf=-1.0).topk(k, dim=1).values[:, -1]],
@@ -85,14 +85,14 @@ def _radii_slips() -> list[tuple[Callable[[torch.Tensor, int], list[torch.Tensor
          "or torch.topk(..., largest=False))"),
         (rows_sorted,
          "you returned the sorted distances from one row to every row, not one radius per row: take the k-th smallest *in each "
-         "row*, sorting along dim=1 (d.kthvalue(k, dim=1).values, or d.sort(dim=1).values[:, k - 1], once the row itself is left out)"),
+         "row*, sorting along dim=1 once the row itself is left out"),
         (lambda x, k: [masked(x).sort(dim=1).values[:, :k].mean(dim=1)],
          "that is the mean distance to the k nearest rows: the radius is the distance to the k-th nearest alone"),
         (lambda x, k: [_radii(x, k, p=1.0)],
-         "these are Manhattan (L1) distances: use Euclidean ones, torch.cdist(x, x) or (x[:, None] - x[None]).norm(dim=-1)"),
+         "these are Manhattan (L1) distances: the radius is the Euclidean distance (the square root of the sum of squared differences)"),
         (lambda x, k: [_radii(x, 1)],
          "that is each row's distance to its *nearest* other row whatever k is (right only for k = 1): the radius reaches the k-th "
-         "nearest, d.kthvalue(k, dim=1).values"),
+         "nearest"),
     ]
 
 
@@ -125,7 +125,7 @@ def _radii_output(what: str, rec: dict[str, Any], x: torch.Tensor, k: int) -> to
     if not out.is_floating_point():
         if _points_at_kth(x, k, out):
             raise CheckFailed(f"{what} returned the *indices* of the k-th nearest rows (.indices): return the distances "
-                              "themselves, d.kthvalue(k, dim=1).values")
+                              "themselves (the .values part of the result)")
         raise CheckFailed(f"{what} should hold distances as floats, but has dtype {rec['dtype']}")
     return out
 
@@ -164,7 +164,7 @@ def _judge_knn_radii(seen: Observed) -> str:
     if all(bool((out == 0).all()) for out in outs):
         raise CheckFailed(
             "every radius is 0: each row's nearest row is itself, at distance 0 on the diagonal of the distance matrix; leave the row "
-            "itself out (d.fill_diagonal_(float('inf'))), then take the k-th smallest of each row, d.kthvalue(k, dim=1).values"
+            "itself out, then take the k-th smallest of each row"
         )
     i = next(i for i, (out, (x, k)) in enumerate(zip(outs, cases)) if not same(out, _radii(x, k)))
     (x, k), out, truth = cases[i], outs[i], _radii(cases[i][0], cases[i][1])
@@ -174,8 +174,8 @@ def _judge_knn_radii(seen: Observed) -> str:
     if truth[j] == 0:
         raise CheckFailed(
             f"rows 1 and 4 of x are identical, so with k = {k} their radius is exactly 0, but you got {out[j].item():.2g}: the "
-            "|a|^2 - 2 a.b + |b|^2 shortcut loses precision; use (x[:, None] - x[None]).norm(dim=-1) or "
-            "torch.cdist(x, x, compute_mode='donot_use_mm_for_euclid_dist')"
+            "|a|^2 - 2 a.b + |b|^2 shortcut loses precision; compute the differences themselves, or read torch.cdist's "
+            "compute_mode argument"
         )
     raise CheckFailed(
         f"knn_radii(x, {k}) for x of shape {tuple(x.shape)}: row {j}'s radius is {out[j].item():.4f}, expected {truth[j].item():.4f} "
