@@ -48,10 +48,10 @@ print(f"T = {schedule.T} steps; alpha_bar falls from {alpha_bars[0]:.4f} at t = 
 # - `noise`: like `x0`, the $\varepsilon$ (drawn by the caller: use it, don't draw your own).
 #
 # Return $x_t$, float32, of the shape of `x0`. Hints: `alpha_bars[t]` has shape (B,), one value
-# per example; to multiply `x0` example by example, reshape it to (B, 1, ..., 1) with as many
-# 1s as `x0` has dims after the batch: `alpha_bars[t].view(-1, *[1] * (x0.dim() - 1))`. A (B,)
-# tensor would line up with the *last* dim of `x0` instead. Take square roots with `.sqrt()`
-# (`math.sqrt` takes one number, not B of them).
+# per example, and the same code must serve points (B, 2) and images (B, 1, 8, 8). Broadcasting
+# lines a (B,) tensor up with the *last* dim of `x0`, not the first: give it the shape that
+# makes each value meet its own example, whatever `x0`'s number of dims. Take square roots of
+# tensors (`math.sqrt` takes one number, not B of them).
 
 
 # %%
@@ -172,15 +172,15 @@ except NotImplementedError:
 # $\varepsilon_c = \varepsilon_\theta(x_t, t, y)$, and with the label replaced by "no label",
 # $\varepsilon_u = \varepsilon_\theta(x_t, t, \varnothing)$ (one network learns both, the label being
 # dropped now and then in training). Guidance extrapolates from the unconditional prediction
-# past the conditional one, by a scale $w \ge 0$:
-#
-# $$\tilde\varepsilon = (1 + w)\, \varepsilon_c - w\, \varepsilon_u = \varepsilon_c + w\, (\varepsilon_c - \varepsilon_u)$$
+# past the conditional one, by a scale $w \ge 0$.
 #
 # Write `guided_eps(eps_cond, eps_uncond, w)`: `eps_cond` and `eps_uncond` of one shape (B, ...),
-# `w` a float; return $\tilde\varepsilon$ of that shape. In this course $w = 0$ is the plain
-# conditional model. Beware: other texts and libraries (diffusers' `guidance_scale`) write
-# $\varepsilon_u + s\,(\varepsilon_c - \varepsilon_u)$, where $s = 1$ is the plain conditional model; it is
-# the same formula with $s = 1 + w$.
+# `w` a float; return the guided prediction $\tilde\varepsilon$ of that shape. Think of it as a
+# walk: start at the conditional prediction, and step further along the direction that leads
+# from the unconditional prediction to the conditional one, $w$ times that difference. So
+# $w = 0$ must give back the plain conditional prediction, and a larger $w$ goes further past
+# it. Beware: other texts and libraries (diffusers' `guidance_scale` $s$) start their walk at
+# the unconditional prediction instead, so their $s = 1$ is our $w = 0$.
 
 
 # %%

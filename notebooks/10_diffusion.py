@@ -8,19 +8,19 @@
 # samples, the faster deterministic DDIM step and classifier-free guidance by hand from plain
 # torch, and check each against `genai_course.diffusion`. You will train the course's DDPM on
 # the grid of 25 Gaussians (it finds every mode, where lesson 05's GAN needed a cure for mode
-# collapse), watch points and digits come out of noise with a scrubber, trade sampling steps
-# for speed, and train a small U-Net on the 8x8 digits that draws the digit you ask for.
+# collapse), watch points and digits come out of noise with a scrubber, and train a small
+# U-Net on the 8x8 digits that draws the digit you ask for. "Going further", at the end, trades
+# sampling steps for speed and compares noise schedules.
 #
-# Run time: a little under 3 minutes on 2 CPU cores (the DDPM on points trains in about 30 s, the one
-# on digits in about 70 s; sampling digits, the digit classifier that judges them and the
-# guidance sweep take most of the rest).
+# Run time: a few minutes on 2 CPU cores, most of it training the two models (each training
+# cell prints how long it took).
 #
-# Where it sits: lessons 02-07 trained GANs, a generator against a discriminator; lesson 08's
-# VAE was a probability model with a latent code and a bound on the likelihood; lesson 09
-# generated text one token at a time. A diffusion model generates one *denoising step* at a
-# time: like lesson 09 it breaks generation into many small predictions, and like lesson 08
-# it is trained with a bound on the likelihood (here reduced to a plain mean-squared error).
-# Lesson 11 turns to testing generative models.
+# Where it sits: lessons 02-07 trained GANs (generative adversarial networks), a generator
+# against a discriminator; lesson 08's VAE was a probability model with a latent code and a
+# bound on the likelihood; lesson 09 generated text one token at a time. A diffusion model
+# generates one *denoising step* at a time: like lesson 09 it breaks generation into many
+# small predictions, and like lesson 08 it is trained with a bound on the likelihood (here
+# reduced to a plain mean-squared error). Lesson 11 turns to testing generative models.
 
 # %%
 # The one switch of this lesson, for slow laptops. False: every model trains here, as the
@@ -117,6 +117,7 @@ for ax, t in zip(axes, show_at):
 fig.suptitle("the forward process, one step at a time (colour: the mode each point started from)")
 plt.show()
 
+
 # %% [markdown]
 # The grid survives the first steps, blurs into a cloud by the middle, and the colours are
 # mixed at the end: $x_{T-1}$ is a standard Gaussian that remembers nothing of where its
@@ -132,16 +133,7 @@ plt.show()
 #
 # Why: the data's coefficient is the product of the $\sqrt{\alpha_s}$, and the noise variances
 # add up, each shrunk by the steps after it: $v_t = \alpha_t v_{t-1} + \beta_t$ with $v_{-1} = 0$.
-# That recursion is solved by $v_t = 1 - \bar\alpha_t$, as the cell below checks in double precision.
-
-# %%
-betas = schedule.betas.double()
-v, variances = 0.0, []
-for t in range(T):
-    v = (1 - betas[t]) * v + betas[t]  # the noise's variance after step t
-    variances.append(v)
-alpha_bars = torch.cumprod(1 - betas, dim=0)
-print("noise variance after step t = 1 - abar_t:", torch.allclose(torch.stack(variances), 1 - alpha_bars))
+# That recursion is solved by $v_t = 1 - \bar\alpha_t$, as "Going further" checks in double precision.
 
 # %% [markdown]
 # So $x_t$ in one line. `q_sample` takes one step number per example, `t` of shape (B,),
@@ -159,55 +151,6 @@ t = torch.randint(T, (2000,), generator=torch.Generator().manual_seed(2))  # (20
 noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(3))  # (2000, 2)
 print("same x_t as diffusion.q_sample:", torch.allclose(my_q_sample(x0, t, schedule, noise), diffusion.q_sample(x0, t, schedule, noise)))
 
-# %% [markdown]
-# The one-line version gives the same pictures as the loop (a different draw of the noise, the
-# same distribution):
-
-# %%
-fig, axes = plt.subplots(1, len(show_at), figsize=(16, 3))
-for ax, t in zip(axes, show_at):
-    xt = my_q_sample(x0, torch.full((len(x0),), t), schedule, noise)
-    widgets.plot_points(ax, xt, extent=3.2, color=colors, size=3, title=f"x_{t}, abar = {float(schedule.alpha_bars[t]):.2f}")
-    ax.set(xticks=[], yticks=[])
-fig.suptitle("the same steps in one jump: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps")
-plt.show()
-
-# %% [markdown]
-# ## The noise schedule: linear or cosine
-#
-# The betas decide how fast the data is destroyed. Ho et al. let $\beta_t$ grow linearly
-# from $10^{-4}$ to $0.02$ over 1,000 steps (the library stretches it to our $T$). Nichol &
-# Dhariwal (2021) noticed that this wipes out small images long before the last step, so that
-# many steps are spent turning noise into slightly different noise, and chose $\bar\alpha_t$
-# instead: a squared cosine that falls gently at both ends. The **signal-to-noise ratio**
-# $\mathrm{SNR}_t = \bar\alpha_t / (1 - \bar\alpha_t)$, the data's share of $x_t$'s variance over the
-# noise's, tells the same story on a log scale.
-
-# %%
-schedules = {kind: diffusion.make_schedule(T, kind) for kind in ("linear", "cosine")}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-for kind, s in schedules.items():
-    axes[0].plot(s.alpha_bars, label=kind)
-    axes[1].plot((s.alpha_bars / (1 - s.alpha_bars)).log10(), label=kind)
-axes[0].set(xlabel="step t", ylabel="abar_t", title="how much of x_0 is left")
-axes[1].axhline(0, color="k", lw=0.6)
-axes[1].set(xlabel="step t", ylabel="log10 SNR_t", title="signal-to-noise ratio abar_t / (1 - abar_t)")
-axes[0].legend()
-plt.show()
-for kind, s in schedules.items():
-    print(f"{kind}: steps that are almost pure noise (abar_t < 0.01): {int((s.alpha_bars < 0.01).sum())} of {T}")
-
-# %% [markdown]
-# With the linear schedule a third of the steps see almost nothing but noise; with the cosine
-# schedule, a few. The course's DDPMs use the cosine schedule. Half-way, the two look like this:
-
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
-for ax, (kind, s) in zip(axes, schedules.items()):
-    xt = my_q_sample(x0, torch.full((len(x0),), T // 2), s, noise)
-    widgets.plot_points(ax, xt, extent=3.2, color=colors, size=3, title=f"{kind}: x_{T // 2}")
-    ax.set(xticks=[], yticks=[])
-plt.show()
 
 # %% [markdown]
 # ## The training objective: predict the noise
@@ -232,26 +175,15 @@ plt.show()
 #
 # $$L = \mathbb{E}_{x_0,\ t \sim \mathcal{U}\{0..T-1\},\ \varepsilon \sim \mathcal{N}(0, I)} \big\| \varepsilon - \varepsilon_\theta\big(\sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon,\ t\big) \big\|^2.$$
 #
-# First, the algebra, checked on numbers: the posterior mean from $x_0$ and from $\varepsilon$ agree.
-
-# %%
-b = schedule.betas.double()  # (T,) in double precision: at small t, 1 - abar_t is tiny
-a, ab = 1 - b, torch.cumprod(1 - b, dim=0)  # alpha_t, abar_t
-ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])  # abar_{t-1}, with abar_{-1} = 1
-x0_, eps_ = x0[:T].double(), noise[:T].double()  # (T, 2): one point at every step t
-xt = ab.sqrt()[:, None] * x0_ + (1 - ab).sqrt()[:, None] * eps_
-mean_from_x0 = ((ab_prev.sqrt() * b)[:, None] * x0_ + (a.sqrt() * (1 - ab_prev))[:, None] * xt) / (1 - ab)[:, None]
-mean_from_eps = (xt - (b / (1 - ab).sqrt())[:, None] * eps_) / a.sqrt()[:, None]
-print("posterior mean from x_0 = from eps:", torch.allclose(mean_from_x0, mean_from_eps))
-print("posterior variance as the library's:", torch.allclose(((1 - ab_prev) / (1 - ab) * b).float(), schedule.posterior_variance))
+# (The algebra is checked on numbers in "Going further".)
 
 # %% [markdown]
 # ## Telling the network the time
 #
 # One network serves every noise level, so it must know $t$: at $t = 5$ the noise is a small
-# correction, at $t = 195$ it is almost all of $x_t$. A raw integer is a poor input; as for the
-# positions in a transformer (lesson 09), the step becomes sines and cosines of many
-# frequencies, $\sin(t f_i)$ and $\cos(t f_i)$ with $f_i = 10000^{-i/(d/2)}$. Nearby steps get
+# correction, at $t = 195$ it is almost all of $x_t$. A raw integer is a poor input. Lesson 09's transformer
+# learned one vector per position; here the step becomes fixed sines and cosines of many
+# frequencies (the positional encoding of Vaswani et al. 2017), $\sin(t f_i)$ and $\cos(t f_i)$ with $f_i = 10000^{-i/(d/2)}$. Nearby steps get
 # nearby features, and every step a different one.
 
 # %%
@@ -267,70 +199,28 @@ steps = torch.arange(T)
 emb = my_timestep_embedding(steps)  # (T, 64)
 print("embedding:", tuple(emb.shape), " same as diffusion.timestep_embedding:", torch.allclose(emb, diffusion.timestep_embedding(steps, 64)))
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), width_ratios=[1.6, 1])
-axes[0].imshow(emb.T, aspect="auto", cmap="RdBu", vmin=-1, vmax=1)
-axes[0].set(xlabel="step t", ylabel="feature", title="timestep_embedding: sines (top half), cosines (bottom half)")
-similarity = F.normalize(emb, dim=1) @ F.normalize(emb, dim=1).T  # (T, T) cosine similarity
-axes[1].imshow(similarity, cmap="viridis")
-axes[1].set(xlabel="step", ylabel="step", title="similarity of two steps' features")
-plt.show()
-
 # %% [markdown]
 # ## The denoiser for 2D points
 #
-# The network $\varepsilon_\theta(x_t, t)$ for points is an MLP: 2 coordinates in, 2 noise
-# coordinates out. The step's features go through a small MLP of their own (`cond.time`), and
-# each hidden layer adds a learned projection of the result before its SiLU, so every layer
-# knows how noisy its input is.
-#
-# One more trick for points. Near the end of the reverse process the noise to predict changes
-# abruptly between neighbouring modes (a point half-way between two modes belongs to one or
-# the other), and an MLP of the raw coordinates draws smooth functions. **Fourier features**
-# help: besides $x$, the network reads $\sin(\pi 2^k x)$ and $\cos(\pi 2^k x)$ for
-# $k = 0, \dots, F-1$, waves whose shortest periods are finer than the spacing of the modes
-# (0.5 in model units). By hand, with the library's layer names:
+# The network $\varepsilon_\theta(x_t, t)$ for points is an MLP (multilayer perceptron): 2
+# coordinates in, 2 noise coordinates out. The step's features go through a small MLP of their
+# own, and each hidden layer adds a learned projection of the result before its SiLU (sigmoid
+# linear unit, $x\,\sigma(x)$: a smooth ReLU), so every layer knows how noisy its input is. The
+# library's `diffusion.MLPDenoiser` also reads Fourier features of the point ("Going further"
+# writes it by hand). Its recipe, and the model `diffusion.DDPM` that holds it with the schedule:
 
 # %%
-class MyMLPDenoiser(nn.Module):
-    def __init__(self, width=256, depth=3, fourier=0, time_dim=64):
-        super().__init__()
-        self.time_dim, self.fourier = time_dim, fourier
-        self.cond = nn.ModuleDict({"time": nn.Sequential(nn.Linear(time_dim, width), nn.SiLU(), nn.Linear(width, width))})
-        self.inp = nn.Linear(2 + 4 * fourier, width)
-        self.hidden = nn.ModuleList(nn.Linear(width, width) for _ in range(depth - 1))
-        self.emb = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))  # one projection of the step per layer
-        self.out = nn.Linear(width, 2)
-
-    def features(self, x):
-        """x (B, 2) -> (B, 2 + 4F): x, then sin and cos of pi 2^k x."""
-        freqs = math.pi * 2.0 ** torch.arange(self.fourier, dtype=torch.float32)  # (F,)
-        a = (x[:, :, None] * freqs).flatten(1)  # (B, 2, F) -> (B, 2F)
-        return torch.cat([x, a.sin(), a.cos()], dim=1)
-
-    def forward(self, x, t):
-        """x (B, 2), t (B,) -> predicted noise (B, 2)."""
-        e = self.cond["time"](my_timestep_embedding(t, self.time_dim))  # (B, width)
-        h = F.silu(self.inp(self.features(x)) + self.emb[0](e))  # (B, width)
-        for layer, emb_layer in zip(self.hidden, self.emb[1:]):
-            h = F.silu(layer(h) + emb_layer(e))
-        return self.out(h)  # (B, 2)
-
-
 c = recipe.ddpm
 print(c)
 torch.manual_seed(0)
-my_net = MyMLPDenoiser(c.width, c.depth, c.fourier)
 lib_ddpm = diffusion.DDPM(c)  # the library's network (lib_ddpm.net, a diffusion.MLPDenoiser) with its schedule
-lib_ddpm.net.load_state_dict(my_net.state_dict())
-t = torch.randint(T, (8,), generator=torch.Generator().manual_seed(4))
-print("inputs per point:", my_net.inp.in_features, " parameters:", sum(p.numel() for p in my_net.parameters()))
-print("same predicted noise as diffusion.MLPDenoiser:", torch.allclose(my_net(x0[:8], t), lib_ddpm(x0[:8], t), atol=1e-6))
+print("parameters:", sum(p.numel() for p in lib_ddpm.net.parameters()))
+
 
 # %% [markdown]
 # ## The loss, by hand
 #
-# One training step's loss: a step $t$ per example drawn uniformly, noise $\varepsilon$, the
+# One training step's loss, for the untrained `lib_ddpm`: a step $t$ per example drawn uniformly, noise $\varepsilon$, the
 # noisy $x_t$ in one jump, and the mean-squared error between the noise and its prediction.
 # The library's `DDPM.loss` draws from its generator in this order (the steps, then the
 # noise), so the same seed gives the same number:
@@ -344,7 +234,7 @@ def my_ddpm_loss(net, x0, schedule, generator=None):
     return F.mse_loss(net(xt, t), noise)
 
 
-loss = my_ddpm_loss(my_net, x0[:256], schedule, torch.Generator().manual_seed(5))
+loss = my_ddpm_loss(lib_ddpm, x0[:256], schedule, torch.Generator().manual_seed(5))
 print(f"untrained loss: {loss.item():.1f} (predicting 0 would score about 1: the noise has variance 1)")
 print("same loss as DDPM.loss:", torch.allclose(loss, lib_ddpm.loss(x0[:256], generator=torch.Generator().manual_seed(5))))
 
@@ -352,7 +242,7 @@ print("same loss as DDPM.loss:", torch.allclose(loss, lib_ddpm.loss(x0[:256], ge
 # ## Training on the grid of 25
 #
 # `train_ddpm` in the library is the loop: each step takes a batch of points, computes
-# `DDPM.loss` and takes an Adam step, with the learning rate decayed along a cosine. It also
+# `DDPM.loss` and takes an Adam step (the optimiser of lesson 03), with the learning rate decayed along a cosine. It also
 # keeps an **exponential moving average** (EMA) of the weights, $\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta$:
 # the loss is noisy (a random $t$ and a random $\varepsilon$ per example), and the averaged
 # weights sample better than the last step's. The model samples with `model.ema`. The recipe
@@ -363,7 +253,7 @@ model = models.build("ddpm-grid25", seed=0)
 print(model.recipe.train)
 
 # %% [markdown]
-# Training takes about 30 s:
+# The cell below trains and prints how long it took:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -391,7 +281,7 @@ plt.show()
 # %% [markdown]
 # Does it cover the grid? 2,000 samples from `model.sample` (with the recipe's sampler,
 # `model.recipe.sampler`: ancestral sampling through all $T$ steps, written by hand below),
-# scored with lesson 05's mode metrics: modes captured, the share of high-quality samples
+# scored with lesson 01's mode metrics: modes captured, the share of high-quality samples
 # (within 3 standard deviations of a mode) and the reverse KL of the samples' spread over the
 # modes from the uniform one.
 
@@ -414,26 +304,11 @@ fig, ax = plt.subplots(figsize=(4.8, 4.8))
 widgets.plot_points(ax, samples, mixture, title="2,000 DDPM samples over the true density")
 plt.show()
 
+
 # %% [markdown]
 # Every mode, in nearly equal shares, with no adversary and no cure for mode collapse: the
 # loss asks the network about *every* training point at every noise level, so no mode can be
 # forgotten the way a GAN's generator forgets the modes its discriminator stops asking about.
-#
-# What did the network learn? At each point $x$ of the plane, the prediction $\varepsilon_\theta(x, t)$
-# says which way the noise pushed: $-\varepsilon_\theta$ points back towards the data. Early
-# in the reverse process (large $t$) the arrows point towards the centre of the whole cloud;
-# late (small $t$), towards the nearest mode.
-
-# %%
-grid = torch.stack(torch.meshgrid(torch.linspace(-1.6, 1.6, 21), torch.linspace(-1.6, 1.6, 21), indexing="xy"), -1).reshape(-1, 2)  # (441, 2) model units
-fig, axes = plt.subplots(1, 4, figsize=(16, 4))
-with torch.no_grad():
-    for ax, t in zip(axes, [T - 1, 100, 40, 10]):
-        arrows = -model.ema(grid, torch.full((len(grid),), t))  # (441, 2): towards the data
-        ax.quiver(grid[:, 0], grid[:, 1], arrows[:, 0], arrows[:, 1], color="C0", angles="xy")
-        ax.scatter(mixture.means[:, 0] / mixture.scale, mixture.means[:, 1] / mixture.scale, marker="+", c="k", s=50)
-        ax.set(xticks=[], yticks=[], aspect="equal", title=f"-eps_theta(x, t) at t = {t}")
-plt.show()
 
 # %% [markdown]
 # ## Sampling by hand: the reverse process
@@ -502,24 +377,26 @@ widgets.plot_reverse_process(model, scrubber.trajectory)
 plt.show()
 
 # %% [markdown]
-# Little happens for the first half: the points are noise, and the best guess of where they
-# came from is the middle. Then the cloud splits into a blurred grid, and in the last few
-# dozen steps each point settles onto a mode. The coarse layout is decided early, the fine
-# detail late: the cosine schedule spends its steps where both happen.
+# In the stills the points stay one cloud for most of the way, drawn a little towards the
+# middle: they are noise, and the best guess of where they came from is the centre. Only in the
+# last few dozen steps does the cloud break up and each point settle onto a mode (scrub the
+# right end of the slider above to watch it happen).
 #
 # ## Faster sampling: DDIM
 #
 # Ancestral sampling calls the network $T$ times per sample. Song, Meng & Ermon (2021)
 # noticed that the same trained network supports a **deterministic** sampler that can skip
-# steps (DDIM, with their $\eta = 0$). At step $t$, estimate the clean point from the
-# predicted noise, then noise it again to an earlier level $t' < t$ with the *same* noise:
+# steps: **DDIM** (denoising diffusion implicit models). Their sampler has a knob $\eta$ (eta;
+# not the learning rate) that scales the fresh noise each step adds, and $\eta = 0$ adds none.
+# At step $t$, estimate the clean point from the predicted noise, then noise it again to an
+# earlier level $t' < t$ with the *same* noise:
 #
 # $$\hat x_0 = \frac{x_t - \sqrt{1 - \bar\alpha_t}\, \varepsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}}, \qquad
 #   x_{t'} = \sqrt{\bar\alpha_{t'}}\, \hat x_0 + \sqrt{1 - \bar\alpha_{t'}}\, \varepsilon_\theta(x_t, t),$$
 #
 # with $\bar\alpha_{-1} = 1$ for the last step (the output is $\hat x_0$ itself). No fresh
 # noise: the sample is a fixed function of the starting noise, and the steps $t'$ can be
-# far apart.
+# far apart. A DDIM sampler with $S$ steps visits $S$ evenly spaced steps from $T-1$ down to 0.
 
 # %%
 def my_ddim_step(xt, t, t_prev, eps, schedule):
@@ -534,8 +411,361 @@ print("same step as diffusion.ddim_step:", all(
     torch.allclose(my_ddim_step(xt, t, tp, eps, schedule), diffusion.ddim_step(xt, t, tp, eps, schedule)) for t, tp in ((T - 1, 150), (60, 20), (3, -1))))
 
 # %% [markdown]
-# A DDIM sampler with $S$ steps visits $S$ evenly spaced steps from $T-1$ down to 0
-# (`DDPM.timesteps`). By hand, from a given starting noise:
+# DDIM is fast, at a cost in quality that "Going further" measures on these points; the course
+# samples points with all $T$ ancestral steps.
+#
+# ## Digits: a small U-Net
+#
+# For 8x8 digits the denoiser must map an image to an image of noise, so it is convolutional:
+# a tiny **U-Net** (Ronneberger et al. 2015, as used by Ho et al.). Features at 8x8 go down
+# to 4x4 with twice the channels, where each unit sees most of the digit, and back up to 8x8;
+# a **skip connection** brings the 8x8 features of the way down to the way up, where the fine
+# detail is. It is built of **residual blocks**: two convolutions whose output is added to the
+# block's input, so each block learns a correction to what it is given. The step (and the
+# label, later) enters every residual block as a per-channel offset. `diffusion.ConvDenoiser`,
+# drawn from one forward pass of four digits (the box lists every layer in call order with the
+# shape it outputs):
+
+# %%
+digits = data.load_digits()
+digits_model = models.build("ddpm-digits", seed=0)
+net = digits_model.ddpm.net  # a diffusion.ConvDenoiser, untrained
+x = digits_model.from_data(digits.x_train[:4])  # (4, 1, 8, 8): pixels from [0, 1] to [-1, 1]
+t = torch.tensor([0, 50, 100, 199])
+y = digits.y_train[:4]
+widgets.draw_network(net, x, t, y, title="diffusion.ConvDenoiser")
+plt.show()
+print("parameters:", sum(p.numel() for p in net.parameters()))
+
+# %% [markdown]
+# Read it top to bottom: the input convolution and a residual block at 8x8, a stride-2
+# convolution down to 4x4 and two residual blocks there, a transposed convolution back up to
+# 8x8, the join with the skip connection, and a last convolution to one channel of noise.
+
+# %% [markdown]
+# **Labels, and no label.** The digits model is class-conditional: it is told which digit it is
+# denoising, through a learned vector per class. It has one more vector, for "no label" (index
+# 10), and during training each label is replaced by "no label" with probability `p_uncond`.
+# So one network learns both $\varepsilon_\theta(x_t, t, y)$ and the unconditional
+# $\varepsilon_\theta(x_t, t)$; the last section needs both. Digits live in $[-1, 1]$ in model
+# units, and the sampler clips its estimate $\hat x_0$ to that range (`clip`). The recipe:
+
+# %%
+print(digits_model.recipe)
+
+# %% [markdown]
+# The cell below trains and prints how long it took:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+digits_model.fit(progress=False, pretrained=PRETRAINED)
+print(f"{digits_model.step} steps in {digits_model.history.seconds:.0f} s; final loss (mean of the last 200 steps): {sum(digits_model.history.loss[-200:]) / 200:.3f}")
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.plot(digits_model.history.step[99:], smooth(digits_model.history.loss))
+ax.set(xlabel="step", ylabel="mean |eps - eps_theta|^2", yscale="log", title="DDPM on digits: training loss (100-step mean)")
+plt.show()
+
+# %% [markdown]
+# Sixteen digits coming out of the noise (asked for the classes 0-9 in turn, with the recipe's
+# sampler, `digits_model.recipe.sampler`):
+
+# %%
+print("sampler:", digits_model.recipe.sampler)
+widgets.plot_reverse_process(digits_model, n=16, labels=torch.arange(16) % 10, seed=0)
+plt.show()
+
+# %% [markdown]
+# Now 500 digits *without* labels (the unconditional branch: "no label" at every step), with
+# the recipe's sampler, ancestral through all $T$ steps. The course's digit classifier (lesson 06)
+# judges them: the share it is confident about, and how evenly the classes are spread (1.0 =
+# all ten equally). Timed, for later:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+n_digits = 500
+start_time = time.perf_counter()
+digit_samples = digits_model.sample(n_digits, generator=torch.Generator().manual_seed(0))  # (500, 1, 8, 8) in [0, 1]
+ancestral_seconds = time.perf_counter() - start_time
+digit_report = metrics.digit_metrics(digit_samples)
+print(f"sampled in {ancestral_seconds:.1f} s;", digit_report)
+
+# %%
+print("confident fraction >= 0.80:", digit_report.confident >= 0.80)
+print("class entropy >= 0.98:", digit_report.class_entropy >= 0.98)
+
+# %%
+widgets.show_digits(digit_samples[:100], nrow=20, title="100 unconditional DDPM samples (no label)")
+plt.show()
+
+# %% [markdown]
+# With a label, DDIM with 50 steps is good enough, and the rest of the lesson uses it to stay
+# fast. Asked for a class, row $k$ asked for a $k$:
+
+# %%
+ddim_steps = 50  # DDIM steps for the rest of the lesson
+asked = torch.arange(10).repeat_interleave(10)  # (100,): ten of each class
+per_class = digits_model.sample(100, generator=torch.Generator().manual_seed(1), labels=asked, sampler="ddim", steps=ddim_steps)
+widgets.show_digits(per_class, nrow=10, title=f"row k asked for a k (guidance w = {digits_model.recipe.guidance:g}, explained next)")
+plt.show()
+
+
+# %% [markdown]
+# ## Classifier-free guidance: draw me a 7, clearly
+#
+# A conditional model draws a 7 when asked, but sometimes a sloppy one. **Classifier-free
+# guidance** (Ho & Salimans 2022) sharpens the request. At each step, predict the noise twice,
+# with the label and without, and move past the conditional prediction, away from the
+# unconditional one:
+#
+# $$\tilde\varepsilon = (1 + w)\, \varepsilon_\theta(x_t, t, y) - w\, \varepsilon_\theta(x_t, t).$$
+#
+# The difference of the two predictions points towards what makes $x_t$ look like a $y$ rather
+# than like any digit; $w$ scales it. $w = 0$ is the plain conditional model. This is why the
+# model was trained with labels dropped: one network gives both predictions.
+
+# %%
+def my_guided_eps(eps_cond, eps_uncond, w):
+    """Two noise predictions (B, ...) -> the guided one: (1 + w) eps_cond - w eps_uncond."""
+    return (1 + w) * eps_cond - w * eps_uncond
+
+
+x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(10))  # (8, 1, 8, 8) noise at step 150
+y = torch.arange(8)
+with torch.no_grad():
+    eps_cond = digits_model.ema(x, torch.full((8,), 150), y)  # with the label
+    eps_uncond = digits_model.ema(x, torch.full((8,), 150), torch.full((8,), 10))  # label 10: "no label"
+    guided = my_guided_eps(eps_cond, eps_uncond, 2.0)
+    print("same as diffusion.guided_eps:", torch.allclose(guided, diffusion.guided_eps(eps_cond, eps_uncond, 2.0)))
+    print("same as DDPM.eps(x, t, y, guidance=2):", torch.allclose(guided, digits_model.ema.eps(x, 150, y, guidance=2.0), atol=1e-5))
+
+# %% [markdown]
+# A sweep over $w$ (DDIM, 50 steps): 100 digits for each scale, 10 of each class, from the same noise, judged
+# for the label asked for (label accuracy), for being recognisable at all (confident
+# fraction), and for how far their classifier features sit from real digits' (the Fréchet
+# distance of lesson 06; lower is closer). Each guided step runs the network twice, so guided
+# sampling costs twice as much.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+scales = [0.0, 1.0, 2.0, 4.0]
+labels = torch.arange(10).repeat_interleave(10)  # (100,): 10 of each class
+guided_samples, guided_reports = {}, {}
+for w in scales:
+    guided_samples[w] = digits_model.sample(len(labels), generator=torch.Generator().manual_seed(2), labels=labels, guidance=w, sampler="ddim", steps=ddim_steps)
+    guided_reports[w] = metrics.digit_metrics(guided_samples[w], labels)
+print(" w   label accuracy   confident   Fréchet distance")
+for w, r in guided_reports.items():
+    print(f"{w:3g}   {r.label_accuracy:14.1%}   {r.confident:9.1%}   {r.frechet:16.1f}")
+print(f"(real training digits against held-out ones: Fréchet distance {guided_reports[0.0].frechet_real:.1f})")
+
+# %%
+default_w = digits_model.recipe.guidance
+print(f"label accuracy at the recipe's guidance w = {default_w:g} >= 0.95:", guided_reports[default_w].label_accuracy >= 0.95)
+print("label accuracy rises from w = 0 to w = 2:", guided_reports[2.0].label_accuracy > guided_reports[0.0].label_accuracy)
+print("confident fraction rises from w = 0 to w = 2:", guided_reports[2.0].confident > guided_reports[0.0].confident)
+print("Fréchet distance grows from w = 2 to w = 4:", guided_reports[4.0].frechet > guided_reports[2.0].frechet)
+print("with labels (w = 0, DDIM) more confident than without (ancestral, above):", guided_reports[0.0].confident > digit_report.confident)
+best_w = min(scales, key=lambda w: guided_reports[w].frechet)
+print("lowest Fréchet distance at w =", best_w, " the recipe samples at w =", default_w)
+
+# %% [markdown]
+# A label already helps: at $w = 0$ the classifier is confident about more digits than about
+# the label-free ones above, though those had the slower ancestral sampler. Guidance buys the
+# label: with $w = 0$ some digits are ambiguous or the wrong class; by $w = 2$ nearly every one
+# is the digit asked for. It costs variety: strokes thicken and every 7 starts to look like the
+# same 7, and at $w = 4$ the digits drift away from real handwriting (the Fréchet distance
+# grows).
+#
+# The sweep's lowest Fréchet distance (printed above) is not at the recipe's $w = 2$: the
+# recipe chooses the label over closeness to real digits, taking the last points of label
+# accuracy at some cost in realism. Take the Fréchet distances as rough: 100 digits per scale
+# estimate a covariance of 128 classifier features, which 100 samples cannot pin down (the
+# estimate has rank at most 99), so small differences between scales mean little. Pick a
+# class and move $w$:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+widgets.guidance_slider(digits_model, label=7, n=16, seed=0, scales=(0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
+
+# %% [markdown]
+# The same noise drawn as a 7 at four scales:
+
+# %%
+widgets.plot_guidance(digits_model, label=7, scales=(0.0, 1.0, 2.0, 4.0), n=10, seed=0)
+plt.show()
+
+# %% [markdown]
+# ## Summary
+#
+# * A diffusion model destroys data with noise in $T$ small Gaussian steps (the forward process,
+#   in closed form $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$) and
+#   learns to undo them one at a time.
+# * Training is regression: predict the noise $\varepsilon$ from $x_t$ and $t$, with a
+#   mean-squared error at a random step. No adversary, no bound to balance, and no mode is
+#   forgotten: the DDPM covers all 25 modes of the grid.
+# * Ancestral sampling takes all $T$ steps, each a Gaussian around
+#   $(x_t - \beta_t \varepsilon_\theta / \sqrt{1 - \bar\alpha_t}) / \sqrt{\alpha_t}$; DDIM reuses the
+#   same network deterministically and skips steps: faster, and on the grid's narrow modes the
+#   fewer its steps, the fewer samples land on a mode ("Going further").
+# * On digits a small U-Net does the same; trained with labels dropped at random, it also draws
+#   digits without a label, though the classifier is confident about fewer of them than with
+#   one; classifier-free guidance $(1 + w)\, \varepsilon(x_t, t, y) - w\, \varepsilon(x_t, t)$
+#   trades variety for the digit you asked for.
+#
+# ## Exercises
+#
+# Open `exercises/10_diffusion.ipynb`: write the forward process in closed form (10.1,
+# `q_sample`, one step per example), one step of the reverse process (10.2, `reverse_step`,
+# there with the other variance, $\sigma_t^2 = \beta_t$) and classifier-free guidance (10.3,
+# `guided_eps`), each with an instant check.
+#
+# Next: lesson 11, testing generative models: quality, diversity and speed, measured.
+
+# %% [markdown]
+# ## Going further
+#
+# Side topics, for when the core is done: the noise schedule, the algebra of the posterior, the
+# step features, the point denoiser by hand, what the network learned, DDIM's step count on
+# points and digits, and the U-Net one module at a time.
+#
+# ### The noise schedule: linear or cosine
+#
+# The betas decide how fast the data is destroyed. Ho et al. let $\beta_t$ grow linearly
+# from $10^{-4}$ to $0.02$ over 1,000 steps (the library stretches it to our $T$). Nichol &
+# Dhariwal (2021) noticed that this wipes out small images long before the last step, so that
+# many steps are spent turning noise into slightly different noise, and chose $\bar\alpha_t$
+# instead: a squared cosine that falls gently at both ends. The **signal-to-noise ratio**
+# $\mathrm{SNR}_t = \bar\alpha_t / (1 - \bar\alpha_t)$, the data's share of $x_t$'s variance over the
+# noise's, tells the same story on a log scale.
+
+# %%
+schedules = {kind: diffusion.make_schedule(T, kind) for kind in ("linear", "cosine")}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+for kind, s in schedules.items():
+    axes[0].plot(s.alpha_bars, label=kind)
+    axes[1].plot((s.alpha_bars / (1 - s.alpha_bars)).log10(), label=kind)
+axes[0].set(xlabel="step t", ylabel="abar_t", title="how much of x_0 is left")
+axes[1].axhline(0, color="k", lw=0.6)
+axes[1].set(xlabel="step t", ylabel="log10 SNR_t", title="signal-to-noise ratio abar_t / (1 - abar_t)")
+axes[0].legend()
+plt.show()
+for kind, s in schedules.items():
+    print(f"{kind}: steps that are almost pure noise (abar_t < 0.01): {int((s.alpha_bars < 0.01).sum())} of {T}")
+
+# %% [markdown]
+# With the linear schedule a third of the steps see almost nothing but noise; with the cosine
+# schedule, a few. The course's DDPMs use the cosine schedule. Half-way, the two look like this:
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
+for ax, (kind, s) in zip(axes, schedules.items()):
+    xt = my_q_sample(x0, torch.full((len(x0),), T // 2), s, noise)
+    widgets.plot_points(ax, xt, extent=3.2, color=colors, size=3, title=f"{kind}: x_{T // 2}")
+    ax.set(xticks=[], yticks=[])
+plt.show()
+
+# %% [markdown]
+# ### The posterior, checked on numbers
+#
+# The posterior mean of "The training objective" computed from $x_0$ and from $\varepsilon$ agree,
+# and the posterior variance is the library's:
+
+# %%
+b = schedule.betas.double()  # (T,) in double precision: at small t, 1 - abar_t is tiny
+a, ab = 1 - b, torch.cumprod(1 - b, dim=0)  # alpha_t, abar_t
+ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])  # abar_{t-1}, with abar_{-1} = 1
+x0_, eps_ = x0[:T].double(), noise[:T].double()  # (T, 2): one point at every step t
+xt = ab.sqrt()[:, None] * x0_ + (1 - ab).sqrt()[:, None] * eps_
+mean_from_x0 = ((ab_prev.sqrt() * b)[:, None] * x0_ + (a.sqrt() * (1 - ab_prev))[:, None] * xt) / (1 - ab)[:, None]
+mean_from_eps = (xt - (b / (1 - ab).sqrt())[:, None] * eps_) / a.sqrt()[:, None]
+print("posterior mean from x_0 = from eps:", torch.allclose(mean_from_x0, mean_from_eps))
+print("posterior variance as the library's:", torch.allclose(((1 - ab_prev) / (1 - ab) * b).float(), schedule.posterior_variance))
+
+# %% [markdown]
+# ### The step features, pictured
+#
+# Each step's 64 features (left), and how alike two steps' features are (right): nearby steps
+# get nearby features, and every step a different one.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), width_ratios=[1.6, 1])
+axes[0].imshow(emb.T, aspect="auto", cmap="RdBu", vmin=-1, vmax=1)
+axes[0].set(xlabel="step t", ylabel="feature", title="timestep_embedding: sines (top half), cosines (bottom half)")
+similarity = F.normalize(emb, dim=1) @ F.normalize(emb, dim=1).T  # (T, T) cosine similarity
+axes[1].imshow(similarity, cmap="viridis")
+axes[1].set(xlabel="step", ylabel="step", title="similarity of two steps' features")
+plt.show()
+
+# %% [markdown]
+# ### The point denoiser by hand, with Fourier features
+#
+# Near the end of the reverse process the noise to predict changes abruptly between
+# neighbouring modes (a point half-way between two modes belongs to one or the other), and an
+# MLP of the raw coordinates draws smooth functions. **Fourier features** help: besides $x$,
+# the network reads $\sin(\pi 2^k x)$ and $\cos(\pi 2^k x)$ for $k = 0, \dots, F-1$, waves whose
+# shortest periods are finer than the spacing of the modes (0.5 in model units). By hand, with
+# the library's layer names, checked against `diffusion.MLPDenoiser` with the same weights:
+
+# %%
+class MyMLPDenoiser(nn.Module):
+    def __init__(self, width=256, depth=3, fourier=0, time_dim=64):
+        super().__init__()
+        self.time_dim, self.fourier = time_dim, fourier
+        self.cond = nn.ModuleDict({"time": nn.Sequential(nn.Linear(time_dim, width), nn.SiLU(), nn.Linear(width, width))})
+        self.inp = nn.Linear(2 + 4 * fourier, width)
+        self.hidden = nn.ModuleList(nn.Linear(width, width) for _ in range(depth - 1))
+        self.emb = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))  # one projection of the step per layer
+        self.out = nn.Linear(width, 2)
+
+    def features(self, x):
+        """x (B, 2) -> (B, 2 + 4F): x, then sin and cos of pi 2^k x."""
+        freqs = math.pi * 2.0 ** torch.arange(self.fourier, dtype=torch.float32)  # (F,)
+        a = (x[:, :, None] * freqs).flatten(1)  # (B, 2, F) -> (B, 2F)
+        return torch.cat([x, a.sin(), a.cos()], dim=1)
+
+    def forward(self, x, t):
+        """x (B, 2), t (B,) -> predicted noise (B, 2)."""
+        e = self.cond["time"](my_timestep_embedding(t, self.time_dim))  # (B, width)
+        h = F.silu(self.inp(self.features(x)) + self.emb[0](e))  # (B, width)
+        for layer, emb_layer in zip(self.hidden, self.emb[1:]):
+            h = F.silu(layer(h) + emb_layer(e))
+        return self.out(h)  # (B, 2)
+
+
+c = recipe.ddpm
+torch.manual_seed(0)
+my_net = MyMLPDenoiser(c.width, c.depth, c.fourier)
+lib_ddpm = diffusion.DDPM(c)
+lib_ddpm.net.load_state_dict(my_net.state_dict())
+t = torch.randint(T, (8,), generator=torch.Generator().manual_seed(4))
+print("inputs per point:", my_net.inp.in_features, " parameters:", sum(p.numel() for p in my_net.parameters()))
+print("same predicted noise as diffusion.MLPDenoiser:", torch.allclose(my_net(x0[:8], t), lib_ddpm(x0[:8], t), atol=1e-6))
+
+# %% [markdown]
+# ### What the network learned
+#
+# At each point $x$ of the plane, the prediction $\varepsilon_\theta(x, t)$ says which way the
+# noise pushed: $-\varepsilon_\theta$ points back towards the data. Early in the reverse process
+# (large $t$) the arrows point towards the centre of the whole cloud; late (small $t$), towards
+# the nearest mode.
+
+# %%
+grid = torch.stack(torch.meshgrid(torch.linspace(-1.6, 1.6, 21), torch.linspace(-1.6, 1.6, 21), indexing="xy"), -1).reshape(-1, 2)  # (441, 2) model units
+fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+with torch.no_grad():
+    for ax, t in zip(axes, [T - 1, 100, 40, 10]):
+        arrows = -model.ema(grid, torch.full((len(grid),), t))  # (441, 2): towards the data
+        ax.quiver(grid[:, 0], grid[:, 1], arrows[:, 0], arrows[:, 1], color="C0", angles="xy")
+        ax.scatter(mixture.means[:, 0] / mixture.scale, mixture.means[:, 1] / mixture.scale, marker="+", c="k", s=50)
+        ax.set(xticks=[], yticks=[], aspect="equal", title=f"-eps_theta(x, t) at t = {t}")
+plt.show()
+
+# %% [markdown]
+# ### DDIM by hand, and its step count on points
+#
+# By hand, from a given starting noise, visiting the steps `DDPM.timesteps` lists:
 
 # %%
 @torch.no_grad()
@@ -610,27 +840,22 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# Every sampler finds every mode, but on these points DDIM pays for its speed. With 50 steps,
-# a quarter of the time, a few more samples land off their mode and the modes' shares are
-# less even; with 10 steps most samples fall between modes. The modes are tiny (a standard
-# deviation of 0.05 on a grid of side 8), and each DDIM step is a jump along a path that the
-# network only knows locally: the fewer the steps, the bigger the jumps and the further off
-# the landing. The fresh noise of ancestral sampling corrects such errors as it goes. So the
-# course samples points with all $T$ ancestral steps.
+# Every sampler finds every mode (the first check), but on these points DDIM pays for its
+# speed: with 50 steps several times as many samples land off their mode as with ancestral
+# sampling (compare the high-quality fractions printed above) and the modes' shares are less
+# even; with 10 steps fewer than half of the samples land on a mode, although each mode still
+# gets some. The modes are tiny (a standard deviation of 0.05 on a grid of side 8), and each
+# DDIM step is a jump along a path that the network only knows locally: the fewer the steps,
+# the bigger the jumps and the further off the landing. The fresh noise of ancestral sampling
+# corrects such errors as it goes. So the course samples points with all $T$ ancestral steps.
+
+# %% [markdown]
+# ### The U-Net one module at a time
 #
-# ## Digits: a small U-Net
-#
-# For 8x8 digits the denoiser must map an image to an image of noise, so it is convolutional:
-# a tiny **U-Net** (Ronneberger et al. 2015, as used by Ho et al.). Features at 8x8 go down
-# to 4x4 with twice the channels, where each unit sees most of the digit, and back up to 8x8;
-# a skip connection brings the 8x8 features of the way down to the way up, where the fine
-# detail is. The step (and the label, later) enters every residual block as a per-channel
-# offset. `diffusion.ConvDenoiser`, one module at a time, with the shapes:
+# `diffusion.ConvDenoiser`'s forward pass written out, with the shapes:
 
 # %%
-digits = data.load_digits()
-digits_model = models.build("ddpm-digits", seed=0)
-net = digits_model.ddpm.net  # a diffusion.ConvDenoiser, untrained
+net = digits_model.ddpm.net  # the diffusion.ConvDenoiser, trained above
 x = digits_model.from_data(digits.x_train[:4])  # (4, 1, 8, 8): pixels from [0, 1] to [-1, 1]
 t = torch.tensor([0, 50, 100, 199])
 y = digits.y_train[:4]
@@ -646,64 +871,6 @@ with torch.no_grad():
         print(f"{name:25} {tuple(v.shape)}")
     print("same as ConvDenoiser.forward:", torch.allclose(out, net(x, t, y)))
 print("parameters:", sum(p.numel() for p in net.parameters()))
-
-# %% [markdown]
-# **Labels, and no label.** The digits model is class-conditional: it is told which digit it is
-# denoising, through a learned vector per class. It has one more vector, for "no label" (index
-# 10), and during training each label is replaced by "no label" with probability `p_uncond`.
-# So one network learns both $\varepsilon_\theta(x_t, t, y)$ and the unconditional
-# $\varepsilon_\theta(x_t, t)$; the last section needs both. Digits live in $[-1, 1]$ in model
-# units, and the sampler clips its estimate $\hat x_0$ to that range (`clip`). The recipe:
-
-# %%
-print(digits_model.recipe)
-
-# %% [markdown]
-# Training takes about 70 s:
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-digits_model.fit(progress=False, pretrained=PRETRAINED)
-print(f"{digits_model.step} steps in {digits_model.history.seconds:.0f} s; final loss (mean of the last 200 steps): {sum(digits_model.history.loss[-200:]) / 200:.3f}")
-
-# %%
-fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(digits_model.history.step[99:], smooth(digits_model.history.loss))
-ax.set(xlabel="step", ylabel="mean |eps - eps_theta|^2", yscale="log", title="DDPM on digits: training loss (100-step mean)")
-plt.show()
-
-# %% [markdown]
-# Sixteen digits coming out of the noise (asked for the classes 0-9 in turn, with the recipe's
-# sampler, `digits_model.recipe.sampler`):
-
-# %%
-print("sampler:", digits_model.recipe.sampler)
-widgets.plot_reverse_process(digits_model, n=16, labels=torch.arange(16) % 10, seed=0)
-plt.show()
-
-# %% [markdown]
-# Now 500 digits *without* labels (the unconditional branch: "no label" at every step), with
-# the recipe's sampler, ancestral through all $T$ steps (1,000 would take twice as long, about
-# 40 s: too long for this lesson). The course's digit classifier (lesson 06; 5-10 s to train
-# the first time) judges them: the share it is confident about, and how evenly the classes are
-# spread (1.0 = all ten equally). Timed, for later:
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-n_digits = 500
-start_time = time.perf_counter()
-digit_samples = digits_model.sample(n_digits, generator=torch.Generator().manual_seed(0))  # (500, 1, 8, 8) in [0, 1]
-ancestral_seconds = time.perf_counter() - start_time
-digit_report = metrics.digit_metrics(digit_samples)
-print(f"sampled in {ancestral_seconds:.1f} s;", digit_report)
-
-# %%
-print("confident fraction >= 0.80:", digit_report.confident >= 0.80)
-print("class entropy >= 0.98:", digit_report.class_entropy >= 0.98)
-
-# %%
-widgets.show_digits(digit_samples[:100], nrow=20, title="100 unconditional DDPM samples (no label)")
-plt.show()
 
 # %% [markdown]
 # ### Sampling speed: ancestral against DDIM
@@ -736,73 +903,50 @@ plt.show()
 
 # %% [markdown]
 # The same starting noise gives different digits (the two samplers walk different paths). DDIM
-# is several times faster; the recipe pays for ancestral sampling because the label-free
-# branch draws more recognisable digits with it (in our runs a few points more confident;
-# see the notes above `digits_recipe` in `genai_course/models/diffusion.py`). With a label and guidance (next), DDIM is good enough, and the
-# rest of the lesson uses it to stay fast. Asked for a class, row $k$ asked for a $k$:
+# is several times faster; the recipe still samples label-free digits ancestrally, because the
+# classifier is confident about more of them that way (compare the two reports above).
+
+# %% [markdown]
+# Without a label the model does worse than with one. The "no label" branch has to decide by
+# itself which digit to draw and can end up between two; it is the harder job, which is why
+# the recipe gives it most of the training: `p_uncond` = 0.7 of the labels are dropped.
 
 # %%
-asked = torch.arange(10).repeat_interleave(10)  # (100,): ten of each class
-per_class = digits_model.sample(100, generator=torch.Generator().manual_seed(1), labels=asked, sampler="ddim", steps=ddim_steps)
-widgets.show_digits(per_class, nrow=10, title=f"row k asked for a k (guidance w = {digits_model.recipe.guidance:g}, explained next)")
+print("with labels (w = 0) more confident than without (DDIM, same sampler):", guided_reports[0.0].confident > ddim_report.confident)
+
+# %% [markdown]
+# ### The variance recursion, checked
+#
+# The noise variance $v_t$ of "Jumping to any step in one go", run step by step in double precision, against $1 - \bar\alpha_t$:
+
+# %%
+betas = schedule.betas.double()
+v, variances = 0.0, []
+for t in range(T):
+    v = (1 - betas[t]) * v + betas[t]  # the noise's variance after step t
+    variances.append(v)
+alpha_bars = torch.cumprod(1 - betas, dim=0)
+print("noise variance after step t = 1 - abar_t:", torch.allclose(torch.stack(variances), 1 - alpha_bars))
+
+# %% [markdown]
+# ### The jump, pictured
+#
+# The one-line version gives the same pictures as the loop (a different draw of the noise, the
+# same distribution):
+
+# %%
+fig, axes = plt.subplots(1, len(show_at), figsize=(16, 3))
+for ax, t in zip(axes, show_at):
+    xt = my_q_sample(x0, torch.full((len(x0),), t), schedule, noise)
+    widgets.plot_points(ax, xt, extent=3.2, color=colors, size=3, title=f"x_{t}, abar = {float(schedule.alpha_bars[t]):.2f}")
+    ax.set(xticks=[], yticks=[])
+fig.suptitle("the same steps in one jump: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps")
 plt.show()
 
 # %% [markdown]
-# ## Classifier-free guidance: draw me a 7, clearly
+# ### The guidance sweep, plotted
 #
-# A conditional model draws a 7 when asked, but sometimes a sloppy one. **Classifier-free
-# guidance** (Ho & Salimans 2022) sharpens the request. At each step, predict the noise twice,
-# with the label and without, and move past the conditional prediction, away from the
-# unconditional one:
-#
-# $$\tilde\varepsilon = (1 + w)\, \varepsilon_\theta(x_t, t, y) - w\, \varepsilon_\theta(x_t, t).$$
-#
-# The difference of the two predictions points towards what makes $x_t$ look like a $y$ rather
-# than like any digit; $w$ scales it. $w = 0$ is the plain conditional model. This is why the
-# model was trained with labels dropped: one network gives both predictions.
-
-# %%
-def my_guided_eps(eps_cond, eps_uncond, w):
-    """Two noise predictions (B, ...) -> the guided one: (1 + w) eps_cond - w eps_uncond."""
-    return (1 + w) * eps_cond - w * eps_uncond
-
-
-x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(10))  # (8, 1, 8, 8) noise at step 150
-y = torch.arange(8)
-with torch.no_grad():
-    eps_cond = digits_model.ema(x, torch.full((8,), 150), y)  # with the label
-    eps_uncond = digits_model.ema(x, torch.full((8,), 150), torch.full((8,), 10))  # label 10: "no label"
-    guided = my_guided_eps(eps_cond, eps_uncond, 2.0)
-    print("same as diffusion.guided_eps:", torch.allclose(guided, diffusion.guided_eps(eps_cond, eps_uncond, 2.0)))
-    print("same as DDPM.eps(x, t, y, guidance=2):", torch.allclose(guided, digits_model.ema.eps(x, 150, y, guidance=2.0), atol=1e-5))
-
-# %% [markdown]
-# A sweep over $w$ (DDIM, 50 steps): 100 digits for each scale, 10 of each class, from the same noise, judged
-# for the label asked for (label accuracy), for being recognisable at all (confident
-# fraction), and for how far their classifier features sit from real digits' (the Fréchet
-# distance of lesson 06; lower is closer). Each guided step runs the network twice, so guided
-# sampling costs twice as much.
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-scales = [0.0, 1.0, 2.0, 4.0]
-labels = torch.arange(10).repeat_interleave(10)  # (100,): 10 of each class
-guided_samples, guided_reports = {}, {}
-for w in scales:
-    guided_samples[w] = digits_model.sample(len(labels), generator=torch.Generator().manual_seed(2), labels=labels, guidance=w, sampler="ddim", steps=ddim_steps)
-    guided_reports[w] = metrics.digit_metrics(guided_samples[w], labels)
-print(" w   label accuracy   confident   Fréchet distance")
-for w, r in guided_reports.items():
-    print(f"{w:3g}   {r.label_accuracy:14.1%}   {r.confident:9.1%}   {r.frechet:16.1f}")
-print(f"(real training digits against held-out ones: Fréchet distance {guided_reports[0.0].frechet_real:.1f})")
-
-# %%
-default_w = digits_model.recipe.guidance
-print(f"label accuracy at the recipe's guidance w = {default_w:g} >= 0.95:", guided_reports[default_w].label_accuracy >= 0.95)
-print("label accuracy rises from w = 0 to w = 2:", guided_reports[2.0].label_accuracy > guided_reports[0.0].label_accuracy)
-print("confident fraction rises from w = 0 to w = 2:", guided_reports[2.0].confident > guided_reports[0.0].confident)
-print("Fréchet distance grows from w = 2 to w = 4:", guided_reports[4.0].frechet > guided_reports[2.0].frechet)
-print("with labels (w = 0) more confident than without (DDIM, above):", guided_reports[0.0].confident > ddim_report.confident)
+# The three scores of the sweep against $w$:
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
@@ -822,52 +966,3 @@ fig, axes = plt.subplots(1, 4, figsize=(16, 4.6))
 for ax, w in zip(axes, scales):
     widgets.show_digits(guided_samples[w], nrow=10, ax=ax, title=f"w = {w:g}")
 plt.show()
-
-# %% [markdown]
-# A label alone already helps: at $w = 0$ the classifier is confident about more digits than
-# about the label-free DDIM digits above. Those came from the "no label" branch, which has to
-# decide by itself which digit to draw and can end up between two. It is the harder job, which
-# is why the recipe gives it most of the training: `p_uncond` = 0.7 of the labels are dropped.
-#
-# Guidance buys the label: with $w = 0$ some digits are ambiguous or the wrong class; by $w = 2$
-# nearly every one is the digit asked for. It costs variety: strokes thicken and every 7 starts
-# to look like the same 7, and at $w = 4$ the digits drift away from real handwriting (the
-# Fréchet distance grows). The recipe samples at $w = 2$. Pick a class and move $w$:
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-widgets.guidance_slider(digits_model, label=7, n=16, seed=0, scales=(0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
-
-# %% [markdown]
-# The same noise drawn as a 7 at four scales:
-
-# %%
-widgets.plot_guidance(digits_model, label=7, scales=(0.0, 1.0, 2.0, 4.0), n=10, seed=0)
-plt.show()
-
-# %% [markdown]
-# ## Summary
-#
-# * A diffusion model destroys data with noise in $T$ small Gaussian steps (the forward process,
-#   in closed form $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$) and
-#   learns to undo them one at a time. The noise schedule decides where the steps go; the cosine
-#   schedule wastes fewer of them on pure noise than the linear one.
-# * Training is regression: predict the noise $\varepsilon$ from $x_t$ and $t$, with a
-#   mean-squared error at a random step. No adversary, no bound to balance, and no mode is
-#   forgotten: the DDPM covers all 25 modes of the grid.
-# * Ancestral sampling takes all $T$ steps, each a Gaussian around
-#   $(x_t - \beta_t \varepsilon_\theta / \sqrt{1 - \bar\alpha_t}) / \sqrt{\alpha_t}$; DDIM reuses the
-#   same network deterministically and skips steps: 50 steps are four times faster, at some cost
-#   in quality on the grid's narrow modes, and 10 steps miss most of them.
-# * On digits a small U-Net does the same; trained with labels dropped at random, it draws
-#   digits without a label as well as with one, and classifier-free guidance
-#   $(1 + w)\, \varepsilon(x_t, t, y) - w\, \varepsilon(x_t, t)$ trades variety for the digit you asked for.
-#
-# ## Exercises
-#
-# Open `exercises/10_diffusion.ipynb`: write the forward process in closed form (10.1,
-# `q_sample`, one step per example), one step of the reverse process (10.2, `reverse_step`,
-# there with the other variance, $\sigma_t^2 = \beta_t$) and classifier-free guidance (10.3,
-# `guided_eps`), each with an instant check.
-#
-# Next: lesson 11, testing generative models: quality, diversity and speed, measured.
