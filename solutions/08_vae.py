@@ -37,15 +37,16 @@ _ = torch.manual_seed(0)
 # $$z = \mu + \sigma \odot \varepsilon, \qquad \sigma = \exp\left(\tfrac{1}{2} \log \sigma^2\right), \qquad \varepsilon \sim \mathcal{N}(0, I)$$
 #
 # Return z of shape (B, L), the shape of `mu`. Draw the noise with the generator you are
-# given, `eps = torch.randn(mu.shape, generator=generator)`: the check compares your z with
-# the library's for the same seed. Hints: `logvar` is the log of the *variance*, so the
-# standard deviation is `torch.exp(0.5 * logvar)`, not `logvar.exp()`; and don't wrap the
-# computation in `torch.no_grad()`: the whole point is that gradients reach `mu` and `logvar`.
+# given, one standard-normal number per example and latent: the check compares your z with
+# the library's for the same seed. Hints: `logvar` is the log of the *variance*; what scales
+# the noise is the standard deviation, so work out how to get from one to the other. And keep
+# the computation where autograd can see it: the whole point is that gradients reach `mu` and
+# `logvar`.
 
 
 # %%
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """mu, logvar: (B, L) -> z: (B, L) = mu + exp(logvar / 2) * eps, eps ~ N(0, I)."""
+    """mu, logvar: (B, L) -> z: (B, L), one draw from N(mu, diag exp(logvar)) that gradients pass through."""
     # BEGIN SOLUTION
     eps = torch.randn(mu.shape, generator=generator)  # (B, L)
     return mu + torch.exp(0.5 * logvar) * eps
@@ -78,16 +79,17 @@ except NotImplementedError:
 # %% [markdown]
 # ## Exercise 8.2: the KL term
 #
-# Write `gaussian_kl(mu, logvar)`: the KL divergence from the encoder's Gaussian to the
-# prior $p(z) = \mathcal{N}(0, I)$, one number per image. For diagonal Gaussians it has a
-# closed form, a sum over the $L$ latents:
+# Write `gaussian_kl(mu, logvar)`: the KL (Kullback-Leibler) divergence from the encoder's
+# Gaussian to the prior $p(z) = \mathcal{N}(0, I)$, one number per image, in closed form (no
+# sampling). Build it from one latent: $\mathrm{KL} = \mathbb{E}_q[\log q(z) - \log p(z)]$ with
+# $q = \mathcal{N}(\mu, \sigma^2)$, $p = \mathcal{N}(0, 1)$; write out both log-densities and use
+# $\mathbb{E}_q[(z - \mu)^2] = \sigma^2$ and $\mathbb{E}_q[z^2] = \mu^2 + \sigma^2$ (lesson 08, "The KL
+# term", does this step by step). The latents are independent, so their KLs add up.
 #
-# $$\mathrm{KL}\big(\mathcal{N}(\mu, \operatorname{diag} \sigma^2) \,\|\, \mathcal{N}(0, I)\big) = \frac{1}{2} \sum_{j=1}^{L} \left(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\right)$$
-#
-# `mu` and `logvar` have shape (B, L); return shape (B,) (sum over the latents with
-# `.sum(dim=1)`, not over the batch: the training loss takes the mean over the batch later).
-# Hints: $\sigma_j^2$ is `logvar.exp()` and $\log \sigma_j^2$ is `logvar` itself. A KL is never
-# negative, and it is 0 exactly when $\mu = 0$ and $\sigma = 1$.
+# `mu` and `logvar` have shape (B, L); return shape (B,): one KL per example, summed over its
+# latents but not over the batch (the training loss takes the mean over the batch later).
+# Hints: mind which of your quantities are $\sigma$, $\sigma^2$ and $\log \sigma^2$. A KL is never
+# negative, and it is 0 exactly when $\mu = 0$ and $\sigma = 1$: test your function there.
 
 
 # %%
@@ -153,10 +155,10 @@ except NotImplementedError:
 # stays exact where a sigmoid would round to 0 or 1. (The pictures are `torch.sigmoid(logits)`.)
 #
 # Any architecture passes if its output depends on both z and y and the label enters as a
-# one-hot vector (as one number, label 7 would be "more" than label 3). The simplest: append the
-# one-hot label to z, `torch.cat([z, F.one_hot(y, num_classes).float()], dim=1)`, then an
-# MLP, for example `Linear(latent_dim + K, 128)`, ReLU, `Linear(128, 64)`, and reshape the 64
-# logits to (B, 1, 8, 8).
+# one-hot vector (as one number, label 7 would be "more" than label 3). The simplest design is
+# lesson 07's: give the network the latent and the label side by side, as one longer input
+# vector, then a small MLP (multilayer perceptron) whose first layer is sized for that longer
+# input and whose last layer gives one logit per pixel, reshaped to (B, 1, 8, 8).
 
 
 # %%

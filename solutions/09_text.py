@@ -53,12 +53,11 @@ print("targets:", targets[i, :6].tolist())
 #
 # $$\log p(j \mid i) = \log \frac{n_{ij} + \alpha}{n_i + \alpha (V - 1)} \quad (j \neq \text{START}), \qquad \log p(\text{START} \mid i) = -\infty, \qquad n_i = \sum_j n_{ij}$$
 #
-# Each row's probabilities sum to 1. Hints: `keep = targets != -100`, then
-# `counts.index_put_((inputs[keep], targets[keep]), torch.ones(int(keep.sum())), accumulate=True)`
-# on `counts = torch.zeros(V, V)` (or `torch.bincount` of `inputs * V + targets`); beware
-# `counts[i, j] += 1` with index tensors, which adds 1 only once for a repeated pair. Set
-# START's column of `counts + alpha` to 0, then divide each row by its total (`dim=1`) and take
-# the log: `torch.log(0)` is `-inf`, exactly what START's column needs.
+# Each row's probabilities sum to 1. Hints: leave the padding positions out before you count.
+# A pair that occurs many times must be counted many times: indexed in-place addition with
+# repeated indices does not accumulate unless you ask it to (look for an `accumulate` option,
+# or turn each pair into one integer and count those). START's column must come out as
+# $\log 0 = -\infty$ after the normalisation, not as a smoothed count.
 
 
 # %%
@@ -145,24 +144,22 @@ except NotImplementedError:
 #
 # Write `sample_next(logits, temperature, top_k, generator)`: given the logits $z$ of a batch
 # of next-token distributions, shape (B, V), draw one token id per row and return them as an
-# int64 tensor of shape **(B,)**. With temperature $T > 0$ and, when `top_k` is not None, the
+# int64 tensor of shape **(B,)**. With temperature $\tau > 0$ (tau; $T$ is a sequence's length) and, when `top_k` is not None, the
 # set $K$ of the `top_k` tokens with the largest logits in the row:
 #
-# $$p_j = \frac{\exp(z_j / T)}{\sum_{l \in K} \exp(z_l / T)} \quad (j \in K), \qquad p_j = 0 \quad (j \notin K)$$
+# $$p_j = \frac{\exp(z_j / \tau)}{\sum_{l \in K} \exp(z_l / \tau)} \quad (j \in K), \qquad p_j = 0 \quad (j \notin K)$$
 #
-# ($K$ is every token when `top_k` is None.) $T < 1$ sharpens the distribution towards the most
-# likely tokens, $T > 1$ flattens it, $T = 1$ samples the model as it is. Steps: divide the
-# logits by the temperature; if `top_k` is not None, keep the logits at the row's `top_k`
-# largest positions (`logits.topk(top_k, dim=1).indices`: exactly k of them, even where several
-# logits tie with the k-th largest) and set every other logit to `float("-inf")`; softmax over `dim=1`;
-# then `torch.multinomial(probs, 1, generator=generator)`, which returns shape (B, 1): return
-# its `[:, 0]`. The check asks for shape (B,) and rejects (B, 1).
+# ($K$ is every token when `top_k` is None.) $\tau < 1$ sharpens the distribution towards the most
+# likely tokens, $\tau > 1$ flattens it, $\tau = 1$ samples the model as it is. Top-k keeps
+# exactly k tokens per row, even where several logits tie with the k-th largest (as the
+# library does). The check asks for shape (B,) and rejects (B, 1).
 #
-# Hints: the logits may hold `-inf` already (START's column of a bigram table): that is fine,
-# $\exp(-\infty) = 0$. Don't change `logits` in place (`logits /= temperature`): write
-# `logits = logits / temperature`. Pass the generator on, so the same seed gives the same
-# names. (Raising the probabilities to the power $1/T$ after the softmax is also right:
-# renormalised, $p_j^{1/T}$ is exactly $\operatorname{softmax}(z / T)_j$.) The check draws 20,000
+# Hints: a token outside $K$ must get probability exactly 0, so give its logit the value whose
+# exponential is 0; the logits may hold such values already (START's column of a bigram
+# table), which is fine. Don't change the caller's tensor in place. PyTorch draws from a row of
+# probabilities for you; pass the generator on, so the same seed gives the same names, and
+# mind the shape it returns. (Raising the probabilities to the power $1/\tau$ after the softmax
+# is also right: renormalised, $p_j^{1/\tau}$ is exactly $\operatorname{softmax}(z / \tau)_j$.) The check draws 20,000
 # tokens at several temperatures and values of top-k and compares how often each token comes
 # up with $p_j$.
 
@@ -209,13 +206,13 @@ try:
     for locale in ("it_IT", "de_DE", "el_GR"):
         for temperature, top_k in ((0.5, None), (1.0, None), (2.0, None), (1.0, 3)):
             drawn = generate(locale, temperature=temperature, top_k=top_k)
-            print(f"{text.LANGUAGES[locale]:8} T = {temperature}, top_k = {top_k}: {', '.join(drawn)}")
+            print(f"{text.LANGUAGES[locale]:8} tau = {temperature}, top_k = {top_k}: {', '.join(drawn)}")
 except NotImplementedError:
     print("(finish exercise 9.2 to sample names)")
 
 # %% [markdown]
 # A bigram only knows the previous character, so its names are pronounceable at best. At a
-# low temperature they are short and common; at $T = 1$ some wander off into other alphabets:
+# low temperature they keep to the likeliest pairs; at $\tau = 1$ some wander off into other alphabets:
 # the smoothing gave every token a little probability, and once a rare character is drawn,
 # its row is nearly uniform. A higher temperature makes that worse, top-k cuts the tail off
 # (except in rows with fewer than k characters ever seen after them, where the k-th largest
@@ -245,7 +242,7 @@ try:
         ax.bar(range(12), exact, color="lightsteelblue", label="exact")
         ax.plot(range(12), share, "ko", markersize=4, label="your draws")
         ax.set_xticks(range(12), [vocab.itos[int(j)] for j in top12])
-        ax.set_title(f"T = {temperature}")
+        ax.set_title(f"tau = {temperature}")
     axes[0].set_ylabel("probability")
     axes[0].legend()
     plt.show()
@@ -262,11 +259,10 @@ except NotImplementedError:
 #
 # $$s_{ij} = \frac{q_i \cdot k_j}{\sqrt{d}}, \qquad s_{ij} = -\infty \text{ for } j > i, \qquad w_{ij} = \frac{\exp(s_{ij})}{\sum_{l} \exp(s_{il})}, \qquad \text{out}_i = \sum_{j} w_{ij} \, v_j$$
 #
-# Steps: the scores `q @ k.transpose(-2, -1) / d ** 0.5`, shape (B, T, T), with
-# `d = q.shape[-1]`; the mask `torch.tril(torch.ones(T, T, dtype=torch.bool))` is True where
-# $j \le i$; set the other scores to `float("-inf")` with `masked_fill` **before** the softmax,
-# so that they get weight $\exp(-\infty) = 0$ and each row of weights still sums to 1; softmax
-# over the last dim (the keys $j$); multiply the weights by `v`. (`torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)`
+# Hints: the scores form a (B, T, T) tensor, row $i$ = query, column $j$ = key. The positions
+# to hide are those above the diagonal; hide them **before** the softmax, with a score whose
+# exponential is 0, so that each row of weights still sums to 1 (zeroing weights after the
+# softmax breaks that). Which dim does the softmax run over: the queries or the keys? (`torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)`
 # computes the same; the point is to write it yourself.)
 
 

@@ -92,7 +92,7 @@ def attention_without_grad(q, k, v):
 
 
 ATTENTION_MISTAKES = [
-    (attention(keep="none"), ["there is no mask", "the future leaks in", "float('-inf') before the softmax"]),
+    (attention(keep="none"), ["there is no mask", "the future leaks in", "exponential is 0"]),
     (attention(keep="future"), ["the wrong triangle is masked", "torch.tril (not torch.triu)"]),
     (attention(keep="next"), ["the mask is off by one", "position i also sees position i + 1", "the future leaks in"]),
     (attention(fill=0.0), ["set to 0, which still has weight exp(0)", "fill them with float('-inf')"]),
@@ -109,7 +109,7 @@ ATTENTION_MISTAKES = [
     (attention(scale=lambda q, k, v: v.shape[-1] ** 0.5), ["the square root of v's width", "q.shape[-1]"]),
     (attention(dim=-2), ["the softmax ran over the queries (dim=1)", "dim=-1"]),
     (attention(dim=0), ["the softmax ran over the batch (dim=0)"]),
-    (attention(swap=True), ["q and k are swapped", "q @ k.transpose(-2, -1)"]),
+    (attention(swap=True), ["q and k are swapped", "position i asks with its query"]),
     (attention(fill=-1.0), ["changed when k and v at the last position 5 changed", "the future leaks in"]),
     (lambda q, k, v: v.clone(), ["the output at the last position 5 ignores v at position 0"]),
     (attention(post=lambda out, weights: out.index_fill(1, torch.tensor([2]), float("nan"))), ["the output contains NaN or infinite values"]),

@@ -51,7 +51,7 @@ ROWS = [
     Mutant("sample_next", "sample_next", _TOP_K, _TOP_K.replace("top_k is not None", "False"), ["top_k = 3 has no effect"]),
     Mutant("sample_next", "sample_next", _TOP_K, _KEEP_TIES, ["top_k = 2 kept 4 tokens", "3 tokens tie with the k-th largest logit (1.0)", "all of them were kept", "exactly top_k tokens"]),
     Mutant("sample_next", "sample_next", "generator=generator", "", ["two calls with generators seeded alike drew different tokens"]),
-    Mutant("sample_next", "sample_next", "[:, 0]  # (B,)", "  # (B, 1)", ["has shape (20000, 1)", ".squeeze(1)"]),
+    Mutant("sample_next", "sample_next", "[:, 0]  # (B,)", "  # (B, 1)", ["has shape (20000, 1)", "drop the extra dimension"]),
     Mutant("sample_next", "sample_next", "return torch.multinomial(probs, 1, generator=generator)[:, 0]", "return probs.argmax(dim=1)",
            ["the most likely token (the argmax)"]),
 ]

@@ -43,7 +43,7 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, keep: str = "c
 _ATTENTION_SLIPS: list[tuple[dict[str, Any], str]] = [
     ({"keep": "none"},
      "there is no mask: each position also attends to the positions after it (the future leaks in); "
-     "set the scores where j > i to float('-inf') before the softmax, scores.masked_fill(~torch.tril(...), float('-inf'))"),
+     "hide the scores where j > i before the softmax, with a value whose exponential is 0"),
     ({"keep": "future"},
      "the wrong triangle is masked: position i sees positions j >= i (the future) and not the past; keep j <= i, torch.tril (not torch.triu)"),
     ({"keep": "next"},
@@ -63,7 +63,7 @@ _ATTENTION_SLIPS: list[tuple[dict[str, Any], str]] = [
     ({"dim": -2},
      "the softmax ran over the queries (dim=1): normalise over the keys, the last dim (dim=-1), so that each position's weights sum to 1"),
     ({"dim": 0}, "the softmax ran over the batch (dim=0): normalise over the keys, the last dim (dim=-1)"),
-    ({"swap": True}, "q and k are swapped: scores[i, j] = q_i . k_j, q @ k.transpose(-2, -1) (position i asks with its query)"),
+    ({"swap": True}, "q and k are swapped: scores[i, j] must be q_i . k_j (position i asks with its query, the row)"),
 ]
 
 

@@ -135,7 +135,7 @@ def _sampling_slips(logits: torch.Tensor, T: float, k: int | None) -> list[tuple
     soft = lambda x: x.double().softmax(dim=1)  # noqa: E731
     slips = [
         (soft(_keep_top(logits * T, k)),
-         f"at temperature {T} the draws follow softmax(logits * T): divide the logits by the temperature, logits / temperature "
+         f"at temperature {T} the draws follow softmax(logits * T): divide the logits by the temperature "
          "(T < 1 sharpens the distribution, T > 1 flattens it)"),
         (soft(_keep_top(logits, k)),
          f"the temperature has no effect (at T = {T} the draws follow softmax(logits)): divide the logits by it before the softmax "
@@ -144,14 +144,14 @@ def _sampling_slips(logits: torch.Tensor, T: float, k: int | None) -> list[tuple
     if k is not None:
         slips += [
             (soft(_keep_top(logits / T, k, smallest=True)),
-             f"top_k = {k} kept the {k} smallest logits: keep the largest, logits.topk(top_k, dim=1) (largest=True by default)"),
+             f"top_k = {k} kept the {k} smallest logits: keep the largest"),
             (soft(_keep_top(logits / T, k + 1)),
-             f"top_k = {k} kept {k + 1} tokens (off by one): keep exactly the top_k largest, the positions logits.topk(top_k, dim=1).indices gives"),
+             f"top_k = {k} kept {k + 1} tokens (off by one): keep exactly the top_k largest"),
             (soft(_keep_top(logits / T, k - 1)),
-             f"top_k = {k} kept {k - 1} token{'s' if k != 2 else ''} (off by one): keep exactly the top_k largest, the positions logits.topk(top_k, dim=1).indices gives"),
+             f"top_k = {k} kept {k - 1} token{'s' if k != 2 else ''} (off by one): keep exactly the top_k largest"),
             (soft(_keep_top(logits / T, k, fill=0.0)),
-             "the logits outside the top k were set to 0, which still has weight exp(0) after the softmax: set them to float('-inf')"),
-            (soft(logits / T), f"top_k = {k} has no effect: set every logit outside the top_k largest to float('-inf') before the softmax"),
+             "the logits outside the top k were set to 0, which still has weight exp(0) after the softmax: give them a logit whose exponential is 0"),
+            (soft(logits / T), f"top_k = {k} has no effect: every token outside the top_k largest must get probability 0"),
         ]
     by_column = _keep_top(logits / T, k).double().softmax(dim=0)  # (4, V): the softmax over the batch
     slips.append((by_column / by_column.sum(dim=1, keepdim=True),
@@ -216,9 +216,9 @@ def _sampled_ids(seen: Observed, key: str, what: str, base: torch.Tensor) -> tor
     if rec["type"] == "Tensor":
         shape, floating = tuple(rec["shape"]), rec["dtype"] in _FLOATS
         if shape == (B, 1):
-            raise CheckFailed(f"{what} has shape ({B}, 1), as torch.multinomial(probs, 1) returns: return one id per row, shape ({B},), with [:, 0] or .squeeze(1)")
+            raise CheckFailed(f"{what} has shape ({B}, 1), return one id per row, shape ({B},): drop the extra dimension")
         if shape == (B, V) and floating:
-            raise CheckFailed(f"{what} returned ({B}, {V}) floats, probabilities? Draw one token id per row from them: torch.multinomial(probs, 1, generator=generator)")
+            raise CheckFailed(f"{what} returned ({B}, {V}) floats, probabilities? Draw one token id per row from them, with the generator you were given")
         if shape == (B,) and floating:
             raise CheckFailed(f"{what} has dtype {rec['dtype']}: token ids are whole numbers, int64, as torch.multinomial returns them")
     ids = _tensor(what, rec, (B,), torch.long)
@@ -254,8 +254,8 @@ def _judge_ties(seen: Observed, what: str, base: torch.Tensor, T: float, k: int)
         raise CheckFailed(
             f"top_k = {k} kept {int(kept[0].sum())} tokens of a row whose logits are {base[0].tolist()}: {int((scaled[0] == kth[0]).sum())} tokens "
             f"tie with the k-th largest logit ({base[0].topk(k).values[-1].item()}) and all of them were kept; top-k keeps exactly top_k tokens, as "
-            "text.sample_names does (which of the tied ones stay does not matter): keep the logits at the positions "
-            "logits.topk(top_k, dim=1).indices gives and set the others to float('-inf')"
+            "text.sample_names does (which of the tied ones stay does not matter): keep the positions of "
+            "exactly top_k largest logits, whatever the ties"
         )
     r = int((kept.sum(dim=1) != k).nonzero()[0]) if (kept.sum(dim=1) != k).any() else 0
     raise CheckFailed(

@@ -52,9 +52,9 @@ def _noise_advice(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> st
     """Why z = mu + std * eps differs from the library's draw only in its noise eps, if it seems so."""
     eps = (z - mu) / torch.exp(0.5 * logvar)  # (B, L) the noise the learner used
     if eps.shape[0] > 1 and same(eps, eps[:1].expand_as(eps), 1e-4):
-        return "every example got the same noise: draw eps of mu's full shape, torch.randn(mu.shape, generator=generator)"
+        return "every example got the same noise: draw one standard-normal number per example and per latent, noise of mu's full shape"
     if eps.min() >= 0 and eps.max() < 1:
-        return "the noise lies in [0, 1): torch.rand draws uniform noise, the trick needs a standard normal: torch.randn(mu.shape, generator=generator)"
+        return "the noise lies in [0, 1): torch.rand draws uniform noise, the trick needs standard-normal noise (torch.randn)"
     return None
 
 
@@ -71,9 +71,9 @@ _REPARAMETERIZE_SLIPS: list[tuple[Callable[[torch.Tensor, torch.Tensor, torch.Te
     (lambda mu, lv, eps: mu + eps,
      "the noise is not scaled: multiply eps by the standard deviation exp(logvar / 2)"),
     (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps,
-     "mu is missing: z = mu + exp(logvar / 2) * eps"),
+     "mu is missing: your z is centred on 0, but a draw from q(z | x) is centred on the encoder's mean mu"),
     (lambda mu, lv, eps: mu - torch.exp(0.5 * lv) * eps,
-     "the noise is subtracted: z = mu + exp(logvar / 2) * eps (the check compares with this exact draw)"),
+     "the noise is subtracted: your z is the library's draw mirrored around mu; the check compares with that exact draw, so add the scaled noise"),
 ]
 
 _REPARAMETERIZE_CASES = ((64, 4), (3, 2))  # (batch, latent_dim)
@@ -118,12 +118,12 @@ def _judge_reparameterize(seen: Observed) -> str:
         z, other, again = (_judge_z(what, seen[f"{batch}.{key}"], logvar0) for key, _ in _DRAWS)
         if same(z, other):
             if same(z, mu0):
-                raise CheckFailed("z equals mu: the sample must be random, z = mu + exp(logvar / 2) * eps with eps = torch.randn(mu.shape, generator=generator)")
-            raise CheckFailed("generators with different seeds gave the same z: z must depend on the noise eps = torch.randn(mu.shape, generator=generator)")
+                raise CheckFailed("z equals mu: the sample must be random; the noise, scaled by the standard deviation, is missing")
+            raise CheckFailed("generators with different seeds gave the same z: z must depend on the noise, drawn with the generator you are given")
         if not same(z, again):
             raise CheckFailed(
-                "the same seed gave two different z: use the generator you are given, "
-                "eps = torch.randn(mu.shape, generator=generator) (torch.randn_like(mu) and torch.randn(...) without it ignore the seed)"
+                "the same seed gave two different z: use the generator you are given to draw the noise "
+                "(torch.randn_like(mu) and torch.randn(...) without generator= ignore the seed)"
             )
         eps = torch.randn(mu0.shape, generator=torch.Generator().manual_seed(0))  # the library's draw
         expected = vae.reparameterize(mu0, logvar0, torch.Generator().manual_seed(0))
@@ -139,12 +139,12 @@ def _judge_reparameterize(seen: Observed) -> str:
             if grads is not None and grads["mu"] is not None and grads["logvar"] is not None \
                     and same(grads["mu"], w, 1e-4) and same(grads["logvar"], 0.5 * w * (z - mu0), 1e-4):
                 raise CheckFailed(
-                    "z has the form mu + exp(logvar / 2) * eps, but eps is not the library's draw: use the generator, "
-                    "eps = torch.randn(mu.shape, generator=generator), so that the same seed gives the same z"
+                    "z moves with mu and the standard deviation as it should, but its noise is not the library's draw: use the generator, "
+                    "one standard-normal draw of mu's shape, so that the same seed gives the same z"
                 )
             raise CheckFailed(
-                f"z differs from mu + exp(logvar / 2) * eps with eps = torch.randn(mu.shape, generator=generator) "
-                f"(first entry: got {z[0, 0].item():.4f}, expected {expected[0, 0].item():.4f})"
+                f"z is not the library's draw for this seed (first entry: got {z[0, 0].item():.4f}, expected {expected[0, 0].item():.4f}): "
+                f"check which of mu, the standard deviation and the noise your z is missing or misusing"
             )
         grads = seen[f"{batch}.grads"]
         if not seen[f"{batch}.z"]["requires_grad"] or grads is None:
@@ -157,13 +157,13 @@ def _judge_reparameterize(seen: Observed) -> str:
             # connected to mu and logvar, yet zero gradients: what torch.normal(mu, std) does
             raise CheckFailed(
                 "the gradients reaching mu and logvar are zero: torch.normal(mu, std) samples without the trick; "
-                "write z = mu + exp(logvar / 2) * eps so that z is a differentiable function of mu and logvar"
+                "draw the noise on its own and build z from it, mu and the standard deviation, so that z is a differentiable function of mu and logvar"
             )
         for name, grad in (("mu", grad_mu), ("logvar", grad_logvar)):
             if grad is None or not grad.abs().sum() > 0:
                 raise CheckFailed(f"no gradient reaches {name}: compute z from {name} without .detach() or torch.no_grad()")
         if not (same(grad_mu, w, 1e-4) and same(grad_logvar, 0.5 * w * (z - mu0), 1e-4)):
-            raise CheckFailed("z has the right values but the wrong gradients: compute it as mu + exp(logvar / 2) * eps, with eps drawn once")
+            raise CheckFailed("z has the right values but the wrong gradients: draw the noise once, then build z from it with mu and logvar in the graph")
     return "z = mu + exp(logvar / 2) * eps, the library's draw for the same seed, with gradients to mu and logvar"
 
 
