@@ -118,12 +118,11 @@ def _flat_grad(D: nn.Module, loss: torch.Tensor) -> torch.Tensor:
     return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, params)]).double()
 
 
-def _slope(D: nn.Module, x: torch.Tensor, square: bool = True) -> torch.Tensor:
-    """The mean over the batch of ||grad_x D(x)||^2 (the R1 penalty at x), or of ||grad_x D(x)||."""
+def _slope_length(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The mean over the batch of ||grad_x D(x)||: the mistake of penalising the slope, not its square (losses.r1_penalty)."""
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    squared = grad.pow(2).sum(dim=1)  # (B,)
-    return (squared if square else squared.sqrt()).mean()
+    return grad.pow(2).sum(dim=1).sqrt().mean()
 
 
 def _step_taken(D: nn.Module, after: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -192,8 +191,8 @@ def _diagnose_d_step(taken: torch.Tensor, loss: torch.Tensor, penalty: torch.Ten
             if _near(ratio, target):
                 return problem
         return f"the penalty enters your step with {ratio:.3g} times the weight gamma / 2"
-    for other, problem in ((_slope(D, fake), "the penalty was measured at the fakes: R1 measures D's slope at the real data"),
-                           (_slope(D, real, square=False), "the penalty uses the length of D's slope: R1 penalises its square")):
+    for other, problem in ((losses.r1_penalty(D, fake), "the penalty was measured at the fakes: R1 measures D's slope at the real data"),
+                           (_slope_length(D, real), "the penalty uses the length of D's slope: R1 penalises its square")):
         a, b, misfit = _fit(taken, loss, _flat_grad(D, other))
         if misfit < 1e-3 and abs(b) > 0.1 * half:
             return problem
@@ -225,7 +224,7 @@ def _judge_d_step(seen: Observed) -> str:
     if _used_stale_gradients(D, seen["D1"]):
         raise CheckFailed("D's step followed gradients left over in .grad from an earlier step, not only its own (backward adds to .grad, it does not replace it)")
     loss_value = losses.minimax_d(D(real), D(fake))
-    penalty_value = _slope(D, real)
+    penalty_value = losses.r1_penalty(D, real)
     loss, penalty = _flat_grad(D, loss_value), _flat_grad(D, penalty_value)
     problem = _diagnose_d_step(_step_taken(D, seen["D1"]), loss, penalty, D, real, fake, _GAMMA)
     if problem is not None:
