@@ -11,8 +11,8 @@
 # autoencoder), explore its latent space with widgets, set its samples
 # beside a GAN's, and give it a label: a conditional VAE that draws the digit you ask for.
 #
-# Run time: the lesson fits the course's time budget on 2 CPU cores; each training cell
-# prints how long it took (the 4-latent VAE is the longest).
+# Run time: within the course's budget on 2 CPU cores; each training cell prints its time
+# (the 4-latent VAE is the longest).
 #
 # Where it sits: lessons 06-07 trained GANs on these digits. This lesson keeps the data and
 # the split and changes the family of models: the generator becomes a probability model,
@@ -50,7 +50,8 @@ print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tupl
 # sampling; nothing computes $p_G(x)$).
 #
 # A VAE (Kingma & Welling, 2014; Rezende, Mohamed & Wierstra, 2014) makes the generator a
-# probability model. Draw a latent $z$ from the prior, then an image from the **decoder's**
+# probability model. Draw a latent $z$ from the **prior** $p(z)$, the distribution of codes before
+# any image is seen, then an image from the **decoder's**
 # distribution:
 #
 # $$z \sim p(z) = \mathcal{N}(0, I), \qquad x \sim p_\theta(x \mid z).$$
@@ -95,7 +96,8 @@ plt.show()
 # %% [markdown]
 # ## The encoder $q_\phi(z \mid x)$
 #
-# The encoder's guess is a Gaussian with a diagonal covariance,
+# The encoder's guess is a Gaussian with a diagonal covariance (independent latents, each
+# with its own variance),
 # $q_\phi(z \mid x) = \mathcal{N}\big(\mu_\phi(x), \operatorname{diag} \sigma^2_\phi(x)\big)$.
 # An MLP reads the 64 pixels and outputs $2L$ numbers for $L$ latents: the first half is the
 # mean $\mu$, the second the **log**-variance $\log \sigma^2$. Any real number is a valid
@@ -185,11 +187,9 @@ plt.show()
 # logits, $\log \sigma(\ell)$ and $\log(1 - \sigma(\ell)) = \log \sigma(-\ell)$ are both
 # `F.logsigmoid`, which stays exact where $\sigma$ itself rounds to 0 or 1.
 #
-# Our digits have 17 grey levels, not just black and white. On grey pixels the formula is
-# the usual choice for these digits, but strictly it is not a normalised density over grey
-# images (the *continuous Bernoulli* of Loaiza-Ganem & Cunningham, 2019, adds the missing
-# normaliser). So the nats in this lesson compare models under this likelihood, as most VAE
-# papers on such data do; they are not comparable with a model scored another way.
+# Our digits have 17 grey levels, and on grey pixels this is not strictly a normalised
+# density ("Going further"): the nats in this lesson compare models under this likelihood,
+# not with a model scored another way.
 
 # %%
 def my_bernoulli_nll(logits, x):
@@ -333,7 +333,7 @@ print("same as vae.gaussian_kl:", torch.allclose(kl, vae.gaussian_kl(mu, logvar)
 # %% [markdown]
 # What the KL asks of the encoder, for one latent: it is 0 only when $q$ *is* the prior
 # ($\mu = 0$, $\sigma = 1$), grows with $\mu^2$ as the guess moves away from the centre, and
-# punishes a narrow guess too: $\sigma = 0.1$ costs 1.8 nats even at $\mu = 0$. A code that
+# punishes a narrow guess too: $\sigma = 0.1$ costs 1.8 nats even at $\mu = 0$ (printed below). A code that
 # pins $z$ down precisely, far from the centre, carries a lot of information about $x$, and
 # the KL is the price of that information, in nats.
 
@@ -346,6 +346,8 @@ for s in (0.1, 0.5, 1.0, 2.0):
 ax.set(xlabel="mu", ylabel="KL(q || p) in nats", ylim=(0, 6), title="KL(N(mu, sigma^2) || N(0, 1)) for one latent")
 ax.legend()
 plt.show()
+narrow = my_gaussian_kl(torch.zeros(1, 1), torch.full((1, 1), 2 * math.log(0.1))).item()  # mu = 0, sigma = 0.1
+print(f"KL at mu = 0, sigma = 0.1: {narrow:.1f} nats")
 
 # %% [markdown]
 # ## The ELBO
@@ -408,11 +410,13 @@ print(f"fair coins: {64 * math.log(2):.1f} nats per digit;  independent pixels: 
 # %%
 vae_model = models.build("vae-digits", seed=0)
 print(vae_model.recipe.train)
+t = vae_model.recipe.train
+print(f"passes over the training digits: {t.steps * t.batch_size / len(digits.x_train):.0f}")
 
 # %% [markdown]
-# 9,600 steps of 128 digits: 800 passes over the 1,497 training digits, with **cosine
+# 9,600 steps of 128 digits, about 820 passes over the 1,497 training digits, with **cosine
 # decay**: the learning rate falls from its starting value to 0 along half a cosine, slowly
-# at first and at the end, fastest in the middle. One setting needs a word, `input_noise=0.2`: while
+# at first and at the end, fastest in the middle. And `input_noise=0.2`: while
 # training, the encoder sees each digit with a little Gaussian noise added (a *denoising*
 # encoder), and the decoder must still explain the clean digit. The result is still a lower
 # bound on $\log p_\theta(x)$, since the derivation above holds for any $q$; the recipe uses
@@ -434,13 +438,13 @@ print("steps:", vae_model.step, "  snapshots:", len(snaps.records), "  losses lo
 
 # %% [markdown]
 # The two terms over training, on the training batches (averaged over 50 steps; note the
-# logarithmic step axis). For the first hundred-odd steps the KL stays at 0 and the
+# logarithmic step axis). For the first hundred-odd steps (printed after the plot) the KL stays at 0 and the
 # $-\mathrm{ELBO}$ sits on the no-latent line: the decoder learns each pixel's average and
 # ignores $z$, which would cost nats before it is any use. Then the codes start to carry
 # information: the KL rises to a few nats (what the encoder pays to tell the decoder which
 # digit, in which style) and the reconstruction term drops by about twice as much (the
-# cells after the plot print both). It creeps down from there, and stays well above the grey pixels' floor: what 4 numbers cannot say
-# about a digit.
+# cells after the plot print both). It creeps down from there, well above the grey pixels'
+# floor: what 4 numbers cannot say about a digit.
 
 # %%
 def smooth(values, window=50):
@@ -468,6 +472,8 @@ plt.show()
 # NBVAL_IGNORE_OUTPUT
 kl_end = smooth(hist.kl)[-1].item()  # the last 50 steps' mean
 recon_drop = no_latent - smooth(hist.reconstruction)[-1].item()  # below the no-latent line
+kl_starts = int(steps[(smooth(hist.kl) > 0.1).nonzero()[0, 0]])  # the first step whose 50-step mean KL passes 0.1 nats
+print(f"the KL stays below 0.1 nats until step {kl_starts}")
 print(f"at the end of training: KL {kl_end:.2f} nats, reconstruction {recon_drop:.2f} nats below the no-latent line "
       f"({recon_drop / kl_end:.1f} times the KL)")
 
@@ -514,9 +520,8 @@ print("-IWAE <= -ELBO (a tighter bound):", report.neg_iwae <= report.neg_elbo)
 print("reconstruction above the grey pixels' floor:", report.reconstruction > floor)
 
 # %% [markdown]
-# The cell below turns the report into two comparisons. Being $g$ nats below the no-latent
-# model means that the VAE gives a typical held-out digit at least $e^{g}$ times the
-# probability the no-latent model gives it (a geometric average over the digits, and a bound:
+# Being $g$ nats below the no-latent model means that the VAE gives a typical held-out
+# digit at least $e^{g}$ times the probability the no-latent model gives it (a geometric average over the digits, and a bound:
 # the truth can only be better). And of each model's nats, the grey pixels' own entropy is
 # out of reach: what is left above it is what each spends on the rest.
 
@@ -782,14 +787,16 @@ print("2 latents: -ELBO worse than the 4-latent VAE's:", small_report.neg_elbo >
 # (a 4 fading into a 9). Its $-\mathrm{ELBO}$ is worse and its KL smaller (the two reports
 # printed above): two numbers cannot hold everything about a digit, but you can see everything they
 # hold.
-#
+
+# %% [markdown]
 # ## VAE or GAN?
 #
 # Same data, two families. For the comparison we train lesson 06's `dcgan-digits` recipe
-# briefly, for 1,200 steps instead of lesson 06's 3,000:
+# briefly, for 1,200 steps instead of lesson 06's (printed):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+print("lesson 06's steps:", models.get_recipe("dcgan-digits").train.steps)
 gan_model = models.train_model("dcgan-digits", steps=1200, progress=False, pretrained=PRETRAINED)
 print(f"{gan_model.step} steps in {gan_model.history.seconds:.0f} s")
 
@@ -840,7 +847,8 @@ plt.show()
 # $z$, a likelihood that punishes a confident wrong pixel severely, and a small $z$. Later
 # models combine the two ideas (a VAE's encoder with an adversarial or perceptual loss), and
 # lesson 10's diffusion models keep the likelihood view without the blur.
-#
+
+# %% [markdown]
 # ## The conditional VAE: draw me a 7
 #
 # As in lesson 07, the label goes in as a one-hot vector, here into **both** networks:
@@ -861,7 +869,7 @@ class MyConditionalDecoder(MyDecoder):
 
 
 cvae_config = models.get_recipe("cvae-digits").vae
-print(cvae_config)
+print(cvae_config, "  default steps:", models.get_recipe("cvae-digits").train.steps)
 torch.manual_seed(0)
 my_cond_decoder = MyConditionalDecoder(cvae_config.latent_dim, cvae_config.hidden, cvae_config.num_classes)
 lib_cond_decoder = vae.Decoder(cvae_config)
@@ -870,8 +878,17 @@ y = torch.arange(16) % 10
 print("same logits as vae.Decoder with num_classes=10:", torch.allclose(my_cond_decoder(z, y), lib_cond_decoder(z, y)))
 
 # %% [markdown]
+# Drawn: $z$ (4 numbers) and $y$ meet in `forward()`, where $y$ becomes a one-hot vector
+# appended to $z$; the first layer reads $4 + 10 = 14$ numbers, the rest is the
+# unconditional decoder.
+
+# %%
+widgets.draw_network(my_cond_decoder, z, y, title="MyConditionalDecoder: the label joins z before the first layer")
+plt.show()
+
+# %% [markdown]
 # The `cvae-digits` recipe trains it like the VAE. The command line's default is the full
-# 9,600 steps; 2,400 are enough here:
+# 9,600 steps (printed above); 2,400 are enough here:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -896,8 +913,7 @@ print("the label lets the code carry less (smaller KL than the VAE's):", cvae_re
 
 # %% [markdown]
 # Lesson 07's grid: row $k$ asks for a $k$, column $j$ uses the same $z_j$ in every row.
-# Every row is its class. The style varies less than in lesson 07's GAN: with the class
-# given, the codes carry only about a nat (the KL above), so $z_j$ holds a little slant and
+# Every row is its class. The style varies little along a row: with the class given, the codes carry only about a nat (the KL above), so $z_j$ holds a little slant and
 # thickness, and the decoder's means average over the rest.
 
 # %%
@@ -948,10 +964,15 @@ plt.show()
 # `models.TrainedVAE(models.VAERecipe(vae.VAEConfig(), vae.VAETrainConfig(beta=4.0)))`: try
 # it, and compare the reconstructions and the latent traversal with this lesson's.
 #
+# **Grey pixels.** On grey pixels the Bernoulli log-likelihood is the usual choice for these
+# digits, as in most VAE papers on such data, but strictly it is not a normalised density over
+# grey images; the *continuous Bernoulli* (Loaiza-Ganem & Cunningham, 2019,
+# [arXiv:1907.06845](https://arxiv.org/abs/1907.06845)) adds the missing normaliser.
+#
 # ## Exercises
 #
-# Open `exercises/08_vae.ipynb`: write the reparameterization trick (8.1), the KL term in
-# closed form (8.2) and a conditional decoder that returns pixel logits (8.3), each with an
+# Open `exercises/08_vae.ipynb`: write the reparameterization trick (8.1), derive the KL
+# between two Gaussians, for a prior of your own (8.2), and a conditional decoder that returns pixel logits (8.3), each with an
 # instant check.
 #
 # Next: lesson 09, generating text: character-level models from counts to a tiny transformer.

@@ -3,14 +3,14 @@
 #
 # Three exercises from lesson 08 (`notebooks/08_vae.ipynb`): the pieces a variational
 # autoencoder adds to a generator. You draw a latent sample with the reparameterization
-# trick, compute the KL term of the ELBO in closed form, and write a conditional decoder
-# that returns pixel logits. Replace each `raise NotImplementedError` with your code, then
+# trick, derive the KL between two Gaussians (the lesson's KL term, with a prior of your
+# own), and write a conditional decoder that returns pixel logits. Replace each `raise NotImplementedError` with your code, then
 # run the check cell below it: it prints ✅ when your code is right, or says what is wrong.
 #
 # Notation: the encoder gives, for each of $B$ images, the mean `mu` and the log-variance
 # `logvar` of a diagonal Gaussian $q(z \mid x) = \mathcal{N}(\mu, \operatorname{diag} \sigma^2)$
 # over $L$ = `latent_dim` latents, both of shape (B, L), with $\log \sigma^2$ = `logvar`
-# (so $\sigma^2$ = `logvar.exp()` and $\sigma$ = `(logvar / 2).exp()`). Labels
+# (the log of the variance, not of the standard deviation). Labels
 # $y \in \{0, \dots, K-1\}$ are whole numbers (int64), $K$ = `num_classes`.
 #
 # Keep all of each answer inside its function, imports and helpers included: when your
@@ -77,27 +77,39 @@ except NotImplementedError:
     print("(finish exercise 8.1 to see the picture)")
 
 # %% [markdown]
-# ## Exercise 8.2: the KL term
+# ## Exercise 8.2: the KL to a prior of your own
 #
-# Write `gaussian_kl(mu, logvar)`: the KL (Kullback-Leibler) divergence from the encoder's
-# Gaussian to the prior $p(z) = \mathcal{N}(0, I)$, one number per image, in closed form (no
-# sampling). Build it from one latent: $\mathrm{KL} = \mathbb{E}_q[\log q(z) - \log p(z)]$ with
-# $q = \mathcal{N}(\mu, \sigma^2)$, $p = \mathcal{N}(0, 1)$; write out both log-densities and use
-# $\mathbb{E}_q[(z - \mu)^2] = \sigma^2$ and $\mathbb{E}_q[z^2] = \mu^2 + \sigma^2$ (lesson 08, "The KL
-# term", does this step by step). The latents are independent, so their KLs add up.
+# The lesson's KL term compares the encoder's Gaussian with the standard normal prior
+# $\mathcal{N}(0, I)$. A prior need not be standard: a conditional VAE can give each class a
+# prior of its own, and some VAEs learn the prior's mean and variance along with the networks.
+# Write `gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)`: the KL (Kullback-Leibler divergence)
+# $\mathrm{KL}(q \,\|\, p)$ from $q = \mathcal{N}(\mu_q, \operatorname{diag} \sigma_q^2)$ to
+# $p = \mathcal{N}(\mu_p, \operatorname{diag} \sigma_p^2)$, one number per example, in closed form
+# (no sampling).
 #
-# `mu` and `logvar` have shape (B, L); return shape (B,): one KL per example, summed over its
+# Derive it as the lesson does for one latent ("The KL term"):
+# $\mathrm{KL} = \mathbb{E}_q[\log q(z) - \log p(z)]$; write out both log-densities, now with
+# $p$'s own mean and variance where the lesson had 0 and 1, and take the expectation under $q$.
+# Besides $\mathbb{E}_q[(z - \mu_q)^2] = \sigma_q^2$ you will need $\mathbb{E}_q[(z - \mu_p)^2]$:
+# write $z - \mu_p = (z - \mu_q) + (\mu_q - \mu_p)$ and expand the square. The latents are
+# independent, so their KLs add up.
+#
+# All four inputs have shape (B, L); return shape (B,): one KL per example, added up over its
 # latents but not over the batch (the training loss takes the mean over the batch later).
-# Hints: mind which of your quantities are $\sigma$, $\sigma^2$ and $\log \sigma^2$. A KL is never
-# negative, and it is 0 exactly when $\mu = 0$ and $\sigma = 1$: test your function there.
+# Gradients must reach all four inputs (a learned prior is trained too). Hints: test two cases
+# before you run the check. With $\mu_p = 0$ and $\log \sigma_p^2 = 0$ your KL must be the
+# lesson's (the cell after the check compares it with `vae.gaussian_kl`), and with $q = p$ it
+# must be 0. Then swap $q$ and $p$: a KL is not symmetric, so mind which of the two the
+# expectation is taken under.
 
 
 # %%
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """mu, logvar: (B, L) -> (B,): KL(N(mu, diag exp(logvar)) || N(0, I)) in nats."""
+def gaussian_kl(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor) -> torch.Tensor:
+    """mu_q, logvar_q, mu_p, logvar_p: (B, L) -> (B,): KL(N(mu_q, diag exp(logvar_q)) || N(mu_p, diag exp(logvar_p))) in nats."""
     # BEGIN SOLUTION
-    # KL = 1/2 * sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+    # per latent: 1/2 * (log sigma_p^2 - log sigma_q^2 + (sigma_q^2 + (mu_q - mu_p)^2) / sigma_p^2 - 1)
+    spread = logvar_q.exp() + (mu_q - mu_p).pow(2)  # E_q[(z - mu_p)^2], (B, L)
+    return 0.5 * (logvar_p - logvar_q + spread / logvar_p.exp() - 1.0).sum(dim=1)
     # END SOLUTION
 
 
@@ -105,18 +117,37 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 checks.gaussian_kl(gaussian_kl)
 
 # %% [markdown]
-# The KL of one latent as a function of $\mu$, for a few variances: the price the ELBO
-# charges an encoder for moving away from the prior. It grows like $\mu^2 / 2$, and it
-# rises when $\sigma^2$ is far from 1 either way; only $\mu = 0$, $\sigma^2 = 1$ costs nothing.
+# With the standard normal as the prior, your KL is the lesson's KL term:
 
 # %%
 try:
-    mu = torch.linspace(-3, 3, 121)[:, None]  # (121, 1): one latent per row
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(16, 4, generator=g), torch.randn(16, 4, generator=g)  # (16, 4) each
+    zeros = torch.zeros_like(mu)
+    print("same as vae.gaussian_kl with mu_p = 0, logvar_p = 0:", torch.allclose(gaussian_kl(mu, logvar, zeros, zeros), vae.gaussian_kl(mu, logvar)))
+    print("0 when q is the prior:", torch.allclose(gaussian_kl(mu, logvar, mu, logvar), torch.zeros(16), atol=1e-6))
+except NotImplementedError:
+    print("(finish exercise 8.2 to compare with the lesson's KL)")
+
+# %% [markdown]
+# A KL is not a distance: it changes when $q$ and $p$ swap. For one latent, take
+# $q = \mathcal{N}(0, \sigma^2)$ and the prior $p = \mathcal{N}(0, 1)$. $\mathrm{KL}(q \,\|\, p)$,
+# the ELBO's direction, averages over $q$ and charges a narrow $q$ little;
+# $\mathrm{KL}(p \,\|\, q)$ averages over the wide prior and charges a narrow $q$ heavily for
+# the $z$ it leaves out. A $q$ wider than the prior is charged the other way round.
+
+# %%
+try:
+    logvar = torch.linspace(-4, 2, 121)[:, None]  # (121, 1): log sigma^2 of q
+    zero = torch.zeros_like(logvar)
+    q_to_p, p_to_q = gaussian_kl(zero, logvar, zero, zero), gaussian_kl(zero, zero, zero, logvar)
+    for i in (0, -1):
+        print(f"sigma^2 = {logvar[i, 0].exp().item():.2f}: KL(q || p) {q_to_p[i].item():.2f} nats, KL(p || q) {p_to_q[i].item():.2f} nats")
     plt.figure(figsize=(6, 3.5))
-    for variance in (0.02, 0.25, 1.0, 4.0, 10.0):
-        logvar = torch.full_like(mu, variance).log()
-        plt.plot(mu[:, 0], gaussian_kl(mu, logvar), label=f"sigma^2 = {variance}")
-    plt.xlabel("mu")
+    plt.plot(logvar[:, 0].exp(), q_to_p, label="KL(q || p), the ELBO's")
+    plt.plot(logvar[:, 0].exp(), p_to_q, label="KL(p || q)")
+    plt.xscale("log")
+    plt.xlabel("variance of q, sigma^2")
     plt.ylabel("KL (nats)")
     plt.legend()
     plt.show()
@@ -134,7 +165,8 @@ try:
     x = data.load_digits().x_test[:64]  # (64, 1, 8, 8) in [0, 1]
     mu, logvar = model.encoder(x)
     z = reparameterize(mu, logvar, torch.Generator().manual_seed(1))
-    mine = vae.bernoulli_nll(model.decoder(z), x) + gaussian_kl(mu, logvar)  # (64,) -ELBO per image
+    kl = gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar))  # (64,): the prior N(0, I)
+    mine = vae.bernoulli_nll(model.decoder(z), x) + kl  # (64,) -ELBO per image
     library = vae.elbo(model, x, generator=torch.Generator().manual_seed(1)).neg_elbo
     print("same -ELBO as vae.elbo:", torch.allclose(mine, library))
 except NotImplementedError:

@@ -1,12 +1,12 @@
 """Exercise checks for lesson 08 (variational autoencoders).
 
-8.1 the reparameterization trick ``reparameterize``, 8.2 the KL term ``gaussian_kl``, 8.3 a
-conditional decoder ``make_conditional_decoder``. Lessons call them through
+8.1 the reparameterization trick ``reparameterize``, 8.2 the KL between two diagonal Gaussians
+``gaussian_kl`` (a variation on the lesson's KL to N(0, I)), 8.3 a conditional decoder ``make_conditional_decoder``. Lessons call them through
 ``genai_course.checks``: ``checks.reparameterize(fn)``. Each is a probe and a judge (``_protocol``).
 
 The first two compare the learner's output with the truth (the library's draw for the same seed,
-``torch.distributions``' KL) and, when it differs, with the formula written the usual wrong ways,
-to say which slip it is. The third also records what each layer of the decoder receives, to see
+``torch.distributions``' KL) and, when it differs, with the formula written the usual wrong ways
+(``_vae_slips``), to say which slip it is. The third also records what each layer of the decoder receives, to see
 whether the label enters as a one-hot vector or as one number.
 """
 
@@ -20,6 +20,7 @@ from torch import nn
 from .. import vae
 from ..utils import same
 from ._protocol import CheckFailed, Observed, _call, _exercise, _module_or_stop, _stop, _tensor
+from ._vae_slips import _REPARAMETERIZE_SLIPS, _kl_advice, _kl_truth
 from .observations import observe
 
 __all__ = ["reparameterize", "gaussian_kl", "make_conditional_decoder"]
@@ -38,14 +39,14 @@ def _projection(shape: tuple[int, ...]) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(2))
 
 
-def _grads(what: str, out: Any, shape: tuple[int, ...], leaves: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any] | None:
-    """Probe side: the gradients of (out * w).sum() with respect to mu and logvar (None where none
-    reaches), or None where ``out`` carries no gradient to take."""
+def _grads(what: str, out: Any, shape: tuple[int, ...], leaves: tuple[torch.Tensor, ...], names: tuple[str, ...] = ("mu", "logvar")) -> dict[str, Any] | None:
+    """Probe side: the gradients of (out * w).sum() with respect to the ``leaves`` by their ``names`` (None
+    where none reaches), or None where ``out`` carries no gradient to take."""
     if type(out) is not torch.Tensor or tuple(out.shape) != shape or not out.is_floating_point() or not out.requires_grad:
         return None
     w = _projection(shape)
     grads = _call(what, lambda: torch.autograd.grad((out * w).sum(), leaves, allow_unused=True))
-    return {name: None if type(g) is not torch.Tensor else g.detach().clone() for name, g in zip(("mu", "logvar"), grads)}
+    return {name: None if type(g) is not torch.Tensor else g.detach().clone() for name, g in zip(names, grads)}
 
 
 def _noise_advice(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str | None:
@@ -54,27 +55,9 @@ def _noise_advice(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> st
     if eps.shape[0] > 1 and same(eps, eps[:1].expand_as(eps), 1e-4):
         return "every example got the same noise: draw one standard-normal number per example and per latent, noise of mu's full shape"
     if eps.min() >= 0 and eps.max() < 1:
-        return "the noise lies in [0, 1): torch.rand draws uniform noise, the trick needs standard-normal noise (torch.randn)"
+        return "the noise lies in [0, 1): it is uniform noise, and the trick needs standard-normal noise"
     return None
 
-
-# z written the usual wrong ways with the library's eps, and what to say about each
-_REPARAMETERIZE_SLIPS: list[tuple[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], str]] = [
-    (lambda mu, lv, eps: mu + torch.exp(lv) * eps,
-     "exp(logvar) is the variance sigma^2; scale the noise by the standard deviation sigma = exp(logvar / 2)"),
-    (lambda mu, lv, eps: mu + lv * eps,
-     "logvar is the log of the variance, not the standard deviation: scale the noise by exp(logvar / 2)"),
-    (lambda mu, lv, eps: mu + torch.exp(-0.5 * lv) * eps,
-     "exp(-logvar / 2) is 1 / sigma: scale the noise by sigma = exp(logvar / 2)"),
-    (lambda mu, lv, eps: mu + 0.5 * torch.exp(lv) * eps,
-     "0.5 * exp(logvar) is half the variance: the 1/2 belongs inside the exponential, sigma = exp(logvar / 2)"),
-    (lambda mu, lv, eps: mu + eps,
-     "the noise is not scaled: multiply eps by the standard deviation exp(logvar / 2)"),
-    (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps,
-     "mu is missing: your z is centred on 0, but a draw from q(z | x) is centred on the encoder's mean mu"),
-    (lambda mu, lv, eps: mu - torch.exp(0.5 * lv) * eps,
-     "the noise is subtracted: your z is the library's draw mirrored around mu; the check compares with that exact draw, so add the scaled noise"),
-]
 
 _REPARAMETERIZE_CASES = ((64, 4), (3, 2))  # (batch, latent_dim)
 _DRAWS = (("z", 0), ("other", 1), ("again", 0))  # (key, the generator's seed)
@@ -82,8 +65,8 @@ _DRAWS = (("z", 0), ("other", 1), ("again", 0))  # (key, the generator's seed)
 
 @_exercise("8.1", "the reparameterization trick")
 def reparameterize(fn: Callable[..., torch.Tensor], seen: dict) -> None:
-    """fn(mu (B, L), logvar (B, L), generator) -> z (B, L) = mu + exp(logvar / 2) * eps,
-    eps = torch.randn(mu.shape, generator=generator)."""
+    """fn(mu (B, L), logvar (B, L), generator) -> z (B, L): one reparameterized draw from N(mu, diag exp(logvar)),
+    its standard-normal noise drawn with ``generator``."""
     for batch, latent_dim in _REPARAMETERIZE_CASES:
         mu0, logvar0 = _gaussian_params(batch, latent_dim, seed=batch)
         what = f"reparameterize(mu, logvar, generator) for mu and logvar of shape ({batch}, {latent_dim})"
@@ -106,7 +89,7 @@ def _judge_z(what: str, rec: Any, logvar: torch.Tensor) -> torch.Tensor:
         bad = value.isnan()
         if bad.any() and not (bad & (logvar >= 0)).any():  # NaN only where logvar < 0: its square root or log
             raise CheckFailed("z is NaN wherever logvar is negative: logvar is the log of the variance (negative for a variance below 1), "
-                              "not the variance itself, so don't take its square root or log; the standard deviation is sigma = exp(logvar / 2)")
+                              "not the variance itself, so don't take its square root or log; work out the standard deviation from the log-variance")
     return _tensor(what, rec, shape)
 
 
@@ -123,7 +106,7 @@ def _judge_reparameterize(seen: Observed) -> str:
         if not same(z, again):
             raise CheckFailed(
                 "the same seed gave two different z: use the generator you are given to draw the noise "
-                "(torch.randn_like(mu) and torch.randn(...) without generator= ignore the seed)"
+                "(a draw that is not handed the generator ignores the seed)"
             )
         eps = torch.randn(mu0.shape, generator=torch.Generator().manual_seed(0))  # the library's draw
         expected = vae.reparameterize(mu0, logvar0, torch.Generator().manual_seed(0))
@@ -164,95 +147,62 @@ def _judge_reparameterize(seen: Observed) -> str:
                 raise CheckFailed(f"no gradient reaches {name}: compute z from {name} without .detach() or torch.no_grad()")
         if not (same(grad_mu, w, 1e-4) and same(grad_logvar, 0.5 * w * (z - mu0), 1e-4)):
             raise CheckFailed("z has the right values but the wrong gradients: draw the noise once, then build z from it with mu and logvar in the graph")
-    return "z = mu + exp(logvar / 2) * eps, the library's draw for the same seed, with gradients to mu and logvar"
+    return "z is the library's draw for the same seed, with gradients to mu and logvar"
 
-
-def _kl_truth(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, diag exp(logvar)) || N(0, I)) per row from torch.distributions, in float64: (B,)."""
-    q = torch.distributions.Normal(mu.double(), torch.exp(0.5 * logvar.double()))
-    p = torch.distributions.Normal(torch.zeros_like(mu, dtype=torch.float64), torch.ones_like(mu, dtype=torch.float64))
-    return torch.distributions.kl_divergence(q, p).sum(dim=1)
-
-
-_KL = "1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"
-# per-latent KL terms written the usual wrong ways, and what to say about each (summed over latents, halved)
-_KL_SLIPS: list[tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], str]] = [
-    (lambda mu, lv: -(mu.pow(2) + lv.exp() - 1 - lv), f"KL is never negative, but your values are all <= 0: the sign is flipped, KL = {_KL}"),
-    (lambda mu, lv: 2 * (mu.pow(2) + lv.exp() - 1 - lv), f"your values are twice the KL: the factor 1/2 is missing, KL = {_KL}"),
-    (lambda mu, lv: (mu.pow(2) + lv.exp() - 1 - lv) / mu.shape[1],
-     "you averaged over the latent dimensions: the KL of a diagonal Gaussian is the sum over them (.sum(dim=1), not .mean(dim=1))"),
-    (lambda mu, lv: mu.pow(2) + lv - 1 - lv, "logvar is the log of the variance: the variance sigma^2 is exp(logvar), not logvar itself"),
-    (lambda mu, lv: mu.pow(2) + lv.pow(2) - 1 - lv, "logvar is not the standard deviation: the variance sigma^2 is exp(logvar)"),
-    (lambda mu, lv: mu.pow(2) + (0.5 * lv).exp() - 1 - lv,
-     "exp(logvar / 2) is the standard deviation sigma; the formula needs the variance sigma^2 = exp(logvar)"),
-    (lambda mu, lv: mu.pow(2) + (0.5 * lv).exp() - 1 - 0.5 * lv,
-     "you used the standard deviation sigma = exp(logvar / 2) and log sigma = logvar / 2; the formula needs the variance sigma^2 = exp(logvar) "
-     "and log sigma^2 = logvar"),
-    (lambda mu, lv: mu.pow(2) + lv.exp() - 1 - 0.5 * lv,
-     "the formula subtracts log sigma^2, which is logvar itself, not log sigma = logvar / 2"),
-    (lambda mu, lv: mu.pow(2) + (2 * lv).exp() - 1 - lv, "exp(logvar) is already the variance sigma^2: don't square it"),
-    (lambda mu, lv: mu.pow(2) + (2 * lv).exp() - 1 - 2 * lv,
-     "you treated logvar as log sigma: it is log sigma^2, so the variance is exp(logvar) and log sigma^2 is logvar itself"),
-    (lambda mu, lv: mu.pow(2) + lv.exp() - 1 + lv, f"the log-variance enters with a minus sign: {_KL}"),
-    (lambda mu, lv: mu.pow(2) + lv.exp() - lv, f"the -1 is missing (the KL is 0 when mu = 0 and logvar = 0): {_KL}"),
-    (lambda mu, lv: mu.pow(2) + lv.exp() - 1, f"the - logvar term is missing: {_KL}"),
-    (lambda mu, lv: lv.exp() - 1 - lv, f"the mu^2 term is missing: {_KL}"),
-]
 
 _KL_CASES = ((8, 3), (5, 2))  # (batch, latent_dim)
+_KL_NAMES = ("mu_q", "logvar_q", "mu_p", "logvar_p")
 
 
-@_exercise("8.2", "the KL term")
+def _kl_case(batch: int, latent_dim: int) -> tuple[torch.Tensor, ...]:
+    """mu_q, logvar_q, mu_p, logvar_p (B, L): an encoder's Gaussian and a prior of its own, variances 0.05 to 7."""
+    return _gaussian_params(batch, latent_dim, seed=batch) + _gaussian_params(batch, latent_dim, seed=100 + batch)
+
+
+@_exercise("8.2", "the KL between two Gaussians")
 def gaussian_kl(fn: Callable[..., torch.Tensor], seen: dict) -> None:
-    """fn(mu (B, L), logvar (B, L)) -> (B,): KL(N(mu, diag exp(logvar)) || N(0, I)) per example."""
+    """fn(mu_q, logvar_q, mu_p, logvar_p, each (B, L)) -> (B,): KL(N(mu_q, diag exp(logvar_q)) || N(mu_p, diag exp(logvar_p)))."""
     for batch, latent_dim in _KL_CASES:
-        mu0, logvar0 = _gaussian_params(batch, latent_dim, seed=batch)
-        mu, logvar = mu0.clone().requires_grad_(True), logvar0.clone().requires_grad_(True)
-        out = _call(f"gaussian_kl(mu, logvar) for mu and logvar of shape ({batch}, {latent_dim})", fn, mu, logvar)
+        leaves = tuple(t.clone().requires_grad_(True) for t in _kl_case(batch, latent_dim))
+        out = _call(f"gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) for inputs of shape ({batch}, {latent_dim})", fn, *leaves)
         seen[f"{batch}.out"] = observe(out)
-        seen[f"{batch}.grads"] = _grads("the backward pass through your KL", out, (batch,), (mu, logvar))
+        seen[f"{batch}.grads"] = _grads("the backward pass through your KL", out, (batch,), leaves, _KL_NAMES)
 
 
 @gaussian_kl.judge
 def _judge_gaussian_kl(seen: Observed) -> str:
     for batch, latent_dim in _KL_CASES:
-        mu0, logvar0 = _gaussian_params(batch, latent_dim, seed=batch)
-        what = f"gaussian_kl(mu, logvar) for mu and logvar of shape ({batch}, {latent_dim})"
+        case = _kl_case(batch, latent_dim)
+        what = f"gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) for inputs of shape ({batch}, {latent_dim})"
         rec = seen[f"{batch}.out"]
-        truth = _kl_truth(mu0, logvar0)  # (B,)
+        truth = _kl_truth(*case)  # (B,)
+        one_each = f"return one KL per example, shape ({batch},), adding up the latents of each example but not the examples"
         if rec["type"] == "Tensor":
             shape, value = tuple(rec["shape"]), rec["value"]
             if shape == ():
-                if same(value.double(), truth.mean(), 1e-4):
-                    raise CheckFailed(f"{what} returned a single number, the mean over the batch: return one KL per example, shape ({batch},) (the loss takes the mean later)")
-                raise CheckFailed(f"{what} returned a single number: return one KL per example, shape ({batch},): sum over the latent dimensions only (dim=1), not over the batch")
+                mean = same(value.double(), truth.mean(), 1e-4)
+                raise CheckFailed(f"{what} returned a single number{', the mean over the batch' if mean else ''}: {one_each} (the loss takes the mean later)")
             if shape == (latent_dim,):
-                raise CheckFailed(f"{what} has shape ({latent_dim},), one number per latent dimension: you summed over the batch (dim=0); sum over the latent dimensions (dim=1) instead")
+                raise CheckFailed(f"{what} has shape ({latent_dim},), one number per latent: you added up over the examples; {one_each}")
             if shape == (batch, latent_dim):
-                raise CheckFailed(f"{what} has shape ({batch}, {latent_dim}), one KL per latent dimension: sum them over dim=1 to get one KL per example, shape ({batch},)")
+                raise CheckFailed(f"{what} has shape ({batch}, {latent_dim}), one KL per latent: add them up for each example to get shape ({batch},)")
             if shape == (batch, 1):
-                raise CheckFailed(f"{what} has shape ({batch}, 1): return shape ({batch},), .sum(dim=1) without keepdim=True")
+                raise CheckFailed(f"{what} has shape ({batch}, 1): return shape ({batch},), with no extra dimension of size 1")
             if value.is_floating_point() and not torch.isfinite(value).all():
-                raise CheckFailed(
-                    f"{what} contains NaN or infinite values: did you take the log of logvar? logvar is already log sigma^2 "
-                    "(it can be negative); the variance is exp(logvar)"
-                )
+                raise CheckFailed(f"{what} contains NaN or infinite values: logvar_q and logvar_p are already logs of variances "
+                                  "(they can be negative), so don't take their log or square root")
         out = _tensor(what, rec, (batch,))
         if not same(out, truth, 1e-4):
-            for formula, advice in _KL_SLIPS:
-                if same(out, 0.5 * formula(mu0.double(), logvar0.double()).sum(dim=1), 1e-4):
-                    raise CheckFailed(advice)
-            if out.min() < -1e-6:
-                i = int(out.argmin())
-                raise CheckFailed(f"KL is never negative, but example {i} got {out[i].item():.3f}: check the signs in {_KL}")
-            raise CheckFailed(f"{what} differs from KL = {_KL} (first example: got {out[0].item():.4f}, expected {truth[0].item():.4f})")
+            raise CheckFailed(_kl_advice(out, *case) or (
+                f"{what} differs from the KL (first example: got {out[0].item():.4f}, expected {truth[0].item():.4f}): "
+                "derive it for one latent as the lesson does, with the prior's mean and variance in place of 0 and 1"))
         grads = seen[f"{batch}.grads"]
         if not rec["requires_grad"] or grads is None:
             raise CheckFailed("the KL carries no gradient: it is part of the training loss, so don't compute it under torch.no_grad() or .detach() it")
-        for name in ("mu", "logvar"):
+        for name in _KL_NAMES:
             if grads[name] is None or not grads[name].abs().sum() > 0:
-                raise CheckFailed(f"no gradient reaches {name}: compute the KL from {name} without .detach()")
-    return "one KL per example, equal to torch.distributions.kl_divergence, with gradients to mu and logvar"
+                raise CheckFailed(f"no gradient reaches {name}: compute the KL from {name} without .detach() (a learned prior is trained too)")
+    return "one KL per example, right for every pair of Gaussians tried, with gradients to all four inputs"
 
 
 # --------------------------------------------------------------------------- 8.3 the conditional decoder
@@ -323,7 +273,7 @@ def make_conditional_decoder(fn: Callable[..., nn.Module], seen: dict) -> None:
 def _decoder_logits(what: str, rec: Any, batch: int) -> torch.Tensor:
     """A decoder's output: logits (batch, 1, 8, 8) float32, or a learner-terms failure."""
     if rec["type"] == "Tensor" and tuple(rec["shape"]) == (batch, 64):
-        raise CheckFailed(f"{what} has shape {tuple(rec['shape'])}: reshape the 64 logits to images, (B, 1, 8, 8): batch, channel, height, width (.view(-1, 1, 8, 8))")
+        raise CheckFailed(f"{what} has shape {tuple(rec['shape'])}: reshape the 64 logits to images, (B, 1, 8, 8): batch, channel, height, width")
     return _tensor(what, rec, (batch, 1, 8, 8))
 
 
@@ -365,30 +315,30 @@ def _judge_make_conditional_decoder(seen: Observed) -> str:
         try:
             rec = seen[f"{key}.same_z"]
         except CheckFailed as failure:
-            raise CheckFailed(f"{failure} (it worked on a batch of {2 * num_classes}: don't fix the batch size, use -1 or z.shape[0] in .view / .reshape)") from None
+            raise CheckFailed(f"{failure} (it worked on a batch of {2 * num_classes}: don't fix the batch size in your reshape: it must follow z's)") from None
         if _decoder_logits(f"the output of {smaller}", rec, num_classes).std(0).max() < 1e-6:
-            raise CheckFailed("the same z with labels 0, 1, 2, ... gives identical logits: the decoder ignores its label y; append one_hot(y) to z before the first layer")
+            raise CheckFailed("the same z with labels 0, 1, 2, ... gives identical logits: the decoder ignores its label y; the label must reach the network's input beside z")
         layer = _label_as_number(seen[f"{key}.inputs"], y)
         if layer is not None:
             raise CheckFailed(
                 f"the label enters your decoder as one number (what its submodule {layer} receives has a column that is y itself, up to scale): "
                 "one number makes label 9 look like 'more' of label 1, and neighbouring labels alike; "
-                "the label must enter as a one-hot vector of num_classes entries, F.one_hot(y, num_classes), appended to z"
+                "the label must enter as a one-hot vector of num_classes entries, beside z"
             )
         # the same label for every z: the logits must still differ through z
         try:
             rec = seen[f"{key}.same_y"]
         except CheckFailed as failure:
             raise CheckFailed(
-                f"{failure} (it worked on a batch holding every label: give F.one_hot the number of classes, "
-                "F.one_hot(y, num_classes), or its width follows the batch's largest label)"
+                f"{failure} (it worked on a batch holding every label: a one-hot vector whose width you don't give follows "
+                "the batch's largest label; its width must be num_classes whatever labels the batch holds)"
             ) from None
         if _decoder_logits(f"the output of {smaller}", rec, num_classes).std(0).max() < 1e-6:
             raise CheckFailed("different z with the same label give identical logits: the decoder ignores z; its output must depend on z too")
         if all(out.abs().max() <= 1 for out in outputs):
             raise CheckFailed(
                 "the logits stay in [-1, 1], even for large z: a final tanh keeps every pixel's probability between "
-                "sigmoid(-1) = 0.27 and sigmoid(1) = 0.73; end with a plain nn.Linear"
+                "sigmoid(-1) = 0.27 and sigmoid(1) = 0.73; the last layer must leave the logits unbounded"
             )
         stuck = seen[f"{key}.stuck"]
         if stuck:
