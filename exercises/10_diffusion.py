@@ -4,13 +4,13 @@
 # %% [markdown]
 # # Exercises 10: Diffusion (DDPM)
 #
-# Three exercises from lesson 10 (`notebooks/10_diffusion.ipynb`): the three formulas a
-# denoising diffusion model is made of. You write the forward process, which noises clean data
-# to any step $t$ in one go (how training examples are made); one step of the reverse process,
-# which a sampler repeats from pure noise down to data; and classifier-free guidance, which
-# steers a class-conditional model towards its label. Replace each `raise NotImplementedError`
-# with your code, then run the check cell below it: it prints ✅ when your code is right, or
-# says what is wrong.
+# Three exercises from lesson 10 (`notebooks/10_diffusion.ipynb`): the three pieces a denoising
+# diffusion model is made of. You write the forward process, which noises clean data to any step
+# $t$ in one go (how training examples are made); one step of the reverse process, which a
+# sampler repeats from pure noise down to data; and classifier-free guidance, which steers a
+# class-conditional model towards its label, here from a single call of the network. Replace
+# each `raise NotImplementedError` with your code, then run the check cell below it: it prints ✅
+# when your code is right, or says what is wrong.
 #
 # Notation: $T$ steps, numbered from 0: $t = 0, \dots, T-1$. Step $t$ adds Gaussian noise of
 # variance $\beta_t$; $\alpha_t = 1 - \beta_t$ and $\bar\alpha_t = \alpha_0 \alpha_1 \cdots \alpha_t$,
@@ -166,26 +166,34 @@ except NotImplementedError:
     print("(finish exercise 10.2 to walk back from noise to the data)")
 
 # %% [markdown]
-# ## Exercise 10.3: classifier-free guidance
+# ## Exercise 10.3: classifier-free guidance in one forward pass
 #
-# A class-conditional model predicts the noise twice at each step: with the label,
-# $\varepsilon_c = \varepsilon_\theta(x_t, t, y)$, and with the label replaced by "no label",
-# $\varepsilon_u = \varepsilon_\theta(x_t, t, \varnothing)$ (one network learns both, the label being
-# dropped now and then in training). Guidance extrapolates from the unconditional prediction
-# past the conditional one, by a scale $w \ge 0$.
+# The lesson computed guidance from two calls of the network, one with the labels and one with
+# "no label", and then combined the two predictions: $w = 0$ gives the conditional prediction,
+# and a larger $w$ goes further past it, away from the unconditional one. One call on a batch of
+# $2B$ inputs costs less than two calls on $B$ (a network runs faster on one larger batch, on a
+# GPU most of all), which is how the library's `DDPM.eps` does it. Do the same.
 #
-# Write `guided_eps(eps_cond, eps_uncond, w)`: `eps_cond` and `eps_uncond` of one shape (B, ...),
-# `w` a float; return the guided prediction $\tilde\varepsilon$ of that shape. Think of it as a
-# walk: start at the conditional prediction, and step further along the direction that leads
-# from the unconditional prediction to the conditional one, $w$ times that difference. So
-# $w = 0$ must give back the plain conditional prediction, and a larger $w$ goes further past
-# it. Beware: other texts and libraries (diffusers' `guidance_scale` $s$) start their walk at
-# the unconditional prediction instead, so their $s = 1$ is our $w = 0$.
+# Write `guided_eps(net, xt, t, y, w, null_label)`:
+#
+# - `net(x, t, y)`: the denoiser, taking x (N, ...), steps t (N,) int64 and labels y (N,) int64 and
+#   returning its noise prediction, shaped like x. Call it **once**;
+# - `xt`: (B, ...) float32, points (B, 2) or images (B, 1, 8, 8); `t`: (B,) int64, each example's step;
+#   `y`: (B,) int64, the labels asked for;
+# - `w`: float $\ge 0$, the guidance scale; `null_label`: int, the label the model was trained to
+#   read as "no label" (10 for the lesson's digits model; take it from the argument: a model with
+#   other classes has another one).
+#
+# Return the guided noise prediction, float32, shaped like `xt`. Hints: every example must be in
+# the batch twice, and each row must get the step and the label of the example it is a copy of.
+# Whatever order you build the batch in, take the network's output apart in the same order. Two
+# cases you can check in your head: $w = 0$ gives back the conditional prediction, and where the
+# two predictions agree the result is that same prediction, whatever $w$.
 
 
 # %%
-def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, w: float) -> torch.Tensor:
-    """eps_cond, eps_uncond: (B, ...), w >= 0 -> the guided noise prediction (B, ...)."""
+def guided_eps(net, xt: torch.Tensor, t: torch.Tensor, y: torch.Tensor, w: float, null_label: int) -> torch.Tensor:
+    """net(x (N, ...), t (N,), y (N,)) -> (N, ...); xt (B, ...), t (B,), y (B,) -> guided noise prediction (B, ...), one call of net."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -194,46 +202,54 @@ def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, w: float) -> to
 checks.guided_eps(guided_eps)
 
 # %% [markdown]
-# Guidance at work, again with perfect predictors: the data are three classes, each a small
-# Gaussian cloud, $\mathcal{N}(m_k, 0.35^2 I)$, and the clouds overlap. Noised to step $t$, class $k$ is
+# Guidance at work, with a perfect denoiser: the data are three classes, each a small Gaussian
+# cloud, $\mathcal{N}(m_k, 0.35^2 I)$, and the clouds overlap. Noised to step $t$, class $k$ is
 # $\mathcal{N}(\sqrt{\bar\alpha_t}\, m_k, v_t I)$ with $v_t = 0.35^2 \bar\alpha_t + 1 - \bar\alpha_t$, so its exact
 # noise prediction is $\varepsilon_c = \sqrt{1 - \bar\alpha_t}\, (x_t - \sqrt{\bar\alpha_t}\, m_k) / v_t$; the
-# unconditional one averages the classes' predictions, weighted by how likely each class is
-# to have made $x_t$. Your guidance and your reverse step then sample class 0 with $w = 0$
-# (the class itself), 1 and 4: the larger $w$, the more the samples crowd together on the side
-# away from the other classes (where a sample is surely class 0), at the price of variety.
+# unconditional one (label 3, "no label") averages the classes' predictions, weighted by how likely
+# each class is to have made $x_t$. Your guidance and your reverse step then sample class 0 with
+# $w = 0$ (the class itself), 1 and 4: the larger $w$, the more the samples crowd together on the
+# side away from the other classes (where a sample is surely class 0), at the price of variety.
 
 # %%
 means = torch.tensor([[-0.6, 0.0], [0.6, 0.0], [0.0, 1.0]])  # (K, 2): the classes' centres
 spread = 0.35
+NULL = len(means)  # label 3: "no label"
+calls = []  # the batch size of every call of the network
 
 
-def exact_eps(xt: torch.Tensor, t: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The exact conditional (class k) and unconditional noise predictions at x_t (N, 2): two (N, 2) tensors."""
-    abar = alpha_bars[t]
-    v = spread**2 * abar + 1 - abar  # each class's variance at step t
-    centred = xt[None] - abar.sqrt() * means[:, None]  # (K, N, 2)
+def exact_net(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A perfect denoiser for the three clouds: x (N, 2), steps t (N,), labels y (N,) (3: no label) -> noise (N, 2)."""
+    calls.append(len(x))
+    abar = alpha_bars[t][:, None]  # (N, 1)
+    v = spread**2 * abar + 1 - abar  # (N, 1): each class's variance at the step
+    centred = x[None] - abar.sqrt() * means[:, None]  # (K, N, 2)
     eps = (1 - abar).sqrt() * centred / v  # (K, N, 2): each class's prediction
-    weights = (-(centred**2).sum(-1) / (2 * v)).softmax(dim=0)  # (K, N): p(class | x_t)
-    return eps[k], (weights[..., None] * eps).sum(0)
+    weights = (-(centred**2).sum(-1) / (2 * v[:, 0])).softmax(dim=0)  # (K, N): p(class | x_t)
+    uncond = (weights[..., None] * eps).sum(0)  # (N, 2)
+    cond = eps[y.clamp(max=NULL - 1), torch.arange(len(x))]  # (N, 2): each example's own class
+    return torch.where((y == NULL)[:, None], uncond, cond)
 
 
 def sample_class(k: int, w: float, n: int = 400) -> torch.Tensor:
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(n, 2, generator=generator)
     for t in range(schedule.T - 1, -1, -1):
-        eps = guided_eps(*exact_eps(x, t, k), w)
+        eps = guided_eps(exact_net, x, torch.full((n,), t), torch.full((n,), k), w, NULL)
         x = reverse_step(x, t, eps, betas, alphas, alpha_bars, torch.randn(x.shape, generator=generator))
     return x  # (n, 2)
 
 
 try:
+    calls.clear()
     guided = {w: sample_class(0, w) for w in (0.0, 1.0, 4.0)}
+    print("network calls per sampling step:", len(calls) // (3 * schedule.T), " on a batch of", calls[0], "for 400 samples")
     spreads = {w: x.std(dim=0).mean().item() for w, x in guided.items()}
     print("the larger w, the tighter the samples:", spreads[0.0] > spreads[1.0] > spreads[4.0])
     print("and the further from the other classes:", bool((guided[4.0][:, 0].mean() < guided[0.0][:, 0].mean()).item()))
-    e_c, e_u = torch.randn(2, 5, 2, generator=torch.Generator().manual_seed(3))
-    print("same as diffusion.guided_eps:", torch.allclose(guided_eps(e_c, e_u, 2.5), diffusion.guided_eps(e_c, e_u, 2.5)))
+    x5, t5, y5 = torch.randn(5, 2, generator=torch.Generator().manual_seed(3)), torch.tensor([0, 50, 100, 150, 199]), torch.tensor([0, 1, 2, 0, 1])
+    two_calls = diffusion.guided_eps(exact_net(x5, t5, y5), exact_net(x5, t5, torch.full_like(y5, NULL)), 2.5)
+    print("same as two calls and diffusion.guided_eps:", torch.allclose(guided_eps(exact_net, x5, t5, y5, 2.5, NULL), two_calls, atol=1e-6))
     cloud = means.repeat_interleave(200, 0) + spread * torch.randn(600, 2, generator=torch.Generator().manual_seed(4))
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), sharex=True, sharey=True)
     for ax, (w, x) in zip(axes, guided.items()):

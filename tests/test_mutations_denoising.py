@@ -9,7 +9,8 @@ from mutation_table import Mutant, mutation_tests
 _MEAN = "mean = (xt - betas[t] / (1 - alpha_bars[t]).sqrt() * eps) / alphas[t].sqrt()"
 _LAST = "    if t == 0:\n        return mean  # the last step adds no noise\n"
 _NOISY = "return mean + betas[t].sqrt() * noise"
-_GUIDED = "return (1 + w) * eps_cond - w * eps_uncond"
+_BATCH = "both = net(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, null_label)]))"
+_GUIDED = "return eps_cond + w * (eps_cond - eps_uncond)"
 
 ROWS = [
     # 10.2 noise at the last step (t = 0), or missing at t = 1
@@ -19,7 +20,7 @@ ROWS = [
     Mutant("reverse_step", "reverse_step", _MEAN, "mean = (xt - betas[t] / (1 - alpha_bars[t]) * eps) / alphas[t].sqrt()",
            ["you divided by 1 - alpha_bar_t, without the square root"]),
     Mutant("reverse_step", "reverse_step", _MEAN, "mean = (xt - betas[t] / (1 - alpha_bars[t]).sqrt() * eps) / alphas[t]",
-           ["the mean is divided by alpha_t: divide it by the square root, sqrt(alpha_t)"]),
+           ["the mean is divided by alpha_t, a factor of the variance"]),
     Mutant("reverse_step", "reverse_step", _NOISY, "return mean + betas[t] * noise", ["the noise is scaled by beta_t, the variance"]),
     Mutant("reverse_step", "reverse_step", _MEAN, "mean = (xt - betas[t] / (1 - alpha_bars[t]).sqrt() * eps) / alpha_bars[t].sqrt()",
            ["the mean is divided by sqrt(alpha_bar_t)"]),
@@ -34,15 +35,23 @@ ROWS = [
     Mutant("reverse_step", "reverse_step", _NOISY, "return mean + betas[t].sqrt() * torch.randn_like(xt)",
            ["two calls with the same x_t, eps and noise gave different x_{t-1}"]),
     Mutant("reverse_step", "reverse_step", _LAST + "    " + _NOISY, "    return torch.zeros_like(xt)", ["x_{t-1} is 0 everywhere"]),
-    # 10.3 the weight on the wrong prediction, the other convention, flipped signs, a typo, a placeholder
-    Mutant("guided_eps", "guided_eps", _GUIDED, "return (1 + w) * eps_uncond - w * eps_cond", ["eps_cond and eps_uncond are swapped"]),
+    # 10.3 the batch the network gets: two calls, the steps not doubled, the null label hard-coded or missing
+    Mutant("guided_eps", "guided_eps", _BATCH, "both = torch.cat([net(xt, t, y), net(xt, t, torch.full_like(y, null_label))])",
+           ["net was called 2 times for one guided prediction"]),
+    Mutant("guided_eps", "guided_eps", "torch.cat([t, t])", "t", ["net got 6 inputs x but steps t of shape (3,)"]),
+    Mutant("guided_eps", "guided_eps", "torch.cat([t, t])", "t.repeat_interleave(2)", ["carries the step", "not in the same order as the inputs"]),
+    Mutant("guided_eps", "guided_eps", "torch.full_like(y, null_label)", "torch.full_like(y, 10)", ["'no label' index is the null_label it was given"]),
+    Mutant("guided_eps", "guided_eps", "torch.full_like(y, null_label)", "y", ["no row of the batch asks about x_t's example 0 with null_label"]),
+    Mutant("guided_eps", "guided_eps", "torch.cat([xt, xt])", "torch.stack([xt, xt])", ["net takes x of shape (N, 2)", "(2, 3, 2)"]),
+    # splitting the output the other way round, the other convention, flipped signs, a placeholder
+    Mutant("guided_eps", "guided_eps", "eps_cond, eps_uncond = both.chunk(2)", "eps_uncond, eps_cond = both.chunk(2)", ["play each other's part"]),
+    Mutant("guided_eps", "guided_eps", "eps_cond, eps_uncond = both.chunk(2)", "eps_cond, eps_uncond = both[0::2], both[1::2]",
+           ["not a weighting of that example's two predictions"]),
     Mutant("guided_eps", "guided_eps", _GUIDED, "return eps_uncond + w * (eps_cond - eps_uncond)", ["the other convention", "w = 0"]),
-    Mutant("guided_eps", "guided_eps", _GUIDED, "return (1 + w) * eps_cond + w * eps_uncond", ["the unconditional term has the wrong sign"]),
-    Mutant("guided_eps", "guided_eps", _GUIDED, "return eps_cond + w * (eps_uncond - eps_cond)", ["the signs are flipped"]),
-    Mutant("guided_eps", "guided_eps", _GUIDED, "return w * eps_uncond - (1 + w) * eps_cond", ["the whole result has the wrong sign"]),
-    Mutant("guided_eps", "guided_eps", _GUIDED, "return eps_cond - w * eps_uncond", ["eps_cond's coefficient is 1 + w, not 1"]),
-    Mutant("guided_eps", "guided_eps", _GUIDED, "return (1 + w) * eps_cond - w * eps_cond", ["the result is eps_cond itself", "eps_uncond is not used"]),
-    Mutant("guided_eps", "guided_eps", _GUIDED, "return torch.zeros_like(eps_cond)", ["the guided eps is 0 everywhere"]),
+    Mutant("guided_eps", "guided_eps", _GUIDED, "return eps_cond + w * (eps_uncond - eps_cond)", ["towards the unconditional prediction"]),
+    Mutant("guided_eps", "guided_eps", _GUIDED, "return (1 + w) * eps_cond + w * eps_uncond", ["add up to 3, not 1"]),
+    Mutant("guided_eps", "guided_eps", _GUIDED, "return eps_cond - w * eps_uncond", ["add up to 0, not 1"]),
+    Mutant("guided_eps", "guided_eps", _GUIDED, "return torch.zeros_like(xt)", ["the guided prediction is 0 everywhere"]),
 ]
 
 test_mutant_is_caught = mutation_tests(ROWS)

@@ -12,9 +12,9 @@ _INDEX = "alpha_bars[t].view("
 ROWS = [
     # a square root missing on alpha_bar, on 1 - alpha_bar, or on both
     Mutant("q_sample", "q_sample", _RETURN, "return abar * x0 + (1 - abar).sqrt() * noise", ["alpha_bar_t is not square-rooted"]),
-    Mutant("q_sample", "q_sample", _RETURN, "return abar.sqrt() * x0 + (1 - abar) * noise", ["standard deviation sqrt(1 - alpha_bar_t), not the variance"]),
+    Mutant("q_sample", "q_sample", _RETURN, "return abar.sqrt() * x0 + (1 - abar) * noise", ["a variance where a standard deviation belongs"]),
     Mutant("q_sample", "q_sample", _RETURN, "return abar * x0 + (1 - abar) * noise", ["neither coefficient is square-rooted"]),
-    Mutant("q_sample", "q_sample", _RETURN, "return abar.sqrt() * x0 + (1 - abar.sqrt()) * noise", ["not 1 - sqrt(alpha_bar_t)"]),
+    Mutant("q_sample", "q_sample", _RETURN, "return abar.sqrt() * x0 + (1 - abar.sqrt()) * noise", ["before subtracting it from 1"]),
     # alpha_bar read at the wrong step
     Mutant("q_sample", "q_sample", _INDEX, "alpha_bars[t - 1].view(", ["off by one: you used alpha_bars[t - 1]", "0-based"]),
     Mutant("q_sample", "q_sample", _INDEX, "alpha_bars[(t - 1).clamp(min=0)].view(", ["off by one: you used alpha_bars[t - 1]"]),
@@ -26,7 +26,7 @@ ROWS = [
     Mutant("q_sample", "q_sample", _RETURN, "return (1 - abar).sqrt() * x0 + abar.sqrt() * noise", ["the coefficients are swapped"]),
     # the shape of alpha_bars[t], the noise, a placeholder
     Mutant("q_sample", "q_sample", "alpha_bars[t].view(-1, *[1] * (x0.dim() - 1))", "alpha_bars[t]",
-           ["raised RuntimeError", "alpha_bars[t].view(-1, *[1] * (x0.dim() - 1))"]),
+           ["raised RuntimeError", "one whole example of x0"]),
     Mutant("q_sample", "q_sample", "alpha_bars[t].view(-1, *[1] * (x0.dim() - 1))", "alpha_bars[t][:, None]", ["lined up with x0's last dims"]),
     Mutant("q_sample", "q_sample", _RETURN, "return abar.sqrt() * x0 + (1 - abar).sqrt() * torch.randn_like(x0)",
            ["two calls with the same x0, t and noise gave different x_t", "torch.randn_like"]),

@@ -4,7 +4,8 @@ Lessons call it through ``genai_course.checks``: ``checks.q_sample(fn)``. It run
 function on 2D points and 8x8 images, on a toy schedule whose alpha_t, alpha_bar_t and beta_t are
 far apart and on the course's cosine and linear schedules, at steps including 0 and T-1, compares
 with the truth computed here in float64 and, when it differs, with the formula written the usual
-wrong ways, to say which slip it is. (10.2 and 10.3 are in ``denoising``.) The probe runs the
+wrong ways, to say which slip it is (in words: a message never quotes the formula or the answer's
+code). (10.2 and 10.3 are in ``denoising``.) The probe runs the
 function and records what it returned (and a few diagnostic calls); the judge (``_judge_q_sample``)
 decides from those records alone, see ``_protocol``.
 """
@@ -79,8 +80,8 @@ def _sqrt_rest(a: torch.Tensor) -> torch.Tensor:
 
 
 _RESHAPE = (
-    "reshape it to (B, 1, ..., 1), one 1 per dim of x0 after the batch, alpha_bars[t].view(-1, *[1] * (x0.dim() - 1)), "
-    "so that it multiplies each example of x0 (B, ...) as a whole"
+    "each of its B values must scale one whole example of x0, so it needs the batch as its first dim and a 1 for each of x0's "
+    "other dims, as many as x0 has (points (B, 2) and images (B, 1, 8, 8) need different numbers of them)"
 )
 _BROADCAST_HINT = f"alpha_bars[t] has shape (B,), one value per example: {_RESHAPE}"
 
@@ -90,29 +91,29 @@ def _forward_slips() -> list[tuple[Callable[[_ForwardCase], torch.Tensor | None]
     one, zero = (lambda a: torch.ones_like(a)), (lambda a: torch.zeros_like(a))
     slips: list[tuple[Callable[[_ForwardCase], torch.Tensor | None], str]] = [
         (lambda c: _forward(c, lambda a: a, _sqrt_rest),
-         "alpha_bar_t is not square-rooted: x0's coefficient is sqrt(alpha_bar_t) (the variances alpha_bar_t and 1 - alpha_bar_t add to 1, "
-         "so the coefficients are their square roots)"),
+         "alpha_bar_t is not square-rooted in x0's coefficient: alpha_bar_t is the share of x0's *variance* that is left, and a "
+         "coefficient scales the standard deviation"),
         (lambda c: _forward(c, _sqrt, lambda a: 1 - a),
-         "the noise's coefficient is the standard deviation sqrt(1 - alpha_bar_t), not the variance 1 - alpha_bar_t"),
+         "the noise's coefficient is a variance where a standard deviation belongs: it is not square-rooted"),
         (lambda c: _forward(c, lambda a: a, lambda a: 1 - a),
-         "neither coefficient is square-rooted: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise (alpha_bar_t and 1 - alpha_bar_t are variances)"),
+         "neither coefficient is square-rooted: both are variances (shares of x_t's variance) where standard deviations belong"),
         (lambda c: _forward(c, _sqrt_rest, _sqrt),
-         "the coefficients are swapped: x0 gets sqrt(alpha_bar_t), which is near 1 at t = 0 (almost no noise), and the noise gets sqrt(1 - alpha_bar_t)"),
+         "the coefficients are swapped: at t = 0, where almost no noise has been added yet, your x_t is almost all noise"),
         (lambda c: _forward(c, _sqrt, lambda a: 1 - a.sqrt()),
-         "the noise's coefficient is sqrt(1 - alpha_bar_t), not 1 - sqrt(alpha_bar_t)"),
+         "the noise's coefficient takes the square root of alpha_bar_t before subtracting it from 1: the subtraction comes first"),
         (lambda c: _forward(c, _sqrt, lambda a: (1 - a.sqrt()).sqrt()),
-         "the noise's coefficient is sqrt(1 - alpha_bar_t), not sqrt(1 - sqrt(alpha_bar_t)): take 1 - alpha_bar_t first, then its square root"),
+         "the noise's coefficient has one square root too many: alpha_bar_t is square-rooted inside it as well as outside"),
         (lambda c: _forward(c, one, _sqrt_rest),
-         "x0 is not scaled: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise (the signal fades as the noise grows)"),
+         "x0 is not scaled: the data should fade as the noise grows, until almost nothing of it is left at t = T-1"),
         (lambda c: _forward(c, _sqrt, zero),
-         "the noise is missing: add sqrt(1 - alpha_bar_t) * noise, with the noise you are given"),
+         "the noise is missing: x_t holds no part of the noise you are given"),
         (lambda c: _forward(c, _sqrt, one),
-         "the noise is not scaled: multiply it by sqrt(1 - alpha_bar_t)"),
+         "the noise is added at full strength at every step: its coefficient should grow with t, from near 0 at t = 0"),
         (lambda c: _forward(c, _sqrt, _sqrt_rest, sign=-1.0),
-         "the noise is subtracted: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise (the check compares with this exact noise)"),
+         "the noise is subtracted: it enters x_t with the wrong sign (the check compares with this exact noise)"),
         (lambda c: _forward(c, _sqrt, _sqrt_rest, abar=c.schedule.alphas),
          "you used alpha_t = 1 - beta_t, one step's factor: the closed form jumps from x_0 to x_t at once and needs "
-         "alpha_bar_t = alpha_0 alpha_1 ... alpha_t, which is what alpha_bars[t] holds"),
+         "alpha_bar_t, the product of every step's factor up to t, which is what alpha_bars[t] holds"),
         (lambda c: _forward(c, _sqrt, _sqrt_rest, abar=torch.cumprod(c.schedule.alpha_bars.double(), 0)),
          "alpha_bars already holds the cumulative products alpha_0 alpha_1 ... alpha_t: index it, alpha_bars[t], without another torch.cumprod"),
         (lambda c: _forward(c, _sqrt, _sqrt_rest, abar=torch.roll(c.schedule.alpha_bars.double(), 1)),
@@ -143,7 +144,7 @@ def _forward_what(case: _ForwardCase) -> str:
 
 
 def _forward_advice(seen: Observed, outs: list[torch.Tensor], cases: list[_ForwardCase]) -> str:
-    """Why the learner's x_t differ from sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise."""
+    """Why the learner's x_t differ from the closed form of the forward process."""
     for candidate, advice in _forward_slips():
         if _agrees(outs, candidate, cases):
             return advice
@@ -158,11 +159,11 @@ def _forward_advice(seen: Observed, outs: list[torch.Tensor], cases: list[_Forwa
         )
     other = _diagnostic(seen[f"other{k}"], shape)
     if other is not None and same(other, outs[k], 1e-6):
-        return "x_t does not change with the noise you pass: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) * noise"
+        return "x_t does not change with the noise you pass: the noise in x_t must be the noise argument"
     signal = _diagnostic(seen[f"signal{k}"], shape)  # (B, ...): x0's coefficient per example
     spread = _diagnostic(seen[f"spread{k}"], shape)  # the noise's
     a = _per_example(case.schedule.alpha_bars, case.t, case.x0).expand(case.x0.shape)
-    for got, want, name, formula in ((signal, a.sqrt(), "x0's", "sqrt(alpha_bar_t)"), (spread, (1 - a).sqrt(), "the noise's", "sqrt(1 - alpha_bar_t)")):
+    for got, want, name in ((signal, a.sqrt(), "x0's"), (spread, (1 - a).sqrt(), "the noise's")):
         if got is None:
             continue
         wrong = ((got.double() - want).abs() > _TOL * (1 + want.abs())).flatten(1).any(dim=1)  # (B,)
@@ -170,15 +171,16 @@ def _forward_advice(seen: Observed, outs: list[torch.Tensor], cases: list[_Forwa
             i = int(wrong.nonzero()[0])
             j = int(((got.double() - want).abs() > _TOL * (1 + want.abs()))[i].flatten().nonzero()[0])
             return (
-                f"at t = {int(case.t[i])} {name} coefficient is {got[i].flatten()[j].item():.4f}, expected {formula} = "
-                f"{want[i].flatten()[j].item():.4f} (alpha_bar_t = alpha_bars[t], taken for each example's own t)"
+                f"at t = {int(case.t[i])} {name} coefficient is {got[i].flatten()[j].item():.4f}, expected "
+                f"{want[i].flatten()[j].item():.4f} ({'too large' if got[i].flatten()[j] > want[i].flatten()[j] else 'too small'}; each "
+                "example's coefficients come from alpha_bars at its own step t)"
             )
     truth = _forward(case, _sqrt, _sqrt_rest)
     assert truth is not None
     j = _first_difference(outs[k], truth)
     i = j // outs[k][0].numel()  # the example
     return (
-        f"x_t differs from sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise for the example at t = {int(case.t[i])} "
+        f"x_t differs from the forward process's closed form for the example at t = {int(case.t[i])} "
         f"(got {outs[k].flatten()[j].item():.4f}, expected {truth.flatten()[j].item():.4f})"
     )
 
@@ -186,8 +188,8 @@ def _forward_advice(seen: Observed, outs: list[torch.Tensor], cases: list[_Forwa
 _FORWARD_ERRORS = [
     (("must match the size of tensor", "broadcast"), _BROADCAST_HINT),
     (("only one element tensors", "cannot be converted to Scalar", "Boolean value of Tensor"),
-     "t holds one step per example, shape (B,), so alpha_bars[t] is a tensor of B values: compute with tensor operations "
-     "(.sqrt(), torch.sqrt), not math.sqrt or float(), and reshape it to (B, 1, ...)"),
+     "t holds one step per example, shape (B,), so alpha_bars[t] is a tensor of B values: compute with tensor operations, "
+     "which take B values at once (math.sqrt and float() take one number)"),
     (("out of bounds",), "steps run from 0 to T-1: index alpha_bars with t itself, alpha_bars[t]"),
 ]
 
@@ -223,6 +225,5 @@ def _judge_q_sample(seen: Observed) -> str:
         return "sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise for points and images, at steps 0 to T-1"
     value = _constant(outs)
     if value is not None:
-        raise CheckFailed(f"x_t is {value:.4g} everywhere, whatever x0, t and the noise: return sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise, "
-                          "computed from the tensors you are given")
+        raise CheckFailed(f"x_t is {value:.4g} everywhere, whatever x0, t and the noise: compute it from the tensors you are given")
     raise CheckFailed(_forward_advice(seen, outs, cases))
