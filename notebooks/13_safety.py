@@ -141,9 +141,11 @@ print("marker written:", marker.exists())
 # name)`: override it to return only names on an **allow-list** and raise for everything else.
 # A course checkpoint needs only a few names: `collections.OrderedDict` (a `state_dict`),
 # `torch._utils._rebuild_tensor_v2` (a tensor from its storage, offset, shape and strides) and
-# the storage types of the dtypes it holds. The tensors' bytes are not in the pickle: each
-# storage is a *persistent id* (a reference the pickle hands to the loader instead of the data)
-# `('storage', type, key, location, numel)`, and its bytes are the zip's entry `archive/data/KEY`.
+# the storage types of the dtypes it holds (a **storage** is the flat block of bytes behind a
+# tensor; the tensor says where in it its numbers start and how they are laid out). The
+# tensors' bytes are not in the pickle: each storage is a *persistent id* (a reference the
+# pickle hands to the loader instead of the data) `('storage', type, key, location, numel)`,
+# and its bytes are the zip's entry `archive/data/KEY`.
 # The entries of a real course checkpoint (an untrained DCGAN), read with `zipfile`:
 
 # %%
@@ -228,22 +230,26 @@ except pickle.UnpicklingError as e:
 # ## Hashes: is this the file I made?
 #
 # The restricted loader stops code; it cannot tell a good checkpoint from a damaged or swapped
-# one. A **hash** can. SHA-256 (Secure Hash Algorithm, 256-bit) maps any sequence of bytes to 256 bits: change one bit of the
-# input and about half the output bits change, and nobody knows how to find two inputs with
-# the same hash. So a file whose hash matches the one recorded when it was written is that
-# file, byte for byte. By hand, reading in chunks (exercise 13.1):
+# one. A **hash** can. SHA-256 (Secure Hash Algorithm, 256-bit) maps any sequence of bytes to
+# 256 bits, written as 64 hex (hexadecimal, base-16) digits: change one bit of the input and
+# about half the output bits change (the cell below counts them), and nobody knows how to find
+# two inputs with the same hash. So a file whose hash matches the one recorded when it was
+# written is that file, byte for byte. By hand, reading in chunks (exercise 13.1 checks a whole
+# folder this way):
 
 # %%
 def my_sha256(path, chunk=1 << 20):
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(chunk):  # 1 MiB at a time: memory stays flat for any file size
+        while block := f.read(chunk):  # 1 MiB (2**20 bytes) at a time: memory stays flat for any file size
             h.update(block)
     return h.hexdigest()
 
 
 print("same as checkpoints.sha256:", my_sha256(course_file) == checkpoints.sha256(course_file))
 print("hex digits:", len(my_sha256(course_file)))
+a, b = hashlib.sha256(b"genai-course").digest(), hashlib.sha256(b"genai-coursd").digest()  # 'e' -> 'd': one bit of the input
+print("one input bit flipped: output bits that differ:", sum(bin(x ^ y).count("1") for x, y in zip(a, b)), "of 256")
 
 # %% [markdown]
 # Every `checkpoints.save` (so every `genai-course train`) writes a **sidecar** beside the
@@ -333,9 +339,9 @@ except CheckpointError as e:
     print("against the recorded hash:", shown(e).split(": expected")[0])
 
 # %% [markdown]
-# Truncated, empty or random files, another model's checkpoint, weights of the wrong shape:
-# every kind of bad file in `tests/test_checkpoints.py` is refused with a message like these,
-# by `checkpoints.load`, `models.load_model` and `genai-course sample` alike.
+# The course's tests (`tests/test_checkpoints.py`) try more kinds of bad file (truncated,
+# empty, random, another model's checkpoint, weights of the wrong shape) on `checkpoints.load`,
+# `models.load_model` and `genai-course sample`, and expect a message like these for each.
 #
 # ## The memorization audit: does a model give away its training data?
 #
@@ -440,9 +446,9 @@ ax.set_title("cvae-digits: flagged samples (top), their nearest training digits 
 plt.show()
 
 # %% [markdown]
-# Not copies of rare digits, but a few *typical* training digits that the model's smooth
-# average shapes land on: the cVAE is trained to reconstruct training digits, and its "mean"
-# digits of a class or two sit almost on top of the most ordinary ones it saw. The audit's job
+# Not copies of rare digits, but a handful of training digits (the cell above counted them)
+# that the model's smooth average shapes land on: the cVAE is trained to reconstruct training
+# digits, and its "mean" digits of two classes sit almost on top of a few of them. The audit's job
 # is to point at such samples, and a person's to judge them: here harmless; for faces, a
 # model whose "average face" is one real person's face would not be.
 #
@@ -509,7 +515,9 @@ print("course models: no better than 60% (close to a coin flip):", all(attack[k]
 # * the risk grows with training: more steps on fewer examples, and a model moves from
 #   learning the data's shape to learning the examples. Stronger attacks use the model itself
 #   (its likelihood or loss on a candidate) rather than samples. The defence with a guarantee
-#   is differential privacy, trained in with DP-SGD: see "Going further".
+#   is **differential privacy**: a promise, bought with noise added during training, that the
+#   model comes out almost the same with or without any one example, so no attack can tell
+#   much about membership (see "Going further" for how).
 #
 # ## Provenance: which model made this file?
 #
@@ -569,9 +577,8 @@ print("scratch folder removed:", not work.exists())
 # ## Going further
 #
 # * **Differential privacy** (Dwork et al., 2006, "Calibrating noise to sensitivity in private
-#   data analysis") is a guarantee about a training procedure: what it produces is almost
-#   equally likely whether or not any one example was in the training set, so no attack on the
-#   model can tell much about membership.
+#   data analysis") makes that guarantee precise: what a training procedure produces is almost
+#   equally likely whether or not any one example was in the training set.
 # * **DP-SGD** (differentially private stochastic gradient descent; Abadi et al., 2016,
 #   [arXiv:1607.00133](https://arxiv.org/abs/1607.00133)) trains with that guarantee: it clips
 #   each example's gradient to a fixed length and adds random noise to their sum before every
@@ -579,7 +586,8 @@ print("scratch folder removed:", not work.exists())
 #
 # ## Exercises
 #
-# In `exercises/13_safety.ipynb` you write the two defences: `sha256_file` (13.1: a file's
-# hash, read in chunks) and `safe_load` (13.2: a restricted unpickler that loads plain
-# containers and refuses the crafted files before they run). Each has a check cell that
+# In `exercises/13_safety.ipynb` you take the two defences a step further: `check_manifest`
+# (13.1: checks every file a `SHA256SUMS` manifest lists, reading each in chunks) and
+# `safe_load` (13.2: a restricted unpickler whose allow-list admits what a training run's log
+# holds and still refuses the crafted files before they run). Each has a check cell that
 # prints ✅ or says which slip it found.

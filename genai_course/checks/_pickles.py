@@ -2,8 +2,8 @@
 
 A crafted file asks the unpickler to call a function that only creates a marker file, so a loader
 that runs it is seen to. While ``stand_ins`` is entered, ``collections`` holds two such functions
-(``leave_marker``, ``OrderedDict_hook``) and a module ``genai_course_untrusted`` can be imported,
-each import counted in ``IMPORTS``: a check can tell an allow-list that lets a whole module, a prefix
+(``leave_marker``, ``OrderedDict_hook``), ``datetime`` one (``datetime_hook``), and a module
+``genai_course_untrusted`` can be imported, each import counted in ``IMPORTS``: a check can tell an allow-list that lets a whole module, a prefix
 or a bare name through, or that imports a module before it refuses it. ``fingerprint`` writes what
 a loader returned as plain data without running learner code; ``canonical``, ``render`` and
 ``error_types`` read fingerprints in the judge.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime
 import importlib.abc
 import importlib.util
 import json
@@ -27,6 +28,7 @@ from .. import checkpoints
 
 UNTRUSTED = "genai_course_untrusted"  # a module only the probe's importer knows; importing it is counted
 PLANTED = ("leave_marker", "OrderedDict_hook")  # stand-ins put into collections while the probe runs
+PLANTED_DATETIME = "datetime_hook"  # and the one put into datetime
 IMPORTS = [0]  # how many times the probe's importer ran UNTRUSTED's code
 
 
@@ -50,7 +52,8 @@ def global_call(module: str, name: str, arg: str, protocol: int) -> bytes:
 
 
 def crafted_file(key: str, marker: Path, protocol: int) -> bytes:
-    """The pickle of crafted file ``key`` (leave_marker, mkdir, eval, collections, prefix or untrusted): unpickling it
+    """The pickle of crafted file ``key`` (leave_marker, mkdir, eval, collections, prefix,
+    untrusted or datetime_hook): unpickling it
     calls a function (of that name, or from that module) that creates ``marker``."""
     if key == "leave_marker":
         return pickle.dumps({"step": 1, "x": checkpoints.hidden_code(marker)}, protocol=protocol)
@@ -60,7 +63,7 @@ def crafted_file(key: str, marker: Path, protocol: int) -> bytes:
         expr = f"__import__('pathlib').Path({str(marker)!r}).write_text('eval ran')"
         return pickle.dumps({"weights": _Call(eval, expr)}, protocol=protocol)
     module, name = {"collections": ("collections", "leave_marker"), "prefix": ("collections", "OrderedDict_hook"),
-                    "untrusted": (UNTRUSTED, "OrderedDict")}[key]
+                    "untrusted": (UNTRUSTED, "OrderedDict"), "datetime_hook": ("datetime", PLANTED_DATETIME)}[key]
     return global_call(module, name, str(marker), protocol)
 
 
@@ -86,6 +89,7 @@ def stand_ins() -> Iterator[None]:
     importer = _Importer()
     for name in PLANTED:
         setattr(collections, name, checkpoints.leave_marker)
+    setattr(datetime, PLANTED_DATETIME, checkpoints.leave_marker)
     sys.meta_path.insert(0, importer)
     try:
         with warnings.catch_warnings():
@@ -97,6 +101,8 @@ def stand_ins() -> Iterator[None]:
         for name in PLANTED:
             with contextlib.suppress(AttributeError):
                 delattr(collections, name)
+        with contextlib.suppress(AttributeError):
+            delattr(datetime, PLANTED_DATETIME)
 
 
 def fingerprint(x: Any, depth: int = 0) -> Any:
@@ -109,6 +115,8 @@ def fingerprint(x: Any, depth: int = 0) -> Any:
         return {"t": "str", "v": x[:200]}
     if kind in (bytes, bytearray):
         return {"t": kind.__name__, "v": bytes(x[:200]).hex()}
+    if kind is datetime.datetime:
+        return {"t": "datetime", "v": x.isoformat()}
     if depth > 6:
         return {"t": kind.__name__}
     if kind in (list, tuple, set, frozenset):

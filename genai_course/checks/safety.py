@@ -1,7 +1,7 @@
 """Exercise checks for lesson 13 (safety).
 
-13.1 hashing a file in chunks ``sha256_file``, 13.2 a restricted unpickler ``safe_load``. Lessons
-call them through ``genai_course.checks``: ``checks.sha256_file(fn)``. Each is a probe (``def
+13.1 checking a manifest of hashes ``check_manifest``, 13.2 a restricted unpickler with a longer
+allow-list ``safe_load``. Lessons call them through ``genai_course.checks``: ``checks.check_manifest(fn)``. Each is a probe (``def
 name(fn, seen)``: runs the learner's code, records what it saw) and a judge (``@name.judge``: from
 those observations to the verdict), see ``_protocol``.
 
@@ -9,206 +9,178 @@ The probes write their test files into a fresh temporary folder. The "malicious"
 make are harmless stand-ins: unpickling one calls ``checkpoints.leave_marker`` (writes a marker
 file into that folder), ``os.mkdir`` (makes a folder there) or ``eval`` of an expression that
 writes a marker there, so that a learner's loader that runs them is seen to, and nothing else
-happens. While the probe of 13.2 runs, ``collections`` also holds two such stand-ins and a
-module named ``genai_course_untrusted`` can be imported (the probe counts its imports), so that
+happens. While the probe of 13.2 runs, ``collections`` also holds two such stand-ins, ``datetime``
+one, and a module named ``genai_course_untrusted`` can be imported (the probe counts its imports), so that
 an allow-list that lets a whole module, a prefix or a bare name through, or that imports before it
 checks, is seen to as well (``_pickles`` makes these files and stand-ins).
 """
 
 from __future__ import annotations
 
-import builtins
 import collections
-import contextlib
+import datetime
 import hashlib
-import io
 import json
 import os
 import pickle
 import re
 import sys
 import tempfile
-import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
+from ._reads import content, watch_reads
 from ._pickles import IMPORTS, UNTRUSTED, canonical, crafted_file, error_types, fingerprint, render, stand_ins
-from ._protocol import CheckFailed, Observed, _call, _exercise, _text, _with_advice
+from ._protocol import CheckFailed, Observed, _NotAttempted, _call, _exercise, _text, _with_advice
 from .observations import observe
 
-__all__ = ["sha256_file", "safe_load"]
+__all__ = ["check_manifest", "safe_load"]
 
-# --------------------------------------------------------------------------- 13.1 hashing in chunks
+# --------------------------------------------------------------------------- 13.1 checking a manifest
 
-_BIG = 3 * (1 << 20) + 12_345  # bytes: more than a few chunks of any usual size
-_CHUNKS = (1024, 4096, 8192, 16384, 65536, 1 << 17, 1 << 20, 1 << 22)  # the chunk sizes learners pick
-_SHA_CASES = (("empty", 0, 0), ("small", 100, 1), ("big", _BIG, 2))  # (key, size in bytes, seed)
-_SUFFIX = {"empty": ".bin", "small": ".pt", "big": ".pt"}
-_HASH_TYPES = tuple({type(hashlib.new(name)) for name in ("sha256", "md5", "sha1", "sha512", "blake2b")} | {type(hashlib.sha256())})
-
-
-def _content(size: int, seed: int) -> bytes:
-    """Bytes that are not valid UTF-8 and hold \\r\\n pairs, so text mode shows itself."""
-    import random
-
-    body = bytearray(random.Random(seed).randbytes(size))
-    for at in range(0, size - 1, 997):
-        body[at:at + 2] = b"\r\n"
-    if size > 5:
-        body[5] = 0xFF  # never valid UTF-8
-    return bytes(body)
+_BIG = 3 * (1 << 20) + 12_345  # bytes: more than a few chunks of any usual size, and no multiple of any
+_CHUNKS = (1024, 4096, 8192, 16384, 65536, 1 << 17, 1 << 18, 1 << 20, 1 << 22)  # the chunk sizes learners pick
+# the shelf the check writes: (name, size in bytes, seed); "tampered.pt" then has one byte changed near its end
+_SHELF = (("big.pt", _BIG, 2), ("empty.bin", 0, 0), ("run 2.pt", 300, 3), ("small.pt", 100, 1), ("tampered.pt", _BIG, 4))
+_EXPECTED = {name: name != "tampered.pt" for name, _, _ in _SHELF}
+_WATCHED = ("big.pt", "tampered.pt")  # the files whose reads are watched
+_ALGOS = ("md5", "sha1", "sha224", "sha384", "sha512", "blake2b")
 
 
-class _Watched(io.RawIOBase):
-    """A file opened by the learner's code: records how much each read asked for."""
-
-    def __init__(self, f: Any, reads: list[int | None]) -> None:
-        self._f, self._reads = f, reads
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._f, name)
-
-    def read(self, size: int | None = -1) -> Any:
-        self._reads.append(None if size is None or size < 0 else size)
-        return self._f.read(size)
-
-    def readall(self) -> Any:
-        self._reads.append(None)
-        return self._f.read()
-
-    def readinto(self, b: Any) -> Any:
-        self._reads.append(len(b))
-        return self._f.readinto(b)
-
-    def readable(self) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[Any]:
-        self._reads.append(-1)  # lines: of any length
-        return iter(self._f)
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
+def _candidates(content: bytes, names: list[str]) -> list[tuple[str, str]]:
+    """(slip, the digest a function with that slip computes for ``content``): the usual wrong hashes of big.pt, after a
+    digest nobody computes (a function that accepts it says True whatever the file holds)."""
+    out = [("anything", "0" * 64), ("upper", hashlib.sha256(content).hexdigest().upper())]  # "anything" first: a control
+    out += [(f"algo:{a}", hashlib.new(a, content).hexdigest()) for a in _ALGOS]
+    out += [("name", hashlib.sha256(n.encode()).hexdigest()) for n in names]
+    out.append(("text", hashlib.sha256(content.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()))
+    out += [(f"first:{k}", hashlib.sha256(content[:k]).hexdigest()) for k in _CHUNKS if k < len(content)]
+    out += [(f"last:{k}", hashlib.sha256(content[(len(content) - 1) // k * k:]).hexdigest()) for k in _CHUNKS if k < len(content)]
+    return out
 
 
-@contextlib.contextmanager
-def _watch_reads(path: Path) -> Iterator[list[int | None]]:
-    """While inside, files opened on ``path`` (open, io.open, Path.open) record their reads:
-    the size each asked for, None for "all of it", -1 for iterating over lines. A file the
-    learner's code leaves open is closed without a ResourceWarning."""
-    reads: list[int | None] = []
-    real_open = builtins.open
-
-    def watched_open(file: Any, *args: Any, **kwargs: Any) -> Any:
-        f = real_open(file, *args, **kwargs)
-        try:
-            same = Path(os.fspath(file)).resolve() == path.resolve()
-        except TypeError:
-            same = False
-        return _Watched(f, reads) if same and "b" in (args[0] if args else kwargs.get("mode", "r")) else f
-
-    builtins.open, io.open = watched_open, watched_open
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            yield reads
-    finally:
-        builtins.open, io.open = real_open, real_open
+def _verdicts(out: Any) -> dict[str, Any]:
+    """What check_manifest returned, as plain data: its type and, for a dict, [key type, key text, value type, value]."""
+    if type(out) is not dict:
+        return {"type": type(out).__name__, "items": None}
+    items = []
+    for k, v in list(out.items())[:20]:
+        key = str(k) if isinstance(k, (str, os.PathLike)) and type(k).__str__ in (str.__str__, type(Path()).__str__) else None
+        items.append([type(k).__name__, key, type(v).__name__, v if type(v) is bool else None])
+    return {"type": "dict", "items": items}
 
 
-def _hex_slip(rec: dict[str, Any], raw: str | None, hash_object: bool, content: bytes, names: list[str]) -> str | None:
-    """What a wrong answer (``rec``, its bytes as hex ``raw`` if it returned bytes) for ``content`` is, if it is a usual slip."""
-    truth = hashlib.sha256(content).hexdigest()
-    if raw is not None:
-        if raw == truth:
-            return "returned the 32 raw bytes of the digest (.digest()): return the 64 hex digits, .hexdigest(), which is what sha256sum prints"
-        return f"should return a str of 64 hex digits, but returned {rec['type']}"
-    if hash_object:
-        return "returned the hash object itself: return its .hexdigest()"
-    if rec["type"] != "str":
-        return f"should return a str of 64 hex digits, but returned {rec['type']}"
-    out = rec["value"]
-    if out == truth.upper():
-        return "the hex digits are in upper case: sha256sum and hashlib write lower case (.hexdigest() as it comes)"
-    for name in ("md5", "sha1", "sha512", "sha224", "sha384", "blake2b"):
-        if out == hashlib.new(name, content).hexdigest():
-            return f"that is the {name.upper()} of the file, not its SHA-256: use hashlib.sha256()"
-    for text in names:
-        if out == hashlib.sha256(text.encode()).hexdigest():
-            return "that is the hash of the file's *name*, not of its contents: open(path, 'rb') and hash the bytes you read"
-    if out == hashlib.sha256(content.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest():  # universal newlines
-        return "the file was read in text mode (its \\r\\n became \\n): open it with 'rb', hashes are of bytes"
-    for k in _CHUNKS:
-        if len(content) > k and out == hashlib.sha256(content[:k]).hexdigest():
-            return f"only the first {k} bytes were hashed: keep reading until f.read(...) returns b'' (an empty bytes object)"
-        if len(content) > k:
-            last = content[(len(content) - 1) // k * k:]
-            if out == hashlib.sha256(last).hexdigest():
-                return "only the last chunk counts: you made a new hashlib.sha256() for every chunk; make one before the loop and .update() it"
-    if len(out) != 64:
-        return f"should be 64 hex digits, but has {len(out)} characters"
-    return None
+@_exercise("13.1", "checking a manifest")
+def check_manifest(fn: Callable[..., Any], seen: dict) -> None:
+    """fn(manifest) -> {name: whether the file's SHA-256 equals the one the manifest records}, reading files in chunks."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shelf = Path(tmp) / "shelf"
+        shelf.mkdir()
+        lines = []
+        for name, size, seed in _SHELF:
+            body = content(size, seed)
+            lines.append(f"{hashlib.sha256(body).hexdigest()}  {name}\n")
+            if name == "tampered.pt":
+                body = body[:-10] + bytes([body[-10] ^ 0x04]) + body[-9:]
+            (shelf / name).write_bytes(body)
+        manifest = shelf / "SHA256SUMS"
+        manifest.write_text("".join(lines))
+        big = shelf / "big.pt"
+        seen["shelf"] = str(shelf)
+        with watch_reads([shelf / n for n in _WATCHED]) as reads:
+            out = _call("check_manifest(manifest)", fn, manifest)
+        seen["main.out"] = _verdicts(out)
+        seen["main.reads"] = reads
+        seen["slip"] = None  # the first usual slip whose digest of big.pt the learner's code accepts, if any
+        right = type(out) is dict and out.get("big.pt") is True and out.get("tampered.pt") is False
+        for i, (slip, digest) in enumerate([] if right else _candidates(content(_BIG, 2), [str(big), "big.pt", os.fspath(big.resolve())])):
+            one = shelf / f"ONE-{i}"
+            one.write_text(f"{digest}  big.pt\n")
+            with watch_reads([]):
+                try:
+                    answer = fn(one)
+                except NotImplementedError:
+                    raise _NotAttempted() from None
+                except Exception:
+                    answer = None
+            if type(answer) is dict and answer.get("big.pt") is True:
+                seen["slip"] = slip
+                break
+        with watch_reads([]):
+            seen["str.out"] = _verdicts(_call("check_manifest(str(manifest))", fn, str(manifest)))
 
 
-_READ_ADVICE = [
-    (("UnicodeDecodeError", "Unicode"), "open the file with 'rb': a hash is of bytes, and a checkpoint is no text"),
-    (("Unicode-objects must be encoded", "Strings must be encoded", "'str'"), "open the file with 'rb' (binary): hashlib takes bytes, not str"),
+_MANIFEST_ADVICE = [
+    (("too many values to unpack", "/run'", "/2.pt'"), "one listed name, 'run 2.pt', holds a space: in this format the digest"
+     " is followed by two spaces, and everything after them is the name"),
+    (("/ ",), "a name starts with a space: the digest is followed by two spaces, not one"),
+    (("\\n'",), "a name still ends with its line's newline character: a file name stops before it"),
+    (("IsADirectoryError", "not enough values to unpack"), "an empty line (the manifest ends with a newline) lists no file"),
+    (("NotADirectoryError",), "names are relative to the manifest's *folder*, not to the manifest file itself"),
+    (("FileNotFoundError",), "names in a manifest are relative to the manifest's folder, not to the folder Python runs in"),
+    (("UnicodeDecodeError", "Unicode"), "a checkpoint is no text: open it so that you read its bytes as stored"),
+    (("Unicode-objects must be encoded", "Strings must be encoded", "'str'"), "a hash takes bytes, not str: read the file as bytes"),
 ]
 
-
-@_exercise("13.1", "hashing a file in chunks")
-def sha256_file(fn: Callable[..., str], seen: dict) -> None:
-    """fn(path) -> the SHA-256 of the file's bytes as 64 lowercase hex digits, reading it in chunks."""
-    with tempfile.TemporaryDirectory() as tmp:
-        for key, size, seed in _SHA_CASES:
-            path = Path(tmp) / f"{key}{_SUFFIX[key]}"
-            path.write_bytes(_content(size, seed))
-            seen[f"{key}.names"] = [str(path), path.name, os.fspath(path.resolve())]
-            with _watch_reads(path) as reads:
-                out = _call(f"sha256_file(path) for a file of {size:,} bytes", fn, path)
-            seen[f"{key}.out"] = observe(out)
-            seen[f"{key}.bytes"] = bytes(out).hex() if type(out) in (bytes, bytearray) else None
-            seen[f"{key}.hash_object"] = type(out) in _HASH_TYPES
-            seen[f"{key}.reads"] = list(reads)
-        again = Path(tmp) / "again.pt"  # str paths too
-        again.write_bytes(b"genai-course")
-        with _watch_reads(again):
-            seen["str.out"] = observe(_call("sha256_file(str(path))", fn, str(again)))
+_SLIPS = {
+    "anything": "it also said big.pt matches a manifest that records 64 zeros for it: the file's digest has to be compared with the recorded one",
+    "upper": "the digests are compared in upper case: the manifest writes lower-case hex (hexadecimal) digits, and 'A' is not 'a'",
+    "name": "that is the hash of big.pt's *name*, not of its contents",
+    "text": "the files were read as text (their \\r\\n became \\n): a hash is of the bytes exactly as they are stored",
+    "first": "only the first {k} bytes of each file were hashed: keep reading until a read gives back no bytes",
+    "last": "only the last chunk of each file counts: a fresh hash was started for every chunk, so the chunks before it are lost",
+    "algo": "that is the {k} of each file, not its SHA-256",
+}
 
 
-@sha256_file.judge
-def _judge_sha256_file(seen: Observed) -> str:
-    for key, size, seed in _SHA_CASES:
-        content = _content(size, seed)
-        what = f"sha256_file(path) for a file of {size:,} bytes"
-        names = seen[f"{key}.names"]
-        try:
-            rec = seen[f"{key}.out"]
-        except CheckFailed as e:
-            raise _with_advice(e, _READ_ADVICE) from None
-        if not (rec["type"] == "str" and rec["value"] == hashlib.sha256(content).hexdigest()):
-            slip = _hex_slip(rec, seen[f"{key}.bytes"], seen[f"{key}.hash_object"], content, names)
-            if rec["type"] == "str" and size == 0 and not rec["value"].strip():
-                slip = f"an empty file has a hash too, e3b0c442...: the hash of no bytes (got {rec['value'][:12]!r})"
-            raise CheckFailed(f"{what}: {slip or 'differs from the SHA-256 of its bytes: was every byte hashed, once and in order?'}")
-        if size == _BIG:
-            reads = seen[f"{key}.reads"]
-            if None in reads:
-                raise CheckFailed(f"{what}: the hash is right, but the whole file was read at once (read() with no size, or read_bytes()):"
-                                  " read a fixed-size chunk at a time, e.g. f.read(1 << 20), so a 1 GB checkpoint needs 1 MB of memory")
-            if -1 in reads:
-                raise CheckFailed(f"{what}: the hash is right, but you iterated over the file's *lines*: a binary file's 'lines' can be"
-                                  " any length; read fixed-size chunks, f.read(1 << 20)")
-            if reads and max(r for r in reads if r is not None) >= _BIG:
-                raise CheckFailed(f"{what}: the hash is right, but one read asked for the whole file: use chunks far smaller than a checkpoint")
+@check_manifest.judge
+def _judge_check_manifest(seen: Observed) -> str:
+    try:
+        rec = seen["main.out"]
+    except CheckFailed as e:
+        raise _with_advice(e, _MANIFEST_ADVICE) from None
+    what = "check_manifest(manifest) for a manifest of " + ", ".join(repr(n) for n in _EXPECTED)
+    if rec["type"] != "dict":
+        raise CheckFailed(f"{what}: should return a dict (each listed name -> True or False), but returned {rec['type']}")
+    keys = [key for _, key, _, _ in rec["items"]]
+    kinds = {kind for kind, _, _, _ in rec["items"]}
+    if kinds - {"str"}:
+        raise CheckFailed(f"{what}: the keys should be the names as the manifest writes them (str, e.g. 'big.pt'), but some are {sorted(kinds - {'str'})}")
+    if set(keys) != set(_EXPECTED):
+        raise CheckFailed(f"{what}: the keys should be exactly the names the manifest lists, {list(_EXPECTED)}, but are {keys}")
+    values = {key: value for _, key, _, value in rec["items"]}
+    odd = [(key, vt) for _, key, vt, _ in rec["items"] if vt != "bool"]
+    if odd:
+        raise CheckFailed(f"{what}: each value should be True or False, but {odd[0][0]!r} has a {odd[0][1]}")
+    if values != _EXPECTED:
+        if values == {k: not v for k, v in _EXPECTED.items()}:
+            raise CheckFailed(f"{what}: said {values}: the other way round (True means the file's bytes hash to the recorded digest)")
+        slip = seen["slip"]
+        if slip:
+            kind, _, k = slip.partition(":")
+            raise CheckFailed(f"{what}: said {values}: " + _SLIPS[kind].format(k=k.upper() if kind == "algo" else k))
+        if not any(values.values()):
+            raise CheckFailed(f"{what}: said every file fails, untouched ones too: is your digest compared in the form the manifest writes"
+                              " (64 lower-case hex digits, as text)?")
+        wrong = next(k for k in _EXPECTED if values[k] != _EXPECTED[k])
+        truth = "one byte of it, near its end, differs from the file the manifest recorded" if wrong == "tampered.pt" else "its bytes hash to the recorded digest"
+        raise CheckFailed(f"{what}: said {wrong!r} -> {values[wrong]}, but {truth}: was every byte of every file hashed, once and in order?")
+    for name, reads in seen["main.reads"].items():
+        if None in reads:
+            raise CheckFailed(f"{what}: the answers are right, but {name} ({_BIG:,} bytes) was read whole at once: read it a fixed-size chunk at a"
+                              " time, so that a 1 GB checkpoint needs only one chunk's memory")
+        if -1 in reads:
+            raise CheckFailed(f"{what}: the answers are right, but you iterated over {name}'s *lines*: a binary file's 'lines' can be any"
+                              " length; read fixed-size chunks")
+        if reads and max(reads) >= _BIG:
+            raise CheckFailed(f"{what}: the answers are right, but one read of {name} asked for the whole file: use chunks far smaller than a checkpoint")
     try:
         rec = seen["str.out"]
     except CheckFailed as e:
-        raise _with_advice(e, [(("AttributeError",), "accept a str as well as a Path: open(path, 'rb') takes both")]) from None
-    if not (rec["type"] == "str" and rec["value"] == hashlib.sha256(b"genai-course").hexdigest()):
-        raise CheckFailed("sha256_file(str(path)) differs from sha256_file(Path(path)): accept either (open() takes both)")
-    return "matches hashlib and sha256sum on an empty, a small and a 3 MB file, read in chunks"
+        raise _with_advice(e, [(("AttributeError",), "accept the manifest's path as a str as well as a Path")]) from None
+    if rec["type"] != "dict" or {key: value for _, key, _, value in rec["items"]} != _EXPECTED:
+        raise CheckFailed("check_manifest(str(manifest)) differs from check_manifest(Path(manifest)): accept either")
+    return "finds the one changed file among five (an empty one, one with a space in its name, two of 3 MB), reading in chunks"
 
 
 # --------------------------------------------------------------------------- 13.2 a restricted unpickler
@@ -223,6 +195,7 @@ _CRAFTED = (
     ("collections", "a call to collections.leave_marker", "leave_marker"),
     ("prefix", "a call to collections.OrderedDict_hook", "OrderedDict_hook"),
     ("untrusted", f"a call to {UNTRUSTED}.OrderedDict", "OrderedDict"),
+    ("datetime_hook", "a call to datetime.datetime_hook", "datetime_hook"),
 )
 
 
@@ -231,7 +204,14 @@ def _benign() -> list[tuple[str, Any]]:
         ("a dict of numbers, strings and lists", {"step": 7, "lr": 0.001, "name": "dcgan-digits", "sizes": [1, 2, 3], "ok": True, "none": None}),
         ("nested tuples, bytes and a set", {"shape": (1, 8, 8), "raw": b"\x00\x01", "tags": {"a", "b"}, "deep": [{"x": [1.5, -2]}]}),
         ("an OrderedDict (a state_dict's container)", collections.OrderedDict([("w", [0.5, 1.0]), ("b", [0.0])])),
+        ("a run log (a state_dict and the time the run started)",
+         {"state": collections.OrderedDict([("w", [0.5])]), "started": datetime.datetime(2026, 1, 5, 9, 30, 15), "steps": 500}),
     ]
+
+
+def _skipped(protocol: int, what: str) -> bool:
+    """Protocol 2 has no opcodes for bytes: it pickles bytes, sets and a datetime's state as calls to _codecs.encode and set."""
+    return protocol < 3 and ("bytes" in what or "run log" in what)
 
 
 def _attempt(fn: Callable[..., Any], path: Path) -> tuple[Any, Exception | None]:
@@ -261,8 +241,8 @@ def safe_load(fn: Callable[..., Any], seen: dict) -> None:
         folder = Path(tmp)
         for protocol in _PROTOCOLS:
             for i, (what, obj) in enumerate(_benign()):
-                if protocol < 3 and "bytes" in what:
-                    continue  # protocol 2 has no opcodes for bytes and sets: it pickles them as calls to _codecs.encode and set
+                if _skipped(protocol, what):
+                    continue
                 path = folder / f"benign-{protocol}-{i}.pkl"
                 path.write_bytes(pickle.dumps(obj, protocol=protocol))
                 seen[f"p{protocol}.benign{i}"] = _outcome(fn, path, what)
@@ -282,27 +262,30 @@ _UNPICKLING_ERROR = f"{pickle.UnpicklingError.__module__}.{pickle.UnpicklingErro
 def _reading_slip(what: str, raised: dict[str, Any]) -> CheckFailed | None:
     message = raised["message"]
     if "builtins.UnicodeDecodeError" in raised["classes"] or ("builtins.TypeError" in raised["classes"] and ("'str'" in message or "bytes" in message)):
-        return CheckFailed(f"safe_load on {what} raised {raised['type']}: {message[:80]} (open the file in binary mode, 'rb': a pickle is bytes)")
+        return CheckFailed(f"safe_load on {what} raised {raised['type']}: {message[:80]} (the file was read as text: a pickle is bytes)")
     return None
 
 
 def _ran_how(ran: list[str]) -> tuple[str, str]:
     """(the crafted file to name, why a loader that ran the crafted files ``ran`` (their keys) let them through)."""
     if set(ran) == {key for key, _, _ in _CRAFTED}:
-        return "leave_marker", "pickle.load trusts the file: load with a pickle.Unpickler subclass whose find_class checks an allow-list"
+        return "leave_marker", "pickle.load trusts the file: the loading has to go through your restricted unpickler"
     if set(ran) == {"eval"}:
-        return "eval", "allowing the whole builtins module lets a file call eval, exec or getattr: allow exact (module, name) pairs"
+        return "eval", "allowing the whole builtins module lets a file call eval, exec or getattr: allow exact pairs of module and name"
     if "leave_marker" in ran:
         return "leave_marker", "a deny-list misses the names you did not think of: list what is allowed, refuse everything else"
     if "untrusted" in ran:
         return "untrusted", (f"checking only the name lets an OrderedDict from any module through (here from {UNTRUSTED}, a module the"
-                             " check made): a file names the module too; check the pair, (module, name) in ALLOWED")
+                             " check made): a file names the module too, and both must match the allow-list")
     if "collections" in ran:
         return "collections", ("allowing every name of a module (here collections, where the check put a leave_marker) lets a file call"
-                               " whatever that module holds: allow exact (module, name) pairs, (module, name) in ALLOWED")
+                               " whatever that module holds: allow exact pairs of module and name")
     if "prefix" in ran:
         return "prefix", ("a prefix or substring test ('OrderedDict' in name, startswith) lets other names through, here one the check"
-                          " put into collections: compare the exact pair, (module, name) in ALLOWED")
+                          " put into collections: compare the exact pair of module and name")
+    if "datetime_hook" in ran:
+        return "datetime_hook", ("allowing all of datetime, or every name that starts with 'datetime', lets other names through (here"
+                                 " datetime.datetime_hook, which the check put into datetime): allow exact pairs of module and name")
     return ran[0], "find_class must refuse every (module, name) not on the allow-list"
 
 
@@ -310,7 +293,7 @@ def _ran_how(ran: list[str]) -> tuple[str, str]:
 def _judge_safe_load(seen: Observed) -> str:
     for protocol in _PROTOCOLS:
         for i, (what, obj) in enumerate(_benign()):
-            if protocol < 3 and "bytes" in what:
+            if _skipped(protocol, what):
                 continue
             result = seen[f"p{protocol}.benign{i}"]
             raised = result["raised"]
@@ -318,9 +301,12 @@ def _judge_safe_load(seen: Observed) -> str:
                 slip = _reading_slip(what, raised)
                 if slip:
                     raise slip
+                if _UNPICKLING_ERROR in raised["classes"] and "run log" in what:
+                    raise CheckFailed(f"safe_load refused {what} ({raised['message'][:60]}): a file your own training writes must load;"
+                                      " its disassembly shows every global it names, and each one it needs must be on the allow-list")
                 if _UNPICKLING_ERROR in raised["classes"] and "OrderedDict" in what:
-                    raise CheckFailed(f"safe_load refused {what} ({raised['message'][:60]}): put ('collections', 'OrderedDict') on the allow-list;"
-                                      " plain dicts, lists, numbers and strings need no globals at all")
+                    raise CheckFailed(f"safe_load refused {what} ({raised['message'][:60]}): a state_dict's container is a global too, and must"
+                                      " be allowed; plain dicts, lists, numbers and strings need no globals at all")
                 raise CheckFailed(f"safe_load on {what} raised {raised['type']}: {raised['message'][:80]} (this file holds nothing to refuse:"
                                   " refuse in find_class, and only names not on the allow-list)")
             value = json.loads(result["value"])
@@ -335,7 +321,7 @@ def _judge_safe_load(seen: Observed) -> str:
         for key, what, name, result in results:
             if result["imported"]:
                 raise CheckFailed(f"safe_load imported {UNTRUSTED} for a file holding {what} before refusing it: importing a module runs its code;"
-                                  " check (module, name) against the allow-list first, and call super().find_class only for an allowed pair")
+                                  " compare the pair with the allow-list first, and look a name up only once it has passed")
         for key, what, name, result in results:
             raised = result["raised"]
             if raised is None:
@@ -344,7 +330,7 @@ def _judge_safe_load(seen: Observed) -> str:
                 if errors:
                     article = "an" if errors[0][0] in "AEIOU" else "a"
                     raise CheckFailed(f"safe_load returned {result['out']['type']} holding {article} {errors[0]} for a file holding {what}:"
-                                      " find_class returned the error instead of raising it (raise pickle.UnpicklingError(...))")
+                                      " find_class returned the error instead of raising it")
                 raise CheckFailed(f"safe_load returned {result['out']['type']} {render(value)[:40]} for a file holding {what}: the code did not run,"
                                   " but a refused file must raise pickle.UnpicklingError, not be swallowed into a return value")
             slip = _reading_slip(what, raised)
@@ -356,11 +342,11 @@ def _judge_safe_load(seen: Observed) -> str:
                                   " for a name not on the allow-list (a missing raise?); raise pickle.UnpicklingError naming it")
             if called and called[1].endswith(("Error", "Exception")):
                 raise CheckFailed(f"safe_load raised TypeError ('{called[1]}' object is not callable) for a file holding {what}:"
-                                  " find_class returned the error instead of raising it (raise pickle.UnpicklingError(...))")
+                                  " find_class returned the error instead of raising it")
             if _UNPICKLING_ERROR not in raised["classes"]:
-                raise CheckFailed(f"safe_load raised {raised['type']} for a file holding {what}: raise pickle.UnpicklingError"
-                                  " (the error pickle's callers expect)")
+                raise CheckFailed(f"safe_load raised {raised['type']} for a file holding {what}: a refusal should be a"
+                                  " pickle.UnpicklingError, the error pickle's callers expect")
             if name not in raised["message"]:
                 raise CheckFailed(f"safe_load refused a file holding {what}, but its message {raised['message'][:60]!r} does not say what was"
                                   f" refused: name the module and name find_class was given (here ...{name})")
-    return "refuses leave_marker, os.mkdir and eval without running them; loads plain containers and an OrderedDict"  # as solutions/13_safety.ipynb shows
+    return "refuses leave_marker, os.mkdir, eval and look-alike names without running them; loads plain containers and a run log"  # as solutions/13_safety.ipynb shows
