@@ -9,9 +9,10 @@
 # tiny models. One process plays every rank here, so no `torchrun` is needed. You write the
 # shard of a global batch that one process of a data-parallel job computes; the all-reduce that
 # leaves every process holding the same gradient; gradient accumulation, which gets a big
-# batch's gradient from small micro-batches; and the two halves of a checkpoint that resumes
-# training exactly. Replace each `raise NotImplementedError` with your code, then run the check
-# cell below it: it prints ✅ when your code is right, or says what is wrong.
+# batch's gradient from small micro-batches, here of unequal sizes; and the two halves of a checkpoint that resumes
+# training exactly, with a learning rate changed on resuming. Replace each
+# `raise NotImplementedError` with your code, then run the check cell below it: it prints ✅
+# when your code is right, or says what is wrong.
 #
 # Notation: a batch `x` has $B$ rows (its first dimension); `world` is the number of processes
 # $W$, each with a `rank` $r = 0, \dots, W - 1$; a loss is a **mean** over the rows of a batch,
@@ -154,31 +155,36 @@ except NotImplementedError:
     print("(finish exercises 12.1 and 12.2 to average the ranks' gradients)")
 
 # %% [markdown]
-# ## Exercise 12.3: gradient accumulation
+# ## Exercise 12.3: gradient accumulation, with a smaller last micro-batch
 #
-# A batch too big for memory can still be trained on: split it into $k$ micro-batches of
-# $m = B / k$ rows, run forward and backward on one at a time, and let the gradients add up in
-# `.grad` (that is what `backward()` does: it *adds* to `.grad`). With each micro-batch's mean loss
-# $L_j$ divided by $k$, the sum is exactly the full batch's gradient:
+# The lesson cut a batch into $k$ equal micro-batches and divided each micro-batch's mean loss by
+# $k$. In practice what you know is how many rows fit in memory, $m$, and $m$ need not divide the
+# batch: 12 rows with room for 5 give micro-batches of 5, 5 and 2. The lesson warned what goes
+# wrong then (its micro-batches of 34, 34 and 32 digits): the mean of unequal micro-batches'
+# means is not the batch's mean.
 #
-# $$\nabla L = \nabla \frac{1}{B} \sum_{i=1}^{B} \ell_i = \sum_{j=1}^{k} \nabla \frac{L_j}{k}, \qquad L_j = \frac{1}{m} \sum_{i \in \text{micro-batch } j} \ell_i$$
-#
-# Write `accumulate_gradients(model, loss_fn, x, y, micro_batches)`:
+# Write `accumulate_gradients(model, loss_fn, x, y, micro_batch_size)`:
 #
 # - `model`: an `nn.Module`; `loss_fn(output, target)`: a mean loss such as `F.cross_entropy`;
-#   `x`: (B, ...) inputs, `y`: (B, ...) targets; `micro_batches`: $k$, which divides $B$.
+#   `x`: (B, ...) inputs, `y`: (B, ...) targets; `micro_batch_size`: $m \ge 1$, the most rows one
+#   forward pass may see.
 #
-# Clear the gradients once (`.grad` may hold a previous batch's), then for each of the $k$
-# micro-batches in turn: forward, loss divided by $k$, backward. Leave the full-batch gradient in
-# every parameter's `.grad` and return the full batch's mean loss as a float (the sum of the
-# divided micro-batch losses). Do not step an optimizer: the training loop does, once per full
-# batch. Hint: cut the inputs and the targets the same way, so that each micro-batch keeps its
-# own targets; only one micro-batch's activations are ever in memory.
+# Run the batch through the model in micro-batches of at most $m$ rows, one at a time and in
+# order, so that only one micro-batch's activations are ever in memory, and leave in every
+# parameter's `.grad` exactly the gradient of the batch's mean loss
+# $L = \frac{1}{B}\sum_{i=1}^{B} \ell_i$ (`.grad` may hold a previous batch's gradient when you
+# start). Return $L$ as a Python float. Do not step an optimizer: the training loop does, once
+# per full batch.
+#
+# Hint: write $L$ as a sum over the micro-batches of their mean losses $L_j$, each times some
+# weight, and ask what that weight is when micro-batch $j$ has $n_j$ rows; then check that your
+# weights give the lesson's $1/k$ when the micro-batches are equal. Cut the inputs and the targets
+# the same way, so that each micro-batch keeps its own targets.
 
 
 # %%
-def accumulate_gradients(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, micro_batches: int) -> float:
-    """Fill .grad with the gradient of loss_fn(model(x), y) from micro_batches pieces; return that loss."""
+def accumulate_gradients(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, micro_batch_size: int) -> float:
+    """Fill .grad with the gradient of loss_fn(model(x), y) from micro-batches of at most micro_batch_size rows; return that loss."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -187,22 +193,31 @@ def accumulate_gradients(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Te
 checks.accumulate_gradients(accumulate_gradients)
 
 # %% [markdown]
-# A batch of 256 digits as 8 micro-batches of 32: the same gradient as the batch in one piece
-# (up to float rounding), so one step of the optimizer from either lands on the same weights.
+# A batch of 250 digits in micro-batches of at most 32 (seven of 32 and one of 26): the same
+# gradient as the batch in one piece (up to float rounding), so one step of the optimizer from
+# either lands on the same weights. Dividing each micro-batch's loss by their number instead, as
+# for equal micro-batches, gives another gradient.
 
 # %%
 try:
-    x, y = images[:256], labels[:256]
+    x, y = images[:250], labels[:250]
     whole, pieces = classifier(), classifier()
     whole.zero_grad()
     F.cross_entropy(whole(x), y).backward()
-    loss = accumulate_gradients(pieces, F.cross_entropy, x, y, 8)
+    loss = accumulate_gradients(pieces, F.cross_entropy, x, y, 32)
+    print("micro-batches:", [len(x_j) for x_j in x.split(32)])
     print("returned loss == the batch's mean loss:", abs(loss - F.cross_entropy(whole(x), y).item()) < 1e-5)
-    print("8 micro-batches of 32 give the gradient of the batch of 256:",
+    print("they give the gradient of the batch of 250:",
           all(torch.allclose(a.grad, b.grad, atol=1e-6) for a, b in zip(whole.parameters(), pieces.parameters())))
+    naive = classifier()
+    naive.zero_grad()
+    for x_j, y_j in zip(x.split(32), y.split(32)):
+        (F.cross_entropy(naive(x_j), y_j) / 8).backward()
+    gap = max((a.grad - b.grad).abs().max().item() for a, b in zip(whole.parameters(), naive.parameters()))
+    print(f"each loss divided by the number of micro-batches instead: off by up to {gap:.1e}")
     for m in (whole, pieces):
         torch.optim.SGD(m.parameters(), lr=0.5).step()
-    print("and one SGD step from each gives the same weights:",
+    print("one SGD step from the batch and from your micro-batches gives the same weights:",
           all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole.parameters(), pieces.parameters())))
 except NotImplementedError:
     print("(finish exercise 12.3 to accumulate gradients)")
@@ -223,9 +238,9 @@ except NotImplementedError:
 # with the model's and the optimizer's state dictionaries and the generator's state at the
 # moment of saving (each object has a method that returns its state). Two things to get right:
 #
-# - it is a **snapshot**: training goes on after the save, and `state_dict()` holds *references*
-#   to the live tensors, which every step updates in place; keep a copy that copies the
-#   tensors inside the nested dictionaries too (the notebook imports `copy` for that);
+# - it is a **snapshot**: training goes on after the save, and a state dictionary holds
+#   *references* to the live tensors, which every step updates in place; keep a copy that goes
+#   all the way down to the tensors inside the nested dictionaries;
 # - it loads with `torch.load(..., weights_only=True)` (lesson 13: loading an arbitrary object
 #   can run code), which accepts tensors, numbers, strings and dicts and lists of them, but not
 #   a `torch.Generator` or an `nn.Module`; the generator's state is a tensor.
@@ -244,19 +259,31 @@ def save_state(model: nn.Module, optimizer: torch.optim.Optimizer, generator: to
 checks.save_state(save_state)
 
 # %% [markdown]
-# ## Exercise 12.5: resuming exactly
+# ## Exercise 12.5: resuming exactly, with a new learning rate
 #
-# Write `restore_state(state, model, optimizer, generator)`: load a state saved by `save_state`
-# (as `torch.load(..., weights_only=True)` gives it back) into the objects you are given, a new
-# process's freshly built model, optimizer and generator, and return the step to continue from,
-# `state["step"]`. Hint: each object has a method that is the inverse of the one 12.4 read its
-# state with; load into the objects passed in (a model built inside your function is lost when
-# it returns).
+# Resuming is also when settings get changed on purpose: a run whose loss has stopped falling is
+# often continued at a lower learning rate. The continued run should then be exactly the run that
+# never stopped and lowered its learning rate at the checkpoint's step: the same weights, the same
+# running averages, the same random stream, and from then on the new learning rate.
+#
+# Write `restore_state(state, model, optimizer, generator, lr)`: load a state saved by
+# `save_state` (as `torch.load(..., weights_only=True)` gives it back) into the objects you are
+# given, a new process's freshly built model, optimizer and generator; make the optimizer use the
+# learning rate `lr` from now on; and return the step to continue from.
+#
+# - `optimizer` may hold several **parameter groups** (lists of parameters that share settings,
+#   such as weights with weight decay and biases without); every group takes the new learning
+#   rate, and every other setting stays as the checkpoint saved it.
+#
+# Hint: before you write it, print the state dictionary of a small optimizer after one step and
+# look at everything it holds, not only the running averages; then ask in which order the two
+# changes to the optimizer must happen. Load into the objects passed in (one built inside your
+# function is lost when it returns).
 
 
 # %%
-def restore_state(state: dict, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> int:
-    """Load state into model, optimizer and generator (in place); return the step saved."""
+def restore_state(state: dict, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, lr: float) -> int:
+    """Load state into model, optimizer and generator (in place), then train at lr from now on; return the step saved."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -265,11 +292,12 @@ def restore_state(state: dict, model: nn.Module, optimizer: torch.optim.Optimize
 checks.restore_state(restore_state)
 
 # %% [markdown]
-# The whole round trip, on the digit classifier with Adam: 40 steps in one go, against 20 steps, a
-# checkpoint written to a file (an in-memory one here) and read back with `weights_only=True`, a
-# "new process" with other weights, a new optimizer and another seed, then 20 more steps. The two
-# runs end on the same weights, bit for bit. Leave out the optimizer's state or the generator's,
-# and they do not.
+# The whole round trip, on the digit classifier with Adam: 40 steps in one go that lower the
+# learning rate from 0.01 to 0.002 after step 20, against 20 steps, a checkpoint written to a file
+# (an in-memory one here) and read back with `weights_only=True`, a "new process" with other
+# weights, a new optimizer and another seed, then 20 more steps at 0.002. Done right, the two runs
+# end on the same weights, bit for bit. Each of the other lines leaves out one piece, and the runs
+# part.
 
 # %%
 def train(model, optimizer, generator, steps):
@@ -280,34 +308,42 @@ def train(model, optimizer, generator, steps):
         optimizer.step()
 
 
-def run(resume=None, steps=40, at=20):
+def run(resume=None, steps=40, at=20, lr=0.01, new_lr=0.002):
     model = classifier(0)
-    optimizer, generator = torch.optim.Adam(model.parameters(), lr=0.01), torch.Generator().manual_seed(0)
-    if resume is None:
-        train(model, optimizer, generator, steps)
-        return model
+    optimizer, generator = torch.optim.Adam(model.parameters(), lr=lr), torch.Generator().manual_seed(0)
     train(model, optimizer, generator, at)
+    if resume is None:  # the uninterrupted run lowers its learning rate at step `at`
+        for group in optimizer.param_groups:
+            group["lr"] = new_lr
+        train(model, optimizer, generator, steps - at)
+        return model
     file = io.BytesIO()
     torch.save(save_state(model, optimizer, generator, at), file)
     file.seek(0)
     state = torch.load(file, weights_only=True)
     model = classifier(1)  # a new process: other weights, a new optimizer, another seed
-    optimizer, generator = torch.optim.Adam(model.parameters(), lr=0.01), torch.Generator().manual_seed(1)
-    start = restore_state(state, model, optimizer, generator)
+    optimizer, generator = torch.optim.Adam(model.parameters(), lr=lr), torch.Generator().manual_seed(1)
+    start = restore_state(state, model, optimizer, generator, new_lr)
     if resume == "without the optimizer's state":
-        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        optimizer = torch.optim.Adam(model.parameters(), lr=new_lr)
     if resume == "without the generator's state":
         generator = torch.Generator().manual_seed(1)
+    if resume == "at the checkpoint's learning rate":
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    if resume == "from step 0 (training 40 more steps)":
+        start = 0
     train(model, optimizer, generator, steps - start)
     return model
 
 
 try:
     reference = run()
-    for how in ("exactly", "without the optimizer's state", "without the generator's state"):
+    for how in ("exactly", "without the optimizer's state", "without the generator's state", "at the checkpoint's learning rate",
+                "from step 0 (training 40 more steps)"):
         resumed = run(how)
         same = all(torch.equal(a, b) for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()))
-        print(f"resumed {how}: same weights as 40 uninterrupted steps: {same}")
+        print(f"resumed {how}: same weights as the uninterrupted run: {same}")
 except NotImplementedError:
     print("(finish exercises 12.4 and 12.5 to resume a run)")
 
@@ -316,4 +352,5 @@ except NotImplementedError:
 # (12.1), `DistributedDataParallel` averages the gradients during the backward pass (12.2), so the
 # processes together take the step one process would take on the whole batch; accumulation
 # (12.3) reaches the same batch with less memory; and a checkpoint with the optimizer's and the
-# generator's state (12.4, 12.5) lets any of it stop and go on exactly.
+# generator's state (12.4, 12.5) lets any of it stop and go on exactly, with the settings you
+# choose to change changed and nothing else.

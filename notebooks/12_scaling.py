@@ -27,6 +27,7 @@
 
 # %%
 import dataclasses
+import math
 import os
 import signal
 import statistics
@@ -153,10 +154,10 @@ except ValueError as e:
 # passes over the training digits that is), cut into batches of 32, 128 or 512. Quality is
 # the held-out -ELBO in nats (lower is better); speed is examples per second. The VAE's own
 # recipe is batch 128 at learning rate 0.003 (the next cell prints it); batch 512 is 4 times
-# that batch, so at batch 512 the learning rate is also scaled up by $\sqrt{4} = 2$ (the rule
-# of thumb for Adam) and by $4$ (the *linear scaling rule*, which was found for **SGD**,
-# stochastic gradient descent: a step of minus the learning rate times the batch's gradient,
-# with none of Adam's running averages).
+# that batch, so at batch 512 the learning rate is also scaled up by $\sqrt{4} = 2$ (the
+# square-root rule for Adam, Malladi et al., 2022) and by $4$ (the *linear scaling rule* of
+# Goyal et al., 2017, found for **SGD**, stochastic gradient descent: a step of minus the
+# learning rate times the batch's gradient, with none of Adam's running averages).
 
 # %%
 EXAMPLES = 131_072
@@ -186,7 +187,8 @@ sweep = [train_vae(32, 3e-3), train_vae(128, 3e-3), train_vae(512, 3e-3), train_
 for r in sweep:
     print(f"batch {r['batch']:4d}, lr {r['lr']:.4f}: {r['steps']:5d} steps, {r['steps/s']:6.0f} steps/s, "
           f"{r['examples/s']:8.0f} examples/s, held-out -ELBO {r['-ELBO']:.2f}")
-print(f"a step at batch 512 costs {sweep[0]['steps/s'] / sweep[2]['steps/s']:.1f} times a step at batch 32 on this machine")
+print(f"a step at batch 512 costs {sweep[0]['steps/s'] / sweep[2]['steps/s']:.1f} times a step at batch 32 on this machine,"
+      f" so batch 512 processes {sweep[2]['examples/s'] / sweep[0]['examples/s']:.1f} times as many examples per second")
 print(f"({time.perf_counter() - t0:.0f} s)")
 
 # %%
@@ -211,16 +213,17 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Even on two CPU cores, a step at batch 512 costs far less than 16 times a step at batch 32 (the
-# sweep's cell printed how many on this machine) while it holds 16 times the examples: the fixed costs (launching each operation, Adam's update of
-# every weight) weigh a lot in small networks, so a big batch processes several times more
-# examples per second. But on the same
-# examples it takes 16 times fewer steps, and each step can only move the weights so far:
+# Even on two CPU cores, a step at batch 512 costs far less than 16 times a step at batch 32
+# while it holds 16 times the examples: the fixed costs (launching each operation, Adam's
+# update of every weight) weigh a lot in small networks, so a big batch processes several
+# times more examples per second (the sweep's cell printed both ratios on this machine).
+# But on the same examples it takes 16 times fewer steps, and each step can only move the weights so far:
 # quality per example is best with small batches. A larger learning rate makes each step
 # count for more; with Adam the $\sqrt{B}$ rule helped here (the linear rule's result is in
 # the sweep's printout), and no rule makes 16 times fewer steps free. On a GPU, where a step
-# at batch 512 can cost little more than one at batch 32, the same trade-off is what makes large batches pay: with the examples per
-# second they buy, you train for more epochs (passes over the training data) in the same time.
+# at batch 512 can cost little more than one at batch 32, the same trade-off is what makes
+# large batches pay: with the examples per second they buy, you train for more epochs
+# (passes over the training data) in the same time.
 
 # %% [markdown]
 # ## Tuning: a measured search
@@ -344,8 +347,8 @@ notes = Path("..") / "docs" / "tuning.md"
 if notes.is_file():
     lines = notes.read_text(encoding="utf-8").splitlines()
     summary = lines[lines.index("## Summary") + 1 :]
-    print("\n".join(line for line in summary[: next((i for i, x in enumerate(summary) if x.startswith("## ")), len(summary))]
-                    if line.startswith("- ")))
+    kept = [line for line in summary[: next((i for i, x in enumerate(summary) if x.startswith("## ")), len(summary))] if line.startswith("- ")]
+    print("\n".join(kept))
 else:
     print("docs/tuning.md lies beside the notebooks folder in the course repository")
 
@@ -366,17 +369,44 @@ print(f"batch 128 as 4 x 32:       {acc['steps/s']:5.0f} steps/s, -ELBO {acc['-E
 print("accumulating 4 x 32 learns as well as batch 128 (within 0.5 nats):", abs(acc["-ELBO"] - b128["-ELBO"]) < 0.5)
 
 # %% [markdown]
-# The cell before printed the steps per second of both on this machine: accumulation runs
-# four small passes instead of one big one, so it is not faster, and it holds only one
-# micro-batch's activations in memory at a time. It is the tool for *memory*, never for
-# speed.
+# The training cell above printed the steps per second of both on this machine:
+# accumulation runs four small passes instead of one big one, so it is not faster. What it
+# saves is memory. A forward pass keeps the tensors that `backward` will need (the
+# **activations**: each layer's inputs and intermediate results) until `backward` frees
+# them; with accumulation only one micro-batch's are held at a time. The next cell counts
+# the bytes of those saved tensors (weights excluded) for the classifier of the first
+# section, on the batch of 128 and on one micro-batch of 32:
+
+# %%
+def saved_bytes(xb: torch.Tensor, yb: torch.Tensor) -> int:
+    """Bytes of the tensors one forward pass of `net` keeps for backward, its own weights left out."""
+    weights = {p.data_ptr() for p in net.parameters()}
+    sizes = []
+
+    def keep(t: torch.Tensor) -> torch.Tensor:
+        if t.data_ptr() not in weights:
+            sizes.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+        loss_fn(net(xb), yb)
+    return sum(sizes)
+
+
+whole_batch, micro = saved_bytes(x, y), saved_bytes(x[:32], y[:32])
+print(f"activations kept for backward: {whole_batch:,} bytes for the batch of 128, {micro:,} for a micro-batch of 32"
+      f" ({whole_batch / micro:.1f} times as much for the whole batch)")
+
+# %% [markdown]
+# A quarter of the batch, a quarter of the activations' memory: accumulation is the tool
+# for *memory*, never for speed.
 #
 # ## Mixed precision: bfloat16
 #
 # A floating-point number is stored as a sign, an **exponent** (the power of two, which sets
 # the range) and a **mantissa** (the significant binary digits, which set the precision). A
 # float32 has 8 bits of exponent and 23 of mantissa; **bfloat16** keeps the 8 bits of
-# exponent and only 7 of mantissa (the next cell prints both from `torch.finfo`). Keeping the
+# exponent and only 7 of mantissa (the next cell prints both, from `torch.finfo`). Keeping the
 # range means no **loss scaling** is needed: multiplying the loss by a large constant before
 # `backward` (and dividing the gradients back) so that small gradients do not round to zero,
 # which float16, with only 5 bits of exponent, requires. Under `torch.autocast`, matrix
@@ -393,8 +423,9 @@ with utils.autocast("cpu", "bf16"):
 print("inside autocast a linear layer computes in", out.dtype, "; its weights stay", layer.weight.dtype)
 for dtype in (torch.float32, torch.bfloat16, torch.float16):
     info = torch.finfo(dtype)
-    print(f"{str(dtype):15s} {-round(torch.log2(torch.tensor(info.eps)).item())} bits of mantissa, largest value {info.max:.3g}")
-print("bfloat16 keeps about 3 significant digits: 1 + 1/256 ->", torch.tensor(1 + 1 / 256).to(torch.bfloat16).item(),
+    mantissa = -round(math.log2(info.eps))
+    print(f"{str(dtype):15s} {info.bits - mantissa - 1} bits of exponent, {mantissa} bits of mantissa, largest value {info.max:.3g}")
+print("bfloat16 keeps 2 to 3 significant decimal digits: 1 + 1/256 ->", torch.tensor(1 + 1 / 256).to(torch.bfloat16).item(),
       " 1 + 1/128 ->", torch.tensor(1 + 1 / 128).to(torch.bfloat16).item())
 
 # %%
@@ -489,9 +520,10 @@ print("held-out -ELBO after 1,000 steps, both:", f"{ddp_model.evaluate(draws=5, 
 # $((a+b)+c)+d$, and the weights agree only up to float rounding; `tests/test_parallel.py`
 # checks both.) Compare the seconds the two runs printed on this machine: on a few CPU cores
 # two processes are usually no faster than one, because for a network this small, sending
-# every gradient to the other process costs about as much as the half of the work it saves. DDP pays off when each process has
-# a device of its own, GPUs or machines, and enough work per step to hide the all-reduce. Two things to
-# know when you use it on a real model:
+# every gradient to the other process (and starting a second one) costs as much as the half
+# of the work it saves, or more. DDP pays off when each process has a device of its own,
+# GPUs or machines, and enough work per step to hide the all-reduce. Two things to know when
+# you use it on a real model:
 #
 # * **Batch norm's running statistics are not parameters.** Each process updates them from
 #   its own share, and DDP copies rank 0's to the others at every forward pass. The course's
@@ -553,14 +585,15 @@ plt.show()
 # %% [markdown]
 # Leave out any one piece and the runs part: without the optimizer's state, Adam restarts its
 # averages and takes larger steps; without the generator's state, the resumed run draws other
-# noise; without the step, the learning rate jumps back to its start. Exercises 12.4 and 12.5
-# make you check each.
+# noise; without the step, a schedule's learning rate (this GAN's decays linearly) jumps back
+# to its start. The exercise set shows each of these runs part, and has you resume at a new
+# learning rate on purpose.
 #
 # ## Summary
 #
 # * A step needs the **mean gradient over its batch**. Cut the batch into equal
 #   micro-batches and average their gradients: one after another (**accumulation**, for
-#   memory) or on several processes (**DDP**, for speed), with each micro-batch drawn from
+#   memory) or on several processes (**DDP**, for speed once each has its own device), with each micro-batch drawn from
 #   its own random stream. The weights come out the same.
 # * **Devices** come from one helper, `utils.get_device`; everything else follows the data.
 # * **Batch size**: bigger batches process more examples per second, fewer and bigger steps
@@ -569,7 +602,7 @@ plt.show()
 # * **Tuning** is a search, measured: an Optuna study draws settings (TPE), stops poor trials
 #   early (the median pruner) and scores every trial on a validation set cut from the training
 #   data, never on the held-out data; its winner still has to hold on more seeds.
-# * **bfloat16** keeps float32's range with about 3 significant digits: the same quality
+# * **bfloat16** keeps float32's range with 2 to 3 significant digits: the same quality
 #   here; whether it is faster depends on the hardware (the lesson printed this machine's
 #   speed-up).
 # * **Exact resume** needs the weights, the optimizer, the step and every random state, and a
@@ -582,13 +615,14 @@ plt.show()
 # contiguous block of the global batch that one process computes; **12.2**
 # `all_reduce_mean(grads)`, what DDP's all-reduce leaves on every rank, and why the mean of
 # equal shards' gradients is exactly the full batch's gradient (and unequal shards' is not);
-# **12.3** `accumulate_gradients(model, loss_fn, x, y, k)`, the full batch's gradient from k
-# micro-batches without the memory of the full batch; **12.4** `save_state(...)` and **12.5**
-# `restore_state(...)`, a checkpoint that `torch.load(weights_only=True)` reads and that
-# resumes training bit for bit. Each check cell prints ✅ or names your slip (a sum where a
-# mean belongs, a missing 1/k, `zero_grad` in the wrong place, a `state_dict()` saved by
-# reference); `genai-course grade exercises/12_scaling.ipynb` grades them all. Solutions are
-# in `solutions/12_scaling.ipynb`.
+# **12.3** `accumulate_gradients(model, loss_fn, x, y, m)`, the full batch's gradient from
+# micro-batches of at most m rows when m does not divide the batch; **12.4**
+# `save_state(...)`, a checkpoint that `torch.load(weights_only=True)` reads, and **12.5**
+# `restore_state(..., lr)`, which resumes from it bit for bit at a new learning rate chosen on
+# purpose. Each check cell prints ✅ or names your slip (a sum where a mean belongs, a smaller
+# last micro-batch weighed like the others, `zero_grad` in the wrong place, a state saved by
+# reference, the old learning rate come back); `genai-course grade exercises/12_scaling.ipynb`
+# grades them all. Solutions are in `solutions/12_scaling.ipynb`.
 #
 # Next: lesson 13, safety: why loading a checkpoint can run code, hashes and manifests, the
 # memorization audit and the provenance of every file the course writes.

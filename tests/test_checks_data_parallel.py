@@ -95,25 +95,25 @@ def shard_by_assert(x, rank, world):
 
 
 SHARD_MISTAKES = [
-    (lambda x, r, w: shard(x, 0, 1)[r::w], ["that is x[rank::world]", "interleaved", "contiguous block x[rank * n:(rank + 1) * n]"]),
+    (lambda x, r, w: shard(x, 0, 1)[r::w], ["every world-th row starting at row rank", "interleaved", "one contiguous block of rows per rank"]),
     (sliced(plus=1), ["the block of rank + 1", "ranks count from 0"]),
     (lambda x, r, w: x[r * w:(r + 1) * w], ["each block has world rows", "n = B // world"]),
-    (sliced(stop=1), ["off by one", "x[r * n:(r + 1) * n]"]),
+    (sliced(stop=1), ["off by one", "a Python slice leaves its end out"]),
     (sliced(start=1, stop=1), ["off by one"]),
     (sliced(stop=-1), ["off by one"]),
     (lambda x, r, w: x, ["that is the whole batch"]),
     (lambda x, r, w: x.tensor_split(w, dim=-1)[r], ["you split along the last dimension", "the batch is dim 0"]),
     (lambda x, r, w: x.chunk(w, dim=-1)[r], ["raised IndexError", "may give fewer than world of them", "take rank's block of n rows"]),
-    (lambda x, r, w: x[r * x.shape[0] / w:(r + 1) * x.shape[0] / w], ["raised TypeError", "n = B // world, integer division"]),
-    (lambda x, r, w: x.tensor_split(w)[r], ["shard(x, 1, 4) for x of shape (10, 2) returned a tensor of shape (3, 2)", "raise ValueError naming B and world"]),
-    (sliced(check=False), ["shard(x, 1, 4) for x of shape (10, 2) returned a tensor of shape (2, 2)", "check B % world"]),
+    (lambda x, r, w: x[r * x.shape[0] / w:(r + 1) * x.shape[0] / w], ["raised TypeError", "a slice needs integers"]),
+    (lambda x, r, w: x.tensor_split(w)[r], ["shard(x, 1, 4) for x of shape (10, 2) returned a tensor of shape (3, 2)", "a ValueError that names B and world"]),
+    (sliced(check=False), ["shard(x, 1, 4) for x of shape (10, 2) returned a tensor of shape (2, 2)", "refuse such a batch with a ValueError that names B and world"]),
     (shard_by_assert, ["raised AssertionError", "raise ValueError instead", "python -O"]),
     (shard_raising(RuntimeError("uneven")), ["raised RuntimeError: uneven", "raise ValueError instead"]),
     (shard_raising(ValueError("uneven batch")), ["raised ValueError('uneven batch')", "say what is wrong with the numbers"]),
     (lambda x, r, w: shard(x, r, w).double(), ["should keep x's dtype torch.float32", "torch.float64"]),
     (lambda x, r, w: shard(x, r, w).tolist(), ["should return a torch.Tensor, but returned list"]),
-    (lambda x, r, w: shard(x, r, w).flip(0), ["shard(x, 0, 4) for x of shape (12, 3) should be rows 0 to 2 of x, x[0:3], but holds rows [2, 1, 0]"]),
-    (lambda x, r, w: shard(x, r, w) + 1, ["should be rows 0 to 2 of x, x[0:3], but holds values that are not rows of x"]),
+    (lambda x, r, w: shard(x, r, w).flip(0), ["shard(x, 0, 4) for x of shape (12, 3) should be rows 0 to 2 of x, but holds rows [2, 1, 0]"]),
+    (lambda x, r, w: shard(x, r, w) + 1, ["should be rows 0 to 2 of x, but holds values that are not rows of x"]),
     (lambda x, r, w: shard(x, r, w).reshape(-1), ["should have shape (3, 3)", "n = B // world = 3", "has shape (9,)"]),
     (lambda x, r, w: shard(x, r, w).zero_(), ["changed the x you were given", "x.zero_()"]),
     # shards that overlap, and so drop rows (new: before the message about one rank's rows)
@@ -137,22 +137,22 @@ def reduce_in_place(grads):
 
 
 REDUCE_MISTAKES = [
-    (lambda gs: [sum(same) for same in zip(*gs)], ["the sum over ranks, world times too big", "divide the sum by the number of ranks, len(grads)"]),
-    (lambda gs: [sum(same) / len(gs[0]) for same in zip(*gs)], ["you divided by the number of gradient tensors of one rank, len(grads[0])"]),
+    (lambda gs: [sum(same) for same in zip(*gs)], ["the sum over ranks, world times too big", "DDP averages the ranks' gradients"]),
+    (lambda gs: [sum(same) / len(gs[0]) for same in zip(*gs)], ["you divided by the number of gradient tensors of one rank", "the number of ranks that counts"]),
     (lambda gs: [sum(same) / (len(gs) * len(gs[0])) for same in zip(*gs)], ["you divided by the number of tensors in all"]),
     (lambda gs: gs[0], ["those are rank 0's own gradients"]),
     (lambda gs: [t.clone() for t in gs[-1]], ["those are the last rank's own gradients"]),
     (reduce_in_place, ["changed the gradients of rank 0 (tensor 0) you were given", "+=, add_ or div_"]),
     (lambda gs: [all_reduce_mean(gs) for _ in gs], ["returned one list per rank", "return a single list"]),
-    (lambda gs: [torch.cat([t.flatten() for t in rank]).mean() for rank in gs], ["should return 3 tensors, one per gradient tensor", "returned 4", "zip(*grads)"]),
+    (lambda gs: [torch.cat([t.flatten() for t in rank]).mean() for rank in gs], ["should return 3 tensors, one per gradient tensor", "returned 4", "one per rank?"]),
     (lambda gs: torch.stack([torch.cat([t.flatten() for t in r]) for r in gs]).mean(0), ["should return a list of 3 tensors", "returned one tensor of shape (9,)"]),
     (lambda gs: [t.flatten() for t in all_reduce_mean(gs)], ["tensor 0 of all_reduce_mean(grads)", "should have shape (3, 2), but has shape (6,)"]),
     (lambda gs: [t.double() for t in all_reduce_mean(gs)], ["should have dtype torch.float32, but has dtype torch.float64"]),
-    (lambda gs: [torch.stack(same).median(dim=0).values for same in zip(*gs)], ["tensor 0 should be the mean over the 4 ranks", "(grads[0][0] + ... + grads[3][0]) / 4"]),
+    (lambda gs: [torch.stack(same).median(dim=0).values for same in zip(*gs)], ["tensor 0 should be the element-wise mean of the 4 ranks' tensor 0"]),
     (lambda gs: {i: t for i, t in enumerate(all_reduce_mean(gs))}, ["should return a list of 3 tensors", "returned a dict"]),
     (lambda gs: [torch.stack(same).mean(dim=1) for same in zip(*gs)], ["should have shape (3, 2), but has shape (4, 2)"]),
     (lambda gs: [torch.stack(rank).mean(dim=0) for rank in gs],
-     ["raised RuntimeError: stack expects each tensor to be equal size", "zip(*grads) groups each tensor's gradients across the ranks"]),
+     ["raised RuntimeError: stack expects each tensor to be equal size", "average one parameter at a time"]),
 ]
 
 

@@ -115,7 +115,7 @@ def test_the_median_rule_prunes_exactly_the_trials_worse_than_the_median(monkeyp
         assert (t.state == optuna.trial.TrialState.PRUNED) == should, (t.number, t.state, t.params)
         if t.state == optuna.trial.TrialState.PRUNED:
             pruned += 1
-            assert len(t.intermediate_values) == 1 and t.user_attrs["note"] == "below the median"
+            assert len(t.intermediate_values) == 1 and t.user_attrs["note"] == "worse than the median"
         else:
             assert len(t.intermediate_values) == 4 and t.value == pytest.approx(t.params["train.lr"] * 1000)
     assert pruned >= 1

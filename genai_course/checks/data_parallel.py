@@ -76,16 +76,16 @@ def _block(x: torch.Tensor, rank: int, world: int, *, start: int = 0, stop: int 
     return x[rank * n + start:(rank + 1) * n + stop]
 
 
-_OFF_BY_ONE = ("off by one: rank r's rows are r * n, ..., (r + 1) * n - 1, the slice x[r * n:(r + 1) * n] "
-               "(a Python slice leaves its end out)")
+_OFF_BY_ONE = ("off by one: each rank's block has n = B // world rows, from the first row after the blocks of the ranks "
+               "before it to the row before the next rank's first (a Python slice leaves its end out)")
 _SHARD_SLIPS: list[tuple[Callable[[torch.Tensor, int, int], torch.Tensor], str]] = [
     (lambda x, r, w: x[r::w],
-     "that is x[rank::world], every world-th row (interleaved, the way torch's DistributedSampler deals indices out): "
-     "the contract here is the contiguous block x[rank * n:(rank + 1) * n] with n = B // world"),
+     "that is every world-th row starting at row rank (interleaved, the way torch's DistributedSampler deals indices out): "
+     "the contract here is one contiguous block of rows per rank, in rank order"),
     (lambda x, r, w: _block(x, r + 1, w),
      "that is the block of rank + 1: ranks count from 0, so rank r starts at row r * n, and rank world - 1 ends at the last row"),
     (lambda x, r, w: x[r * w:(r + 1) * w],
-     "each block has world rows: the number of shards and their size are swapped; every rank gets n = B // world rows, x[r * n:(r + 1) * n]"),
+     "each block has world rows: the number of shards and their size are swapped; every rank gets n = B // world rows"),
     (lambda x, r, w: _block(x, r, w, stop=1), _OFF_BY_ONE),
     (lambda x, r, w: _block(x, r, w, start=1, stop=1), _OFF_BY_ONE),
     (lambda x, r, w: _block(x, r, w, stop=-1), _OFF_BY_ONE),
@@ -95,9 +95,9 @@ _SHARD_SLIPS: list[tuple[Callable[[torch.Tensor, int, int], torch.Tensor], str]]
 ]
 
 _SHARD_ERRORS = [
-    (("slice indices must be integers",), "n = B // world, integer division: B / world is a float even when it divides evenly"),
+    (("slice indices must be integers",), "a slice needs integers, and dividing B by world with / gives a float even when it divides evenly"),
     (("tuple index out of range",), "splitting into world pieces may give fewer than world of them: take rank's block of n rows directly, "
-                                    "from row rank * n up to (not including) the next rank's first row"),
+                                    "after the blocks of the ranks before it"),
 ]
 
 
@@ -135,7 +135,7 @@ def _judge_uneven(seen: Observed) -> None:
         out = f"a tensor of shape {tuple(rec['shape'])}" if rec["type"] == "Tensor" else f"a {rec['type']}"
         raise CheckFailed(
             f"{what} returned {out}: 10 rows do not split into 4 equal shards, and unequal shards would weigh rows unequally "
-            "in the mean of the gradients; check B % world and raise ValueError naming B and world"
+            "in the mean of the gradients; refuse such a batch with a ValueError that names B and world"
         )
     message = got["message"]
     if not got["value_error"]:
@@ -146,8 +146,8 @@ def _judge_uneven(seen: Observed) -> None:
         )
     if not ("10" in message and "4" in message):
         raise CheckFailed(
-            f"{what} raised ValueError({message!r}): good, but say what is wrong with the numbers in it, e.g. "
-            "f'a batch of {B} rows does not split into {world} equal shards'"
+            f"{what} raised ValueError({message!r}): good, but the message should say what is wrong with the numbers: "
+            "name both B (10 here) and world (4 here)"
         )
 
 
@@ -174,7 +174,7 @@ def _coverage(outs: list[torch.Tensor], x: torch.Tensor, world: int) -> str | No
         said.append(f"rows {listed} go to no rank" if len(dropped) > 1 else f"row {listed} goes to no rank")
     head = "overlap and leave rows out" if twice and dropped else "overlap" if twice else "leave rows out"
     return (f"with B = {x.shape[0]} rows over world = {world} ranks the shards {head}: {', and '.join(said)}; every row must go to exactly "
-            "one rank, so that together the ranks compute the whole batch once (rank r's block starts at row r * n)")
+            "one rank, so that together the ranks compute the whole batch once (rank r's block starts after the r blocks before it)")
 
 
 @shard.judge
@@ -199,7 +199,7 @@ def _judge_shard(seen: Observed) -> str:
         if overlap:
             raise CheckFailed(overlap)
         n = x.shape[0] // w
-        want = f"rows {r * n} to {(r + 1) * n - 1} of x, x[{r * n}:{(r + 1) * n}]"
+        want = f"rows {r * n} to {(r + 1) * n - 1} of x"
         if tuple(out.shape) != (n, *x.shape[1:]):
             raise CheckFailed(f"{what} should have shape {(n, *x.shape[1:])} ({want}, n = B // world = {n}), but has shape {tuple(out.shape)}")
         if out.dtype != x.dtype:
@@ -232,18 +232,19 @@ def _mean(grads: list[list[torch.Tensor]]) -> list[torch.Tensor]:
 
 
 _REDUCE_SLIPS: list[tuple[Callable[[list[list[torch.Tensor]]], list[torch.Tensor]], str]] = [
-    (_sum, "that is the sum over ranks, world times too big: DDP averages the ranks' gradients, so divide the sum by the number of ranks, len(grads)"),
+    (_sum, "that is the sum over ranks, world times too big: DDP averages the ranks' gradients"),
     (lambda gs: [t / len(gs[0]) for t in _sum(gs)],
-     "you divided by the number of gradient tensors of one rank, len(grads[0]): divide by the number of ranks, len(grads)"),
+     "you divided by the number of gradient tensors of one rank: the mean is over the ranks, so it is the number of ranks that counts"),
     (lambda gs: [t / (len(gs) * len(gs[0])) for t in _sum(gs)],
-     "you divided by the number of tensors in all, len(grads) * len(grads[0]): divide by the number of ranks, len(grads)"),
+     "you divided by the number of tensors in all ranks together: the mean is over the ranks, so it is the number of ranks that counts"),
     (lambda gs: gs[0], "those are rank 0's own gradients: after the all-reduce every rank holds the mean over all ranks"),
     (lambda gs: gs[-1], "those are the last rank's own gradients: after the all-reduce every rank holds the mean over all ranks"),
 ]
 
 _REDUCE_ERRORS = [
     (("stack expects each tensor to be equal size",),
-     "one rank's gradient tensors have different shapes, so they cannot be stacked: zip(*grads) groups each tensor's gradients across the ranks"),
+     "one rank's gradient tensors have different shapes, so they cannot be stacked together: average one parameter at a time, "
+     "its gradients from every rank"),
 ]
 
 
@@ -257,7 +258,7 @@ def _reduce_output(what: str, rec: dict[str, Any], grads: list[list[torch.Tensor
     if rec["length"] == world and items and all(o["type"] in ("list", "tuple") for o in items):
         raise CheckFailed(f"{what} returned one list per rank: return a single list, what every rank holds after the all-reduce (they all hold the same)")
     if rec["length"] != len(shapes):
-        per_rank = " (one per rank? zip(*grads) groups each tensor's gradients across the ranks)" if rec["length"] == world else ""
+        per_rank = " (one per rank? each result is one parameter's gradients averaged across the ranks)" if rec["length"] == world else ""
         raise CheckFailed(f"{what} should return {len(shapes)} tensors, one per gradient tensor of a rank, but returned {rec['length']}{per_rank}")
     return [_tensor(f"tensor {i} of {what}", o, s) for i, (o, s) in enumerate(zip(items, shapes))]
 
@@ -311,7 +312,7 @@ def _judge_all_reduce_mean(seen: Observed) -> str:
                 raise CheckFailed(advice)
         i = next(i for i, (o, m) in enumerate(zip(out, _mean(grads))) if not same(o, m))
         raise CheckFailed(
-            f"{what}: tensor {i} should be the mean over the {world} ranks, (grads[0][{i}] + ... + grads[{world - 1}][{i}]) / {world}, "
+            f"{what}: tensor {i} should be the element-wise mean of the {world} ranks' tensor {i}, "
             f"e.g. {_mean(grads)[i].flatten()[0].item():.4f} first, but starts with {out[i].flatten()[0].item():.4f}"
         )
     for k, (what, grads, full) in enumerate(_network_grads()):

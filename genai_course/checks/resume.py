@@ -1,6 +1,6 @@
 """Exercise checks for lesson 12 (scaling up): a checkpoint that resumes training exactly.
 
-12.4 saving the training state ``save_state``, 12.5 resuming from it ``restore_state``. Lessons
+12.4 saving the training state ``save_state``, 12.5 resuming from it with a new learning rate ``restore_state``. Lessons
 call them through ``genai_course.checks``: ``checks.save_state(fn)``. Each is a probe (runs the
 learner's function, records what it saw: records of the state dicts, the generator's state as a
 uint8 tensor) and a judge (from those observations to the verdict), see ``_protocol``.
@@ -177,7 +177,7 @@ def _judge_save_state(seen: Observed) -> str:
         truth, generator, live = _save_truth(c)
         what = _save_what(c)
         if not torch.equal(seen[f"{i}.generator_after"], generator):
-            raise CheckFailed(f"{what} moved the generator on (it drew numbers, or was re-seeded): only read it, generator.get_state()")
+            raise CheckFailed(f"{what} moved the generator on (it drew numbers, or was re-seeded): saving only reads where its stream has got to")
         after = seen[f"{i}.after"]
         if not _same(after["model"], truth["model"]) or not _same(after["optimizer"], truth["optimizer"]):
             raise CheckFailed(f"{what} changed the model or the optimizer: saving only reads them")
@@ -196,9 +196,10 @@ def _judge_save_state(seen: Observed) -> str:
             raise CheckFailed(
                 f"{what}: state[{key!r}] is an object of class {kind}, which torch.load(weights_only=True) refuses to load (it accepts "
                 "tensors, numbers, strings and dicts and lists of them, never objects whose loading could run code): store "
-                + {"model": "model.state_dict()", "optimizer": "optimizer.state_dict()", "generator": "generator.get_state()"}.get(key, "tensors and numbers")
+                + {"model": "the model's state (its weights as tensors)", "optimizer": "the optimizer's state (its running averages and settings)",
+                   "generator": "the generator's state (a tensor)"}.get(key, "tensors and numbers") + ", not the object"
             )
-        for key, how in (("model", "model.state_dict()"), ("optimizer", "optimizer.state_dict()")):
+        for key, how in (("model", "the model's state dictionary"), ("optimizer", "the optimizer's state dictionary")):
             rec = seen[f"{i}.saved.{key}"]
             if _same(rec, truth[key]):
                 continue
@@ -212,79 +213,153 @@ def _judge_save_state(seen: Observed) -> str:
                 raise CheckFailed(f"{what}: state[{key!r}] is None: store a copy of {how}; without {needs} the resumed run's steps differ from the uninterrupted run")
             inner = rec["items"].get("state") if rec["type"] == "dict" else None
             if key == "optimizer" and inner is not None and inner["type"] == "dict" and inner["length"] == 0:
-                raise CheckFailed(f"{what}: state['optimizer'] holds no per-weight state: take optimizer.state_dict() after the steps, it holds {_moments(c)}")
+                raise CheckFailed(f"{what}: state['optimizer'] holds no per-weight state: it should be the state of the optimizer you were given, which holds {_moments(c)}")
             raise CheckFailed(f"{what}: state[{key!r}] should be a copy of {how} at the moment of saving")
         rec = seen[f"{i}.saved.generator"]
         if rec["type"] in _INTS:
             raise CheckFailed(
                 f"{what}: state['generator'] is the number {rec['value']}: a seed says where the random stream started, not "
-                "how far it has got; store generator.get_state()"
+                "how far it has got; store the stream's position, the generator's state (a tensor)"
             )
         if rec["type"] == "NoneType":
-            raise CheckFailed(f"{what}: state['generator'] is None: store generator.get_state(), the stream's position; without it the resumed run draws other batches")
+            raise CheckFailed(f"{what}: state['generator'] is None: store the generator's state, the stream's position; without it the resumed run draws other batches")
         if not (rec["type"] == "Tensor" and rec["dtype"] == "torch.uint8" and rec["shape"] == list(generator.shape) and torch.equal(rec["value"], generator)):
-            raise CheckFailed(f"{what}: state['generator'] should be generator.get_state() at the moment of saving, the stream's position")
+            raise CheckFailed(f"{what}: state['generator'] should be the generator's state at the moment of saving, the stream's position")
         rec = seen[f"{i}.saved.step"]
         if rec["type"] not in _INTS or rec["value"] != c.before:
             raise CheckFailed(f"{what}: state['step'] should be the int {c.before}, the step you were given, but is {_shown(rec)}")
     return "a snapshot of weights, optimizer, generator and step that later steps leave alone and weights_only loading accepts"
 
 
-# --------------------------------------------------------------------------- 12.5 restoring
+# --------------------------------------------------------------------------- 12.5 resuming with a new learning rate
 
 
-def _restore_what(c: _ResumeCase) -> str:
-    return f"restore_state(state, model, optimizer, generator) with a checkpoint after {c.before} steps of {c.optimizer}"
+@dataclass
+class _RestartCase:
+    optimizer: str  # "Adam" (one parameter group) or "SGD with momentum" (two: weights with weight decay, biases without)
+    before: int  # steps before the checkpoint, at the old learning rate
+    after: int  # steps after it, at the new one
+    seed: int
+    old_lr: float
+    new_lr: float
+
+
+_RESTART_CASES = [_RestartCase("Adam", 3, 3, 0, 0.02, 0.005), _RestartCase("SGD with momentum", 2, 4, 1, 0.05, 0.01)]
+
+
+def _restart_setup(c: _RestartCase, seed: int) -> tuple[nn.Module, torch.optim.Optimizer, torch.Generator]:
+    net = _tiny_net(seed, (3, 8, 1))
+    if c.optimizer == "Adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(net.parameters(), lr=c.old_lr)
+    else:
+        weights = [p for name, p in net.named_parameters() if name.endswith("weight")]
+        biases = [p for name, p in net.named_parameters() if name.endswith("bias")]
+        opt = torch.optim.SGD([{"params": weights, "weight_decay": 1e-3}, {"params": biases}], lr=c.old_lr, momentum=0.9)
+    return net, opt, torch.Generator().manual_seed(1000 + seed)
+
+
+def _restart_what(c: _RestartCase) -> str:
+    return (f"restore_state(state, model, optimizer, generator, {c.new_lr}) with a checkpoint after {c.before} steps of "
+            f"{c.optimizer} at learning rate {c.old_lr}")
 
 
 @_exercise("12.5", "resuming exactly")
 def restore_state(fn: Callable[..., int], seen: dict) -> None:
-    """fn(state, model, optimizer, generator) -> int: loads the state into the objects given, returns state["step"]."""
-    for i, c in enumerate(_RESUME_CASES):
-        net, opt, gen = _resume_setup(c, c.seed)
+    """fn(state, model, optimizer, generator, lr) -> int: loads the state into the objects given, with the learning rate
+    lr from now on, returns state["step"]."""
+    for i, c in enumerate(_RESTART_CASES):
+        net, opt, gen = _restart_setup(c, c.seed)
         _train(net, opt, gen, c.before)
         _, state = _round_trip(_snapshot(net, opt, gen, c.before))  # as a checkpoint file gives it back
-        fresh_net, fresh_opt, fresh_gen = _resume_setup(c, c.seed + 50)  # a new process: other weights, new optimizer, other seed
-        what = _restore_what(c)
-        seen[f"{i}.step"] = observe(_call(what, fn, state, fresh_net, fresh_opt, fresh_gen))
+        fresh_net, fresh_opt, fresh_gen = _restart_setup(c, c.seed + 50)  # a new process: other weights, new optimizer, other seed
+        what = _restart_what(c)
+        seen[f"{i}.step"] = observe(_call(what, fn, state, fresh_net, fresh_opt, fresh_gen, c.new_lr))
         seen[f"{i}.restored"] = _records(fresh_net, fresh_opt)  # what the objects given hold afterwards
         seen[f"{i}.generator"] = fresh_gen.get_state()
         _call(f"training on after {what}", _train, fresh_net, fresh_opt, fresh_gen, c.after)
         seen[f"{i}.resumed"] = {name: t.detach().clone() for name, t in fresh_net.state_dict().items()}
 
 
+def _groups(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """An optimizer record's parameter groups, each as {setting: record}."""
+    return [g["items"] for g in rec["items"]["param_groups"]["items"]]
+
+
+def _same_setting(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two records of an optimizer setting: equal numbers (0 and 0.0 alike), or the same tree."""
+    numbers = ("int", "float")
+    if a["type"] in numbers and b["type"] in numbers:
+        return a["value"] == b["value"]
+    return _same(a, b)
+
+
+def _judge_lr(what: str, c: _RestartCase, restored: dict[str, Any], truth: dict[str, Any]) -> None:
+    """Every parameter group at the new learning rate, every other setting as the checkpoint left it."""
+    lrs = [g["lr"].get("value") for g in _groups(restored)]
+    if all(lr == c.old_lr for lr in lrs):
+        raise CheckFailed(
+            f"{what}: the optimizer's learning rate is {c.old_lr}, the checkpoint's, not the {c.new_lr} the resumed run asked "
+            "for: the optimizer's saved state holds its settings as well as its running averages, and loading it brings "
+            "back the ones it was saved with"
+        )
+    if any(lr != c.new_lr for lr in lrs):
+        if any(lr == c.new_lr for lr in lrs):
+            listed = ", ".join(f"group {k}: {lr}" for k, lr in enumerate(lrs))
+            raise CheckFailed(
+                f"{what}: the learning rate is {c.new_lr} in some parameter groups only ({listed}): this optimizer has "
+                f"{len(lrs)} groups (weights with weight decay, biases without), and each holds its own learning rate"
+            )
+        raise CheckFailed(f"{what}: the optimizer's learning rate is {', '.join(map(str, sorted(set(lrs))))}, but the resumed run asked for {c.new_lr}")
+    for k, (got, want) in enumerate(zip(_groups(restored), _groups(truth))):
+        for name in ("momentum", "weight_decay", "betas", "eps"):
+            if name in want and (name not in got or not _same_setting(got[name], want[name])):
+                shown = _shown(got[name]) if name in got else "missing"
+                raise CheckFailed(
+                    f"{what}: parameter group {k}'s {name} is {shown}, the checkpoint's is {_shown(want[name])}: only the "
+                    "learning rate changes on resuming, every other setting stays as the checkpoint saved it"
+                )
+
+
 @restore_state.judge
 def _judge_restore_state(seen: Observed) -> str:
-    for i, c in enumerate(_RESUME_CASES):
-        net, opt, gen = _resume_setup(c, c.seed)
+    for i, c in enumerate(_RESTART_CASES):
+        net, opt, gen = _restart_setup(c, c.seed)
         _train(net, opt, gen, c.before)
         truth, generator = _records(net, opt), gen.get_state()
-        _train(net, opt, gen, c.after)  # the uninterrupted run
-        what = _restore_what(c)
+        for group in opt.param_groups:  # the uninterrupted run changes its learning rate at the same step
+            group["lr"] = c.new_lr
+        _train(net, opt, gen, c.after)
+        what = _restart_what(c)
         step = seen[f"{i}.step"]
         restored = seen[f"{i}.restored"]
         into = "(load into the objects you were given: a new one made inside your function is lost when it returns)"
         if not _same(restored["model"], truth["model"]):
-            raise CheckFailed(f"{what}: the model does not hold the saved weights: load state['model'] into it {into}")
-        if not _same(restored["optimizer"], truth["optimizer"]):
-            empty = restored["optimizer"]["items"]["state"]["length"] == 0
+            raise CheckFailed(f"{what}: the model does not hold the checkpoint's weights {into}")
+        got_state, want_state = restored["optimizer"]["items"]["state"], truth["optimizer"]["items"]["state"]
+        if not _same(got_state, want_state):
+            empty = got_state["type"] == "dict" and got_state["length"] == 0
             raise CheckFailed(
-                f"{what}: the optimizer " + ("still has no state" if empty else "does not hold the saved state")
-                + f": load state['optimizer'] into it {into}; without {_moments(c)} the next steps differ from the uninterrupted run"
+                f"{what}: the optimizer " + (f"holds none of {_moments(c)}" if empty else f"does not hold the state the checkpoint saved ({_moments(c)})")
+                + f" {into}; without them the next steps differ from the uninterrupted run, new learning rate or not"
             )
+        _judge_lr(what, c, restored["optimizer"], truth["optimizer"])
         if not torch.equal(seen[f"{i}.generator"], generator):
             raise CheckFailed(
-                f"{what}: the generator is not where the saved one was: set it to state['generator'] {into}; "
-                "otherwise the resumed run draws other batches"
+                f"{what}: the generator is not where the checkpoint's was: it must go on from the saved position of the "
+                f"random stream {into}; otherwise the resumed run draws other batches"
             )
         if step["type"] == "NoneType":
-            raise CheckFailed(f"{what} returned None: return the saved step, so that the loop knows where to go on from")
+            raise CheckFailed(f"{what} returned None: return the step the checkpoint was written at, so that the loop knows where to go on from")
         if step["type"] not in _INTS or step["value"] != c.before:
-            raise CheckFailed(f"{what} returned {_shown(step)}: return state['step'], the int {c.before}")
+            raise CheckFailed(f"{what} returned {_shown(step)}, but the checkpoint was written after step {c.before}: return that step, as an int")
         resumed = seen[f"{i}.resumed"]
         for name, a in net.state_dict().items():
             b = resumed[name]
             if a.shape != b.shape or not _close(b, a):
                 gap = (a - b).abs().max().item() if a.shape == b.shape else float("inf")
-                raise CheckFailed(f"{what}: after {c.after} more steps {name} differs from the uninterrupted run by up to {gap:.2g}")
-    return "training resumed from the checkpoint lands on the weights of uninterrupted training, with Adam and with SGD with momentum"
+                raise CheckFailed(
+                    f"{what}: after {c.after} more steps {name} differs by up to {gap:.2g} from the uninterrupted run that "
+                    f"switched to learning rate {c.new_lr} at step {c.before}"
+                )
+    return ("training resumed at a new learning rate lands on the weights of an uninterrupted run that switched at the same step, "
+            "with Adam and with SGD with momentum in two parameter groups")

@@ -102,7 +102,7 @@ def _objective(space: Space, steps: int | None, budget: float, seed: int) -> Cal
                 trial.set_user_attr("note", f"over the {budget:g} s budget")
                 raise optuna.TrialPruned()
             if k + 1 < space.reports and trial.should_prune():
-                trial.set_user_attr("note", "below the median")
+                trial.set_user_attr("note", "worse than the median")
                 raise optuna.TrialPruned()
 
         if model.resumable:
