@@ -17,23 +17,25 @@ One module per lesson group:
     steps          5.1-5.3     a discriminator step with R1, a generator step that spares D's weights, k D steps per G step
     conv           6.1-6.3     a transposed convolution's size, an upsample+conv generator, an all-conv discriminator
     conditional    7.1-7.3     the label as image channels, a label embedding in G, the logits for every label
-    vae            8.1-8.3     the reparameterization trick, the KL term, a conditional decoder
+    vae            8.1-8.3     the reparameterization trick, the KL between two diagonal Gaussians, a conditional decoder
     text           9.1-9.2     the bigram table, sampling with temperature and top-k
     attention      9.3         the causal attention mask
     diffusion      10.1        the forward process
-    denoising      10.2-10.3   one reverse step, classifier-free guidance
-    evaluation     11.1-11.2   k-NN radii, precision and recall
-    audit          11.3-11.4   the two-sample test's exact p-value, flagging possible copies
+    denoising      10.2-10.3   one reverse step, classifier-free guidance in one batched call
+    evaluation     11.1-11.2   k-NN radii within each class, precision and coverage
+    audit          11.3-11.4   a two-sided exact p-value, flagging copies by relative distance
     data_parallel  12.1-12.2   one process's shard of the batch, the all-reduce of gradients
-    accumulation   12.3        gradient accumulation
-    resume         12.4-12.5   saving the training state, resuming exactly
-    safety         13.1-13.2   hashing a file in chunks, a restricted unpickler
+    accumulation   12.3        gradient accumulation over unequal micro-batches
+    resume         12.4-12.5   saving the training state, resuming exactly with a new learning rate
+    safety         13.1-13.2   checking a manifest of hashes, a restricted unpickler
 
 ``observations`` keeps what a probe saw as plain data (records of the learner's values) and
 carries it between processes as JSON and ``.npy`` files. ``_layers`` (which layers a network ran:
-lessons 06-07), ``_bigram`` (lesson 09's table), ``_schedules`` (what the diffusion checks
-share), ``_nets`` (lesson 12's small networks) and ``_pickles`` (lesson 13's crafted files) serve
-the modules beside them, like ``_protocol``.
+lessons 06-07), ``_vae_slips`` (lesson 08's typical mistakes), ``_bigram`` (lesson 09's table), ``_schedules``
+(what the diffusion checks share), ``_guidance`` (10.3's recording network), ``_balls`` (lesson
+11's distances and balls), ``_nets`` (lesson 12's small networks), ``_pickles`` (lesson 13's
+crafted files) and ``_reads`` (how 13.1's files are read) serve the modules beside them, like
+``_protocol``.
 """
 
 from __future__ import annotations
@@ -52,12 +54,12 @@ from .text import bigram_log_probs, sample_next
 from .attention import causal_attention
 from .diffusion import q_sample
 from .denoising import guided_eps, reverse_step
-from .evaluation import knn_radii, precision_recall
-from .audit import binomial_p_value, flag_copies
+from .evaluation import knn_radii, precision_coverage
+from .audit import two_sided_p_value, flag_copies
 from .data_parallel import all_reduce_mean, shard
 from .accumulation import accumulate_gradients
 from .resume import restore_state, save_state
-from .safety import safe_load, sha256_file
+from .safety import check_manifest, safe_load
 
 __all__ = [
     "CheckFailed", "EXERCISES", "REGISTRY", "Exercise", "OutOfTime", "Verdict",
@@ -68,7 +70,7 @@ __all__ = [
     "reparameterize", "gaussian_kl", "make_conditional_decoder",
     "bigram_log_probs", "sample_next", "causal_attention",
     "q_sample", "reverse_step", "guided_eps",
-    "knn_radii", "precision_recall", "binomial_p_value", "flag_copies",
+    "knn_radii", "precision_coverage", "two_sided_p_value", "flag_copies",
     "shard", "all_reduce_mean", "accumulate_gradients", "save_state", "restore_state",
-    "sha256_file", "safe_load",
+    "check_manifest", "safe_load",
 ]
