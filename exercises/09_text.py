@@ -9,7 +9,7 @@
 # p(next character | previous character); you draw the next character with a temperature and
 # top-k, which is how every model of the lesson generates names; and you write the causal
 # mask of self-attention, which keeps a transformer from reading the characters it has to
-# predict. Replace each `raise NotImplementedError` with your code, then run the check cell
+# predict, here with an optional window (a variation on the lesson). Replace each `raise NotImplementedError` with your code, then run the check cell
 # below it: it prints ✅ when your code is right, or says what is wrong.
 #
 # Notation: a name is a row of token ids. Id 0 is START, which every name begins with, id 1
@@ -58,8 +58,8 @@ print("targets:", targets[i, :6].tolist())
 #
 # Each row's probabilities sum to 1. Hints: leave the padding positions out before you count.
 # A pair that occurs many times must be counted many times: indexed in-place addition with
-# repeated indices does not accumulate unless you ask it to (look for an `accumulate` option,
-# or turn each pair into one integer and count those). START's column must come out as
+# repeated indices adds only once unless you ask it to accumulate (or turn each pair into one
+# integer and count those). START's column must come out as
 # $\log 0 = -\infty$ after the normalisation, not as a smoothed count.
 
 
@@ -76,7 +76,8 @@ checks.bigram_log_probs(bigram_log_probs)
 # %% [markdown]
 # Your table on the training names of all eight languages, and how well it predicts the
 # held-out names: the mean $-\log p(\text{next} \mid \text{previous})$ over every held-out pair, in
-# nats per character (lower is better; a uniform guess over the tokens scores $\log V \approx 5$).
+# nats per character (lower is better; a uniform guess over the $V - 1$ tokens that can follow
+# scores $\log(V - 1)$, printed below).
 # It is the library's `BigramLM` (here with $\alpha = 0.5$), fitted by counting, without a language.
 
 # %%
@@ -87,6 +88,7 @@ try:
     library = text.BigramLM(len(vocab), 0, alpha=0.5).fit(inputs, targets)
     print(f"held-out NLL: {nll:.2f} nats per char (text.BigramLM: {text.nll_per_char(library, heldout_inputs, heldout_targets):.2f})")
     print("same table as text.BigramLM:", torch.allclose(table, library.log_probs[0]))
+    print(f"a uniform guess: log(V - 1) = {torch.tensor(len(vocab) - 1.0).log():.2f} nats per char")
 except NotImplementedError:
     print("(finish exercise 9.1 to evaluate your table)")
 
@@ -115,9 +117,9 @@ except NotImplementedError:
 # %% [markdown]
 # Why smooth? A held-out name can hold a pair the training names never show: with
 # $\alpha \to 0$ its probability goes to 0 and its $-\log p$ to infinity. With a large $\alpha$ every
-# row tends to the uniform distribution. Somewhere in between predicts unseen names best,
-# here an $\alpha$ well below 1: each row shares $\alpha (V - 1)$ pseudo-counts among 150 tokens,
-# most of which never follow that character.
+# row tends to the uniform distribution. Somewhere in between predicts unseen names best
+# (the cell prints where on the grid): each row shares $\alpha (V - 1)$ pseudo-counts among 150
+# tokens, most of which never follow that character.
 
 # %%
 try:
@@ -128,6 +130,7 @@ try:
         t = bigram_log_probs(inputs, targets, len(vocab), a)
         heldout_nll.append(-t[heldout_inputs[keep], heldout_targets[keep]].mean().item())
     plt.figure(figsize=(5, 3))
+    print("best alpha on the grid:", alphas[heldout_nll.index(min(heldout_nll))])
     plt.semilogx(alphas, heldout_nll, "o-")
     plt.xlabel("alpha")
     plt.ylabel("held-out NLL (nats per char)")
@@ -138,17 +141,17 @@ except NotImplementedError:
 # %% [markdown]
 # ## Exercise 9.2: sampling with temperature and top-k
 #
-# Write `sample_next(logits, temperature, top_k, generator)`: given the logits $z$ of a batch
+# Write `sample_next(logits, temperature, top_k, generator)`: given the logits $\ell$ of a batch
 # of next-token distributions, shape (B, V), draw one token id per row and return them as an
 # int64 tensor of shape **(B,)**. With temperature $\tau > 0$ (tau; $T$ is a sequence's length) and, when `top_k` is not None, the
 # set $K$ of the `top_k` tokens with the largest logits in the row:
 #
-# $$p_j = \frac{\exp(z_j / \tau)}{\sum_{l \in K} \exp(z_l / \tau)} \quad (j \in K), \qquad p_j = 0 \quad (j \notin K)$$
+# $$p_j = \frac{\exp(\ell_j / \tau)}{\sum_{m \in K} \exp(\ell_m / \tau)} \quad (j \in K), \qquad p_j = 0 \quad (j \notin K)$$
 #
 # ($K$ is every token when `top_k` is None.) $\tau < 1$ sharpens the distribution towards the most
 # likely tokens, $\tau > 1$ flattens it, $\tau = 1$ samples the model as it is. Top-k keeps
-# exactly k tokens per row, even where several logits tie with the k-th largest (as the
-# library does). The check asks for shape (B,) and rejects (B, 1).
+# exactly k tokens per row, even where several logits tie with the k-th largest (which of the
+# tied ones stay does not matter), as the lesson's sampler and the library do. The check asks for shape (B,) and rejects (B, 1).
 #
 # Hints: a token outside $K$ must get probability exactly 0, so give its logit the value whose
 # exponential is 0; the logits may hold such values already (START's column of a bigram
@@ -205,8 +208,8 @@ except NotImplementedError:
 # low temperature they keep to the likeliest pairs; at $\tau = 1$ some wander off into other alphabets:
 # the smoothing gave every token a little probability, and once a rare character is drawn,
 # its row is nearly uniform. A higher temperature makes that worse, top-k cuts the tail off
-# (except in rows with fewer than k characters ever seen after them, where the k-th largest
-# logit is the smoothing's, shared by every unseen token). The lesson's transformer sees the
+# (except in rows with fewer than k characters ever seen after them: there the k-th largest
+# logit is the smoothing's, shared by every unseen token, and top-k keeps some of those). The lesson's transformer sees the
 # whole name so far. Drawing is reproducible:
 
 # %%
@@ -242,23 +245,29 @@ except NotImplementedError:
 # %% [markdown]
 # ## Exercise 9.3: the causal attention mask
 #
-# Write `causal_attention(q, k, v)`: single-head self-attention where position $i$ may look at
-# positions $j \le i$ only, never at the characters after it (the ones it has to predict).
+# Write `causal_attention(q, k, v, window=None)`: single-head self-attention where position $i$
+# may look at positions $j \le i$ only, never at the characters after it (the ones it has to
+# predict), as in the lesson; and, when `window` is an integer $w \ge 1$, only at the last $w$ of
+# them, itself included: $i - w < j \le i$. This is the MLP's window (lesson, Model 2) in
+# attention form, the idea of local or sliding-window attention (Beltagy et al., 2020,
+# Longformer): what a position costs no longer grows with the length of the text.
 # `q` and `k` have shape (B, T, d), `v` has shape (B, T, d_v) (usually $d_v = d$); return
 # shape (B, T, d_v):
 #
-# $$s_{ij} = \frac{q_i \cdot k_j}{\sqrt{d}}, \qquad s_{ij} = -\infty \text{ for } j > i, \qquad w_{ij} = \frac{\exp(s_{ij})}{\sum_{l} \exp(s_{il})}, \qquad \text{out}_i = \sum_{j} w_{ij} \, v_j$$
+# $$s_{ij} = \frac{q_i \cdot k_j}{\sqrt{d}}, \qquad s_{ij} = -\infty \text{ for } j > i \text{ (and for } j \le i - w\text{)}, \qquad w_{ij} = \frac{\exp(s_{ij})}{\sum_{l} \exp(s_{il})}, \qquad \text{out}_i = \sum_{j} w_{ij} \, v_j$$
 #
-# Hints: the scores form a (B, T, T) tensor, row $i$ = query, column $j$ = key. The positions
-# to hide are those above the diagonal; hide them **before** the softmax, with a score whose
-# exponential is 0, so that each row of weights still sums to 1 (zeroing weights after the
-# softmax breaks that). Which dim does the softmax run over: the queries or the keys? (`torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)`
-# computes the same; the point is to write it yourself.)
+# Hints: the scores form a (B, T, T) tensor, row $i$ = query, column $j$ = key. Draw the
+# (T, T) grid of which $(i, j)$ may be seen, for T = 6 and $w = 3$: a band along the diagonal.
+# Hide the rest **before** the softmax, with a score whose exponential is 0, so that each row
+# of weights still sums to 1 (zeroing weights after the softmax breaks that). Which dim does
+# the softmax run over: the queries or the keys? With $w = 1$ each position sees only itself,
+# so the output is $v$: a quick test of your own.
 
 
 # %%
-def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """q, k: (B, T, d), v: (B, T, d_v) -> (B, T, d_v): softmax(q k^T / sqrt(d), future masked) @ v."""
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int | None = None) -> torch.Tensor:
+    """q, k: (B, T, d), v: (B, T, d_v) -> (B, T, d_v): softmax(q k^T / sqrt(d), future masked) @ v; given a window w,
+    position i sees positions i - w + 1 to i only."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -271,7 +280,7 @@ checks.causal_attention(causal_attention)
 # computes q, k and v from its input with one linear layer, attends, and projects the result.
 # On random embeddings of the characters of a name (an untrained layer), your attention in
 # its place gives the same output. With `v` the identity matrix, the output is the weights
-# themselves: a lower triangle, each row summing to 1.
+# themselves: a lower triangle, each row summing to 1; with a window of 3, a band three wide.
 
 # %%
 try:
@@ -286,16 +295,19 @@ try:
         q, k, v = attn.qkv(x).split(d, dim=2)  # each (1, 7, d)
         mine = attn.proj(causal_attention(q, k, v))
         weights = causal_attention(q, k, torch.eye(x.shape[1])[None])  # (1, 7, 7): out = weights @ I
+        banded = causal_attention(q, k, torch.eye(x.shape[1])[None], 3)  # (1, 7, 7), a window of 3
         library = attn(x)
     print("same output as text.CausalSelfAttention:", torch.allclose(mine, library, atol=1e-6))
     print("same weights:", torch.allclose(weights, attn.attention[:, 0], atol=1e-6))
+    print("positions seen, window 3:", (banded[0] > 0).sum(dim=1).tolist())
     labels = ["START", *name]
-    plt.figure(figsize=(4, 4))
-    plt.imshow(weights[0], cmap="Blues", vmin=0)
-    plt.xticks(range(len(labels)), labels)
-    plt.yticks(range(len(labels)), labels)
-    plt.xlabel("looks at (key j)")
-    plt.ylabel("position (query i)")
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    for ax, w, title in ((axes[0], weights, "no window"), (axes[1], banded, "window = 3")):
+        ax.imshow(w[0], cmap="Blues", vmin=0)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set(xlabel="looks at (key j)", title=title)
+    axes[0].set_ylabel("position (query i)")
     plt.show()
 except NotImplementedError:
     print("(finish exercise 9.3 to see the weights)")

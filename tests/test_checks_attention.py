@@ -14,30 +14,41 @@ INF = float("inf")
 # --------------------------------------------------------------------------- reference solutions
 
 
-def causal_attention(q, k, v):
+def causal_attention(q, k, v, window=None):
     T, d = q.shape[1], q.shape[2]
     scores = q @ k.transpose(-2, -1) / d**0.5  # (B, T, T)
-    scores = scores.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool)), -INF)
-    return scores.softmax(dim=-1) @ v
+    visible = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    if window is not None:
+        visible &= ~torch.tril(visible, diagonal=-window)
+    return scores.masked_fill(~visible, -INF).softmax(dim=-1) @ v
 
 
-def attention_with_additive_mask(q, k, v):
+def attention_with_additive_mask(q, k, v, window=None):
     T = q.shape[1]
     mask = torch.full((T, T), -INF).triu(1)  # 0 on and below the diagonal
+    if window:
+        mask = mask + torch.full((T, T), -INF).tril(-window)  # and -inf from `window` below it
     return torch.softmax(q @ k.mT / q.shape[-1] ** 0.5 + mask, dim=2) @ v
 
 
-def attention_filled_with_large_negative(q, k, v):
+def attention_filled_with_large_negative(q, k, v, w=None):
     T = q.shape[1]
     scores = torch.einsum("bid,bjd->bij", q, k) / q.shape[-1] ** 0.5
-    return scores.masked_fill(torch.ones(T, T).triu(1).bool(), -1e9).softmax(-1) @ v
+    i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    hidden = (j > i) | ((i - j >= w) if w is not None else torch.zeros(T, T, dtype=torch.bool))
+    return scores.masked_fill(hidden, -1e9).softmax(-1) @ v
+
+
+def attention_by_library(q, k, v, window=None):
+    if window is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    T = q.shape[1]
+    i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=(j <= i) & (i - j < window))
 
 
 CORRECT = {
-    "causal_attention": [
-        causal_attention, attention_with_additive_mask, attention_filled_with_large_negative,
-        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
-    ],
+    "causal_attention": [causal_attention, attention_with_additive_mask, attention_filled_with_large_negative, attention_by_library],
 }
 
 
@@ -86,6 +97,21 @@ def attention_diagnosis_raises(q, k, v):
     return causal_attention(q, k, v) * 1.01
 
 
+def windowed(band):
+    """Right without a window; with one, the window ignored ("none"), one too wide or narrow, or the first positions."""
+
+    def attend(q, k, v, window=None):
+        if window is None or band == "none":
+            return causal_attention(q, k, v)
+        T = q.shape[1]
+        i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+        seen = {"wide": i - j <= window, "narrow": i - j < window - 1, "first": j < window}[band]
+        scores = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).masked_fill(~((j <= i) & seen), -INF)
+        return scores.softmax(dim=-1) @ v
+
+    return attend
+
+
 def attention_without_grad(q, k, v):
     with torch.no_grad():
         return causal_attention(q, k, v)
@@ -93,33 +119,41 @@ def attention_without_grad(q, k, v):
 
 ATTENTION_MISTAKES = [
     (attention(keep="none"), ["there is no mask", "the future leaks in", "exponential is 0"]),
-    (attention(keep="future"), ["the wrong triangle is masked", "torch.tril (not torch.triu)"]),
+    (attention(keep="future"), ["the wrong triangle is masked", "and not the past"]),
     (attention(keep="next"), ["the mask is off by one", "position i also sees position i + 1", "the future leaks in"]),
-    (attention(fill=0.0), ["set to 0, which still has weight exp(0)", "fill them with float('-inf')"]),
+    (attention(fill=0.0), ["set to 0, which still has weight exp(0)", "a hidden score must weigh nothing"]),
     (attention(after=True, fill=0.0), ["the mask was applied after the softmax", "no longer sum to 1"]),
     (attention(after=True), ["NaN or inf at every position but the last", "-inf entered after the softmax"]),
     (attention(keep="strict"), ["position 0's output is NaN", "every position must see itself"]),
-    (attention(keep="after"), ["the last position's output is NaN", "keep j <= i"]),
+    (attention(keep="after"), ["the last position's output is NaN", "the visible ones j <= i"]),
     (attention(scale=lambda q, k, v: 1.0), ["the scores are not scaled", "sqrt(d)"]),
     (attention_scaled_after_softmax, ["divided by sqrt(d) after the softmax", "no longer sum to 1"]),
     (attention_diagnosis_raises, ["differs from softmax(q k^T / sqrt(d) masked) @ v"]),
     (attention(scale=lambda q, k, v: q.shape[-1]), ["the scores were divided by d", "sqrt(d)"]),
     (attention(scale=lambda q, k, v: q.shape[-1] ** -0.5), ["the scores were multiplied by sqrt(d)"]),
-    (attention(scale=lambda q, k, v: q.shape[1] ** 0.5), ["divided by sqrt(T)", "q.shape[-1]"]),
-    (attention(scale=lambda q, k, v: v.shape[-1] ** 0.5), ["the square root of v's width", "q.shape[-1]"]),
-    (attention(dim=-2), ["the softmax ran over the queries (dim=1)", "dim=-1"]),
+    (attention(scale=lambda q, k, v: q.shape[1] ** 0.5), ["divided by sqrt(T)", "not by sqrt(d)"]),
+    (attention(scale=lambda q, k, v: v.shape[-1] ** 0.5), ["the square root of v's width", "not by sqrt(d)"]),
+    (attention(dim=-2), ["the softmax ran over the queries (dim=1)", "do not sum to 1"]),
     (attention(dim=0), ["the softmax ran over the batch (dim=0)"]),
     (attention(swap=True), ["q and k are swapped", "position i asks with its query"]),
     (attention(fill=-1.0), ["changed when k and v at the last position 5 changed", "the future leaks in"]),
     (lambda q, k, v: v.clone(), ["the output at the last position 5 ignores v at position 0"]),
     (attention(post=lambda out, weights: out.index_fill(1, torch.tensor([2]), float("nan"))), ["the output contains NaN or infinite values"]),
     (lambda q, k, v: causal_attention(q, k, v) * 1.01, ["differs from softmax(q k^T / sqrt(d) masked) @ v", "example 0, position"]),
-    (attention(post=lambda out, weights: weights), ["has shape (2, 6, 6), the attention weights", "weights @ v, shape (2, 6, 4)"]),
+    (attention(post=lambda out, weights: weights), ["has shape (2, 6, 6), the attention weights", "the weighted sum of the values, shape (2, 6, 4)"]),
     (attention(post=lambda out, weights: (out, weights)), ["should return a torch.Tensor, but returned tuple"]),
     (lambda q, k, v: causal_attention(q, k, v)[:, -1], ["should have shape (2, 6, 4)", "has shape (2, 4)"]),
     (lambda q, k, v: causal_attention(q.double(), k.double(), v.double()), ["should have dtype torch.float32"]),
     (attention_without_grad, ["the output carries no gradient", "torch.no_grad()"]),
     (lambda q, k, v: causal_attention(q, k.detach(), v), ["no gradient reaches k"]),
+    # the window (9.3's variation on the lesson): no window parameter, ignored, one off either way, from the start
+    (lambda q, k, v: causal_attention(q, k, v), ["causal_attention(q, k, v, 3)", "raised TypeError"]),
+    (windowed("none"), ["with window = 3 position i still sees positions more than 3 back", "the window was ignored"]),
+    (windowed("wide"), ["with window = 3 each position sees the last 4 positions", "one too many"]),
+    (windowed("narrow"), ["with window = 3 each position sees the last 2 positions", "one too few"]),
+    (windowed("first"), ["position i sees positions 0 to 2, the start of the sequence"]),
+    (lambda q, k, v, window=None: causal_attention(q, k, v, window) * (1.01 if window else 1.0),
+     ["differs from attention over the last 3 positions", "example 0, position"]),
 ]
 
 MISTAKES = [("causal_attention", fn, fragments) for fn, fragments in ATTENTION_MISTAKES]

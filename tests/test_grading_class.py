@@ -203,10 +203,11 @@ def test_a_submission_past_its_limit_is_killed_and_the_next_is_graded(tmp_path, 
 
 LEAKY_SLIPS = {  # (lesson, learner): (old, new, what its feedback says, whether the check's message quotes a solution line)
     # 8.1's messages say what is wrong without the code since issue 26: no line to hide, and none may appear
-    ("08_vae", "mu-only"): ("    return mu + torch.exp(0.5 * logvar) * eps\n", "    return mu\n", "z equals mu", False),
-    ("08_vae", "randn-like"): ("    eps = torch.randn(mu.shape, generator=generator)  # (B, L)\n",
-                               "    eps = torch.randn_like(mu)\n", "the same seed gave two different z", False),
-    ("09_text", "in-place"): ("    logits = logits / temperature\n", "    logits /= temperature\n", "changed the logits you were given", True),
+    ("08_vae", "mu-only"): ("    return mu + torch.exp(0.5 * logvar) * eps  # mu and sigma (B, L) line up with the last two axes\n",
+                            "    return mu.expand(k, -1, -1)\n", "z equals mu", False),
+    ("08_vae", "randn-like"): ("    eps = torch.randn((k, *mu.shape), generator=generator)  # (k, B, L): noise of its own for every draw\n",
+                               "    eps = torch.randn_like(mu.expand(k, -1, -1))\n", "the same seed gave two different z", False),
+    ("09_text", "in-place"): ("    logits = logits / temperature\n", "    logits /= temperature\n", "changed the logits you were given", False),
 }
 
 

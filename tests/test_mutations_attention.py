@@ -14,7 +14,7 @@ _RETURN = "return scores.softmax(dim=-1) @ v"
 ROWS = [
     # the mask: none, the wrong triangle, off by one either way, filled with 0, applied after the softmax
     Mutant("causal_attention", "causal_attention", _FILL, "scores = scores", ["there is no mask", "the future leaks in"]),
-    Mutant("causal_attention", "causal_attention", _MASK, _MASK.replace("tril", "triu"), ["the wrong triangle is masked", "torch.tril (not torch.triu)"]),
+    Mutant("causal_attention", "causal_attention", _MASK, _MASK.replace("tril", "triu"), ["the wrong triangle is masked", "and not the past"]),
     Mutant("causal_attention", "causal_attention", _MASK, _MASK[:-1] + ", diagonal=1)", ["the mask is off by one", "position i also sees position i + 1"]),
     Mutant("causal_attention", "causal_attention", _MASK, _MASK[:-1] + ", diagonal=-1)", ["position 0's output is NaN", "every position must see itself"]),
     Mutant("causal_attention", "causal_attention", 'float("-inf")', "0.0", ["set to 0, which still has weight exp(0)"]),
@@ -27,11 +27,15 @@ ROWS = [
     Mutant("causal_attention", "causal_attention", _SCORES + "  #", "scores = q @ k.transpose(-2, -1)  #\n    v = v / d**0.5  #",
            ["divided by sqrt(d) after the softmax"]),
     # the softmax's dim, q and k swapped, what is returned
-    Mutant("causal_attention", "causal_attention", "softmax(dim=-1)", "softmax(dim=1)", ["the softmax ran over the queries (dim=1)", "dim=-1"]),
+    Mutant("causal_attention", "causal_attention", "softmax(dim=-1)", "softmax(dim=1)", ["the softmax ran over the queries (dim=1)", "do not sum to 1"]),
     Mutant("causal_attention", "causal_attention", "softmax(dim=-1)", "softmax(dim=0)", ["the softmax ran over the batch (dim=0)"]),
     Mutant("causal_attention", "causal_attention", "q @ k.transpose(-2, -1)", "k @ q.transpose(-2, -1)", ["q and k are swapped"]),
-    Mutant("causal_attention", "causal_attention", _RETURN, "return scores.softmax(dim=-1)", ["the attention weights", "weights @ v"]),
+    Mutant("causal_attention", "causal_attention", _RETURN, "return scores.softmax(dim=-1)", ["the attention weights", "the weighted sum of the values"]),
     Mutant("causal_attention", "causal_attention", _RETURN, "return (scores.softmax(dim=-1) @ v).detach()", ["the output carries no gradient"]),
+    # the window: ignored, one too wide or narrow
+    Mutant("causal_attention", "causal_attention", "    if window is not None:\n", "    if False:\n", ["the window was ignored"]),
+    Mutant("causal_attention", "causal_attention", "diagonal=-window)", "diagonal=-window - 1)", ["sees the last 4 positions", "one too many"]),
+    Mutant("causal_attention", "causal_attention", "diagonal=-window)", "diagonal=-window + 1)", ["sees the last 2 positions", "one too few"]),
 ]
 
 test_mutant_is_caught = mutation_tests(ROWS)

@@ -50,9 +50,9 @@ def _bigram_slips(counts: torch.Tensor, inputs: torch.Tensor, targets: torch.Ten
     p = counts / counts.sum(dim=1, keepdim=True)  # NaN in rows without pairs (END's)
     slips = [
         (counts, "the table holds the counts themselves: add alpha to them (but START's column), divide each row by its total, then take the log"),
-        (truth.exp(), "the table holds probabilities: return their logarithm, log p (torch.log), the log-probabilities"),
-        (truth / torch.log(torch.tensor(2.0, dtype=torch.float64)), "the logarithm has base 2: use the natural logarithm, torch.log"),
-        (truth / torch.log(torch.tensor(10.0, dtype=torch.float64)), "the logarithm has base 10: use the natural logarithm, torch.log"),
+        (truth.exp(), "the table holds probabilities: return their logarithm, the log-probabilities"),
+        (truth / torch.log(torch.tensor(2.0, dtype=torch.float64)), "the logarithm has base 2: log-probabilities are in nats, the natural logarithm"),
+        (truth / torch.log(torch.tensor(10.0, dtype=torch.float64)), "the logarithm has base 10: log-probabilities are in nats, the natural logarithm"),
         (truth.T, "the table is transposed: row i is the previous token, column j the next one, and each row sums to 1"),
         (_smoothed_table(counts.T.clone(), alpha),
          "the counts are transposed: row = the previous token (inputs), column = the next token (targets), counts[inputs, targets]"),
@@ -65,8 +65,8 @@ def _bigram_slips(counts: torch.Tensor, inputs: torch.Tensor, targets: torch.Ten
          f"the padding was counted: in a flat index inputs * V + targets, END followed by -100 becomes {END} * {V} - 100 = {END * V - 100}, "
          f"the pair ({(END * V - 100) // V}, {(END * V - 100) % V}); keep only the positions where targets != -100 before counting"),
         (_smoothed_table((counts > 0).double(), alpha),
-         "each pair was counted at most once: counts[inputs, targets] += 1 adds 1 only once for a repeated (previous, next) pair; "
-         "use counts.index_put_((prev, next), ones, accumulate=True) or torch.bincount"),
+         "each pair was counted at most once: a pair that occurs several times has count 1 "
+         "(indexed in-place addition, counts[inputs, targets] += 1, adds 1 only once for a repeated index)"),
         (p.log(),
          "alpha is missing: add it to every count (but START's column) before normalising, or unseen pairs get probability 0"),
         ((p + alpha).log(), "alpha was added after normalising: add it to the counts, then divide each row by its total"),
@@ -79,11 +79,11 @@ def _bigram_slips(counts: torch.Tensor, inputs: torch.Tensor, targets: torch.Ten
         (_smoothed_table(counts, alpha, start_mass=True),
          "START has probability > 0 as a next token: START begins a name and never follows a character; "
          "set START's column (index 0) to 0 after adding alpha and before normalising, so its log-prob is -inf"),
-        (unnormalised, "the rows are not normalised: divide each row by its total, log(smoothed) - log(smoothed.sum(dim=1, keepdim=True))"),
+        (unnormalised, "the rows are not normalised: the probabilities of a row do not sum to 1"),
         ((counts + alpha).log(), "the rows are not normalised, and START has counts: zero START's column, then divide each row by its total (dim=1)"),
         (_smoothed_table(counts, alpha, dim=0),
-         "you normalised each column (dim=0): each row is the distribution of the next token after one previous token; "
-         "divide by the row totals, .sum(dim=1, keepdim=True)"),
+         "you normalised each column (dim=0): each row is the distribution of the next token after one previous token, "
+         "so the row totals must be the ones divided by"),
         (_smoothed_table(counts, alpha, start_mass=True, dim=0),
          "you normalised each column (dim=0), and START has counts: zero START's column, then divide by the row totals (dim=1)"),
     ]

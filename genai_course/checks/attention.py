@@ -1,11 +1,13 @@
-"""Exercise check for lesson 09's tiny transformer: 9.3 the causal attention mask ``causal_attention``.
+"""Exercise check for lesson 09's tiny transformer: 9.3 the causal attention mask ``causal_attention``,
+with an optional window (position i sees the last ``window`` positions only, itself included).
 
 Lessons call it through ``genai_course.checks``: ``checks.causal_attention(fn)``. Its probe calls the
 learner's attention (and its backward pass) on random q, k, v, then again with the last position's
 k and v or the first position's v moved; its judge compares the output with the truth computed here
 in float64 and, when it differs, with attention written the usual wrong ways (no mask, the wrong
 triangle, a mask off by one, a mask of 0, the mask after the softmax, the wrong scale or softmax
-dim), to say which slip it is (see ``_protocol``). Outputs are compared to 1e-4 with NaN matching
+dim; the window ignored, one too wide or narrow, or counted from the start), to say which slip it is
+(see ``_protocol``). Outputs are compared to 1e-4 with NaN matching
 NaN: some slips make NaN (a softmax over nothing but -inf).
 """
 
@@ -25,7 +27,8 @@ _INF = float("inf")
 
 
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, keep: str = "causal", scale: str = "sqrt d", dim: int = -1,
-            fill: float = -_INF, after: bool = False, swap: bool = False, scale_after: bool = False) -> torch.Tensor:
+            fill: float = -_INF, after: bool = False, swap: bool = False, scale_after: bool = False,
+            window: int | None = None, band: str = "last") -> torch.Tensor:
     """Single-head attention in float64, written right (the defaults) or in one of the usual wrong ways."""
     q, k, v = q.double(), k.double(), v.double()
     T, d = q.shape[1], q.shape[2]
@@ -33,6 +36,8 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, keep: str = "c
     scores = scores * {"sqrt d": d**-0.5, "none": 1.0, "d": 1.0 / d, "times sqrt d": d**0.5, "sqrt T": T**-0.5, "sqrt dv": v.shape[2] ** -0.5}[scale]
     i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
     visible = {"causal": j <= i, "none": torch.ones(T, T, dtype=torch.bool), "future": j >= i, "next": j <= i + 1}[keep]
+    if window is not None:  # the last `window` positions (right), or one more, one fewer, the first ones (slips)
+        visible = visible & {"last": i - j < window, "wide": i - j <= window, "narrow": i - j < window - 1, "first": j < window}[band]
     if after:
         return scores.softmax(dim=dim).masked_fill(~visible, 0.0) @ v
     if scale_after:  # the scores unscaled, the weights divided by sqrt(d) after the softmax
@@ -45,24 +50,24 @@ _ATTENTION_SLIPS: list[tuple[dict[str, Any], str]] = [
      "there is no mask: each position also attends to the positions after it (the future leaks in); "
      "hide the scores where j > i before the softmax, with a value whose exponential is 0"),
     ({"keep": "future"},
-     "the wrong triangle is masked: position i sees positions j >= i (the future) and not the past; keep j <= i, torch.tril (not torch.triu)"),
+     "the wrong triangle is masked: position i sees positions j >= i (the future) and not the past"),
     ({"keep": "next"},
      "the mask is off by one: position i also sees position i + 1, the character it has to predict (the future leaks in); "
-     "mask every j > i and keep j <= i, torch.tril with its default diagonal=0"),
+     "only j > i is hidden, the diagonal stays visible"),
     ({"fill": 0.0},
-     "the masked scores were set to 0, which still has weight exp(0) after the softmax (the future leaks in): fill them with float('-inf')"),
+     "the masked scores were set to 0, which still has weight exp(0) after the softmax (the future leaks in): a hidden score must weigh nothing"),
     ({"after": True},
-     "the mask was applied after the softmax: each row's weights no longer sum to 1; mask the scores with float('-inf'), then take the softmax"),
+     "the mask was applied after the softmax: each row's weights no longer sum to 1"),
     ({"scale_after": True},
-     "the weights were divided by sqrt(d) after the softmax, so they no longer sum to 1: divide the scores q k^T by sqrt(d) before the softmax"),
-    ({"scale": "none"}, "the scores are not scaled: divide q k^T by sqrt(d), d = q.shape[-1]"),
-    ({"scale": "d"}, "the scores were divided by d: divide them by sqrt(d), d ** 0.5"),
-    ({"scale": "times sqrt d"}, "the scores were multiplied by sqrt(d): divide them by it"),
-    ({"scale": "sqrt T"}, "the scores were divided by sqrt(T), the number of positions: divide by sqrt(d), d = q.shape[-1] (the length of each dot product)"),
-    ({"scale": "sqrt dv"}, "the scores were divided by the square root of v's width: divide by sqrt(d) with d = q.shape[-1], the length of the dot products q_i . k_j"),
+     "the weights were divided by sqrt(d) after the softmax, so they no longer sum to 1"),
+    ({"scale": "none"}, "the scores are not scaled by sqrt(d), d the width of q and k"),
+    ({"scale": "d"}, "the scores were divided by d, not by sqrt(d)"),
+    ({"scale": "times sqrt d"}, "the scores were multiplied by sqrt(d), not divided by it"),
+    ({"scale": "sqrt T"}, "the scores were divided by sqrt(T), T the number of positions, not by sqrt(d), d the length of each dot product"),
+    ({"scale": "sqrt dv"}, "the scores were divided by the square root of v's width, not by sqrt(d), d the length of the dot products q_i . k_j"),
     ({"dim": -2},
-     "the softmax ran over the queries (dim=1): normalise over the keys, the last dim (dim=-1), so that each position's weights sum to 1"),
-    ({"dim": 0}, "the softmax ran over the batch (dim=0): normalise over the keys, the last dim (dim=-1)"),
+     "the softmax ran over the queries (dim=1): a position's weights over the keys (dim=-1) do not sum to 1"),
+    ({"dim": 0}, "the softmax ran over the batch (dim=0): a position's weights over the keys do not sum to 1"),
     ({"swap": True}, "q and k are swapped: scores[i, j] must be q_i . k_j (position i asks with its query, the row)"),
 ]
 
@@ -70,15 +75,23 @@ _ATTENTION_SLIPS: list[tuple[dict[str, Any], str]] = [
 def _nonfinite_advice(out: torch.Tensor, T: int) -> str:
     bad = sorted({int(t) for t in (~torch.isfinite(out)).any(dim=2).any(dim=0).nonzero()[:, 0]})
     if bad == [0]:
-        return "position 0's output is NaN: it attends to nothing; every position must see itself, mask only j > i (torch.tril keeps the diagonal)"
+        return "position 0's output is NaN: it attends to nothing; every position must see itself (j = i)"
     if bad == [T - 1]:
-        return "the last position's output is NaN: it attends to nothing; mask j > i (the future), keep j <= i, torch.tril"
+        return "the last position's output is NaN: it attends to nothing; the hidden positions are j > i (the future), the visible ones j <= i"
     if bad == list(range(T - 1)):
-        return "NaN or inf at every position but the last: -inf entered after the softmax; mask the scores with float('-inf') first, then take the softmax"
-    return "the output contains NaN or infinite values: mask the scores (not the weights) with float('-inf'), and only where j > i"
+        return "NaN or inf at every position but the last: -inf entered after the softmax, where the weights are (the mask belongs on the scores)"
+    return "the output contains NaN or infinite values: the mask belongs on the scores (not the weights), and only where j > i"
 
 
 _CASES = ((2, 6, 4, 4), (3, 5, 8, 3))  # (B, T, d, d_v)
+_WINDOW_CASE, _WINDOW = (2, 7, 4, 4), 3  # (B, T, d, d_v) and the window
+_WINDOW_SLIPS: list[tuple[dict[str, Any], str]] = [
+    ({"window": None}, f"with window = {_WINDOW} position i still sees positions more than {_WINDOW} back: the window was ignored"),
+    ({"band": "wide"}, f"with window = {_WINDOW} each position sees the last {_WINDOW + 1} positions, itself included: one too many"),
+    ({"band": "narrow"}, f"with window = {_WINDOW} each position sees the last {_WINDOW - 1} positions, itself included: one too few"),
+    ({"band": "first"}, f"with window = {_WINDOW} position i sees positions 0 to {_WINDOW - 1}, the start of the sequence, "
+                        f"not the last {_WINDOW} up to itself"),
+]
 
 
 def _case(B: int, T: int, d: int, dv: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -113,8 +126,8 @@ def _quiet(fn: Callable[..., Any], *args: Any) -> dict[str, Any] | None:
 
 @_exercise("9.3", "the causal attention mask")
 def causal_attention(fn: Callable[..., torch.Tensor], seen: dict) -> None:
-    """fn(q (B, T, d), k (B, T, d), v (B, T, d_v)) -> (B, T, d_v) float32: softmax(q k^T / sqrt(d)) @ v over the
-    last dim, with the scores of the future positions j > i set to -inf before the softmax."""
+    """fn(q (B, T, d), k (B, T, d), v (B, T, d_v), window=None) -> (B, T, d_v) float32: softmax(q k^T / sqrt(d)) @ v over
+    the last dim, with the scores of the future positions j > i (and, given a window w, of j <= i - w) set to -inf first."""
     for c, (B, T, d, dv) in enumerate(_CASES):
         q0, k0, v0, w = _case(B, T, d, dv)
         q, k, v = (x.clone().requires_grad_(True) for x in (q0, k0, v0))
@@ -130,6 +143,31 @@ def causal_attention(fn: Callable[..., torch.Tensor], seen: dict) -> None:
         later, earlier = _moved(k0, v0)
         seen[f"future{c}"] = _quiet(fn, q0.clone(), *later)
         seen[f"past{c}"] = _quiet(fn, q0.clone(), k0.clone(), earlier)
+    q0, k0, v0, _ = _case(*_WINDOW_CASE)
+    seen["window"] = observe(_call(_window_what(), fn, q0, k0, v0, _WINDOW))
+
+
+def _window_what() -> str:
+    B, T, d, dv = _WINDOW_CASE
+    return f"causal_attention(q, k, v, {_WINDOW}) for q, k, v of shape {(B, T, d)}"
+
+
+def _judge_window(seen: Observed) -> None:
+    """The windowed call: exactly the last _WINDOW positions, itself included."""
+    B, T, d, dv = _WINDOW_CASE
+    q0, k0, v0, _ = _case(*_WINDOW_CASE)
+    out = _tensor(_window_what(), seen["window"], (B, T, dv))
+    truth = _attend(q0, k0, v0, window=_WINDOW)
+    if same(out, truth, 1e-4, equal_nan=True):
+        return
+    for slip, advice in _WINDOW_SLIPS:
+        if same(out, _attend(q0, k0, v0, **{"window": _WINDOW, **slip}), 1e-4, equal_nan=True):
+            raise CheckFailed(advice)
+    b, i, j = (int(x) for x in ((out - truth).abs().nan_to_num(1.0) > 1e-4).nonzero()[0])
+    raise CheckFailed(
+        f"{_window_what()} differs from attention over the last {_WINDOW} positions (example {b}, position {i}, column {j}: "
+        f"got {out[b, i, j].item():.4f}, expected {truth[b, i, j].item():.4f})"
+    )
 
 
 @causal_attention.judge
@@ -139,7 +177,7 @@ def _judge_causal_attention(seen: Observed) -> str:
         what, rec = _what(B, T, d, dv), seen[f"out{c}"]
         shape = tuple(rec["shape"]) if rec["type"] == "Tensor" else None
         if shape == (B, T, T) and T != dv:
-            raise CheckFailed(f"{what} has shape {(B, T, T)}, the attention weights: return the weighted sum of the values, weights @ v, shape {(B, T, dv)}")
+            raise CheckFailed(f"{what} has shape {(B, T, T)}, the attention weights: the output is the weighted sum of the values, shape {(B, T, dv)}")
         if shape == (B, T, dv) and rec["value"].is_floating_point() and not torch.isfinite(rec["value"]).all():
             for slip, advice in _ATTENTION_SLIPS:  # some slips make NaN (a softmax over nothing but -inf)
                 if same(rec["value"], _attend(q0, k0, v0, **slip), 1e-4, equal_nan=True):
@@ -157,7 +195,8 @@ def _judge_causal_attention(seen: Observed) -> str:
         stuck = seen[f"stuck{c}"]
         if stuck:
             raise CheckFailed(f"no gradient reaches {stuck[0]}: compute the output from {stuck[0]} without .detach()")
-    return "softmax(q k^T / sqrt(d)) @ v with j > i masked: no position sees the future"
+    _judge_window(seen)
+    return "softmax(q k^T / sqrt(d)) @ v with j > i masked, and with a window: no position sees the future"
 
 
 def _diagnostic(rec: Any, shape: torch.Size) -> torch.Tensor | None:
@@ -174,7 +213,7 @@ def _attention_advice(seen: Observed, c: int, what: str, out: torch.Tensor, trut
     if moved is not None and not same(moved[:, : T - 1], out[:, : T - 1], 1e-4, equal_nan=True):
         return (
             f"the outputs at positions 0 to {T - 2} changed when k and v at the last position {T - 1} changed: the future leaks in; "
-            "set the scores where j > i to float('-inf') before the softmax"
+            "a score where j > i must get weight 0"
         )
     moved = _diagnostic(seen[f"past{c}"], out.shape)
     if moved is not None and same(moved[:, -1], out[:, -1], 1e-4, equal_nan=True):

@@ -62,7 +62,7 @@ def _bigram_table(what: str, rec: Any, V: int) -> torch.Tensor:
     if rec["dtype"] not in _FLOATS:
         raise CheckFailed(f"{what} has dtype {rec['dtype']}: return the log-probabilities as floats (float32), not the counts")
     if rec["dtype"] != str(torch.float32):
-        raise CheckFailed(f"{what} should have dtype torch.float32, but has dtype {rec['dtype']}: make the counts with torch.zeros(V, V) (float32 by default)")
+        raise CheckFailed(f"{what} should have dtype torch.float32, but has dtype {rec['dtype']}: the table is asked for in float32, and float64 counts make a float64 table")
     out = rec["value"]
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
         raise TypeError(f"{what}: the record's value does not match its shape")
@@ -135,11 +135,11 @@ def _sampling_slips(logits: torch.Tensor, T: float, k: int | None) -> list[tuple
     soft = lambda x: x.double().softmax(dim=1)  # noqa: E731
     slips = [
         (soft(_keep_top(logits * T, k)),
-         f"at temperature {T} the draws follow softmax(logits * T): divide the logits by the temperature "
-         "(T < 1 sharpens the distribution, T > 1 flattens it)"),
+         f"at temperature {T} the draws follow softmax(logits * temperature): the temperature multiplied the logits, "
+         "so a temperature below 1 flattens the distribution where it should sharpen it"),
         (soft(_keep_top(logits, k)),
-         f"the temperature has no effect (at T = {T} the draws follow softmax(logits)): divide the logits by it before the softmax "
-         "(dividing the probabilities by T changes nothing once they are renormalised)"),
+         f"the temperature has no effect: at temperature {T} the draws follow softmax(logits), as at temperature 1 "
+         "(dividing the probabilities by the temperature changes nothing once they are renormalised)"),
     ]
     if k is not None:
         slips += [
@@ -155,7 +155,7 @@ def _sampling_slips(logits: torch.Tensor, T: float, k: int | None) -> list[tuple
         ]
     by_column = _keep_top(logits / T, k).double().softmax(dim=0)  # (4, V): the softmax over the batch
     slips.append((by_column / by_column.sum(dim=1, keepdim=True),
-                  "the softmax ran over the batch (dim=0): each row is one distribution over the vocabulary, softmax(dim=1) (or dim=-1)"))
+                  "the softmax ran over the batch (dim=0): the probabilities of a row do not sum to 1; each row is one distribution over the vocabulary"))
     return slips
 
 
@@ -199,7 +199,7 @@ def _sampling_calls() -> list[tuple[str, str, torch.Tensor, float, int | None, i
     return calls + [("ties", f"sample_next(logits with ties, {T}, {k}, generator)", _tied_logits(), T, k, 3)]
 
 
-_MULTINOMIAL = "torch.multinomial needs probabilities, softmax(logits / temperature), not logits or log-probabilities"
+_MULTINOMIAL = "the draw was given logits or log-probabilities where it needs probabilities: non-negative, each row summing to 1"
 
 
 def _sampled_ids(seen: Observed, key: str, what: str, base: torch.Tensor) -> torch.Tensor:
@@ -211,7 +211,7 @@ def _sampled_ids(seen: Observed, key: str, what: str, base: torch.Tensor) -> tor
             raise CheckFailed(f"{failure} ({_MULTINOMIAL})") from None
         raise
     if seen[f"{key}.edited"]:
-        raise CheckFailed(f"{what} changed the logits you were given (an in-place /= or masked_fill_): work on new tensors, logits = logits / temperature")
+        raise CheckFailed(f"{what} changed the logits you were given: after the call the caller's tensor holds other values (an in-place edit); leave it as it was")
     B, V = len(base) * _DRAWS, base.shape[1]
     if rec["type"] == "Tensor":
         shape, floating = tuple(rec["shape"]), rec["dtype"] in _FLOATS
@@ -220,7 +220,7 @@ def _sampled_ids(seen: Observed, key: str, what: str, base: torch.Tensor) -> tor
         if shape == (B, V) and floating:
             raise CheckFailed(f"{what} returned ({B}, {V}) floats, probabilities? Draw one token id per row from them, with the generator you were given")
         if shape == (B,) and floating:
-            raise CheckFailed(f"{what} has dtype {rec['dtype']}: token ids are whole numbers, int64, as torch.multinomial returns them")
+            raise CheckFailed(f"{what} has dtype {rec['dtype']}: token ids are whole numbers, int64")
     ids = _tensor(what, rec, (B,), torch.long)
     if ids.min() < 0 or ids.max() >= V:
         raise CheckFailed(f"{what} returned ids from {ids.min().item()} to {ids.max().item()}: ids index the vocabulary, 0 to {V - 1}")
@@ -231,7 +231,7 @@ def _sampled_ids(seen: Observed, key: str, what: str, base: torch.Tensor) -> tor
 def sample_next(fn: Callable[..., torch.Tensor], seen: dict) -> None:
     """fn(logits (B, V), temperature > 0, top_k int or None, generator) -> (B,) int64 token ids, one draw per row from
     softmax(logits / temperature) restricted to exactly the top_k largest logits (when several tie with the k-th
-    largest, top_k of them: as text.sample_names does), with torch.multinomial(probs, 1, generator=generator)."""
+    largest, top_k of them: as text.sample_names does), drawn with the generator given."""
     for key, what, base, T, k, seed in _sampling_calls():
         logits = base.repeat(_DRAWS, 1)  # (rows * _DRAWS, V): each distribution _DRAWS times
         given = logits.clone()
@@ -253,14 +253,13 @@ def _judge_ties(seen: Observed, what: str, base: torch.Tensor, T: float, k: int)
     elif torch.equal(kept, at_least):
         raise CheckFailed(
             f"top_k = {k} kept {int(kept[0].sum())} tokens of a row whose logits are {base[0].tolist()}: {int((scaled[0] == kth[0]).sum())} tokens "
-            f"tie with the k-th largest logit ({base[0].topk(k).values[-1].item()}) and all of them were kept; top-k keeps exactly top_k tokens, as "
-            "text.sample_names does (which of the tied ones stay does not matter): keep the positions of "
-            "exactly top_k largest logits, whatever the ties"
+            f"tie with the k-th largest logit ({base[0].topk(k).values[-1].item()}) and all of them were kept; top-k keeps exactly top_k tokens, "
+            "whatever the ties, as text.sample_names does (which of the tied ones stay does not matter)"
         )
     r = int((kept.sum(dim=1) != k).nonzero()[0]) if (kept.sum(dim=1) != k).any() else 0
     raise CheckFailed(
         f"with temperature {T} and top_k {k}, on a row whose logits are {base[r].tolist()} you drew {int(kept[r].sum())} different tokens "
-        f"with these shares: {[round(x, 3) for x in freq[r].tolist()]}: keep exactly top_k tokens, the largest logits, divide by T, softmax over dim=1"
+        f"with these shares: {[round(x, 3) for x in freq[r].tolist()]}: top-k keeps exactly top_k tokens, those with the largest logits"
     )
 
 
@@ -272,18 +271,18 @@ def _judge_sample_next(seen: Observed) -> str:
     first = _sampled_ids(seen, "first", calls["first"][0], base)
     if not torch.equal(first, _sampled_ids(seen, "again", calls["again"][0], base)):
         raise CheckFailed(
-            "two calls with generators seeded alike drew different tokens: pass the generator to torch.multinomial(probs, 1, generator=generator) "
-            "(torch.distributions.Categorical(...).sample() cannot take one)"
+            "two calls with generators seeded alike drew different tokens: the draws ignore the generator you were given, so a seed "
+            "does not give the same names twice (a sampler that takes no generator, such as Categorical(...).sample(), uses the global one)"
         )
     if torch.equal(first, _sampled_ids(seen, "other", calls["other"][0], base)):
         if torch.equal(first, base.repeat(_DRAWS, 1).argmax(dim=1)):
-            raise CheckFailed("every call returns the most likely token (the argmax): draw at random from softmax(logits / temperature) with torch.multinomial")
-        raise CheckFailed("generators with different seeds drew the same tokens: draw at random with torch.multinomial(probs, 1, generator=generator)")
+            raise CheckFailed("every call returns the most likely token (the argmax): a draw is random, each token as often as its probability")
+        raise CheckFailed("generators with different seeds drew the same tokens: the draws do not depend on the generator you were given")
     if (first.view(-1, rows)[:, 0] == 0).any():
         if _matches(_frequencies(first, rows, V), base.double().softmax(dim=1).softmax(dim=1), _DRAWS):
             raise CheckFailed(
                 "the softmax was taken twice, the second time over probabilities where logits are expected: a token whose logit is -inf "
-                "(probability 0) got weight exp(0) and was drawn; draw from softmax(logits / temperature) once, torch.multinomial(probs, 1)"
+                "(probability 0) got weight exp(0) and was drawn"
             )
         raise CheckFailed("a token whose logit is -inf was drawn: it has probability 0, exp(-inf) = 0 after the softmax")
     for n, (T, k) in enumerate(_SETTINGS):
@@ -297,9 +296,9 @@ def _judge_sample_next(seen: Observed) -> str:
                 raise CheckFailed(advice)
         r, j = divmod(int((freq - truth).abs().argmax()), V)
         raise CheckFailed(
-            f"with temperature {T} and top_k {k}, token {j} was drawn {freq[r, j].item():.1%} of the time from a row where softmax(logits / T) "
-            f"(top-k kept) gives it {truth[r, j].item():.1%}: divide by T, keep the top_k largest logits (others -inf), softmax over dim=1, torch.multinomial"
+            f"with temperature {T} and top_k {k}, token {j} was drawn {freq[r, j].item():.1%} of the time from row {r}, "
+            f"to which the distribution asked for gives it {truth[r, j].item():.1%}"
         )
     what, T, k = calls["ties"]
     _judge_ties(seen, what, _tied_logits(), T, k)
-    return f"frequencies match softmax(logits / T) with top-k at {len(_SETTINGS) + 1} settings, exactly k kept on ties; same seed, same draws"
+    return f"frequencies match softmax(logits / temperature) with top-k at {len(_SETTINGS) + 1} settings, exactly k kept on ties; same seed, same draws"
