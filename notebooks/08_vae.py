@@ -971,8 +971,8 @@ plt.show()
 #
 # ## Exercises
 #
-# Open `exercises/08_vae.ipynb`: write the reparameterization trick (8.1), derive the KL
-# between two Gaussians, for a prior of your own (8.2), and a conditional decoder that returns pixel logits (8.3), each with an
-# instant check.
+# Open `exercises/08_vae.ipynb`: draw $k$ reparameterized latents per example, as the IWAE
+# bound needs (8.1), derive the KL between two Gaussians, for a prior of your own (8.2), and
+# write the conditional VAE's encoder $q(z \mid x, y)$ (8.3), each with an instant check.
 #
 # Next: lesson 09, generating text: character-level models from counts to a tiny transformer.

@@ -1,11 +1,12 @@
 # %% [markdown]
 # # Exercises 08: Variational autoencoders
 #
-# Three exercises from lesson 08 (`notebooks/08_vae.ipynb`): the pieces a variational
-# autoencoder adds to a generator. You draw a latent sample with the reparameterization
-# trick, derive the KL between two Gaussians (the lesson's KL term, with a prior of your
-# own), and write a conditional decoder that returns pixel logits. Replace each `raise NotImplementedError` with your code, then
-# run the check cell below it: it prints ✅ when your code is right, or says what is wrong.
+# Three exercises from lesson 08 (`notebooks/08_vae.ipynb`), each a variation on a piece of
+# the lesson: you draw $k$ reparameterized latents per example (what the IWAE bound averages
+# over), derive the KL between two Gaussians (the lesson's KL term, with a prior of your own),
+# and write the conditional VAE's other network, the encoder $q(z \mid x, y)$. Replace each
+# `raise NotImplementedError` with your code, then run the check cell below it: it prints ✅
+# when your code is right, or says what is wrong.
 #
 # Notation: the encoder gives, for each of $B$ images, the mean `mu` and the log-variance
 # `logvar` of a diagonal Gaussian $q(z \mid x) = \mathcal{N}(\mu, \operatorname{diag} \sigma^2)$
@@ -18,6 +19,8 @@
 # course's own copy of the notebook (what your notebook prints decides nothing).
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -29,27 +32,34 @@ threads.use("lesson")  # PyTorch threads for this machine: 1 on 2 cores (genai_c
 _ = torch.manual_seed(0)
 
 # %% [markdown]
-# ## Exercise 8.1: the reparameterization trick
+# ## Exercise 8.1: $k$ draws per example
 #
-# Write `reparameterize(mu, logvar, generator)`: draw one $z \sim q(z \mid x)$ per row, as a
-# differentiable function of `mu` and `logvar`:
+# The lesson's IWAE bound averages over $k$ draws $z_1, \dots, z_k \sim q(z \mid x)$ for
+# every image, where the ELBO takes one. Write `reparameterize(mu, logvar, k, generator)`:
+# $k$ independent reparameterized draws for each of the $B$ examples,
 #
-# $$z = \mu + \sigma \odot \varepsilon, \qquad \sigma = \exp\left(\tfrac{1}{2} \log \sigma^2\right), \qquad \varepsilon \sim \mathcal{N}(0, I)$$
+# $$z_i = \mu + \sigma \odot \varepsilon_i, \qquad \varepsilon_1, \dots, \varepsilon_k \sim \mathcal{N}(0, I) \text{ independent},$$
 #
-# Return z of shape (B, L), the shape of `mu`. Draw the noise with the generator you are
-# given, one standard-normal number per example and latent: the check compares your z with
-# the library's for the same seed. Hints: `logvar` is the log of the *variance*; what scales
-# the noise is the standard deviation, so work out how to get from one to the other. And keep
-# the computation where autograd can see it: the whole point is that gradients reach `mu` and
-# `logvar`.
+# with $\sigma$ the standard deviation of $q(z \mid x)$ (you are given its log-variance),
+# returned as one tensor of shape (k, B, L): `z[i]` is the $i$-th draw for the whole batch, a
+# (B, L) batch the decoder takes as it is. Draw the noise with the generator you are given, so
+# that the same seed gives the same z; gradients must reach `mu` and `logvar`, as in the
+# lesson.
+#
+# The check does not compare your z with one particular draw: it draws many times per example
+# and tests what makes the draws right (different for each $i$, centred on $\mu$, spread by
+# $\sigma$, repeatable for a seed). Hints: `mu` has shape (B, L) and z has one more axis in
+# front; work out which axes the noise needs, and how a (B, L) tensor combines with a
+# (k, B, L) one (PyTorch lines shapes up from the right). Then ask what the $k$ draws would
+# be worth if they shared one noise.
 
 
 # %%
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """mu, logvar: (B, L) -> z: (B, L), one draw from N(mu, diag exp(logvar)) that gradients pass through."""
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """mu, logvar: (B, L) -> z: (k, B, L), k independent draws from N(mu, diag exp(logvar)) per example that gradients pass through."""
     # BEGIN SOLUTION
-    eps = torch.randn(mu.shape, generator=generator)  # (B, L)
-    return mu + torch.exp(0.5 * logvar) * eps
+    eps = torch.randn((k, *mu.shape), generator=generator)  # (k, B, L): noise of its own for every draw
+    return mu + torch.exp(0.5 * logvar) * eps  # mu and sigma (B, L) line up with the last two axes
     # END SOLUTION
 
 
@@ -57,14 +67,14 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 checks.reparameterize(reparameterize)
 
 # %% [markdown]
-# Many draws for one image with $\mu = (1, -1)$ and $\sigma = (1, 0.3)$: a cloud around $\mu$,
+# 2,000 draws for one image with $\mu = (1, -1)$ and $\sigma = (1, 0.3)$: a cloud around $\mu$,
 # wide along the first latent and narrow along the second.
 
 # %%
 try:
-    mu = torch.tensor([[1.0, -1.0]]).repeat(2000, 1)  # (2000, 2)
-    logvar = torch.log(torch.tensor([[1.0, 0.3]]) ** 2).repeat(2000, 1)  # log sigma^2
-    z = reparameterize(mu, logvar, torch.Generator().manual_seed(0))
+    mu = torch.tensor([[1.0, -1.0]])  # (1, 2): one image
+    logvar = torch.log(torch.tensor([[1.0, 0.3]]) ** 2)  # log sigma^2
+    z = reparameterize(mu, logvar, 2000, torch.Generator().manual_seed(0))[:, 0]  # (2000, 2): its 2,000 draws
     plt.figure(figsize=(4, 4))
     plt.scatter(z[:, 0], z[:, 1], s=2, alpha=0.3)
     plt.scatter([1.0], [-1.0], color="r", marker="x", label="mu")
@@ -156,7 +166,8 @@ except NotImplementedError:
 
 # %% [markdown]
 # Your two functions put together give the library's negative ELBO, reconstruction plus KL,
-# for an (untrained) VAE on 64 digits, with the same seed for the sample of z:
+# for an (untrained) VAE on 64 digits, with one draw of z per image and the same seed as the
+# library's:
 
 # %%
 try:
@@ -164,7 +175,7 @@ try:
     model = vae.VAE(vae.VAEConfig(latent_dim=4))
     x = data.load_digits().x_test[:64]  # (64, 1, 8, 8) in [0, 1]
     mu, logvar = model.encoder(x)
-    z = reparameterize(mu, logvar, torch.Generator().manual_seed(1))
+    z = reparameterize(mu, logvar, 1, torch.Generator().manual_seed(1))[0]  # (64, 4): one draw per image
     kl = gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar))  # (64,): the prior N(0, I)
     mine = vae.bernoulli_nll(model.decoder(z), x) + kl  # (64,) -ELBO per image
     library = vae.elbo(model, x, generator=torch.Generator().manual_seed(1)).neg_elbo
@@ -173,65 +184,109 @@ except NotImplementedError:
     print("(finish exercises 8.1 and 8.2 to compare with the library)")
 
 # %% [markdown]
-# ## Exercise 8.3: a conditional decoder
+# With $k$ draws per image your 8.1 gives the IWAE bound: the log of the average of the $k$
+# weights $p(x \mid z_i)\, p(z_i) / q(z_i \mid x)$ (lesson 08, "The IWAE bound"). Here on
+# the held-out digits, for a VAE trained for 600 steps, beside the library's bound, which
+# draws its own noise:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+torch.manual_seed(0)
+digits = data.load_digits()
+trained = vae.VAE(vae.VAEConfig(latent_dim=4))
+vae.train_vae(trained, digits.x_train, None, vae.VAETrainConfig(steps=600), progress=False)
+x, n, neg_iwae = digits.x_test, len(digits.x_test), []  # -IWAE_k, nats per held-out digit
+try:
+    with torch.no_grad():
+        mu, logvar = trained.encoder(x)  # (n, 4) each
+        for k in (1, 10, 100):
+            z = reparameterize(mu, logvar, k, torch.Generator().manual_seed(1))  # (k, n, 4)
+            log_q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)  # (k, n): log q(z_i | x)
+            log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)  # (k, n): log p(z_i)
+            log_lik = -vae.bernoulli_nll(trained.decoder(z.flatten(0, 1)), x.repeat(k, 1, 1, 1)).view(k, n)  # log p(x | z_i)
+            neg_iwae.append(-(torch.logsumexp(log_lik + log_prior - log_q, dim=0) - math.log(k)).mean().item())
+            library = -vae.iwae_bound(trained, x, k=k, generator=torch.Generator().manual_seed(2)).mean().item()
+            print(f"k = {k:3d}: -IWAE {neg_iwae[-1]:.2f} nats per digit (the library's: {library:.2f})")
+except NotImplementedError:
+    print("(finish exercise 8.1 to compute the bound)")
+
+# %%
+if neg_iwae:
+    print("tighter with 100 draws than with 1:", neg_iwae[-1] < neg_iwae[0])
+
+# %% [markdown]
+# ## Exercise 8.3: a conditional encoder
 #
-# Write `make_conditional_decoder(latent_dim, num_classes)` returning an `nn.Module` whose
-# `forward(z, y)` maps latents z (B, latent_dim) and labels y (B,) to pixel **logits** of
-# shape (B, 1, 8, 8): the decoder of a conditional VAE, $p(x \mid z, y)$, a Bernoulli per
-# pixel with probability
+# The lesson's conditional VAE gives the label to both networks, $q(z \mid x, y)$ and
+# $p(x \mid z, y)$, and builds the decoder by hand. Write the other one:
+# `make_conditional_encoder(latent_dim, num_classes)` returning an `nn.Module` whose
+# `forward(x, y)` maps images x (B, 1, 8, 8) and labels y (B,) to the pair `(mu, logvar)`, the
+# mean and the log-variance of $q(z \mid x, y) = \mathcal{N}(\mu, \operatorname{diag} \sigma^2)$,
+# each of shape (B, latent_dim).
 #
-# $$p(x_i = 1 \mid z, y) = \operatorname{sigmoid}\big(\text{logit}_i(z, y)\big).$$
+# Any architecture passes if
 #
-# Return the logits themselves, with no final sigmoid: the Bernoulli likelihood
-# `vae.bernoulli_nll(logits, x)` applies the sigmoid inside the binary cross-entropy, which
-# stays exact where a sigmoid would round to 0 or 1. (The pictures are `torch.sigmoid(logits)`.)
+# * both outputs depend on the image and on the label, and the label enters as a one-hot
+#   vector (as one number, label 7 would be "more" than label 3);
+# * `mu` and `logvar` come from outputs of their own;
+# * both can take any real value: the check trains two fresh copies of your encoder for a few
+#   steps, one to raise the means and lower the log-variances, the other the other way round,
+#   and watches how far they go.
 #
-# Any architecture passes if its output depends on both z and y and the label enters as a
-# one-hot vector (as one number, label 7 would be "more" than label 3). The simplest design is
-# lesson 07's: give the network the latent and the label side by side, as one longer input
-# vector, then a small MLP (multilayer perceptron) whose first layer is sized for that longer
-# input and whose last layer gives one logit per pixel, reshaped to (B, 1, 8, 8).
+# Hints: the lesson's unconditional encoder and the way its conditional decoder takes the
+# label are the two pieces to combine. Before you add anything after the last layer, ask
+# which values a log-variance must reach: what variance is $\log \sigma^2 = -4$, and when
+# would the encoder need it?
 
 
 # %%
-def make_conditional_decoder(latent_dim: int, num_classes: int) -> nn.Module:
-    """A decoder p(x | z, y): z (B, latent_dim), y (B,) -> pixel logits (B, 1, 8, 8)."""
+def make_conditional_encoder(latent_dim: int, num_classes: int) -> nn.Module:
+    """An encoder q(z | x, y): x (B, 1, 8, 8), y (B,) -> (mu, logvar), each (B, latent_dim)."""
     # BEGIN SOLUTION
-    class ConditionalDecoder(nn.Module):
+    class ConditionalEncoder(nn.Module):
         def __init__(self):
             super().__init__()
             self.net = nn.Sequential(
-                nn.Linear(latent_dim + num_classes, 128), nn.ReLU(),
-                nn.Linear(128, 64),  # 64 pixel logits, no sigmoid
+                nn.Linear(64 + num_classes, 128), nn.ReLU(),  # 64 pixels and the one-hot label
+                nn.Linear(128, 2 * latent_dim),  # L means, then L log-variances, unbounded
             )
 
-        def forward(self, z, y):
-            one_hot = F.one_hot(y, num_classes).to(z.dtype)  # (B, K)
-            logits = self.net(torch.cat([z, one_hot], dim=1))  # (B, 64)
-            return logits.view(-1, 1, 8, 8)  # (B, 1, 8, 8)
+        def forward(self, x, y):
+            one_hot = F.one_hot(y, num_classes).to(x.dtype)  # (B, K)
+            h = self.net(torch.cat([x.flatten(1), one_hot], dim=1))  # (B, 2L)
+            mu, logvar = h.chunk(2, dim=1)  # (B, L) each
+            return mu, logvar
 
-    return ConditionalDecoder()
+    return ConditionalEncoder()
     # END SOLUTION
 
 
 # %%
-checks.make_conditional_decoder(make_conditional_decoder)
+checks.make_conditional_encoder(make_conditional_encoder)
 
 # %% [markdown]
-# What your (untrained) decoder draws, sigmoid of its logits, with one z per column and the
-# labels 0 to 9 down the rows: grey blur for now. Lesson 08 trains a decoder like this, with
-# an encoder and the ELBO, until row $k$ shows the digit $k$.
+# Your encoder in the library's conditional VAE, beside its decoder, trained for 600 steps;
+# then digits drawn from the prior, row $k$ asking for a $k$. The $-$ELBO on the held-out
+# digits is printed before and after training.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 try:
     torch.manual_seed(0)
-    decoder = make_conditional_decoder(4, 10)
+    cvae = vae.VAE(vae.VAEConfig(latent_dim=4, num_classes=10))
+    cvae.encoder = make_conditional_encoder(4, 10)  # yours, in place of the library's
+    neg_elbo = []  # on the held-out digits, before and after training
+    for steps in (0, 600):
+        if steps:
+            vae.train_vae(cvae, digits.x_train, digits.y_train, vae.VAETrainConfig(steps=steps), progress=False)
+        neg_elbo.append(vae.elbo(cvae, digits.x_test, digits.y_test, generator=torch.Generator().manual_seed(0)).neg_elbo.mean().item())
+    print(f"-ELBO on held-out digits: {neg_elbo[0]:.1f} nats untrained, {neg_elbo[1]:.1f} after 600 steps")
     with torch.no_grad():
-        logits = decoder(torch.randn(10, 4).repeat(10, 1), torch.arange(10).repeat_interleave(10))  # row k asks for k
+        images = cvae.sample(100, y=torch.arange(10).repeat_interleave(10), generator=torch.Generator().manual_seed(0))  # row k asks for k
     fig, axes = plt.subplots(10, 10, figsize=(4, 4))
-    for ax, image in zip(axes.flat, torch.sigmoid(logits)):
+    for ax, image in zip(axes.flat, images):
         ax.imshow(image[0], cmap="gray_r", vmin=0, vmax=1)
         ax.axis("off")
     plt.show()
 except NotImplementedError:
-    print("(finish exercise 8.3 to see the picture)")
+    print("(finish exercise 8.3 to train your encoder)")

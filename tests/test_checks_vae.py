@@ -15,9 +15,25 @@ from check_protocol import assert_named_mistake, assert_registered, file_round_t
 # --------------------------------------------------------------------------- reference solutions
 
 
-def reparameterize(mu, logvar, generator=None):
-    eps = torch.randn(mu.shape, generator=generator)  # (B, L)
+def reparameterize(mu, logvar, k, generator=None):
+    eps = torch.randn((k, *mu.shape), generator=generator)  # (k, B, L)
     return mu + torch.exp(0.5 * logvar) * eps
+
+
+def reparameterize_one_at_a_time(mu, logvar, k, generator=None):
+    """k draws of the library's, one after the other: any order of drawing the noise passes."""
+    return torch.stack([vae.reparameterize(mu, logvar, generator) for _ in range(k)])
+
+
+def reparameterize_batch_first(mu, logvar, k, generator=None):
+    """The noise drawn as (B, k, L), then moved: the same distribution, another order; the noise subtracted, which is as good."""
+    eps = torch.randn(mu.shape[0], k, mu.shape[1], generator=generator).transpose(0, 1)
+    return mu - logvar.exp().sqrt() * eps
+
+
+def reparameterize_expanded(mu, logvar, k, generator=None):
+    mu_k, std_k = mu.expand(k, -1, -1), torch.exp(logvar / 2).expand(k, -1, -1)
+    return mu_k + std_k * torch.empty_like(mu_k).normal_(generator=generator)
 
 
 def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p):
@@ -48,77 +64,94 @@ def kl_to_standard_normal(mu, logvar):
     return kl_from_distributions(mu, logvar, zero, zero)
 
 
-class CondDecoder(nn.Module):
-    """A small conditional decoder that can be bent into a typical mistake."""
+class CondEncoder(nn.Module):
+    """A small conditional encoder that can be bent into a typical mistake."""
 
-    def __init__(self, latent_dim, num_classes, *, hidden=32, use_label=True, use_z=True, out=nn.Identity, flat=False, unused=False, batch_norm=False, one_hot_width=-1, fixed_batch=None, number=None):
+    def __init__(self, latent_dim, num_classes, *, hidden=32, use_label=True, use_x=True, logvar_out=None, out=None, one_head=False,
+                 flat=False, constant_logvar=False, unused=False, batch_norm=False, one_hot_width=-1, number=None):
         super().__init__()
-        self.num_classes, self.use_label, self.use_z, self.flat = num_classes, use_label, use_z, flat
-        self.fixed_batch = fixed_batch  # a .view(20, 1, 8, 8) written with the batch size
+        self.num_classes, self.use_label, self.use_x, self.flat, self.one_head = num_classes, use_label, use_x, flat, one_head
+        self.logvar_out, self.constant_logvar, self.latent_dim = logvar_out, constant_logvar, latent_dim
         self.one_hot_width = num_classes if one_hot_width == -1 else one_hot_width  # None: F.one_hot(y) guesses it
         self.number = number  # the label appended as one number, number(y) (B, 1), instead of one-hot
         norm = [nn.BatchNorm1d(hidden)] if batch_norm else []
         width = 1 if number else num_classes
-        self.net = nn.Sequential(nn.Linear(latent_dim + width, hidden), *norm, nn.ReLU(), nn.Linear(hidden, 64), out())
+        self.net = nn.Sequential(nn.Linear(64 + width, hidden), *norm, nn.ReLU(), nn.Linear(hidden, 2 * latent_dim), *([out()] if out else []))
         if unused:
             self.extra = nn.Linear(4, 4)
 
-    def forward(self, z, y):
-        if self.fixed_batch and z.shape[0] != self.fixed_batch:
-            raise RuntimeError(f"shape '[{self.fixed_batch}, 1, 8, 8]' is invalid for input of size {64 * z.shape[0]}")
+    def forward(self, x, y):
         one_hot = (F.one_hot(y) if self.one_hot_width is None else F.one_hot(y, self.one_hot_width)).float()
         if self.number:
             one_hot = self.number(y)
         if not self.use_label:
             one_hot = torch.zeros_like(one_hot)
-        if not self.use_z:
-            z = torch.zeros_like(z)
-        logits = self.net(torch.cat([z, one_hot], dim=1))  # (B, 64)
-        return logits if self.flat else logits.view(-1, 1, 8, 8)
+        pixels = x.flatten(1) if self.use_x else torch.zeros_like(x.flatten(1))
+        h = self.net(torch.cat([pixels, one_hot], dim=1))  # (B, 2L)
+        if self.flat:
+            return h
+        mu, logvar = h.chunk(2, dim=1)
+        if self.one_head:
+            logvar = mu
+        if self.constant_logvar:
+            logvar = torch.zeros_like(mu)
+        return mu, (self.logvar_out(logvar) if self.logvar_out else logvar)
 
 
-def make_conditional_decoder(latent_dim, num_classes):
-    return CondDecoder(latent_dim, num_classes)
+def make_conditional_encoder(latent_dim, num_classes):
+    return CondEncoder(latent_dim, num_classes)
 
 
-def library_decoder(latent_dim, num_classes):
-    return vae.Decoder(vae.VAEConfig(latent_dim=latent_dim, num_classes=num_classes))
+def library_encoder(latent_dim, num_classes):
+    return vae.Encoder(vae.VAEConfig(latent_dim=latent_dim, num_classes=num_classes))
 
 
-class EmbeddingDecoder(nn.Module):
-    """The label through a learned embedding (not one-hot, but not one number either): any architecture passes."""
+class TwoHeadEncoder(nn.Module):
+    """The label through a learned embedding, and mu and logvar from two heads: any architecture passes."""
 
-    def __init__(self, latent_dim, num_classes, dim=1):
+    def __init__(self, latent_dim, num_classes, dim=8):
         super().__init__()
         self.embed = nn.Embedding(num_classes, dim)
-        self.net = nn.Sequential(nn.Linear(latent_dim + dim, 32), nn.ReLU(), nn.Linear(32, 64))
+        self.body = nn.Sequential(nn.Linear(64 + dim, 64), nn.ReLU())
+        self.mu, self.logvar = nn.Linear(64, latent_dim), nn.Linear(64, latent_dim)
 
-    def forward(self, z, y):
-        return self.net(torch.cat([z, self.embed(y)], dim=1)).view(-1, 1, 8, 8)
+    def forward(self, x, y):
+        h = self.body(torch.cat([x.flatten(1), self.embed(y)], dim=1))
+        return self.mu(h), self.logvar(h)
 
 
-class LabelBranchDecoder(nn.Module):
-    """z and the label in two branches: the label as one number into a layer of its own."""
+class ConvEncoder(nn.Module):
+    """Lesson 07's label as image channels, then a convolution: any architecture passes."""
 
     def __init__(self, latent_dim, num_classes):
         super().__init__()
-        self.from_z, self.from_y = nn.Linear(latent_dim, 32), nn.Linear(1, 32)
-        self.out = nn.Linear(32, 64)
+        self.num_classes = num_classes
+        self.conv = nn.Sequential(nn.Conv2d(1 + num_classes, 16, 3, padding=1), nn.ReLU(), nn.Flatten())
+        self.head = nn.Linear(16 * 64, 2 * latent_dim)
 
-    def forward(self, z, y):
-        return self.out(torch.relu(self.from_z(z) + self.from_y(y[:, None].float()))).view(-1, 1, 8, 8)
+    def forward(self, x, y):
+        planes = F.one_hot(y, self.num_classes).to(x.dtype)[:, :, None, None].expand(-1, -1, 8, 8)
+        return tuple(self.head(self.conv(torch.cat([x, planes], dim=1))).chunk(2, dim=1))
+
+
+class LabelBranchEncoder(nn.Module):
+    """The image and the label in two branches: the label as one number into a layer of its own."""
+
+    def __init__(self, latent_dim, num_classes):
+        super().__init__()
+        self.from_x, self.from_y = nn.Linear(64, 32), nn.Linear(1, 32)
+        self.out = nn.Linear(32, 2 * latent_dim)
+
+    def forward(self, x, y):
+        return tuple(self.out(torch.relu(self.from_x(x.flatten(1)) + self.from_y(y[:, None].float()))).chunk(2, dim=1))
 
 
 CORRECT = {
-    "reparameterize": [
-        vae.reparameterize,
-        reparameterize,
-        lambda mu, logvar, generator: mu + logvar.exp().sqrt() * torch.randn_like(mu, generator=generator),
-        lambda mu, logvar, generator: mu + torch.exp(logvar / 2) * torch.empty_like(mu).normal_(generator=generator),
-    ],
+    "reparameterize": [reparameterize, reparameterize_one_at_a_time, reparameterize_batch_first, reparameterize_expanded],
     "gaussian_kl": [gaussian_kl, kl_from_distributions, kl_one_term_at_a_time],
-    "make_conditional_decoder": [make_conditional_decoder, library_decoder, lambda d, k: CondDecoder(d, k, batch_norm=True),
-                                 EmbeddingDecoder, lambda d, k: EmbeddingDecoder(d, k, dim=8)],
+    "make_conditional_encoder": [make_conditional_encoder, library_encoder, lambda d, k: CondEncoder(d, k, batch_norm=True),
+                                 TwoHeadEncoder, ConvEncoder,
+                                 lambda d, k: vae.Encoder(vae.VAEConfig(latent_dim=d, num_classes=k, hidden=512, layers=3))],
 }
 
 test_correct_solution_passes, test_checks_leave_the_global_random_state_alone = reference_tests(CORRECT)
@@ -134,14 +167,17 @@ def test_the_library_agrees_with_torch_distributions():
 # --------------------------------------------------------------------------- typical mistakes
 
 
-def with_std(std_of):
-    """z = mu + std_of(logvar) * eps with the library's eps."""
+def with_std(std_of, noise=None):
+    """z = mu + std_of(logvar) * eps, eps (k, B, L) drawn with the generator (or by noise(mu, k, generator))."""
 
-    def reparam(mu, logvar, generator):
-        return mu + std_of(logvar) * torch.randn(mu.shape, generator=generator)
+    def reparam(mu, logvar, k, generator):
+        eps = torch.randn((k, *mu.shape), generator=generator) if noise is None else noise(mu, k, generator)
+        return mu + std_of(logvar) * eps
 
     return reparam
 
+
+STD = lambda lv: torch.exp(0.5 * lv)  # noqa: E731  the right scale
 
 def kl_with(**wrong):
     """1/2 * sum_j of the per-latent KL with one piece written wrong."""
@@ -149,48 +185,75 @@ def kl_with(**wrong):
 
 
 def reparameterize_detached(part):
-    def reparam(mu, logvar, generator):
+    def reparam(mu, logvar, k, generator):
         if part == "mu":
             mu = mu.detach()
         if part == "logvar":
             logvar = logvar.detach()
-        return reparameterize(mu, logvar, generator)
+        return reparameterize(mu, logvar, k, generator)
 
     return reparam
 
 
-def reparameterize_without_grad(mu, logvar, generator):
+def reparameterize_without_grad(mu, logvar, k, generator):
     with torch.no_grad():
-        return reparameterize(mu, logvar, generator)
+        return reparameterize(mu, logvar, k, generator)
+
+
+class TanhMuEncoder(CondEncoder):
+    """mu squashed into [-1, 1], logvar free."""
+
+    def forward(self, x, y):
+        mu, logvar = super().forward(x, y)
+        return torch.tanh(mu), logvar
+
+
+class ListEncoder(CondEncoder):
+    """mu, logvar and z in a list."""
+
+    def forward(self, x, y):
+        mu, logvar = super().forward(x, y)
+        return [mu, logvar, mu]
 
 
 MISTAKES = [
     # (check, learner's function, fragments the message must contain)
-    ("reparameterize", lambda mu, logvar, generator: mu, ["z equals mu", "must be random"]),
-    ("reparameterize", lambda mu, logvar, generator: mu + torch.exp(0.5 * logvar), ["different seeds gave the same z", "depend on the noise"]),
-    ("reparameterize", lambda mu, logvar, generator: reparameterize(mu, logvar), ["the same seed gave two different z", "use the generator", "not handed the generator"]),
-    ("reparameterize", with_std(torch.exp), ["exp(logvar) is the variance", "scaled by the standard deviation sigma"]),
-    ("reparameterize", with_std(lambda lv: lv), ["logvar is the log of the variance, not the standard deviation"]),
+    # 8.1 k draws per example: the noise shared, the shape, the spread, the generator, the gradients
+    ("reparameterize", lambda mu, logvar, k, generator: mu.expand(k, -1, -1), ["z equals mu", "must be random"]),
+    ("reparameterize", lambda mu, logvar, k, generator: mu + torch.exp(0.5 * logvar) * torch.ones(k, *mu.shape), ["different seeds gave the same z", "depend on the noise"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, k), ["the same seed gave two different z", "use the generator", "not handed the generator"]),
+    ("reparameterize", with_std(STD, lambda mu, k, g: torch.randn(mu.shape, generator=g).expand(k, -1, -1)),
+     ["the 256 draws of each example are all the same", "noise of its own"]),
+    ("reparameterize", with_std(STD, lambda mu, k, g: torch.randn(k, 1, mu.shape[1], generator=g).expand(-1, mu.shape[0], -1)),
+     ["every example got the same noise in each draw"]),
+    ("reparameterize", with_std(STD, lambda mu, k, g: torch.randn(k, mu.shape[0], 1, generator=g).expand(-1, -1, mu.shape[1])),
+     ["every latent got the same noise in each draw"]),
+    ("reparameterize", lambda mu, logvar, k, generator: vae.reparameterize(mu, logvar, generator), ["has shape (6, 4), one draw per example", "k is ignored", "(256, 6, 4)"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, k, generator).transpose(0, 1),
+     ["has shape (6, 256, 4)", "the draws run along the second dimension", "(256, 6, 4)"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, k, generator).flatten(0, 1),
+     ["has shape (1536, 4)", "stacked into one long batch"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, 1, generator), ["holds 1 draws per example, but k = 256"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, k, generator)[..., :1], ["has shape (256, 6, 1)", "return k draws per example"]),
+    ("reparameterize", with_std(torch.exp), ["spread around mu by the variance sigma^2", "not by the standard deviation sigma"]),
+    ("reparameterize", with_std(lambda lv: lv), ["spread around mu by logvar itself", "not the standard deviation"]),
     ("reparameterize", with_std(lambda lv: torch.exp(-0.5 * lv)), ["1 / sigma"]),
     ("reparameterize", with_std(lambda lv: 0.5 * torch.exp(lv)), ["half the variance", "inside the exponential"]),
+    ("reparameterize", with_std(lambda lv: 1.0), ["spread around mu by 1 whatever logvar says"]),
+    ("reparameterize", with_std(lambda lv: torch.exp(0.25 * lv)), ["for example", "your 256 draws spread around mu by", "q's standard deviation is"]),
     ("reparameterize", with_std(torch.sqrt), ["z is NaN wherever logvar is negative", "not the variance itself", "standard deviation from the log-variance"]),
-    ("reparameterize", with_std(lambda lv: torch.log(lv)), ["z is NaN wherever logvar is negative"]),
-    ("reparameterize", lambda mu, logvar, generator: mu + torch.randn(mu.shape, generator=generator), ["the noise is not scaled"]),
-    ("reparameterize", lambda mu, logvar, generator: reparameterize(mu, logvar, generator) - mu, ["mu is missing"]),
-    ("reparameterize", lambda mu, logvar, generator: 2 * mu - reparameterize(mu, logvar, generator), ["the noise is subtracted"]),
-    ("reparameterize", lambda mu, logvar, generator: mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape[1], generator=generator), ["every example got the same noise", "mu's full shape"]),
-    ("reparameterize", lambda mu, logvar, generator: mu + torch.exp(0.5 * logvar) * torch.rand(mu.shape, generator=generator), ["it is uniform noise", "standard-normal noise"]),
-    ("reparameterize", lambda mu, logvar, generator: mu + torch.exp(0.5 * logvar) * torch.randn(mu.T.shape, generator=generator).T, ["moves with mu and the standard deviation", "not the library's draw", "use the generator"]),
-    ("reparameterize", lambda mu, logvar, generator: torch.exp(logvar) * torch.randn(mu.shape, generator=generator), ["not the library's draw for this seed", "first entry: got"]),
+    ("reparameterize", with_std(torch.log), ["z is NaN wherever logvar is negative"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, k, generator) - mu, ["centred on 0, not on mu"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, k, generator) + 1, ["not centred on mu", "the mean of the 256 draws", "mean 0"]),
+    ("reparameterize", with_std(STD, lambda mu, k, g: torch.rand((k, *mu.shape), generator=g)), ["the noise is uniform", "standard-normal noise"]),
     ("reparameterize", reparameterize_without_grad, ["z carries no gradient", "torch.no_grad()"]),
-    ("reparameterize", lambda mu, logvar, generator: reparameterize(mu, logvar, generator).detach(), ["z carries no gradient", ".detach()"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, k, generator).detach(), ["z carries no gradient", ".detach()"]),
     ("reparameterize", reparameterize_detached("mu"), ["no gradient reaches mu"]),
     ("reparameterize", reparameterize_detached("logvar"), ["no gradient reaches logvar"]),
-    ("reparameterize", lambda mu, logvar, generator: torch.normal(mu, torch.exp(0.5 * logvar), generator=generator), ["torch.normal(mu, std) samples without the trick"]),
-    ("reparameterize", lambda mu, logvar, generator: reparameterize(mu, logvar, generator)[:, :1], ["should return z of the shape of mu, (64, 4)", "has shape (64, 1)"]),
-    ("reparameterize", lambda mu, logvar, generator: reparameterize(mu, logvar, generator).sum(dim=1), ["should return z of the shape of mu, (64, 4)", "has shape (64,)"]),
-    ("reparameterize", lambda mu, logvar, generator: (reparameterize(mu, logvar, generator), mu), ["should return a torch.Tensor, but returned tuple"]),
-    ("reparameterize", lambda mu, logvar, generator: reparameterize(mu, logvar, generator).double(), ["should have dtype torch.float32"]),
+    ("reparameterize", lambda mu, logvar, k, generator: torch.normal(mu.expand(k, -1, -1), torch.exp(0.5 * logvar).expand(k, -1, -1), generator=generator),
+     ["torch.normal(mu, std) samples without the trick"]),
+    ("reparameterize", lambda mu, logvar, k, generator: (reparameterize(mu, logvar, k, generator), mu), ["should return a torch.Tensor, but returned tuple"]),
+    ("reparameterize", lambda mu, logvar, k, generator: reparameterize(mu, logvar, k, generator).double(), ["should have dtype torch.float32"]),
     # 8.2 the KL between two Gaussians: each slip named on its own, and no message states the formula
     ("gaussian_kl", lambda *a: -gaussian_kl(*a), ["a KL is never negative", "the sign of your whole expression is flipped"]),
     ("gaussian_kl", lambda *a: 2 * gaussian_kl(*a), ["exactly twice the KL", "a factor of one half is missing"]),
@@ -221,50 +284,67 @@ MISTAKES = [
     ("gaussian_kl", lambda mq, lq, mp, lp: gaussian_kl(mq.detach(), lq, mp, lp), ["no gradient reaches mu_q"]),
     ("gaussian_kl", lambda mq, lq, mp, lp: gaussian_kl(mq, lq, mp, lp.detach()), ["no gradient reaches logvar_p", "a learned prior"]),
     ("gaussian_kl", lambda *a: gaussian_kl(*a).double(), ["should have dtype torch.float32"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, out=nn.Sigmoid), ["look like probabilities", "a decoder returns logits", "vae.bernoulli_nll", "remove the final sigmoid"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, out=nn.Tanh), ["the logits stay in [-1, 1]", "a final tanh", "leave the logits unbounded"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, use_label=False), ["identical logits", "ignores its label y", "beside z"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, use_z=False), ["different z with the same label give identical logits", "ignores z"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, flat=True), ["has shape (20, 64)", "reshape the 64 logits to images, (B, 1, 8, 8)"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, unused=True), ["no gradient reaches extra.weight"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(4, k), ["your decoder on z of shape (6, 2)", "raised RuntimeError", "it worked for make_conditional_decoder(4, 10)", "not fixed numbers"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, one_hot_width=None), ["your decoder on a batch of 10 (z of shape (10, 4)) whose labels are all 0 raised RuntimeError", "its width must be num_classes"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, fixed_batch=20), ["your decoder on a batch of 10", "raised RuntimeError", "don't fix the batch size"]),
-    ("make_conditional_decoder", lambda d, k: vae.Decoder(vae.VAEConfig(latent_dim=d)), ["raised ValueError", "unconditional"]),
-    ("make_conditional_decoder", lambda d, k: "a decoder", ["should return a torch.nn.Module, got str"]),
-    # the label as one number instead of one-hot: y itself, scaled, or into a layer of its own
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, number=lambda y: y[:, None].float()),
-     ["the label enters your decoder as one number", "its submodule net", "one-hot vector of num_classes entries"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, number=lambda y: y[:, None].float() / (k - 1)), ["enters your decoder as one number"]),
-    ("make_conditional_decoder", lambda d, k: CondDecoder(d, k, number=lambda y: 2 * y[:, None].float() / k - 1), ["enters your decoder as one number"]),
-    ("make_conditional_decoder", LabelBranchDecoder, ["enters your decoder as one number", "its submodule from_y"]),
+    # 8.3 the conditional encoder: the label one-hot, both inputs used, mu and logvar apart and unbounded, shapes and sizes
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, use_label=False), ["identical mu and logvar", "ignores its label y", "beside the pixels"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, use_x=False), ["different images with the same label", "ignores the image x"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, number=lambda y: y[:, None].float()),
+     ["the label enters your encoder as one number", "its submodule net", "one-hot vector of num_classes entries"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, number=lambda y: y[:, None].float() / (k - 1)), ["enters your encoder as one number"]),
+    ("make_conditional_encoder", LabelBranchEncoder, ["enters your encoder as one number", "its submodule from_y"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, logvar_out=F.softplus), ["your logvar never goes below 0", "leave logvar unbounded"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, logvar_out=torch.sigmoid), ["your logvar never goes below 0"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, logvar_out=torch.exp), ["your logvar never goes below 0", "surer about z than the prior"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, logvar_out=torch.tanh), ["your logvar stays within [-1, 1]", "leave it unbounded"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, logvar_out=lambda h: -F.softplus(h)), ["your logvar never goes above 0"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, logvar_out=lambda h: 3 * torch.sigmoid(h) - 1.5), ["your logvar does not go below -1.5"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, out=nn.ReLU), ["your mu and logvar are never negative"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, out=nn.Tanh), ["your logvar stays within [-1, 1]"]),
+    ("make_conditional_encoder", lambda d, k: TanhMuEncoder(d, k), ["your mu stays within", "leave mu unbounded"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, one_head=True), ["mu and logvar are the same numbers", "outputs of its own"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, constant_logvar=True), ["logvar is the same for every image and label"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, flat=True), ["returned one tensor of shape (20, 8)", "side by side", "the pair (mu, logvar)"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(4, k), ["the mu of your encoder on images of shape (6, 1, 8, 8)", "should have shape (6, 2)",
+                                                                  "it worked for make_conditional_encoder(4, 10)", "not fixed numbers"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, one_hot_width=None), ["whose labels are all 0 raised RuntimeError", "its width must be num_classes"]),
+    ("make_conditional_encoder", lambda d, k: CondEncoder(d, k, unused=True), ["no gradient reaches extra.weight"]),
+    ("make_conditional_encoder", lambda d, k: vae.Encoder(vae.VAEConfig(latent_dim=d)), ["raised ValueError"]),
+    ("make_conditional_encoder", lambda d, k: "an encoder", ["should return a torch.nn.Module, got str"]),
+    ("make_conditional_encoder", lambda d, k: ListEncoder(d, k), ["returned a list of 3 items", "the pair (mu, logvar)"]),
 ]
 
 
 def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert_registered(vae_checks, {
-        "reparameterize": "Exercise 8.1 (the reparameterization trick)",
+        "reparameterize": "Exercise 8.1 (k reparameterized draws per example)",
         "gaussian_kl": "Exercise 8.2 (the KL between two Gaussians)",
-        "make_conditional_decoder": "Exercise 8.3 (a conditional decoder)",
+        "make_conditional_encoder": "Exercise 8.3 (a conditional encoder)",
     })
     assert list(CORRECT) == vae_checks.__all__
 
 
-def test_decoder_whose_forward_is_missing_is_not_attempted(capsys):
+def test_encoder_whose_forward_is_missing_is_not_attempted(capsys):
     class Empty(nn.Module):
         def __init__(self):
             super().__init__()
             self.layer = nn.Linear(2, 2)
 
-    checks.make_conditional_decoder(lambda d, k: Empty())  # nn.Module's missing forward raises NotImplementedError
+    checks.make_conditional_encoder(lambda d, k: Empty())  # nn.Module's missing forward raises NotImplementedError
     assert capsys.readouterr().out.startswith("⏳ ")
 
 
 @pytest.mark.parametrize("hidden", [4, 8, 64, 256])
 @pytest.mark.parametrize("batch_norm", [False, True])
-def test_decoder_returning_logits_is_not_taken_for_probabilities(hidden, batch_norm, capsys):
-    checks.make_conditional_decoder(lambda d, k: CondDecoder(d, k, hidden=hidden, batch_norm=batch_norm))  # the check seeds itself
+def test_an_unbounded_encoder_of_any_width_reaches_far_means_and_log_variances(hidden, batch_norm, capsys):
+    checks.make_conditional_encoder(lambda d, k: CondEncoder(d, k, hidden=hidden, batch_norm=batch_norm))  # the check seeds itself
     assert capsys.readouterr().out.startswith("✅ ")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_spread_of_right_draws_passes_whatever_the_learner_seeded(seed, capsys):
+    """8.1 measures the draws' spread: right draws pass for any generator, not only the check's seeds."""
+    mu, logvar = vae_checks._gaussian_params(6, 4, seed=6)
+    g = torch.Generator().manual_seed(1000 + seed)
+    vae_checks._judge_spread(reparameterize(mu, logvar, 256, g), mu, logvar)  # raises CheckFailed if not
 
 
 @pytest.mark.parametrize("name, fn, fragments", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
@@ -280,8 +360,18 @@ def test_messages_name_each_slip_without_the_formula_or_the_code():
     """Each usual slip of 8.1 and 8.2 has its own message; none states the formula or the call to write."""
     from genai_course.checks import _vae_slips
 
-    for table in (_vae_slips._REPARAMETERIZE_SLIPS, _vae_slips._KL_SLIPS):
+    for table in (_vae_slips._SPREAD_SLIPS, _vae_slips._KL_SLIPS):
         messages = [advice for _, advice in table]
         assert len(set(messages)) == len(messages)
         for message in messages:
             assert not any(code in message for code in ("exp(logvar / 2)", "exp(0.5", "sum_j", "1/2 *", "mu_q - mu_p", ".sum(", "dim=", "torch.")), message
+
+
+@pytest.mark.parametrize("name, fn", [(m[0], m[1]) for m in MISTAKES if m[0] != "gaussian_kl"], ids=lambda v: v if isinstance(v, str) else "")
+def test_the_messages_of_8_1_and_8_3_give_no_code(name, fn):
+    """8.1's and 8.3's messages say what is wrong, never the line or the call that would fix it."""
+    torch.manual_seed(0)
+    verdict = checks.REGISTRY[name].verdict(checks.REGISTRY[name].probe(fn), strict=True)
+    assert verdict.status == "failed"
+    code = ("randn", "F.one_hot", "one_hot(", ".chunk", "nn.Linear", "exp(0.5", "exp(logvar / 2)", ".flatten", "torch.cat", "expand(", "* eps", "[None")
+    assert not any(c in verdict.message for c in code), verdict.message

@@ -17,9 +17,9 @@ One module per lesson group:
     steps          5.1-5.3     a discriminator step with R1, a generator step that spares D's weights, k D steps per G step
     conv           6.1-6.3     a transposed convolution's size, an upsample+conv generator, an all-conv discriminator
     conditional    7.1-7.3     the label as image channels, a label embedding in G, the logits for every label
-    vae            8.1-8.3     the reparameterization trick, the KL between two diagonal Gaussians, a conditional decoder
+    vae            8.1-8.3     k reparameterized draws per example, the KL between two diagonal Gaussians, a conditional encoder
     text           9.1-9.2     the bigram table, sampling with temperature and top-k
-    attention      9.3         the causal attention mask
+    attention      9.3         the causal attention mask, with a sliding window
     diffusion      10.1        the forward process
     denoising      10.2-10.3   one reverse step, classifier-free guidance in one batched call
     evaluation     11.1-11.2   k-NN radii within each class, precision and coverage
@@ -31,7 +31,8 @@ One module per lesson group:
 
 ``observations`` keeps what a probe saw as plain data (records of the learner's values) and
 carries it between processes as JSON and ``.npy`` files. ``_layers`` (which layers a network ran:
-lessons 06-07), ``_vae_slips`` (lesson 08's typical mistakes), ``_bigram`` (lesson 09's table), ``_schedules``
+lessons 06-07), ``_vae_slips`` and ``_vae_nets`` (lesson 08's typical mistakes, what 8.3 records),
+``_bigram`` (lesson 09's table), ``_schedules``
 (what the diffusion checks share), ``_guidance`` (10.3's recording network), ``_balls`` (lesson
 11's distances and balls), ``_nets`` (lesson 12's small networks), ``_pickles`` (lesson 13's
 crafted files) and ``_reads`` (how 13.1's files are read) serve the modules beside them, like
@@ -49,7 +50,7 @@ from .gan_losses import discriminator_loss, gradient_penalty, nonsaturating_g_lo
 from .steps import d_step, g_step, train_loop
 from .conv import make_conv_discriminator, make_conv_generator, transposed_conv_size
 from .conditional import append_label, make_conditional_generator, projection_logits
-from .vae import gaussian_kl, make_conditional_decoder, reparameterize
+from .vae import gaussian_kl, make_conditional_encoder, reparameterize
 from .text import bigram_log_probs, sample_next
 from .attention import causal_attention
 from .diffusion import q_sample
@@ -67,7 +68,7 @@ __all__ = [
     "discriminator_loss", "nonsaturating_g_loss", "gradient_penalty", "d_step", "g_step", "train_loop",
     "transposed_conv_size", "make_conv_generator", "make_conv_discriminator",
     "append_label", "make_conditional_generator", "projection_logits",
-    "reparameterize", "gaussian_kl", "make_conditional_decoder",
+    "reparameterize", "gaussian_kl", "make_conditional_encoder",
     "bigram_log_probs", "sample_next", "causal_attention",
     "q_sample", "reverse_step", "guided_eps",
     "knn_radii", "precision_coverage", "two_sided_p_value", "flag_copies",

@@ -1,6 +1,7 @@
 """The usual wrong ways of exercises 8.1 and 8.2 (``checks.vae``), and what to say about each.
 
-``_REPARAMETERIZE_SLIPS`` writes z the usual wrong ways with the library's noise; ``_kl_truth`` is
+``_SPREAD_SLIPS`` says how the k draws of 8.1 spread around mu when the noise is scaled the usual
+wrong ways (the check measures the spread, whatever order the noise was drawn in); ``_kl_truth`` is
 the KL between two diagonal Gaussians from ``torch.distributions``, in float64, and ``_kl_advice``
 says which slip a learner's KL is by comparing it with the KL written each usual wrong way
 (``_KL_SLIPS``). No message states the formula: each says what is wrong.
@@ -16,23 +17,22 @@ from ..utils import same
 
 Tensor = torch.Tensor
 
-# z written the usual wrong ways with the library's eps, and what to say about each
-_REPARAMETERIZE_SLIPS: list[tuple[Callable[[Tensor, Tensor, Tensor], Tensor], str]] = [
-    (lambda mu, lv, eps: mu + torch.exp(lv) * eps,
-     "exp(logvar) is the variance sigma^2: the noise is scaled by the standard deviation sigma, so work out sigma from the log-variance"),
-    (lambda mu, lv, eps: mu + lv * eps,
-     "logvar is the log of the variance, not the standard deviation: the noise is scaled by the standard deviation sigma"),
-    (lambda mu, lv, eps: mu + torch.exp(-0.5 * lv) * eps,
-     "your noise is scaled by 1 / sigma, the inverse of the standard deviation: check the sign in your exponent"),
-    (lambda mu, lv, eps: mu + 0.5 * torch.exp(lv) * eps,
-     "your noise is scaled by half the variance, which is not the standard deviation: the 1/2 acts on the log-variance, inside the exponential"),
-    (lambda mu, lv, eps: mu + eps,
-     "the noise is not scaled: its spread must be the standard deviation sigma of q(z | x), not 1"),
-    (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps,
-     "mu is missing: your z is centred on 0, but a draw from q(z | x) is centred on the encoder's mean mu"),
-    (lambda mu, lv, eps: mu - torch.exp(0.5 * lv) * eps,
-     "the noise is subtracted: your z is the library's draw mirrored around mu; the check compares with that exact draw, so add the scaled noise"),
+# the spread of the k draws around mu, per entry, written the usual wrong ways: (logvar -> spread, what to say)
+_SPREAD_SLIPS: list[tuple[Callable[[Tensor], Tensor], str]] = [
+    (torch.exp,
+     "your draws spread around mu by the variance sigma^2, not by the standard deviation sigma: work out sigma from the log-variance"),
+    (torch.abs,
+     "your draws spread around mu by logvar itself: logvar is the log of the variance, not the standard deviation"),
+    (lambda lv: torch.exp(-0.5 * lv),
+     "your draws spread by 1 / sigma, the inverse of the standard deviation: the widest q gives the narrowest cloud; check the sign in your exponent"),
+    (lambda lv: 0.5 * torch.exp(lv),
+     "your draws spread by half the variance, which is not the standard deviation: the 1/2 acts on the log-variance, inside the exponential"),
+    (torch.ones_like,
+     "your draws spread around mu by 1 whatever logvar says: the noise is not scaled by the standard deviation sigma of q(z | x)"),
 ]
+
+# what a spread that follows no slip above is called
+_SPREAD_ADVICE = "check what scales your noise: the standard deviation, worked out from the log-variance"
 
 
 def _kl_truth(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
