@@ -7,7 +7,7 @@
 # Three exercises from lesson 09 (`notebooks/09_text.ipynb`): the pieces of a character-level
 # language model of names. You count a bigram table, the simplest model of
 # p(next character | previous character); you draw the next character with a temperature and
-# top-k, which is how every model of the lesson generates names; and you write the causal
+# a nucleus (top-p) cut, a variation on the lesson's top-k sampler; and you write the causal
 # mask of self-attention, which keeps a transformer from reading the characters it has to
 # predict, here with an optional window (a variation on the lesson). Replace each `raise NotImplementedError` with your code, then run the check cell
 # below it: it prints ✅ when your code is right, or says what is wrong.
@@ -139,33 +139,42 @@ except NotImplementedError:
     print("(finish exercise 9.1 to see the effect of alpha)")
 
 # %% [markdown]
-# ## Exercise 9.2: sampling with temperature and top-k
+# ## Exercise 9.2: nucleus (top-p) sampling
 #
-# Write `sample_next(logits, temperature, top_k, generator)`: given the logits $\ell$ of a batch
-# of next-token distributions, shape (B, V), draw one token id per row and return them as an
-# int64 tensor of shape **(B,)**. With temperature $\tau > 0$ (tau; $T$ is a sequence's length) and, when `top_k` is not None, the
-# set $K$ of the `top_k` tokens with the largest logits in the row:
+# The lesson cuts the tail of the next-character distribution with top-k: always k tokens,
+# whether the model is sure of the next character (one likely token, and k - 1 that make
+# nonsense) or unsure (many plausible ones, most of them cut). Nucleus sampling (Holtzman et
+# al., 2020, arXiv:1904.09751), also called top-p sampling, adapts the cut to the row: it keeps
+# the **nucleus**, the smallest set of most likely tokens whose probabilities add up to at
+# least `top_p`, and draws from it.
 #
-# $$p_j = \frac{\exp(\ell_j / \tau)}{\sum_{m \in K} \exp(\ell_m / \tau)} \quad (j \in K), \qquad p_j = 0 \quad (j \notin K)$$
+# Write `sample_next(logits, temperature, top_p, generator)`: given the logits $\ell$ of a
+# batch of next-token distributions, shape (B, V), draw one token id per row and return them as
+# an int64 tensor of shape **(B,)**. For each row, with temperature $\tau > 0$ (tau; $T$ is a
+# sequence's length) and $0 < $ `top_p` $\le 1$:
 #
-# ($K$ is every token when `top_k` is None.) $\tau < 1$ sharpens the distribution towards the most
-# likely tokens, $\tau > 1$ flattens it, $\tau = 1$ samples the model as it is. Top-k keeps
-# exactly k tokens per row, even where several logits tie with the k-th largest (which of the
-# tied ones stay does not matter), as the lesson's sampler and the library do. The check asks for shape (B,) and rejects (B, 1).
+# 1. the probabilities $q_j = \exp(\ell_j / \tau) / \sum_m \exp(\ell_m / \tau)$, the temperature first;
+# 2. the nucleus $N$: rank the tokens from the most likely down and keep adding them until the
+#    total of the kept $q_j$ reaches `top_p` (the token that makes it reach `top_p` is kept);
+# 3. draw from $p_j = q_j / \sum_{m \in N} q_m$ for $j \in N$, and $p_j = 0$ outside $N$.
 #
-# Hints: a token outside $K$ must get probability exactly 0, so give its logit the value whose
-# exponential is 0; the logits may hold such values already (START's column of a bigram
-# table), which is fine. Don't change the caller's tensor in place. PyTorch draws from a row of
-# probabilities for you; pass the generator on, so the same seed gives the same names, and
-# mind the shape it returns. (Raising the probabilities to the power $1/\tau$ after the softmax
-# is also right: renormalised, $p_j^{1/\tau}$ is exactly $\operatorname{softmax}(z / \tau)_j$.) The check draws 20,000
-# tokens at several temperatures and values of top-k and compares how often each token comes
-# up with $p_j$.
+# At `top_p` = 1.0 the nucleus is every token (those of probability 0 are never drawn anyway).
+# Ties: when several tokens have the same probability at the edge of the nucleus, keep only as
+# many of them as the total needs, as the lesson's top-k keeps exactly k (which of the tied ones
+# stay does not matter). Don't change the caller's tensor in place.
+#
+# Hints: the nucleus is a property of one row: a row of a confident model keeps one or two
+# tokens while the next row keeps twenty. Ranking the probabilities once tells you, for each
+# token, how much probability lies ahead of it; that is enough to decide whether it is in.
+# PyTorch draws from a row of non-negative weights for you (they need not sum to 1); pass the
+# generator on, so the same seed gives the same names, and mind the shape it returns. The check
+# draws 20,000 tokens at several temperatures and values of `top_p`, compares how often each
+# token comes up with $p_j$, and says which usual slip it sees.
 
 
 # %%
-def sample_next(logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """logits: (B, V) -> (B,) int64: one draw per row from softmax(logits / temperature), top_k largest only."""
+def sample_next(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """logits: (B, V) -> (B,) int64: one draw per row from softmax(logits / temperature), cut to the nucleus of top_p."""
     # TODO: write your solution here (see the exercise above), then run the check below.
     raise NotImplementedError("exercise not attempted yet")
 
@@ -183,13 +192,13 @@ checks.sample_next(sample_next)
 bigram = text.BigramLM(len(vocab), len(names.locales), alpha=0.03).fit(inputs, targets, names.train.labels)
 
 
-def generate(locale: str, n: int = 6, temperature: float = 1.0, top_k: int | None = None, seed: int = 0) -> list[str]:
+def generate(locale: str, n: int = 6, temperature: float = 1.0, top_p: float = 1.0, seed: int = 0) -> list[str]:
     """n names in the style of one language from the bigram model, drawn with your sample_next."""
     table = bigram.log_probs[names.locale_index(locale)]  # (V, V): log p(next | previous)
     g = torch.Generator().manual_seed(seed)
     ids = [torch.full((n,), START)]
     for _ in range(names.max_len + 1):
-        ids.append(sample_next(table[ids[-1]], temperature, top_k, g))  # (n,): the next character of every name
+        ids.append(sample_next(table[ids[-1]], temperature, top_p, g))  # (n,): the next character of every name
     return [vocab.decode(row) for row in torch.stack(ids, dim=1)]  # decode stops at END
 
 
@@ -197,9 +206,9 @@ def generate(locale: str, n: int = 6, temperature: float = 1.0, top_k: int | Non
 # NBVAL_IGNORE_OUTPUT
 try:
     for locale in ("it_IT", "de_DE", "el_GR"):
-        for temperature, top_k in ((0.5, None), (1.0, None), (2.0, None), (1.0, 3)):
-            drawn = generate(locale, temperature=temperature, top_k=top_k)
-            print(f"{text.LANGUAGES[locale]:8} tau = {temperature}, top_k = {top_k}: {', '.join(drawn)}")
+        for temperature, top_p in ((0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (1.0, 0.9)):
+            drawn = generate(locale, temperature=temperature, top_p=top_p)
+            print(f"{text.LANGUAGES[locale]:8} tau = {temperature}, top_p = {top_p}: {', '.join(drawn)}")
 except NotImplementedError:
     print("(finish exercise 9.2 to sample names)")
 
@@ -207,10 +216,28 @@ except NotImplementedError:
 # A bigram only knows the previous character, so its names are pronounceable at best. At a
 # low temperature they keep to the likeliest pairs; at $\tau = 1$ some wander off into other alphabets:
 # the smoothing gave every token a little probability, and once a rare character is drawn,
-# its row is nearly uniform. A higher temperature makes that worse, top-k cuts the tail off
-# (except in rows with fewer than k characters ever seen after them: there the k-th largest
-# logit is the smoothing's, shared by every unseen token, and top-k keeps some of those). The lesson's transformer sees the
-# whole name so far. Drawing is reproducible:
+# its row is nearly uniform. A higher temperature makes that worse. The nucleus cuts the tail
+# off only where the row has a short one: the number of different characters your
+# `sample_next` draws in 5,000 tries at `top_p` = 0.9, after a few previous characters of the
+# Italian model.
+
+# %%
+try:
+    table = bigram.log_probs[names.locale_index("it_IT")]  # (V, V)
+    for previous in ("START", "a", "n", "C", "ö", "ω"):
+        row = table[START if previous == "START" else vocab.itos.index(previous)]  # (V,) log p(next | previous)
+        drawn = sample_next(row.expand(5000, -1), 1.0, 0.9, torch.Generator().manual_seed(0))  # (5000,)
+        print(f"after {previous:5}: {len(drawn.unique()):3} different characters of {len(vocab)}")
+except NotImplementedError:
+    print("(finish exercise 9.2 to count the nucleus)")
+
+# %% [markdown]
+# After START or a common lower-case letter the nucleus holds a dozen or so characters. After
+# C, which starts few Italian names, the smoothing holds much of the row, and after a character
+# Italian names rarely or never contain (ö, ω) the row is the smoothing's nearly uniform one:
+# there the nucleus keeps most of the vocabulary, which is why some Italian names above still
+# wander at `top_p` = 0.9. Top-k would keep the same number in every row. The lesson's
+# transformer sees the whole name so far. Drawing is reproducible:
 
 # %%
 try:
@@ -230,7 +257,7 @@ try:
     fig, axes = plt.subplots(1, 3, figsize=(11, 3), sharey=True)
     for ax, temperature in zip(axes, (0.5, 1.0, 2.0)):
         exact = (first / temperature).softmax(dim=0)[top12]
-        drawn = sample_next(first.expand(5000, -1), temperature, None, torch.Generator().manual_seed(0))  # (5000,)
+        drawn = sample_next(first.expand(5000, -1), temperature, 1.0, torch.Generator().manual_seed(0))  # (5000,)
         share = torch.bincount(drawn, minlength=len(vocab)).float()[top12] / 5000
         ax.bar(range(12), exact, color="lightsteelblue", label="exact")
         ax.plot(range(12), share, "ko", markersize=4, label="your draws")

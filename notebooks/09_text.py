@@ -846,8 +846,9 @@ plt.show()
 # ## Exercises
 #
 # Open `exercises/09_text.ipynb`: count the bigram table (9.1), draw the next character with a
-# temperature and top-k (9.2) and write causal attention with its mask, and with a window
-# (9.3), each with an instant check.
+# temperature and nucleus (top-p) sampling, a variation on top-k that keeps the fewest likeliest
+# characters covering a given share of probability (9.2), and write causal attention with its
+# mask, and with a window (9.3), each with an instant check.
 #
 # Next: lesson 10, diffusion: generating by learning to remove noise, on 2D points and digits.
 

@@ -63,55 +63,60 @@ def bigram_from_library(inputs, targets, vocab_size, alpha):
     return text.BigramLM(vocab_size, 0, alpha).fit(inputs, targets).log_probs[0]
 
 
-def sample_next(logits, temperature, top_k, generator=None):
+def sample_next(logits, temperature, top_p, generator=None):
     logits = logits / temperature
-    if top_k is not None:
-        top = logits.topk(top_k, dim=1).indices  # (B, k): exactly k, whatever the ties
-        logits = torch.full_like(logits, -INF).scatter(1, top, logits.gather(1, top))
-    return torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0]
+    probs = logits.softmax(dim=1)
+    ranked, order = probs.sort(dim=1, descending=True)
+    ahead = ranked.cumsum(dim=1) - ranked  # the probability ranked before each token
+    ranked = ranked.masked_fill(ahead >= top_p, 0.0)
+    return torch.multinomial(torch.zeros_like(probs).scatter(1, order, ranked), 1, generator=generator)[:, 0]
 
 
-def sample_by_rank(logits, temperature, top_k, generator=None):
-    """Exactly k by rank: a stable sort keeps the first of the tied tokens."""
-    logits = logits / temperature
-    if top_k is not None:
-        rank = logits.argsort(dim=1, descending=True, stable=True).argsort(dim=1)  # (B, V): 0 for the largest
-        logits = logits.masked_fill(rank >= top_k, -INF)
-    return torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0]
+def sample_by_removal(logits, temperature, top_p, generator=None):
+    """The usual library recipe: sort ascending, drop the tokens whose running total stays at most 1 - top_p."""
+    ranked, order = (logits / temperature).sort(dim=-1)  # least likely first
+    drop = ranked.softmax(dim=-1).cumsum(dim=-1) <= 1 - top_p
+    drop[..., -1] = False  # the most likely token always stays
+    masked = (logits / temperature).scatter(-1, order, ranked.masked_fill(drop, -INF))
+    return torch.multinomial(masked.softmax(dim=-1), 1, generator=generator).squeeze(-1)
 
 
-def sample_by_powers(logits, temperature, top_k, generator=None):
-    """p^(1/T), renormalised, is softmax(logits / T): temperature after the softmax is fine."""
+def sample_by_loops(logits, temperature, top_p, generator=None):
+    """Row by row, adding tokens until the total reaches top_p; renormalised by hand."""
+    weights = []
+    for row in (logits / temperature).softmax(dim=1):
+        keep, total = torch.zeros_like(row), 0.0
+        for j in row.argsort(descending=True, stable=True).tolist():
+            keep[j], total = row[j], total + row[j].item()
+            if total >= top_p:
+                break
+        weights.append(keep / keep.sum())
+    return torch.multinomial(torch.stack(weights), 1, generator=generator).view(-1)
+
+
+def sample_by_powers(logits, temperature, top_p, generator=None):
+    """p^(1/T), renormalised, is softmax(logits / T): the temperature after the softmax is fine, before the cut."""
     probs = logits.softmax(dim=-1) ** (1 / temperature)
-    if top_k is not None:
-        top = probs.topk(top_k, dim=-1)
-        probs = torch.zeros_like(probs).scatter(-1, top.indices, top.values)  # multinomial renormalises
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
-
-
-def sample_by_sorting(logits, temperature, top_k, generator=None):
-    order = logits.argsort(dim=1, descending=True)
-    ranked = logits.gather(1, order) / temperature
-    if top_k is not None:
-        ranked[:, top_k:] = -INF
-    picked = torch.multinomial(torch.exp(ranked - ranked.max(dim=1, keepdim=True).values), 1, generator=generator)  # unnormalised
-    return order.gather(1, picked).view(-1)
-
-
-def sample_by_library(logits, temperature, top_k, generator=None):
-    return text.sampling._draw(logits, temperature, top_k, generator)[:, 0]
+    probs = probs / probs.sum(dim=-1, keepdim=True)
+    ranked, order = probs.sort(dim=-1, descending=True, stable=True)
+    total = ranked.cumsum(dim=-1)
+    size = (total < top_p).sum(dim=-1, keepdim=True) + 1  # (B, 1): tokens until the total reaches top_p
+    rank = torch.arange(probs.shape[-1]).expand_as(probs)
+    kept = torch.zeros_like(probs).scatter(-1, order, ranked * (rank < size))
+    return torch.multinomial(kept, 1, generator=generator)[:, 0]
 
 
 CORRECT = {
     "bigram_log_probs": [bigram_log_probs, bigram_by_bincount, bigram_by_loops, bigram_by_one_hot, bigram_from_library],
-    "sample_next": [sample_next, sample_by_rank, sample_by_powers, sample_by_sorting, sample_by_library],
+    "sample_next": [sample_next, sample_by_removal, sample_by_loops, sample_by_powers],
 }
+
 
 
 def test_the_checks_are_registered_and_each_has_a_reference_here():
     assert_registered(text_checks, {
         "bigram_log_probs": "Exercise 9.1 (the bigram table)",
-        "sample_next": "Exercise 9.2 (sampling with temperature and top-k)",
+        "sample_next": "Exercise 9.2 (nucleus sampling)",
     })
     assert list(CORRECT) == text_checks.__all__
 
@@ -258,64 +263,112 @@ BIGRAM_MISTAKES = [
 # --------------------------------------------------------------------------- typical mistakes: 9.2
 
 
-def sampled(probs_of):
-    """Draw from probs_of(logits, temperature, top_k) with the generator, the right way."""
-    return lambda logits, T, k, generator=None: torch.multinomial(probs_of(logits, T, k), 1, generator=generator)[:, 0]
+def nucleus_of(score_of=None, mass_of=None, *, temperature_first=True, ascending=False, strict=False, extra=0, fill=-INF, last=None):
+    """A sampler whose nucleus is chosen one wrong way (the right way by default): ranked by score_of(scaled logits),
+    adding up mass_of(scaled logits), the temperature before or after the cut, ..."""
+
+    def sample(logits, temperature, top_p, generator=None):
+        scaled = logits / temperature
+        chooser = scaled if temperature_first else logits
+        probs = chooser.softmax(dim=1)
+        score = probs if score_of is None else score_of(chooser)
+        mass = probs if mass_of is None else mass_of(chooser)
+        order = score.argsort(dim=1, descending=not ascending, stable=True)
+        ranked = mass.gather(1, order)
+        total = ranked.cumsum(dim=1)
+        keep = total < top_p if strict else total - ranked < top_p
+        for _ in range(extra):
+            keep[:, 1:] |= keep[:, :-1].clone()
+        if last is not None:
+            keep = last(keep, total, top_p)
+        kept = torch.zeros_like(keep).scatter(1, order, keep)
+        return torch.multinomial(scaled.masked_fill(~kept, fill).softmax(dim=1), 1, generator=generator)[:, 0]
+
+    return sample
 
 
-def top(logits, k, *, fill=-INF, largest=True, offset=0):
-    if k is None:
-        return logits
-    kth = logits.topk(k + offset, dim=1, largest=largest).values[:, -1:]
-    return logits.masked_fill(logits < kth if largest else logits > kth, fill)
+def first_reaching(keep, total, top_p):
+    """Up to the first rank whose total reaches top_p, found by its index: none when rounding keeps the total below 1."""
+    first = (total >= top_p).float().argmax(dim=1, keepdim=True)  # 0 where no total reaches top_p
+    return torch.arange(keep.shape[1]).expand_as(keep) <= first
 
 
-def sample_in_place(logits, temperature, top_k, generator=None):
+def sample_in_place(logits, temperature, top_p, generator=None):
     logits /= temperature
-    return sample_next(logits, 1.0, top_k, generator)
+    return sample_next(logits, 1.0, top_p, generator)
 
 
-def sample_by_categorical(logits, temperature, top_k, generator=None):
-    return torch.distributions.Categorical(logits=top(logits / temperature, top_k)).sample()
+def sample_by_categorical(logits, temperature, top_p, generator=None):
+    probs = (logits / temperature).softmax(dim=1)
+    ranked, order = probs.sort(dim=1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=1) - ranked >= top_p, 0.0)
+    return torch.distributions.Categorical(probs=torch.zeros_like(probs).scatter(1, order, ranked)).sample()
 
 
-def sample_keeping_ties(logits, temperature, top_k, generator=None):
-    """Every logit >= the k-th largest stays: more than k tokens where several tie with the k-th largest."""
-    logits = logits / temperature
-    if top_k is not None:
-        kth = logits.topk(top_k, dim=1).values[:, -1:]  # (B, 1)
-        logits = torch.where(logits >= kth, logits, -INF)
-    return torch.multinomial(logits.softmax(dim=1), 1, generator=generator)[:, 0]
+def sample_one_cutoff(logits, temperature, top_p, generator=None):
+    """One probability cutoff for the whole batch: boolean indexing flattens the batch."""
+    probs = (logits / temperature).softmax(dim=1)
+    ranked, _ = probs.sort(dim=1, descending=True)
+    cutoff = ranked[ranked.cumsum(dim=1) - ranked < top_p].min()  # the smallest kept probability of ANY row
+    return torch.multinomial(probs * (probs >= cutoff), 1, generator=generator)[:, 0]
+
+
+def sample_keeping_ties(logits, temperature, top_p, generator=None):
+    """Every token as likely as the last one of the nucleus stays: too many where several tie at the edge."""
+    probs = (logits / temperature).softmax(dim=1)
+    ranked, _ = probs.sort(dim=1, descending=True)
+    edge = ranked.masked_fill(ranked.cumsum(dim=1) - ranked >= top_p, INF).min(dim=1, keepdim=True).values  # (B, 1)
+    return torch.multinomial(probs * (probs >= edge), 1, generator=generator)[:, 0]
+
+
+def sample_by_columns(logits, temperature, top_p, generator=None):
+    """The solution with the softmax down the batch: every probability is tiny, so nothing is cut."""
+    probs = (logits / temperature).softmax(dim=0)
+    ranked, order = probs.sort(dim=1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=1) - ranked >= top_p, 0.0)
+    return torch.multinomial(torch.zeros_like(probs).scatter(1, order, ranked), 1, generator=generator)[:, 0]
+
+
+def sample_down_the_batch(logits, temperature, top_p, generator=None):
+    """The running total runs down the batch: every row after the first few keeps nothing."""
+    probs = (logits / temperature).softmax(dim=1)
+    ranked, order = probs.sort(dim=1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=0) - ranked >= top_p, 0.0)
+    return torch.multinomial(torch.zeros_like(probs).scatter(1, order, ranked), 1, generator=generator)[:, 0]
 
 
 SAMPLING_MISTAKES = [
-    (sampled(lambda l, T, k: top(l * T, k).softmax(1)), ["at temperature 0.5 the draws follow softmax(logits * temperature)", "the temperature multiplied the logits"]),
-    (sampled(lambda l, T, k: top(l, k).softmax(1) ** T), ["at temperature 0.5 the draws follow softmax(logits * temperature)"]),
-    (sampled(lambda l, T, k: top(l, k).softmax(1)), ["the temperature has no effect", "as at temperature 1"]),
-    (sampled(lambda l, T, k: top(l, k).softmax(1) / T), ["the temperature has no effect", "changes nothing once they are renormalised"]),
-    (sampled(lambda l, T, k: top(l / T, k, largest=False).softmax(1)), ["top_k = 3 kept the 3 smallest logits", "keep the largest"]),
-    (sampled(lambda l, T, k: top(l / T, k, offset=1).softmax(1)), ["top_k = 3 kept 4 tokens (off by one)"]),
-    (sampled(lambda l, T, k: top(l / T, k, offset=-1).softmax(1)), ["top_k = 3 kept 2 tokens (off by one)"]),
-    (sampled(lambda l, T, k: top(l / T, k, fill=0.0).softmax(1)), ["set to 0, which still has weight exp(0)", "exponential is 0"]),
-    (sampled(lambda l, T, k: (l / T).softmax(1)), ["top_k = 3 has no effect"]),
-    (sampled(lambda l, T, k: top(l / T, k).softmax(0)), ["the softmax ran over the batch (dim=0)", "each row is one distribution over the vocabulary"]),
-    (lambda logits, T, k, generator=None: top(logits / T, k).argmax(dim=1), ["every call returns the most likely token (the argmax)", "a draw is random"]),
-    (lambda logits, T, k, generator=None: sample_next(logits, T, k), ["two calls with generators seeded alike drew different tokens", "ignore the generator you were given"]),
-    (sample_by_categorical, ["two calls with generators seeded alike", "Categorical(...).sample(), uses the global one"]),
-    (lambda logits, T, k, generator=None: torch.zeros(len(logits), dtype=torch.long) + 2, ["generators with different seeds drew the same tokens"]),
-    (lambda logits, T, k, generator=None: sample_next(logits, T, k, generator)[:, None], ["has shape (20000, 1)", "shape (20000,)", "drop the extra dimension"]),
-    (lambda logits, T, k, generator=None: top(logits / T, k).softmax(1), ["returned (20000, 6) floats, probabilities?", "Draw one token id per row"]),
-    (lambda logits, T, k, generator=None: sample_next(logits, T, k, generator).float(), ["has dtype torch.float32", "int64"]),
-    (lambda logits, T, k, generator=None: sample_next(logits, T, k, generator) + 1, ["returned ids from 1 to 6", "0 to 5"]),
-    (lambda logits, T, k, generator=None: torch.multinomial(logits / T, 1, generator=generator)[:, 0],
-     ["raised RuntimeError", "where it needs probabilities"]),
+    (nucleus_of(temperature_first=False), ["at temperature 2.0 the kept tokens are those of temperature 1", "apply the temperature first"]),
+    (lambda l, T, p, generator=None: sample_next(l * T, 1.0, p, generator), ["at temperature 2.0 the draws move the wrong way", "multiplied by the temperature"]),
+    (lambda l, T, p, generator=None: sample_next(l, 1.0, p, generator), ["the temperature has no effect", "as at temperature 1"]),
+    (nucleus_of(score_of=lambda s: s, mass_of=lambda s: s), ["top_p = 0.62 was compared with a running total of logits", "one of probabilities"]),
+    (nucleus_of(strict=True), ["top_p = 0.62 dropped the token that makes the total reach top_p", "the token that crosses top_p is kept"]),
+    (nucleus_of(extra=1), ["top_p = 0.62 kept one token more than needed", "the smallest one"]),
+    (nucleus_of(ascending=True), ["top_p = 0.62 kept the least likely tokens", "from the most likely token down"]),
+    (lambda l, T, p, generator=None: sample_next(l, T, 1.0, generator), ["top_p = 0.62 has no effect", "must never be drawn"]),
+    (nucleus_of(fill=0.0), ["tokens outside the set were still drawn", "their logit was set to 0", "probability 0"]),
+    (nucleus_of(last=first_reaching), ["with temperature 1.0 and top_p = 1.0, token", "was never drawn", "the set is every token",
+                                       "a hair below 1"]),
+    (sample_one_cutoff, ["a row drawn in a batch of copies of itself is right", "in a batch of different rows row 0 drew 4 different tokens where its own set has 3",
+                         "choose it for each row on its own"]),
+    (sample_down_the_batch, ["raised RuntimeError", "a row was left with nothing to draw", "on its own"]),
+    (sample_keeping_ties, ["the tokens that tie at the edge of the set were all kept", "where 3 tokens already reach top_p",
+                           "which of the tied ones stay does not matter"]),
+    (sample_by_columns, ["normalised over the batch, down each column", "each row is one distribution"]),
+    (lambda l, T, p, generator=None: (l / T).argmax(dim=1), ["every call returns the most likely token", "a draw is random"]),
+    (lambda l, T, p, generator=None: sample_next(l, T, p), ["two calls with generators seeded alike drew different tokens", "ignore the generator you were given"]),
+    (sample_by_categorical, ["two calls with generators seeded alike", "not given the generator uses the global one"]),
+    (lambda l, T, p, generator=None: torch.zeros(len(l), dtype=torch.long) + 2, ["generators with different seeds drew the same tokens"]),
+    (lambda l, T, p, generator=None: sample_next(l, T, p, generator)[:, None], ["has shape (20000, 1)", "shape (20000,)", "drop the extra dimension"]),
+    (lambda l, T, p, generator=None: (l / T).softmax(1), ["returned (20000, 6) floats, probabilities?", "Draw one token id per row"]),
+    (lambda l, T, p, generator=None: sample_next(l, T, p, generator).float(), ["has dtype torch.float32", "int64"]),
+    (lambda l, T, p, generator=None: sample_next(l, T, p, generator) + 1, ["returned ids from 1 to 6", "0 to 5"]),
+    (lambda l, T, p, generator=None: torch.multinomial(l / T, 1, generator=generator)[:, 0], ["raised RuntimeError", "where it needs probabilities"]),
     (sample_in_place, ["changed the logits you were given", "the caller's tensor holds other values"]),
-    (sampled(lambda l, T, k: (top(l / T, k).nan_to_num(neginf=-3.0)).softmax(1)), ["a token whose logit is -inf was drawn"]),
-    (sampled(lambda l, T, k: (0.8 * top(l / T, k)).softmax(1)), ["with temperature 1.0 and top_k None, token", "was drawn"]),
-    # top-k keeps exactly k tokens: keeping every token tied with the k-th largest is the slip the tied logits show
-    (sampled(lambda l, T, k: top(l / T, k).softmax(1)), ["top_k = 2 kept 4 tokens", "tie with the k-th largest", "exactly top_k tokens"]),
-    (sample_keeping_ties, ["all of them were kept", "exactly top_k tokens", "whatever the ties"]),
-    (sampled(lambda l, T, k: top(l / T, k).softmax(1).softmax(1)), ["the softmax was taken twice", "probabilities where logits are expected"]),
+    (lambda l, T, p, generator=None: sample_next(l.nan_to_num(neginf=-3.0), T, p, generator), ["a token whose logit is -inf was drawn"]),
+    (lambda l, T, p, generator=None: torch.multinomial((l / T).softmax(1).softmax(1), 1, generator=generator)[:, 0],
+     ["the softmax was taken twice", "probabilities where logits are expected"]),
+    (lambda l, T, p, generator=None: sample_next(0.8 * l, T, p, generator), ["with temperature 1.0 and top_p 0.62, token", "was drawn"]),
 ]
 
 
@@ -329,6 +382,11 @@ MISTAKES = (
 def test_typical_mistake_is_named(name, fn, fragments, capsys):
     torch.manual_seed(0)
     assert_named_mistake(name, fn, fragments, capsys)
+
+
+def test_unrenormalised_weights_are_fine():
+    """The draw renormalises: the nucleus's probabilities need not be divided by their total (the hint says so)."""
+    checks.sample_next(sample_next)  # sample_next draws from the kept probabilities as they are
 
 
 def test_a_bigram_table_that_raises_keeps_its_error():

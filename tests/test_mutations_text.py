@@ -1,18 +1,10 @@
-"""The mutation table of lesson 09's counts and sampling (genai_course.checks.text, 9.1 and 9.2): each
+"""The mutation table of lesson 09's counts and nucleus sampling (genai_course.checks.text, 9.1 and 9.2): each
 solution, mutated the ways learners go wrong, is judged failed with a message that names the mistake
 (tests/mutation_table.py)."""
 
 from __future__ import annotations
 
 from mutation_table import Mutant, mutation_tests
-
-_TOP_K = "    if top_k is not None:\n"
-_KEEP_TIES = (  # the top-k block that keeps every logit >= the k-th largest (ties too), whatever the solution's block is
-    "    if top_k is not None:\n"
-    "        kth = logits.topk(top_k, dim=1).values[:, -1:]\n"
-    "        logits = torch.where(logits >= kth, logits, float('-inf'))\n"
-    "    if False:\n"
-)
 
 ROWS = [
     # 9.1 the bigram table: padding counted, pairs counted once, alpha, START, normalising, the logarithm, dtype
@@ -36,24 +28,27 @@ ROWS = [
            "torch.ones(int(keep.sum())), accumulate=True)\n    return counts\n", ["the table holds the counts themselves"]),
     Mutant("bigram_log_probs", "bigram_log_probs", "keep = targets != -100", "keep = targets != -100\n    targets[~keep] = END",
            ["changed the inputs or targets you were given"]),
-    # 9.2 sampling: temperature multiplied or ignored, logits where probabilities are expected (and the reverse),
-    # top-k off by one or keeping ties, the softmax's dim, the generator, the returned shape
+    # 9.2 nucleus sampling: the temperature multiplied, ignored or done in place, logits where probabilities are expected,
+    # the softmax twice or down the batch, the ranking ascending, the token that reaches top_p dropped, the running total
+    # down the batch, no cut at all, the generator, the returned shape
     Mutant("sample_next", "sample_next", "logits = logits / temperature", "logits = logits * temperature",
-           ["the draws follow softmax(logits * temperature)", "the temperature multiplied the logits"]),
+           ["at temperature 2.0 the draws move the wrong way", "multiplied by the temperature"]),
     Mutant("sample_next", "sample_next", "logits = logits / temperature", "logits = logits", ["the temperature has no effect"]),
     Mutant("sample_next", "sample_next", "logits = logits / temperature", "logits /= temperature", ["changed the logits you were given"]),
     Mutant("sample_next", "sample_next", "probs = logits.softmax(dim=1)", "probs = logits", ["raised RuntimeError", "where it needs probabilities"]),
-    Mutant("sample_next", "sample_next", "probs = logits.softmax(dim=1)", "probs = logits.log_softmax(dim=1)", ["where it needs probabilities"]),
     Mutant("sample_next", "sample_next", "probs = logits.softmax(dim=1)", "probs = logits.softmax(dim=1).softmax(dim=1)",
            ["the softmax was taken twice", "probabilities where logits are expected"]),
-    Mutant("sample_next", "sample_next", "probs = logits.softmax(dim=1)", "probs = logits.softmax(dim=0)", ["the softmax ran over the batch (dim=0)"]),
-    Mutant("sample_next", "sample_next", "logits.topk(top_k, dim=1)", "logits.topk(top_k + 1, dim=1)", ["top_k = 3 kept 4 tokens (off by one)"]),
-    Mutant("sample_next", "sample_next", _TOP_K, _TOP_K.replace("top_k is not None", "False"), ["top_k = 3 has no effect"]),
-    Mutant("sample_next", "sample_next", _TOP_K, _KEEP_TIES, ["top_k = 2 kept 4 tokens", "3 tokens tie with the k-th largest logit (1.0)", "all of them were kept", "exactly top_k tokens"]),
+    Mutant("sample_next", "sample_next", "probs = logits.softmax(dim=1)", "probs = logits.softmax(dim=0)", ["normalised over the batch, down each column"]),
+    Mutant("sample_next", "sample_next", "probs.sort(dim=1, descending=True)", "probs.sort(dim=1)", ["top_p = 0.62 kept the least likely tokens"]),
+    Mutant("sample_next", "sample_next", "ranked.cumsum(dim=1) - ranked", "ranked.cumsum(dim=1)",
+           ["top_p = 0.62 dropped the token that makes the total reach top_p"]),
+    Mutant("sample_next", "sample_next", "ranked.cumsum(dim=1) - ranked", "ranked.cumsum(dim=0) - ranked",
+           ["raised RuntimeError", "a row was left with nothing to draw", "on its own"]),
+    Mutant("sample_next", "sample_next", "ranked = ranked.masked_fill(ahead >= top_p, 0.0)", "ranked = ranked", ["top_p = 0.62 has no effect"]),
     Mutant("sample_next", "sample_next", "generator=generator", "", ["two calls with generators seeded alike drew different tokens"]),
-    Mutant("sample_next", "sample_next", "[:, 0]  # (B,)", "  # (B, 1)", ["has shape (20000, 1)", "drop the extra dimension"]),
+    Mutant("sample_next", "sample_next", "[:, 0]  # (B,)", "  # (B,)", ["has shape (20000, 1)", "drop the extra dimension"]),
     Mutant("sample_next", "sample_next", "return torch.multinomial(probs, 1, generator=generator)[:, 0]", "return probs.argmax(dim=1)",
-           ["the most likely token (the argmax)"]),
+           ["every call returns the most likely token"]),
 ]
 
 test_mutant_is_caught = mutation_tests(ROWS)

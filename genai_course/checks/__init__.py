@@ -18,7 +18,7 @@ One module per lesson group:
     conv           6.1-6.3     a transposed convolution's size, an upsample+conv generator, an all-conv discriminator
     conditional    7.1-7.3     the label as image channels, a label embedding in G, the logits for every label
     vae            8.1-8.3     k reparameterized draws per example, the KL between two diagonal Gaussians, a conditional encoder
-    text           9.1-9.2     the bigram table, sampling with temperature and top-k
+    text           9.1-9.2     the bigram table, nucleus (top-p) sampling with a temperature
     attention      9.3         the causal attention mask, with a sliding window
     diffusion      10.1        the forward process
     denoising      10.2-10.3   one reverse step, classifier-free guidance in one batched call
@@ -32,7 +32,7 @@ One module per lesson group:
 ``observations`` keeps what a probe saw as plain data (records of the learner's values) and
 carries it between processes as JSON and ``.npy`` files. ``_layers`` (which layers a network ran:
 lessons 06-07), ``_vae_slips`` and ``_vae_nets`` (lesson 08's typical mistakes, what 8.3 records),
-``_bigram`` (lesson 09's table), ``_schedules``
+``_bigram`` and ``_nucleus`` (lesson 09's table, 9.2's cases), ``_schedules``
 (what the diffusion checks share), ``_guidance`` (10.3's recording network), ``_balls`` (lesson
 11's distances and balls), ``_nets`` (lesson 12's small networks), ``_pickles`` (lesson 13's
 crafted files) and ``_reads`` (how 13.1's files are read) serve the modules beside them, like
