@@ -63,7 +63,8 @@ print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tupl
 # ## A pickle is a program
 #
 # `torch.save` writes a zip archive (its entries are listed further down). Inside it, `data.pkl` is a **pickle**: Python's format for
-# any object. A pickle is not a table of numbers but a small program for a stack machine, and
+# any object. A pickle is not a table of numbers but a small program for a **stack machine**
+# (one whose instructions push values onto a pile and take the top ones off), and
 # `pickle.load` runs it. Most of its instructions build things: push a number, push a
 # string, make a dict, set an item. Look at a small checkpoint-like dict:
 
@@ -269,10 +270,12 @@ else:
 # %% [markdown]
 # ## Tampering, and what notices it
 #
-# Flip one bit in one weight of the checkpoint and load it *without* its sidecar: `torch.load`
-# does not notice (it checks the zip's structure, not the weights' bytes), and the model
-# silently has a different weight. With the sidecar, `checkpoints.load` refuses the file
-# before unpickling any of it.
+# Flip one bit in one weight of the checkpoint and load it with the course's loader,
+# `models.load_model`, *without* its sidecar: nothing notices, not even `torch.load` underneath
+# (a zip stores a CRC-32 checksum per entry, and this load shows PyTorch's reader does not
+# check it), and the model silently has a different weight. With the sidecar, the same loader
+# (through `checkpoints.load`) checks the file's hash and refuses the file before unpickling
+# any of it. The catch is the course loader's hash check, not `torch.load`.
 
 # %%
 model = models.build("dcgan-digits")
@@ -297,7 +300,8 @@ print("without it: loads; weights that differ:", int((diff > 0).sum()), "of", di
 
 # %% [markdown]
 # The sidecar message also says what to do if the reason is innocent. `save` writes the
-# checkpoint, then swaps in its new hash right after; a training run killed between those two
+# checkpoint, then swaps in its new hash right after (each is written to a temporary file and
+# then renamed over the old one, as lesson 12 described); a training run killed between those two
 # renames leaves a whole checkpoint beside the previous hash. Then: train again, or, for a file
 # you made yourself, delete the stale sidecar.
 #
@@ -355,7 +359,10 @@ except CheckpointError as e:
 # compared with the same distance for real **held-out** examples the model never saw. A sample
 # nearer than the 1% quantile of the held-out distances (the distance only 1% of them fall
 # below) is flagged as a possible copy: closer
-# than new real data almost ever comes.
+# than new real data almost ever comes. Two more figures sum a model up: the **median
+# distance** of its samples (half of them are nearer their nearest training digit than that),
+# and its **ratio to held-out**, that median divided by the held-out digits' own median (1: as
+# far from the training digits as new real digits; well below 1: hugging them).
 #
 # Two small course models, trained with the course's recipes for fewer steps than in their
 # lessons: a convolutional GAN (generative adversarial network), which never sees a training
@@ -424,8 +431,10 @@ for ax, (name, x) in zip(axes, samples.items()):
 plt.show()
 
 # %% [markdown]
-# The GAN is clean. The conditional VAE has more of its samples flagged than the 1% that
-# held-out digits get by construction (the two cells above printed both): worth a look. Which classes, and which training digits are they near?
+# The GAN is clean; its ratio above 1 says its samples are farther from the training digits than
+# new real digits are, so "clean" here may partly mean "less lifelike". The conditional VAE has
+# more of its samples flagged than the 1% that held-out digits get by construction (the cells
+# above printed both): worth a look. Which classes, and which training digits are they near?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -446,9 +455,10 @@ ax.set_title("cvae-digits: flagged samples (top), their nearest training digits 
 plt.show()
 
 # %% [markdown]
-# Not copies of rare digits, but a handful of training digits (the cell above counted them)
-# that the model's smooth average shapes land on: the cVAE is trained to reconstruct training
-# digits, and its "mean" digits of two classes sit almost on top of a few of them. The audit's job
+# The flags are not spread over the training set: they crowd around six training digits of two
+# classes (the cells above counted them). A likely reason: the cVAE is trained to reconstruct
+# training digits, and its smooth "average" digits of those two classes may land almost on
+# top of a few of them. The audit's job
 # is to point at such samples, and a person's to judge them: here harmless; for faces, a
 # model whose "average face" is one real person's face would not be.
 #
@@ -473,9 +483,10 @@ plt.show()
 # that digit was in your training set. For a person's photo or medical record, that alone can
 # be private: being in the training set of a hospital's model says you were a patient. This
 # is **membership inference**. The simplest attack uses the audit's own distance: draw many
-# samples, and call a digit a *member* if some sample comes closer to it than to a typical
-# digit. Here: 300 training digits (members) and the 300 held-out digits (non-members), each
-# scored by the distance to its nearest of 3,000 samples, cut at the median score:
+# samples, score each digit by its distance to the nearest sample, and call a digit a
+# *member* if its score is below the median of all the scores. Here: 300 training digits
+# (members) and the 300 held-out digits (non-members), each scored by the distance to its
+# nearest of 3,000 samples, so the median of the 600 scores calls half of them members:
 
 # %%
 members, outsiders = digits.x_train[:300], digits.x_test
@@ -495,17 +506,25 @@ attack = {name: membership_accuracy(x) for name, x in many.items()}
 # %%
 # NBVAL_IGNORE_OUTPUT
 for name, accuracy in attack.items():
-    print(f"{name:14} membership guessed right for {accuracy:.0%} of the digits (50% = a coin flip)")
+    print(f"{name:14} membership guessed right for {accuracy:.0%} of the 600 digits (50% = a coin flip), p = {metrics.binomial_p_value(round(accuracy * 600), 600):.2g}")
 
 # %%
 print("memorizer: the attack is right at least 75% of the time:", attack["memorizer"] >= 0.75)
-print("course models: no better than 60% (close to a coin flip):", all(attack[k] <= 0.6 for k in trained))
+print("course models: p above 0.05 (not told apart from coin flips):", all(metrics.binomial_p_value(round(attack[k] * 600), 600) > 0.05 for k in trained))
+_, source = metrics.nearest_neighbours(many["memorizer"], digits.x_train)  # (3000,) the training digit each sample came from
+print(f"members among the memorizer's 3,000 draws: {torch.isin(torch.arange(300), source).float().mean():.0%}; expected, 1 - (1 - 1/{len(digits.x_train)})^3000 = {1 - (1 - 1 / len(digits.x_train)) ** 3000:.0%}")
 
 # %% [markdown]
-# Against the memorizer the attack works: every digit it returns is a training digit, so
-# members sit close to its samples, and the cells above printed how often the attack is right.
-# Against these two models it is barely better than a coin flip: their samples are no nearer to the
-# training digits than to new ones. That is what a clean audit buys, and what it does not:
+# The p printed beside each accuracy is lesson 11's: the chance that coin flips get at least
+# that many of the 600 right. Against the memorizer the attack works (p is tiny): every digit
+# it returns is a training digit, so the members it drew sit close to its samples. Not all of
+# them, though: 3,000 draws from 1,497 training digits miss some, and the cell above printed
+# the share of the 300 members drawn (83%) beside what chance predicts (87%). A member never
+# drawn looks like an outsider, which is why the attack is right for 86% of the digits and not
+# all: an audit by samples needs several times as many samples as there are training examples. Against
+# these two models the attack is not told apart from coin flips (p of about 0.09 and 0.2, above
+# the usual 0.05): on these 600 digits their samples are no nearer to the training digits than
+# to new ones. That is what a clean audit buys, and what it does not:
 #
 # * it is evidence, not proof. A model can memorize a few rare examples (an unusual face, a
 #   name that appears once) while its typical samples look new; the median and the 1% flags
@@ -551,7 +570,9 @@ print("the checkpoint's own record:", {k: checkpoints.load(ckpt)["provenance"][k
 # %% [markdown]
 # So a file of samples names the exact checkpoint that made it (by hash, not by a file name
 # that can change), and a checkpoint names the recipe, seed and length of its training: enough
-# to regenerate the samples, or to find out which model leaked a training digit.
+# to regenerate the samples, or to find out which model leaked a training digit. The two
+# records hold different seeds: 4 in the samples' file is the seed `sample` drew with, 0 in the
+# checkpoint's is the seed its training started from.
 
 # %%
 shutil.rmtree(work)
@@ -570,7 +591,8 @@ print("scratch folder removed:", not work.exists())
 # * The **memorization audit** compares samples' distances to the training set with those of
 #   held-out data. A model that copies is flagged, and leaks its training set to a simple
 #   **membership inference** attack; the course's GAN is clean, the cVAE's flags point at a
-#   few typical training digits, and neither leaks membership to that attack.
+#   few training digits of two classes, and that attack tells neither one's members from
+#   new digits better than coin flips do (p above 0.05).
 # * **Provenance**: every file the course writes records the model, the checkpoint's hash and
 #   the seed that made it.
 #
