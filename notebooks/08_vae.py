@@ -11,8 +11,7 @@
 # autoencoder), explore its latent space with widgets, set its samples
 # beside a GAN's, and give it a label: a conditional VAE that draws the digit you ask for.
 #
-# Run time: within the course's budget on 2 CPU cores; each training cell prints its time
-# (the 4-latent VAE is the longest).
+# Run time: within the course's budget on 2 CPU cores; each training cell prints its time.
 #
 # Where it sits: lessons 06-07 trained GANs on these digits. This lesson keeps the data and
 # the split and changes the family of models: the generator becomes a probability model,
@@ -248,8 +247,7 @@ print(f"the grey pixels' entropy: {floor:.1f} nats per held-out digit")
 
 # %% [markdown]
 # About 13.6 of every held-out digit's nats are out of reach of any decoder under this
-# likelihood. Keep it in mind for the numbers later: the reconstruction term can approach
-# 13.6 but not go below it, and the room for modelling is what lies above.
+# likelihood: the reconstruction term can approach 13.6 but not go below it.
 
 # %% [markdown]
 # ## The reparameterization trick
@@ -416,13 +414,9 @@ print(f"passes over the training digits: {t.steps * t.batch_size / len(digits.x_
 # %% [markdown]
 # 9,600 steps of 128 digits, about 820 passes over the 1,497 training digits, with **cosine
 # decay**: the learning rate falls from its starting value to 0 along half a cosine, slowly
-# at first and at the end, fastest in the middle. And `input_noise=0.2`: while
-# training, the encoder sees each digit with a little Gaussian noise added (a *denoising*
-# encoder), and the decoder must still explain the clean digit. The result is still a lower
-# bound on $\log p_\theta(x)$, since the derivation above holds for any $q$; the recipe uses
-# it because it made the encoder's guesses for *held-out* digits a little better. Evaluation
-# feeds the encoder clean digits.
-#
+# at first and at the end, fastest in the middle. (`input_noise` is in "Going further".)
+
+# %% [markdown]
 # We record the decoder's means for 100 fixed $z \sim p(z)$ every 480 steps, and once before
 # training; the cell prints how long it took:
 
@@ -440,11 +434,10 @@ print("steps:", vae_model.step, "  snapshots:", len(snaps.records), "  losses lo
 # The two terms over training, on the training batches (averaged over 50 steps; note the
 # logarithmic step axis). For the first hundred-odd steps (printed after the plot) the KL stays at 0 and the
 # $-\mathrm{ELBO}$ sits on the no-latent line: the decoder learns each pixel's average and
-# ignores $z$, which would cost nats before it is any use. Then the codes start to carry
-# information: the KL rises to a few nats (what the encoder pays to tell the decoder which
-# digit, in which style) and the reconstruction term drops by about twice as much (the
-# cells after the plot print both). It creeps down from there, well above the grey pixels'
-# floor: what 4 numbers cannot say about a digit.
+# ignores $z$. Then the codes start to carry information: the KL rises to a few nats (what
+# the encoder pays to tell the decoder which digit, in which style) and the reconstruction
+# term drops by about twice as much (printed after the plot). It creeps down from there, well
+# above the grey pixels' floor: what 4 numbers cannot say about a digit.
 
 # %%
 def smooth(values, window=50):
@@ -569,14 +562,14 @@ plt.show()
 
 # %% [markdown]
 # ($k = 1$ is a one-draw estimate of the ELBO, so it sits near the dashed line, a 10-draw
-# estimate.) The bound drops fast from $k = 1$ to $k = 10$, then flattens: by $k$ = 1,000 it
-# is close to $-\log p_\theta(x)$ itself. The drop, a few tenths of a nat (printed above), is a
-# lower bound on the ELBO's gap $\mathrm{KL}(q_\phi(z \mid x) \,\|\, p_\theta(z \mid x))$
-# ($\mathrm{IWAE}_{1000}$ is itself still below $\log p_\theta(x)$, so the gap is at least the
-# drop): the encoder's diagonal Gaussian is a good but not a perfect guess of the true posterior. The decoder is the model; the
-# encoder only helps to train and to measure it, and a better guess (more $k$) measures the
-# same decoder more precisely.
-#
+# estimate.) The bound drops fast from $k = 1$ to $k = 10$, then flattens (printed above).
+# Flattening does not show how far it still is from $-\log p_\theta(x)$: $\mathrm{IWAE}_{1000}$
+# is still a lower bound on $\log p_\theta(x)$. So the drop, a few tenths of a nat, is a lower
+# bound on the ELBO's gap $\mathrm{KL}(q_\phi(z \mid x) \,\|\, p_\theta(z \mid x))$: the
+# encoder's diagonal Gaussian is a good but not a perfect guess of the true posterior. The
+# decoder is the model; the encoder only helps to train and to measure it.
+
+# %% [markdown]
 # ## Samples
 #
 # To draw a new digit: $z \sim \mathcal{N}(0, I)$, then the decoder's means $\sigma(\ell(z))$.
@@ -619,8 +612,8 @@ plt.show()
 #
 # The encoder takes a digit to its code, the decoder takes the code back to a digit. Each
 # column below is one held-out digit: the original, its **reconstruction** (the decoder's
-# means at the encoder's mean $\mu(x)$), and two draws $z \sim q_\phi(z \mid x)$. Four
-# numbers hold most of a digit; move the slider through the 300 held-out digits.
+# means at the encoder's mean $\mu(x)$), and two draws $z \sim q_\phi(z \mid x)$. The
+# slider moves through the 300 held-out digits.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -675,11 +668,10 @@ plt.show()
 # %% [markdown]
 # With four latents and ten classes, no coordinate is "the class": each direction turns one
 # digit into another *and* changes its style. The VAE has no reason to line its axes up with
-# anything we would name, only to keep the codes close to $\mathcal{N}(0, I)$.
+# anything we would name.
 #
-# Look for a row that hardly changes. The KL splits over the latents, one term per
-# coordinate, so we can see how many nats each one carries, on average over the held-out
-# digits:
+# The KL splits over the latents, one term per coordinate, so we can see how many nats each
+# one carries, on average over the held-out digits:
 
 # %%
 with torch.no_grad():
@@ -701,12 +693,10 @@ ax.set(ylabel="KL (nats per digit)", title="what each latent carries, held-out d
 plt.show()
 
 # %% [markdown]
-# In our runs three latents carry a little over a nat each and the fourth far less. How
-# little depends on the machine's arithmetic: on some it keeps a fraction of a nat (the
-# values printed above), on others nothing at all, when for every digit its $q(z_i \mid x)$
-# is the prior itself and the decoder has learned to ignore it (its row in the traversal is
-# flat). This is the KL term at work, and the extreme case has a name, *posterior collapse*
-# of that coordinate: a latent is used only if the nats it saves in reconstruction exceed
+# Here three latents carry about a nat each and the fourth far less (printed above); with
+# other arithmetic it may carry nothing at all, its $q(z_i \mid x)$ the prior for every digit
+# and its row in the traversal flat. That extreme is *posterior collapse* of the coordinate,
+# the KL term at work: a latent is used only if the nats it saves in reconstruction exceed
 # the nats it costs.
 
 # %% [markdown]
@@ -743,7 +733,7 @@ plt.show()
 # Four dimensions cannot be drawn. A VAE with **two** latents can: every held-out digit
 # becomes a point in the plane, and the decoder can be asked for a digit at every point of a
 # grid. We build one with the library's pieces (`models.TrainedVAE` with a custom
-# `models.VAERecipe`) and train it for 2,400 steps, a quarter of the default:
+# `models.VAERecipe`) and train it for 2,400 steps, a quarter of the 4-latent VAE's 9,600:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -780,13 +770,18 @@ plt.show()
 print("2 latents: KL below the 4-latent VAE's:", small_report.kl < report.kl)
 print("2 latents: -ELBO worse than the 4-latent VAE's:", small_report.neg_elbo > report.neg_elbo)
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+for name, m, r in [("2 latents", small, small_report), ("4 latents", vae_model, report)]:
+    print(f"{name}: {m.step} steps, -ELBO {r.neg_elbo:.2f} nats, KL {r.kl:.2f} nats")
+
 # %% [markdown]
 # The classes form regions, and the map between them is filled: every point of the square
 # decodes to something digit-like, because the KL term keeps the codes packed around the
-# origin with no empty holes for samples to fall into. Neighbouring classes meet at blends
-# (a 4 fading into a 9). Its $-\mathrm{ELBO}$ is worse and its KL smaller (the two reports
-# printed above): two numbers cannot hold everything about a digit, but you can see everything they
-# hold.
+# origin with no holes. Neighbouring classes meet at blends (a 4 fading into a 9). Its
+# $-\mathrm{ELBO}$ is worse and its KL smaller (printed side by side above), but it also
+# trained for a quarter of the steps, so part of the gap may be the shorter run, not the two
+# latents. What two numbers hold, you can see whole.
 
 # %% [markdown]
 # ## VAE or GAN?
@@ -845,8 +840,9 @@ plt.show()
 #
 # The blur is not a bug of training but a consequence of the model: independent pixels given
 # $z$, a likelihood that punishes a confident wrong pixel severely, and a small $z$. Later
-# models combine the two ideas (a VAE's encoder with an adversarial or perceptual loss), and
-# lesson 10's diffusion models keep the likelihood view without the blur.
+# models combine the two ideas (a VAE's encoder with an adversarial or perceptual loss);
+# lesson 10's diffusion models reach sharp samples another way, through many small
+# denoising steps trained with a mean-squared error.
 
 # %% [markdown]
 # ## The conditional VAE: draw me a 7
@@ -911,10 +907,20 @@ print("label accuracy >= 0.95:", cvae_digits_report.label_accuracy >= 0.95)
 print("confident fraction >= 0.9:", cvae_digits_report.confident >= 0.9)
 print("the label lets the code carry less (smaller KL than the VAE's):", cvae_report.kl < report.kl)
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+for name, m, r in [("cVAE", cvae, cvae_report), ("VAE", vae_model, report)]:
+    print(f"{name}: {m.step} steps, KL {r.kl:.2f} nats")
+
+# %% [markdown]
+# The cVAE's KL is the smaller, but it trained for a quarter of the VAE's steps and the KL
+# grows during training, so part of that gap may be the shorter run.
+
 # %% [markdown]
 # Lesson 07's grid: row $k$ asks for a $k$, column $j$ uses the same $z_j$ in every row.
-# Every row is its class. The style varies little along a row: with the class given, the codes carry only about a nat (the KL above), so $z_j$ holds a little slant and
-# thickness, and the decoder's means average over the rest.
+# Every row is its class. The style varies little along a row: the codes carry only about a
+# nat (printed above), so $z_j$ holds a little slant and thickness, and the decoder's means
+# average over the rest.
 
 # %%
 z_grid = torch.randn(10, cvae_config.latent_dim, generator=torch.Generator().manual_seed(2)).repeat(10, 1)  # column j: z_j
@@ -937,20 +943,16 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
-# * A VAE is a latent-variable model, $z \sim \mathcal{N}(0, I)$ and $x \sim p_\theta(x \mid z)$,
-#   trained with an encoder $q_\phi(z \mid x)$ that guesses which $z$ made $x$: a generator that
-#   runs backwards.
-# * Training maximises the ELBO $= \mathbb{E}_q[\log p_\theta(x \mid z)] - \mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z))$,
-#   a lower bound on $\log p_\theta(x)$ whose gap is the encoder's distance from the true
-#   posterior. The reconstruction term is a binary cross-entropy from logits, whose floor on
-#   grey pixels is their entropy (13.6 nats per digit); the KL has a closed form.
-# * The reparameterization trick, $z = \mu + \sigma \odot \varepsilon$, lets the gradient pass
-#   through the random draw into the encoder.
-# * The trained VAE scores held-out digits at about 23.5 nats ($-\mathrm{ELBO}$), and the IWAE
-#   bound tightens it by a few tenths of a nat; its samples are recognisable but soft, a GAN's are
-#   crisp but come with no likelihood and no encoder.
-# * Giving both networks the label makes a conditional VAE: ask for a 7, and $z$ chooses its style.
-#
+# * A VAE draws $z \sim \mathcal{N}(0, I)$ and $x \sim p_\theta(x \mid z)$, with an encoder
+#   $q_\phi(z \mid x)$ that guesses which $z$ made $x$: a generator that runs backwards.
+# * Training minimises $-\mathrm{ELBO}$, a binary cross-entropy from logits (floor: the grey
+#   pixels' 13.6 nats) plus a closed-form KL; the ELBO is a lower bound on $\log p_\theta(x)$,
+#   and $z = \mu + \sigma \odot \varepsilon$ lets the gradient reach the encoder.
+# * Held-out digits score about 23.5 nats ($-\mathrm{ELBO}$), a few tenths less with the IWAE
+#   bound; samples are recognisable but softer than a GAN's, which gives no likelihood and no encoder.
+# * With the label in both networks, a conditional VAE draws the digit you ask for.
+
+# %% [markdown]
 # ## Going further
 #
 # **The $\beta$ knob.** One number changes the balance of the two terms: minimise reconstruction $+\ \beta \cdot$ KL
@@ -963,6 +965,11 @@ plt.show()
 # $\beta = 1$ numbers. In the library it is `vae.VAETrainConfig(beta=...)`, for example
 # `models.TrainedVAE(models.VAERecipe(vae.VAEConfig(), vae.VAETrainConfig(beta=4.0)))`: try
 # it, and compare the reconstructions and the latent traversal with this lesson's.
+#
+# **A denoising encoder.** The recipe's `input_noise=0.2` adds a little Gaussian noise to each
+# digit the encoder sees in training while the decoder must still explain the clean digit;
+# the result is still a lower bound, since the ELBO's derivation holds for any $q$, and
+# evaluation feeds clean digits.
 #
 # **Grey pixels.** On grey pixels the Bernoulli log-likelihood is the usual choice for these
 # digits, as in most VAE papers on such data, but strictly it is not a normalised density over

@@ -100,8 +100,8 @@ except NotImplementedError:
 # Derive it as the lesson does for one latent ("The KL term"):
 # $\mathrm{KL} = \mathbb{E}_q[\log q(z) - \log p(z)]$; write out both log-densities, now with
 # $p$'s own mean and variance where the lesson had 0 and 1, and take the expectation under $q$.
-# Besides $\mathbb{E}_q[(z - \mu_q)^2] = \sigma_q^2$ you will need $\mathbb{E}_q[(z - \mu_p)^2]$:
-# write $z - \mu_p = (z - \mu_q) + (\mu_q - \mu_p)$ and expand the square. The latents are
+# Besides $\mathbb{E}_q[(z - \mu_q)^2] = \sigma_q^2$ you will need the expected value of
+# $(z - \mu_p)^2$ under $q$: what is it, when $q$ is centred on $\mu_q$, not $\mu_p$? The latents are
 # independent, so their KLs add up.
 #
 # All four inputs have shape (B, L); return shape (B,): one KL per example, added up over its
@@ -185,7 +185,7 @@ except NotImplementedError:
 
 # %% [markdown]
 # With $k$ draws per image your 8.1 gives the IWAE bound: the log of the average of the $k$
-# weights $p(x \mid z_i)\, p(z_i) / q(z_i \mid x)$ (lesson 08, "The IWAE bound"). Here on
+# weights $p(x \mid z_i)\, p(z_i) / q(z_i \mid x)$ (lesson 08, "A tighter bound: importance weighting"). Here on
 # the held-out digits, for a VAE trained for 600 steps, beside the library's bound, which
 # draws its own noise:
 

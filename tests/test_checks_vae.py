@@ -238,7 +238,7 @@ MISTAKES = [
     ("reparameterize", with_std(torch.exp), ["spread around mu by the variance sigma^2", "not by the standard deviation sigma"]),
     ("reparameterize", with_std(lambda lv: lv), ["spread around mu by logvar itself", "not the standard deviation"]),
     ("reparameterize", with_std(lambda lv: torch.exp(-0.5 * lv)), ["1 / sigma"]),
-    ("reparameterize", with_std(lambda lv: 0.5 * torch.exp(lv)), ["half the variance", "inside the exponential"]),
+    ("reparameterize", with_std(lambda lv: 0.5 * torch.exp(lv)), ["half the variance", "does not undo its square"]),
     ("reparameterize", with_std(lambda lv: 1.0), ["spread around mu by 1 whatever logvar says"]),
     ("reparameterize", with_std(lambda lv: torch.exp(0.25 * lv)), ["for example", "your 256 draws spread around mu by", "q's standard deviation is"]),
     ("reparameterize", with_std(torch.sqrt), ["z is NaN wherever logvar is negative", "not the variance itself", "standard deviation from the log-variance"]),

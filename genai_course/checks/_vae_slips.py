@@ -26,7 +26,7 @@ _SPREAD_SLIPS: list[tuple[Callable[[Tensor], Tensor], str]] = [
     (lambda lv: torch.exp(-0.5 * lv),
      "your draws spread by 1 / sigma, the inverse of the standard deviation: the widest q gives the narrowest cloud; check the sign in your exponent"),
     (lambda lv: 0.5 * torch.exp(lv),
-     "your draws spread by half the variance, which is not the standard deviation: the 1/2 acts on the log-variance, inside the exponential"),
+     "your draws spread by half the variance, which is not the standard deviation: halving sigma^2 does not undo its square"),
     (torch.ones_like,
      "your draws spread around mu by 1 whatever logvar says: the noise is not scaled by the standard deviation sigma of q(z | x)"),
 ]
