@@ -16,7 +16,7 @@
 #
 # Notation: a batch `x` has $B$ rows (its first dimension); `world` is the number of processes
 # $W$, each with a `rank` $r = 0, \dots, W - 1$; a loss is a **mean** over the rows of a batch,
-# $L = \frac{1}{B} \sum_{i=1}^{B} \ell_i$.
+# $L = \frac{1}{B} \sum_{i=1}^{B} \text{loss}_i$, where $\text{loss}_i$ is the loss of row $i$ alone.
 #
 # The model for the demonstrations is a small digit classifier on scikit-learn's 8x8 digits.
 #
@@ -115,7 +115,7 @@ except NotImplementedError:
 # Why the mean: with equal shards of $n = B / W$ rows, the mean of the shards' mean-loss gradients
 # *is* the full batch's gradient,
 #
-# $$\frac{1}{W} \sum_{r} \nabla \frac{1}{n} \sum_{i \in \text{shard}_r} \ell_i = \nabla \frac{1}{Wn} \sum_{i=1}^{B} \ell_i = \nabla L$$
+# $$\frac{1}{W} \sum_{r} \nabla \frac{1}{n} \sum_{i \in \text{shard}_r} \text{loss}_i = \nabla \frac{1}{Wn} \sum_{i=1}^{B} \text{loss}_i = \nabla L$$
 #
 # so $W$ processes on $B/W$ rows each train exactly like one process on $B$ rows.
 
@@ -172,7 +172,7 @@ except NotImplementedError:
 # Run the batch through the model in micro-batches of at most $m$ rows, one at a time and in
 # order, so that only one micro-batch's activations are ever in memory, and leave in every
 # parameter's `.grad` exactly the gradient of the batch's mean loss
-# $L = \frac{1}{B}\sum_{i=1}^{B} \ell_i$ (`.grad` may hold a previous batch's gradient when you
+# $L = \frac{1}{B}\sum_{i=1}^{B} \text{loss}_i$ (`.grad` may hold a previous batch's gradient when you
 # start). Return $L$ as a Python float. Do not step an optimizer: the training loop does, once
 # per full batch.
 #

@@ -65,6 +65,7 @@ print("training digits:", tuple(digits.x_train.shape), " held-out digits:", tupl
 print("this machine:", "CUDA GPU" if torch.cuda.is_available() else "no CUDA GPU", "|",
       "MPS" if torch.backends.mps.is_available() else "no MPS", "|", torch.get_num_threads(), "CPU threads")
 print("get_device():", utils.get_device(), "  get_device('auto'):", utils.get_device("auto"))
+print("bfloat16 instructions this CPU lists:", sorted({f for f in Path("/proc/cpuinfo").read_text().split() if f in ("avx512_bf16", "amx_bf16")}) if Path("/proc/cpuinfo").exists() else "unknown (no /proc/cpuinfo)")
 
 # %%
 vae_model = models.build("vae-digits", device=utils.get_device())
@@ -76,11 +77,12 @@ print("samples come back on the CPU, ready to plot:", vae_model.sample(4).device
 # ## One step needs the mean gradient over its batch
 #
 # Each training step of the course's models minimises a **mean** over the $B$ examples of its
-# batch, $L = \frac{1}{B}\sum_{i=1}^{B} \ell_i$. Cut the batch into $k$ equal micro-batches
+# batch, $L = \frac{1}{B}\sum_{i=1}^{B} \text{loss}_i$, where $\text{loss}_i$, the **per-example
+# loss**, is the loss of example $i$ alone. Cut the batch into $k$ equal micro-batches
 # $b_1, \dots, b_k$ of $B/k$ examples each, and the gradient splits with it:
 #
-# $$\nabla L = \frac{1}{B}\sum_{i=1}^{B} \nabla \ell_i = \frac{1}{k}\sum_{j=1}^{k} \nabla L_{b_j},
-# \qquad L_{b_j} = \frac{k}{B}\sum_{i \in b_j} \ell_i .$$
+# $$\nabla L = \frac{1}{B}\sum_{i=1}^{B} \nabla \text{loss}_i = \frac{1}{k}\sum_{j=1}^{k} \nabla L_{b_j},
+# \qquad L_{b_j} = \frac{k}{B}\sum_{i \in b_j} \text{loss}_i .$$
 #
 # So a step can compute the micro-batches one after the other and add up $\nabla L_{b_j}/k$
 # in `.grad` (**accumulation**: the memory of one micro-batch, the time of all of them), or
@@ -119,7 +121,8 @@ print("unequal micro-batches", pieces, "would weigh some examples more than othe
 
 # %% [markdown]
 # The library does the same thing in `loop.Plan`: a plan cuts each step's batch into
-# `world` processes x `accumulate` micro-batches. Each micro-batch has its own random
+# `world` processes x `accumulate` micro-batches (`world` is the number of processes that
+# share one training run, 1 here). Each micro-batch has its own random
 # **stream** (a `torch.Generator` for the examples and noise it draws), so that however the
 # micro-batches are spread over processes, each one draws the same examples.
 # `Plan.accumulate_grads` is the loop above. Same gradients:
@@ -197,6 +200,7 @@ print("batch 512 processes more examples per second than batch 32:", b512["examp
 print("but on the same examples, fewer and bigger steps learn less:", b32["-ELBO"] < b128["-ELBO"] < b512["-ELBO"])
 print("batch 512: a larger learning rate recovers some of it (sqrt rule better than none):", b512_sqrt["-ELBO"] < b512["-ELBO"])
 print("... but does not reach batch 128's quality:", min(b512_sqrt["-ELBO"], b512_lin["-ELBO"]) > b128["-ELBO"])
+print("batch 512: the linear rule (lr x 4) did worse than no raise at all:", b512_lin["-ELBO"] > b512["-ELBO"])
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -219,8 +223,9 @@ plt.show()
 # times more examples per second (the sweep's cell printed both ratios on this machine).
 # But on the same examples it takes 16 times fewer steps, and each step can only move the weights so far:
 # quality per example is best with small batches. A larger learning rate makes each step
-# count for more; with Adam the $\sqrt{B}$ rule helped here (the linear rule's result is in
-# the sweep's printout), and no rule makes 16 times fewer steps free. On a GPU, where a step
+# count for more, up to a point: in this run (one seed) the square-root rule's raise (x 2)
+# lowered batch 512's -ELBO, and the linear rule's (x 4) raised it above the run with no
+# raise at all (the sweep printed all three). No rule makes 16 times fewer steps free. On a GPU, where a step
 # at batch 512 can cost little more than one at batch 32, the same trade-off is what makes
 # large batches pay: with the examples per second they buy, you train for more epochs
 # (passes over the training data) in the same time.
@@ -254,7 +259,7 @@ print("the validation digits are the first", len(validation.x_test), "training d
 # validation score after each quarter of its training. Two ideas make it better than trying
 # settings at random:
 #
-# * the **TPE sampler** (tree-structured Parzen estimator) draws the first few trials at
+# * the **TPE sampler** (tree-structured Parzen estimator) draws the first 5 trials at
 #   random, then splits the trials so far into good and bad ones and draws where the good
 #   ones were more common than the bad: the search moves towards what worked;
 # * the **median pruner** stops a trial whose score at a report is worse than the median
@@ -439,17 +444,21 @@ print("bfloat16 training reaches float32's quality (within 0.5 nats):", abs(bf16
 
 # %% [markdown]
 # The speed-up printed above is this machine's (the one that ran this notebook), not a
-# property of bfloat16: it is near 1 on a CPU without bfloat16 units and larger on a GPU
-# with them.
+# property of bfloat16: it depends on whether the hardware computes in bfloat16 natively, as
+# GPUs with bfloat16 units and CPUs with the `avx512_bf16` or `amx_bf16` instructions do (the
+# cell near the start that printed this machine's devices also printed which of these this
+# CPU lists). It is also one noisy pair of timings, float32's from the sweep and bfloat16's
+# from a later run: on a machine busy with other work it can come out below 1 even on such
+# hardware.
 
 # %% [markdown]
 # ## Several processes: DistributedDataParallel
 #
 # `torchrun --nproc_per_node=N` starts N copies of a program, numbered by their **rank**,
 # and tells each how to reach the others. Each copy builds the same model from the same seed,
-# wraps its networks in `DistributedDataParallel` (DDP), and computes its own share of every
-# batch. During `backward`, DDP **all-reduces** the gradients: every process ends up with
-# the mean over all shares, that is, the full batch's gradient, and takes the same optimizer
+# wraps its networks in `DistributedDataParallel` (DDP), and computes its own **shard** of
+# every batch (the contiguous block of the batch's rows that one process computes). During `backward`, DDP **all-reduces** the gradients: every process ends up with
+# the mean over all shards, that is, the full batch's gradient, and takes the same optimizer
 # step. The processes talk through a communication library: on CPUs **gloo** (PyTorch's
 # library for exchanging tensors between processes over the network or shared memory); on
 # NVIDIA GPUs **NCCL** (the NVIDIA Collective Communications Library, which moves tensors
@@ -528,8 +537,10 @@ print("held-out -ELBO after 1,000 steps, both:", f"{ddp_model.evaluate(draws=5, 
 # * **Batch norm's running statistics are not parameters.** Each process updates them from
 #   its own share, and DDP copies rank 0's to the others at every forward pass. The course's
 #   runner gives every process rank 0's statistics at the end.
-# * **Every process must run the same collective operations in the same order**, or they
-#   wait for each other forever; and each must end cleanly (a barrier, then
+# * **Every process must run the same collective operations in the same order** (a
+#   collective operation, like the all-reduce, is one that all processes must call together),
+#   or they wait for each other forever; and each must end cleanly (a **barrier**, a call
+#   that returns only once every process has reached it, then
 #   `destroy_process_group()`), or one of them can abort at exit.
 #
 # ## Checkpoints and exact resume
@@ -540,7 +551,9 @@ print("held-out -ELBO after 1,000 steps, both:", f"{ddp_model.evaluate(draws=5, 
 # generator (which examples and noise come next). `genai-course train --checkpoint-every K`
 # writes all of that every K steps, atomically (a temporary file, then a rename), so a run
 # killed at any moment leaves its last whole checkpoint. Here a GAN training is killed with
-# SIGKILL, the signal no program can catch, and resumed:
+# SIGKILL, the signal no program can catch, and resumed. The resumed run's line counts steps
+# from 0, so it reports all 1,200, though it trained only those after the checkpoint it
+# resumed from (the line before it prints that step):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -597,8 +610,9 @@ plt.show()
 #   its own random stream. The weights come out the same.
 # * **Devices** come from one helper, `utils.get_device`; everything else follows the data.
 # * **Batch size**: bigger batches process more examples per second, fewer and bigger steps
-#   learn less from the same examples; raising the learning rate helps (for Adam, about
-#   $\sqrt{B}$), but no rule makes fewer steps free.
+#   learn less from the same examples; here (one seed) raising the learning rate by the
+#   square root of the batch's growth (x 2) helped and the linear rule's x 4 hurt; no rule
+#   makes fewer steps free.
 # * **Tuning** is a search, measured: an Optuna study draws settings (TPE), stops poor trials
 #   early (the median pruner) and scores every trial on a validation set cut from the training
 #   data, never on the held-out data; its winner still has to hold on more seeds.
@@ -619,9 +633,8 @@ plt.show()
 # micro-batches of at most m rows when m does not divide the batch; **12.4**
 # `save_state(...)`, a checkpoint that `torch.load(weights_only=True)` reads, and **12.5**
 # `restore_state(..., lr)`, which resumes from it bit for bit at a new learning rate chosen on
-# purpose. Each check cell prints ✅ or names your slip (a sum where a mean belongs, a smaller
-# last micro-batch weighed like the others, `zero_grad` in the wrong place, a state saved by
-# reference, the old learning rate come back); `genai-course grade exercises/12_scaling.ipynb`
+# purpose: what must a checkpoint hold for that, and in which order do you restore it? Each
+# check cell prints ✅ or says what is wrong; `genai-course grade exercises/12_scaling.ipynb`
 # grades them all. Solutions are in `solutions/12_scaling.ipynb`.
 #
 # Next: lesson 13, safety: why loading a checkpoint can run code, hashes and manifests, the

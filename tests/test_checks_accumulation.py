@@ -102,7 +102,7 @@ def accumulate(*, weigh="share", zero="before", split="split", step=False, ret="
 
 ACC_MISTAKES = [
     (accumulate(weigh="k"), ["divided by their number, k = 3", "here they have [5, 5, 2] rows", "the 2 rows of the last one weigh more",
-                             "must count for its share of the batch's rows"]),
+                             "so the result is not the full batch's gradient", "cut into micro-batches of other sizes"]),
     (accumulate(weigh="none"), ["the sum of the 3 micro-batches' mean-loss gradients, too big"]),
     (accumulate(weigh="B"), ["you divided each micro-batch's loss by the batch size", "already a mean over its own rows"]),
     (accumulate(weigh="m"), ["you divided each micro-batch's loss by micro_batch_size"]),

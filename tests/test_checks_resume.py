@@ -178,7 +178,7 @@ def restore_and_reset_the_settings(state, model, optimizer, generator, lr):
     return state["step"]
 
 
-OLD_LR = "the optimizer's learning rate is 0.02, the checkpoint's, not the 0.005 the resumed run asked for"
+OLD_LR = "after resuming, the optimizer's learning rate is 0.02, not the 0.005 the resumed run asked for"
 RESTORE_MISTAKES = [
     (restored(model=False), ["the model does not hold the checkpoint's weights"]),
     (restore_into_new_objects, ["the model does not hold the checkpoint's weights", "a new one made inside your function is lost when it returns"]),
@@ -186,7 +186,7 @@ RESTORE_MISTAKES = [
     (restore_into_a_new_optimizer, ["the optimizer holds none of Adam's running averages", "load into the objects you were given"]),
     (lambda state, m, o, g, lr: (restored()(state, m, o, g, lr), [s["step"].zero_() for s in o.state.values()])[0],
      ["the optimizer does not hold the state the checkpoint saved (Adam's running averages"]),
-    (restored(lr=None), [OLD_LR, "loading it brings back the ones it was saved with"]),
+    (restored(lr=None), [OLD_LR, "the rate the run trained at before its checkpoint"]),
     (restored(lr="before"), [OLD_LR]),
     (restored(lr="first group"), ["the learning rate is 0.01 in some parameter groups only (group 0: 0.01, group 1: 0.05)",
                                   "SGD with momentum", "each holds its own learning rate"]),

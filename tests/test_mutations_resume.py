@@ -41,7 +41,7 @@ ROWS = [
            '    optimizer.load_state_dict(state["optimizer"])  # brings back the running averages *and* the saved learning rate\n'
            '    for group in optimizer.param_groups:  # so the new learning rate comes after it, in every group\n        group["lr"] = lr\n',
            '    for group in optimizer.param_groups:\n        group["lr"] = lr\n    optimizer.load_state_dict(state["optimizer"])\n',
-           ["the optimizer's learning rate is 0.02, the checkpoint's, not the 0.005", "loading it brings back the ones it was saved with"]),
+           ["after resuming, the optimizer's learning rate is 0.02, not the 0.005", "the rate the run trained at before its checkpoint"]),
     Mutant("restore_state", "restore_state",
            '    for group in optimizer.param_groups:  # so the new learning rate comes after it, in every group\n        group["lr"] = lr\n',
            '    optimizer.param_groups[0]["lr"] = lr\n',

@@ -6,8 +6,8 @@ verdict), see ``_protocol``.
 
 The exercise is the lesson's accumulation with a twist: the learner is given the size of a
 micro-batch (the rows that fit in memory), not their number, so when it does not divide the batch
-the last micro-batch is smaller, and each micro-batch's mean loss must count for its share of the
-rows. The check needs only torch: the models are two-layer networks of a few units whose weights
+the last micro-batch is smaller, and the micro-batches' mean losses must be weighed so that the result is the full
+batch's gradient. The check needs only torch: the models are two-layer networks of a few units whose weights
 come from a seeded generator (the global RNG is left alone). It runs several batch and micro-batch
 sizes, losses and seeds, the uneven ones first, chosen so that each usual slip gives an answer of
 its own; when the learner's gradient is wrong it is compared with those slips to say which it is.
@@ -72,7 +72,8 @@ _ACC_ERRORS = [
     (("must match the size of tensor", "to match target batch_size", "different to the input size"), "split the targets y into the same micro-batches as x, each with its own rows' targets"),
 ]
 
-_SHARE = "each micro-batch's mean loss must count for its share of the batch's rows"
+_SHARE = ("so the result is not the full batch's gradient, and it would change if the same batch were cut into micro-batches "
+          "of other sizes")
 
 
 def _acc_slips(c: _AccCase, sizes: list[int]) -> list[tuple[list[float], str]]:
@@ -185,7 +186,7 @@ def _judge_grad(what: str, c: _AccCase, sizes: list[int], grad: torch.Tensor, fu
             raise CheckFailed(f"{what}: {advice}")
     scale = float(grad @ full / (full @ full))
     if same(grad, scale * full, 1e-4):
-        raise CheckFailed(f"{what}: the gradient is {scale:.3g} times the full-batch gradient: {_SHARE}, and the shares add up to 1")
+        raise CheckFailed(f"{what}: the gradient is {scale:.3g} times the full-batch gradient, which it should equal")
     raise CheckFailed(
         f"{what}: the gradient in .grad differs from the gradient of loss_fn(model(x), y) on the whole batch: every row "
         "should be used once, its inputs with its own targets, cut the same way"

@@ -298,9 +298,8 @@ def _judge_lr(what: str, c: _RestartCase, restored: dict[str, Any], truth: dict[
     lrs = [g["lr"].get("value") for g in _groups(restored)]
     if all(lr == c.old_lr for lr in lrs):
         raise CheckFailed(
-            f"{what}: the optimizer's learning rate is {c.old_lr}, the checkpoint's, not the {c.new_lr} the resumed run asked "
-            "for: the optimizer's saved state holds its settings as well as its running averages, and loading it brings "
-            "back the ones it was saved with"
+            f"{what}: after resuming, the optimizer's learning rate is {c.old_lr}, not the {c.new_lr} the resumed run asked "
+            f"for ({c.old_lr} is the rate the run trained at before its checkpoint)"
         )
     if any(lr != c.new_lr for lr in lrs):
         if any(lr == c.new_lr for lr in lrs):
