@@ -236,8 +236,8 @@ except NotImplementedError:
 # C, which starts few Italian names, the smoothing holds much of the row, and after a character
 # Italian names rarely or never contain (ö, ω) the row is the smoothing's nearly uniform one:
 # there the nucleus keeps most of the vocabulary, which is why some Italian names above still
-# wander at `top_p` = 0.9. Top-k would keep the same number in every row. The lesson's
-# transformer sees the whole name so far. Drawing is reproducible:
+# wander at `top_p` = 0.9. Top-k would keep the same number in every row. Drawing is
+# reproducible:
 
 # %%
 try:
