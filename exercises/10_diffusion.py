@@ -93,9 +93,9 @@ except NotImplementedError:
 # `eps` is the network's prediction $\varepsilon_\theta(x_t, t)$ of the noise in $x_t$, and the
 # step is
 #
-# $$x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \left( x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \varepsilon_\theta(x_t, t) \right) + \sigma_t z, \qquad \sigma_t = \sqrt{\beta_t}$$
+# $$x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \left( x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \varepsilon_\theta(x_t, t) \right) + \sigma_t \xi, \qquad \sigma_t = \sqrt{\beta_t}$$
 #
-# with $z$ = `noise`, added at every step **but the last**: at $t = 0$ return the mean alone
+# with $\xi$ = `noise`, added at every step **but the last**: at $t = 0$ return the mean alone
 # (its output is the sample). Use the simplest variance, $\sigma_t^2 = \beta_t$, one of the two
 # that Ho et al. (2020) found to work (the library's `diffusion.reverse_step(...,
 # variance="beta")`; its default is the other one).

@@ -64,14 +64,16 @@ print("mixture:", mixture.name, " modes:", mixture.n_modes, " noising steps T:",
 #
 # Data first. The 25 Gaussians of the grid sit at $\{-4, -2, 0, 2, 4\}^2$. The network works
 # in "model units": points divided by the mixture's spread (the root-mean-square distance
-# from the origin, about 4), so the data and the noise $\mathcal{N}(0, I)$ have about the
-# same size. `models.TrainedDDPM` converts back to data units when it samples.
+# from the origin, about 4), so the points lie at a root-mean-square distance of about 1 from the
+# origin, the same size as the noise $\mathcal{N}(0, I)$ up to a factor $\sqrt 2$: per
+# coordinate the data has variance about 0.5 (printed below), the noise 1.
+# `models.TrainedDDPM` converts back to data units when it samples.
 
 # %%
 x0 = mixture.sample(2000, generator=torch.Generator().manual_seed(0)) / mixture.scale  # (2000, 2) in model units
 mode = metrics.nearest_mode(x0 * mixture.scale, mixture)[0]  # (2000,): which of the 25 modes each point came from
 colors = plt.cm.hsv(mode.numpy() / mixture.n_modes)  # one colour per mode, to follow the points
-print(f"spread of the mixture: {mixture.scale:.2f}  points: {tuple(x0.shape)}  mean square in model units: {x0.pow(2).sum(1).mean():.2f}")
+print(f"spread of the mixture: {mixture.scale:.2f}  points: {tuple(x0.shape)}  mean square in model units: {x0.pow(2).sum(1).mean():.2f}  variance per coordinate: {x0.var(0).mean():.2f}")
 
 # %% [markdown]
 # ## The forward process
@@ -87,9 +89,9 @@ print(f"spread of the mixture: {mixture.scale:.2f}  points: {tuple(x0.shape)}  m
 # is pure noise. (The papers number the steps $1, \dots, T$; everything is one index off
 # theirs, and the same otherwise.)
 #
-# Shrinking and adding noise together keep the total variance at 1 for data of variance 1,
-# which is why we scaled the points to unit spread. Step by step, by hand, with the library's
-# cosine schedule of betas:
+# Shrinking and adding noise together keep the variance of each coordinate at 1 if it starts
+# at 1; ours starts at 0.5, so the steps raise it towards the noise's 1. Step by step, by hand,
+# with the library's cosine schedule of betas:
 
 # %%
 schedule = diffusion.make_schedule(T, "cosine")
@@ -184,7 +186,7 @@ print("same x_t as diffusion.q_sample:", torch.allclose(my_q_sample(x0, t, sched
 # One network serves every noise level, so it must know $t$: at $t = 5$ the noise is a small
 # correction, at $t = 195$ it is almost all of $x_t$. A raw integer is a poor input. Lesson 09's transformer
 # learned one vector per position; here the step becomes fixed sines and cosines of many
-# frequencies (the positional encoding of Vaswani et al. 2017), $\sin(t f_i)$ and $\cos(t f_i)$ with $f_i = 10000^{-i/(d/2)}$. Nearby steps get
+# frequencies (the positional encoding of Vaswani et al. 2017), $\sin(t f_i)$ and $\cos(t f_i)$ with $f_i = 10000^{-i/(d/2)}$, where $d$ is the number of features (`dim`). Nearby steps get
 # nearby features, and every step a different one.
 
 # %%
@@ -207,8 +209,8 @@ print("embedding:", tuple(emb.shape), " same as diffusion.timestep_embedding:", 
 # coordinates in, 2 noise coordinates out. The step's features go through a small MLP of their
 # own, and each hidden layer adds a learned projection of the result before its SiLU (sigmoid
 # linear unit, $x\,\sigma(x)$: a smooth ReLU), so every layer knows how noisy its input is. The
-# library's `diffusion.MLPDenoiser` also reads Fourier features of the point ("Going further"
-# writes it by hand). Its recipe, and the model `diffusion.DDPM` that holds it with the schedule:
+# library's `diffusion.MLPDenoiser` also reads **Fourier features** of the point: sines and
+# cosines of its coordinates at several frequencies ("Going further" writes it by hand). Its recipe, and the model `diffusion.DDPM` that holds it with the schedule:
 
 # %%
 c = recipe.ddpm
@@ -318,28 +320,30 @@ plt.show()
 # each step $t$ from $T-1$ down to 0, predict the noise and move to the posterior mean, plus a
 # little fresh noise:
 #
-# $$x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Big( x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \varepsilon_\theta(x_t, t) \Big) + \sigma_t z, \qquad z \sim \mathcal{N}(0, I),$$
+# $$x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Big( x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \varepsilon_\theta(x_t, t) \Big) + \sigma_t \xi, \qquad \xi \sim \mathcal{N}(0, I),$$
 #
 # with $\sigma_t^2 = \tilde\beta_t$, the posterior variance from above (Ho et al. found
 # $\sigma_t^2 = \beta_t$ works as well). The last step, $t = 0$, adds no noise: its output is
-# the sample. This is **ancestral sampling**: every step draws from a Gaussian.
+# the sample. This is **ancestral sampling**: every step draws from a Gaussian. (Lesson 01
+# used the name for drawing a mode, then a point from it; here it means this whole reverse
+# chain.)
 
 # %%
-def my_reverse_step(xt, t, eps, schedule, z=None):
-    """x_t (B, ...), one step t, predicted noise like x_t, fresh noise z (None at t = 0) -> x_{t-1}."""
+def my_reverse_step(xt, t, eps, schedule, xi=None):
+    """x_t (B, ...), one step t, predicted noise like x_t, fresh noise xi (None at t = 0) -> x_{t-1}."""
     beta, alpha, abar = float(schedule.betas[t]), float(schedule.alphas[t]), float(schedule.alpha_bars[t])
     mean = (xt - beta / math.sqrt(1 - abar) * eps) / math.sqrt(alpha)
     if t == 0:
         return mean  # the last step: no noise
-    return mean + math.sqrt(float(schedule.posterior_variance[t])) * z
+    return mean + math.sqrt(float(schedule.posterior_variance[t])) * xi
 
 
-xt, eps, z = torch.randn(3, 16, 2, generator=torch.Generator().manual_seed(6))
+xt, eps, xi = torch.randn(3, 16, 2, generator=torch.Generator().manual_seed(6))
 print("same step as diffusion.reverse_step:", all(
-    torch.allclose(my_reverse_step(xt, t, eps, schedule, z), diffusion.reverse_step(xt, t, eps, schedule, z)) for t in (T - 1, 100, 1, 0)))
+    torch.allclose(my_reverse_step(xt, t, eps, schedule, xi), diffusion.reverse_step(xt, t, eps, schedule, xi)) for t in (T - 1, 100, 1, 0)))
 
 # %% [markdown]
-# The whole loop: the first draw from the generator is $x_{T-1}$, then one $z$ per step
+# The whole loop: the first draw from the generator is $x_{T-1}$, then one $\xi$ per step
 # (none at $t = 0$), the same order as the library's `DDPM.sample`, so the same seed gives the
 # same samples:
 
@@ -350,8 +354,8 @@ def my_sample(net, schedule, n, generator=None):
     x = torch.randn((n, 2), generator=generator)  # x_{T-1} ~ N(0, I)
     for t in range(schedule.T - 1, -1, -1):
         eps = net(x, torch.full((n,), t))  # (n, 2)
-        z = torch.randn(x.shape, generator=generator) if t > 0 else None
-        x = my_reverse_step(x, t, eps, schedule, z)
+        xi = torch.randn(x.shape, generator=generator) if t > 0 else None
+        x = my_reverse_step(x, t, eps, schedule, xi)
     return x
 
 
@@ -441,7 +445,13 @@ print("parameters:", sum(p.numel() for p in net.parameters()))
 # %% [markdown]
 # Read it top to bottom: the input convolution and a residual block at 8x8, a stride-2
 # convolution down to 4x4 and two residual blocks there, a transposed convolution back up to
-# 8x8, the join with the skip connection, and a last convolution to one channel of noise.
+# 8x8, the join with the skip connection (its 32 channels and the skip's 32 make the 64 that
+# follow), and a last convolution to one channel of noise. **GroupNorm** (group normalisation)
+# splits the channels into 8 groups and scales each group of each image to mean 0 and variance
+# 1, then applies a learned scale and shift per channel. An **Identity** box returns its input
+# unchanged: it is a residual block's shortcut, where the block's input is added back. An arrow
+# marked "in forward()" carries a tensor the code changed without a layer: an activation, an
+# addition (the step's offset, the residual sum) or the join with the skip.
 
 # %% [markdown]
 # **Labels, and no label.** The digits model is class-conditional: it is told which digit it is
@@ -501,8 +511,11 @@ widgets.show_digits(digit_samples[:100], nrow=20, title="100 unconditional DDPM 
 plt.show()
 
 # %% [markdown]
-# With a label, DDIM with 50 steps is good enough, and the rest of the lesson uses it to stay
-# fast. Asked for a class, row $k$ asked for a $k$:
+# The rest of the lesson samples with DDIM, 50 steps, to stay fast. That costs quality:
+# "Going further" measures DDIM-50 leaving the classifier confident about fewer label-free
+# digits than ancestral sampling does, and putting at least five times as many points off
+# their mode. Nothing here compares the two samplers with a label. Asked for a class, row $k$
+# asked for a $k$:
 
 # %%
 ddim_steps = 50  # DDIM steps for the rest of the lesson
@@ -550,7 +563,7 @@ with torch.no_grad():
 # A sweep over $w$ (DDIM, 50 steps): 100 digits for each scale, 10 of each class, from the same
 # noise, judged for the label asked for (label accuracy), for being recognisable at all
 # (confident fraction), and for how far their classifier features sit from the held-out real
-# digits' (the Fréchet distance of lesson 06; lower is closer). Each guided step runs the
+# digits' (the feature distance of lesson 06; lower is closer). Each guided step runs the
 # network on twice the batch, so guided sampling costs about twice as much.
 
 # %%
@@ -561,12 +574,12 @@ guided_samples, guided_reports = {}, {}
 for w in scales:
     guided_samples[w] = digits_model.sample(len(labels), generator=torch.Generator().manual_seed(2), labels=labels, guidance=w, sampler="ddim", steps=ddim_steps)
     guided_reports[w] = metrics.digit_metrics(guided_samples[w], labels)
-print(" w   label accuracy   confident   Fréchet distance")
+print(" w   label accuracy   confident   feature distance")
 for w, r in guided_reports.items():
     print(f"{w:3g}   {r.label_accuracy:14.1%}   {r.confident:9.1%}   {r.frechet:16.1f}")
 
 # %% [markdown]
-# A Fréchet distance from 100 digits is not comparable with one from many more: the features
+# A feature distance from 100 digits is not comparable with one from many more: the features
 # have 128 dimensions, 100 samples estimate their covariance poorly (its rank is at most 99),
 # and that alone makes the distance larger. So the yardstick is 100 *real* training digits, 10
 # of each class, scored the same way against the same held-out digits, for ten different draws
@@ -582,7 +595,7 @@ with torch.no_grad():
         pick = torch.cat([torch.nonzero(digits.y_train == k).flatten()[torch.randperm(int((digits.y_train == k).sum()), generator=g)[:10]] for k in range(10)])
         real_distances.append(metrics.frechet_distance(classifier.features(digits.x_train[pick]), held_out))  # 100 real digits
 real_low, real_high = min(real_distances), max(real_distances)
-print(f"100 real training digits against the held-out ones, 10 draws: Fréchet distance from {real_low:.1f} to {real_high:.1f}")
+print(f"100 real training digits against the held-out ones, 10 draws: feature distance from {real_low:.1f} to {real_high:.1f}")
 
 # %%
 default_w = digits_model.recipe.guidance
@@ -591,7 +604,7 @@ print(f"label accuracy at the recipe's guidance w = {default_w:g} >= 0.95:", gui
 print("label accuracy rises from w = 0 to w = 2:", guided_reports[2.0].label_accuracy > guided_reports[0.0].label_accuracy)
 print("confident fraction rises from w = 0 to w = 2:", guided_reports[2.0].confident > guided_reports[0.0].confident)
 print("with labels (w = 0, DDIM) more confident than without (ancestral, above):", guided_reports[0.0].confident > digit_report.confident)
-print("every scale's Fréchet distance above every draw of real digits:", min(frechets.values()) > real_high)
+print("every scale's feature distance above every draw of real digits:", min(frechets.values()) > real_high)
 print("w = 4 the furthest, ahead of the next by more than the real draws' range:",
       frechets[4.0] - max(frechets[w] for w in scales if w != 4.0) > real_high - real_low)
 print("w = 0, 1 and 2 within less than the real draws' range of each other:",
@@ -600,11 +613,13 @@ print("w = 0, 1 and 2 within less than the real draws' range of each other:",
 # %% [markdown]
 # A label already helps: at $w = 0$ the classifier is confident about more digits than about
 # the label-free ones above, though those had the slower ancestral sampler. Guidance buys the
-# label: with $w = 0$ some digits are ambiguous or the wrong class; by $w = 2$ nearly every one
-# is the digit asked for. It costs variety: strokes thicken and every 7 starts to look like the
-# same 7.
+# label: with $w = 0$ some digits are ambiguous or the wrong class; by $w = 2$ every one of
+# the 100 is the digit asked for, and the classifier is confident about all of them. In the
+# pictures below the strokes grow darker and thicker as $w$ grows. Ho & Salimans report that
+# guidance also costs variety; nothing here measures that (the class entropy cannot see
+# variety within a class), and the sevens of the $w = 0$ row already look much alike.
 #
-# What the Fréchet distance can tell, at this sample size: the digits of every scale sit
+# What the feature distance can tell, at this sample size: the digits of every scale sit
 # further from real handwriting than 100 real digits do, and at $w = 4$ they drift furthest, by
 # more than the spread of the real draws. What it cannot tell: which of $w = 0$, 1 and 2 is
 # closest to real digits, since their distances differ by less than the real draws do among
@@ -639,7 +654,8 @@ plt.show()
 # * On digits a small U-Net does the same; trained with labels dropped at random, it also draws
 #   digits without a label, though the classifier is confident about fewer of them than with
 #   one; classifier-free guidance $(1 + w)\, \varepsilon(x_t, t, y) - w\, \varepsilon(x_t, t)$
-#   trades variety for the digit you asked for.
+#   makes the digit the one you asked for (at a cost in variety that Ho & Salimans report and
+#   this lesson does not measure).
 #
 # ## Exercises
 #
@@ -730,7 +746,7 @@ plt.show()
 #
 # Near the end of the reverse process the noise to predict changes abruptly between
 # neighbouring modes (a point half-way between two modes belongs to one or the other), and an
-# MLP of the raw coordinates draws smooth functions. **Fourier features** help: besides $x$,
+# MLP of the raw coordinates draws smooth functions. Fourier features help: besides $x$,
 # the network reads $\sin(\pi 2^k x)$ and $\cos(\pi 2^k x)$ for $k = 0, \dots, F-1$, waves whose
 # shortest periods are finer than the spacing of the modes (0.5 in model units). By hand, with
 # the library's layer names, checked against `diffusion.MLPDenoiser` with the same weights:
@@ -986,7 +1002,7 @@ axes[1].set(xlabel="guidance w", ylabel="confident fraction", title="recognisabl
 axes[2].axhspan(real_low, real_high, color="grey", alpha=0.3, label="100 real digits, 10 draws")
 axes[2].plot(scales, [guided_reports[w].frechet for w in scales], "o-", color="C2")
 axes[2].legend(fontsize=8)
-axes[2].set(xlabel="guidance w", ylabel="Fréchet distance to real digits", title="closeness to real digits (lower: closer)")
+axes[2].set(xlabel="guidance w", ylabel="feature distance to real digits", title="closeness to real digits (lower: closer)")
 plt.show()
 
 # %% [markdown]
