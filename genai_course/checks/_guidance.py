@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ._protocol import _tensor
+from ..utils import same
 from ._schedules import _TOL, _first_difference
 from .observations import observe
 
@@ -182,17 +183,13 @@ def _advice(outs: list[torch.Tensor], cases: list[_GuidanceCase]) -> str:
     weights = [_weights(out, case) for out, case in zip(outs, cases)]
     if all(ab is not None for ab in weights):
         return _weights_advice(weights, cases)  # type: ignore[arg-type]
-    k = next(i for i, (out, case) in enumerate(zip(outs, cases)) if not torch.allclose(out.double(), _guided(case), rtol=_TOL, atol=_TOL))
+    k = next(i for i, (out, case) in enumerate(zip(outs, cases)) if not same(out, _guided(case), _TOL))
     truth = _guided(cases[k])
     j = _first_difference(outs[k], truth)
     example = j // outs[k][0].numel()
     return (f"with w = {cases[k].w:g} the result for example {example} is not a weighting of that example's two predictions "
             f"(got {outs[k].flatten()[j].item():.4f}, expected {truth.flatten()[j].item():.4f}): are the rows of net's output split "
             "back into the same halves, in the same order, that you put into the batch?")
-
-
-def _agrees(outs: list[torch.Tensor], cases: list[_GuidanceCase]) -> bool:
-    return all(torch.allclose(out.double(), _guided(case), rtol=_TOL, atol=_TOL) for out, case in zip(outs, cases))
 
 
 def _what(case: _GuidanceCase) -> str:

@@ -24,9 +24,8 @@ from ..diffusion import NoiseSchedule
 from ..utils import same
 from ._protocol import CheckFailed, Observed, _call, _edited, _exercise, _unchanged
 from ._schedules import _EDITS, _TOL, _agrees, _constant, _diagnostic, _first_difference, _output, _quiet, _read, _schedule, _tensors
-from ._guidance import _StandInNet, _batch_advice, _constant_message, _guidance_cases
+from ._guidance import _StandInNet, _batch_advice, _constant_message, _guidance_cases, _guided
 from ._guidance import _advice as _guidance_advice
-from ._guidance import _agrees as _guidance_agrees
 from ._guidance import _what as _guidance_what
 from .observations import observe
 
@@ -279,7 +278,7 @@ def _judge_guided_eps(seen: Observed) -> str:
         outs.append(_output(what, rec, tuple(case.xt.shape), "the guided prediction"))
     batches = [_batch_advice(case, seen[f"calls{k}"]) for k, case in enumerate(cases) if case.w != 0]
     advice = next((b for b in batches if b is not None), None)
-    if advice is None and _guidance_agrees(outs, cases):
+    if advice is None and _agrees(outs, _guided, cases):
         return "one call of net on 2B inputs, split into the two predictions, guided by w; w = 0 is the plain conditional model"
     if advice is not None:
         raise CheckFailed(advice)
