@@ -105,7 +105,7 @@ marker.unlink()
 #
 # `checkpoints.write_crafted_checkpoint(path, marker)` writes such an object into a file that
 # looks like a course checkpoint: format marker, version, a model name, weights (the model is
-# a DCGAN, a deep convolutional generative adversarial network, lesson 05). PyTorch
+# a DCGAN, a deep convolutional generative adversarial network, lesson 06). PyTorch
 # before version 2.6 loaded every file with `weights_only=False` by default, and many scripts
 # still pass it: it runs the hidden code.
 
@@ -227,7 +227,8 @@ except pickle.UnpicklingError as e:
 # format built on pickle: `pickle.load`, `joblib.load`, `numpy.load(allow_pickle=True)`,
 # `pandas.read_pickle`. Formats that hold only numbers (`.npz` without objects, or
 # safetensors, a file format of named tensors and nothing else) have no instructions to run.
-#
+
+# %% [markdown]
 # ## Hashes: is this the file I made?
 #
 # The restricted loader stops code; it cannot tell a good checkpoint from a damaged or swapped
@@ -346,7 +347,8 @@ except CheckpointError as e:
 # The course's tests (`tests/test_checkpoints.py`) try more kinds of bad file (truncated,
 # empty, random, another model's checkpoint, weights of the wrong shape) on `checkpoints.load`,
 # `models.load_model` and `genai-course sample`, and expect a message like these for each.
-#
+
+# %% [markdown]
 # ## The memorization audit: does a model give away its training data?
 #
 # A generative model learns from its training data. If it learned *too* well, its samples are
@@ -537,7 +539,8 @@ print(f"members among the memorizer's 3,000 draws: {torch.isin(torch.arange(300)
 #   is **differential privacy**: a promise, bought with noise added during training, that the
 #   model comes out almost the same with or without any one example, so no attack can tell
 #   much about membership (see "Going further" for how).
-#
+
+# %% [markdown]
 # ## Provenance: which model made this file?
 #
 # A file of samples far from the model that made it raises the question in reverse: which
@@ -595,7 +598,8 @@ print("scratch folder removed:", not work.exists())
 #   new digits better than coin flips do (p above 0.05).
 # * **Provenance**: every file the course writes records the model, the checkpoint's hash and
 #   the seed that made it.
-#
+
+# %% [markdown]
 # ## Going further
 #
 # * **Differential privacy** (Dwork et al., 2006, "Calibrating noise to sensitivity in private
@@ -605,7 +609,8 @@ print("scratch folder removed:", not work.exists())
 #   [arXiv:1607.00133](https://arxiv.org/abs/1607.00133)) trains with that guarantee: it clips
 #   each example's gradient to a fixed length and adds random noise to their sum before every
 #   step, at some cost in sample quality.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # In `exercises/13_safety.ipynb` you take the two defences a step further: `check_manifest`
