@@ -29,6 +29,8 @@ MODELS: dict[str, Callable[[], Recipe]] = {
     "cgan-digits": lambda: gans.digits_recipe(10, g_channels=48, d_channels=64, **gans.CGAN_DIGITS),
     "vae-digits": lambda: vae.digits_recipe(0),
     "cvae-digits": lambda: vae.digits_recipe(10),
+    # lesson 14's base: a cVAE that has never seen a 9, as long as lesson 08's cVAE run (2,400 steps)
+    "digits-0to8": lambda: vae.digits_recipe(9, steps=2400),
     "charlm-names": CharLMRecipe,
     "ddpm-ring8": lambda: diffusion.points_recipe("ring8"),
     "ddpm-grid25": lambda: diffusion.points_recipe("grid25"),
