@@ -71,7 +71,7 @@ def replay_set(vae: vaelib.VAE, n: int, generator: torch.Generator | None = None
     Decoder means: what the model would draw for each class now, kept as its memory of them."""
     y = torch.arange(n) % vae.config.num_classes  # (n,)
     vae.eval()
-    return vae.sample(n, y, generator=generator), y
+    return vae.sample(n, y.to(next(vae.parameters()).device), generator=generator).cpu(), y
 
 
 def adapt_vae(base: vaelib.VAE, shots: FewShot, config: AdaptConfig | None = None, *, progress: bool = False) -> Adaptation:
@@ -93,8 +93,9 @@ def adapt_vae(base: vaelib.VAE, shots: FewShot, config: AdaptConfig | None = Non
         repeat = -(-config.replay // len(x))  # the new examples as often as the old samples: half of each batch
         x, y = torch.cat([x.repeat(repeat, 1, 1, 1), x_old]), torch.cat([y.repeat(repeat), y_old])
     train = dataclasses.replace(vaelib.VAETrainConfig(), steps=config.steps, batch_size=config.batch_size, lr=config.lr, seed=config.seed)
+    device = next(base.parameters()).device  # the data goes where the model is
     start = time.perf_counter()
-    history = vaelib.train_vae(grown, x, y, train, progress=progress, generator=generator)
+    history = vaelib.train_vae(grown, x.to(device), y.to(device), train, progress=progress, generator=generator)
     seconds = time.perf_counter() - start
     grown.eval()
     return Adaptation(grown, config.method, trainable_parameters(grown), state_bytes(adapter_state(grown)), seconds, history)
@@ -145,15 +146,16 @@ def judge_adaptation(vae: vaelib.VAE, shots: FewShot, *, samples: int = 300, see
     k_old = shots.new_class
     generator = torch.Generator().manual_seed(seed)
     vae.eval()
+    device = next(vae.parameters()).device
     y_old = torch.arange(k_old).repeat_interleave(samples)  # (K samples,)
-    x_old = vae.sample(len(y_old), y_old, generator=generator)
+    x_old = vae.sample(len(y_old), y_old.to(device), generator=generator).cpu()  # the judge runs on the CPU
     old_real = d.x_test[d.y_test < k_old]
     old_accuracy = float((judge(x_old).argmax(1) == y_old).float().mean())
     old_distance = frechet_distance(judge.features(x_old), judge.features(old_real))
     nan = float("nan")
     new_accuracy = new_distance = copies = nan
     if vae.config.num_classes > k_old:
-        x_new = vae.sample(samples, torch.full((samples,), k_old), generator=generator)
+        x_new = vae.sample(samples, torch.full((samples,), k_old, device=device), generator=generator).cpu()
         new_accuracy = float((judge(x_new).argmax(1) == k_old).float().mean())
         new_distance = frechet_distance(judge.features(x_new), judge.features(shots.rest))
         copies = memorization(x_new, shots.x, shots.rest).copies
