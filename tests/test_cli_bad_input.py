@@ -28,7 +28,8 @@ from test_cli import run_main
 ROOT = Path(__file__).resolve().parents[1]
 CORRUPT = random.Random(0).randbytes(2048)  # neither a zip nor a pickle
 MODELS = {"gan": "gan-ring8", "cgan": "cgan-digits", "names": "charlm-names", "ddpm": "ddpm-digits", "ddpm2d": "ddpm-grid25",
-          "vae": "vae-digits"}
+          "vae": "vae-digits", "cvae": "cvae-digits", "base09": "digits-0to8"}
+NINES = 154  # digits of class 9 in the training split: adapt may learn from at most NINES - 10 of them
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +65,16 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
     """(id, argv, the message after 'error: ') for every bad command line."""
     gan, cgan, names, ddpm = (str(f[k]) for k in ("gan", "cgan", "names", "ddpm"))
     out, txt, pt = str(tmp / "out.npz"), str(tmp / "out.txt"), str(tmp / "m.pt")
+    base09 = str(f["base09"])
+    teach9 = ["adapt", base09, "--new-class", "9", "--examples", "5"]
+    teach_names = ["adapt", names, "--examples", "5", "--new-language"]
     nope = tmp / "nope"
     proc = "/proc/genai-course-test"  # refuses every write, root's included
     return [
         # ---- train
         ("train: unknown model", ["train", "gan-ring9", "--out", pt],
          "unknown model 'gan-ring9': choose one of gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, "
-         "charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits"),
+         "digits-0to8, charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits"),
         ("train: zero steps", ["train", "gan-ring8", "--steps", "0"], "argument --steps: must be a positive whole number (got 0)"),
         ("train: negative steps", ["train", "gan-ring8", "--steps", "-3"], "argument --steps: must be a positive whole number (got -3)"),
         ("train: huge steps", ["train", "gan-ring8", "--steps", "1000000000000"], "argument --steps: must be at most 1,000,000 (got 1,000,000,000,000)"),
@@ -177,6 +181,8 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
          "the ancestral sampler takes all 200 steps; use --sampler ddim for fewer"),
         ("sample: unknown sampler", ["sample", ddpm, "-n", "5", "--sampler", "euler", "--out", out],
          "argument --sampler: invalid choice: 'euler' (choose from ancestral, ddim)"),
+        ("sample: a base for a whole model", ["sample", gan, "-n", "5", "--base", gan, "--out", out],
+         f"{gan} holds a whole model (gan-ring8), not an adapter: it takes no base checkpoint"),
         # ---- evaluate
         ("evaluate: missing checkpoint", ["evaluate", str(tmp / "missing.pt")], f"checkpoint {tmp / 'missing.pt'} does not exist"),
         ("evaluate: empty checkpoint", ["evaluate", str(f["empty"])], f"{f['empty']} is not a readable course checkpoint (the file is empty)"),
@@ -210,8 +216,8 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
          f"--pretrained {nope} is no folder: give the folder `genai-course pretrain` wrote (default runs/pretrained)"),
         # ---- pretrain
         ("pretrain: unknown run", ["pretrain", "05x", "--out", str(nope)],
-         "no lesson run is called '05x': give a lesson (05, 06, 07, 08, 09, 10, 11, 13), a model (vanilla, gan-grid25, no-decay, packed, "
-         "dcgan-digits, dcgan-gaussian-z, cgan-digits, vae-digits, vae-2d, cvae-digits, charlm-names, ddpm-grid25, ddpm-digits) or --all; --list shows every run"),
+         "no lesson run is called '05x': give a lesson (05, 06, 07, 08, 09, 10, 11, 13, 14), a model (vanilla, gan-grid25, no-decay, packed, "
+         "dcgan-digits, dcgan-gaussian-z, cgan-digits, vae-digits, vae-2d, cvae-digits, charlm-names, ddpm-grid25, ddpm-digits, digits-0to8) or --all; --list shows every run"),
         ("pretrain: nothing named", ["pretrain", "--out", str(nope)],
          "say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them"),
         ("pretrain: out is a file", ["pretrain", "05", "--out", str(f["text"])], f"--out {f['text']} is a file, not a folder"),
@@ -239,6 +245,65 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
          f"cannot write study file {nope / 's.db'}: folder {nope} does not exist"),
         ("tune: study is not a study", ["tune", "vae-digits", "--trials", "1", "--seconds", "1", "--study", str(f["text"])],
          f"--study {f['text']} is not a study file (SQLite): give a new file name"),
+        # ---- adapt (a different or missing base of an adapter: tests/test_cli_adapt.py)
+        ("adapt: unknown method", [*teach9, "--method", "prune", "--out", pt],
+         "argument --method: invalid choice: 'prune' (choose from finetune, replay, lora, embedding)"),
+        ("adapt: no method", [*teach9, "--out", pt], "the following arguments are required: --method"),
+        ("adapt: no --out", [*teach9, "--method", "lora"], "the following arguments are required: --out"),
+        ("adapt: no --examples", ["adapt", base09, "--new-class", "9", "--method", "lora", "--out", pt],
+         "the following arguments are required: --examples"),
+        ("adapt: zero examples", ["adapt", base09, "--new-class", "9", "--examples", "0", "--method", "lora", "--out", pt],
+         "argument --examples: must be a positive whole number (got 0)"),
+        ("adapt: more examples than there are", ["adapt", base09, "--new-class", "9", "--examples", "1000", "--method", "lora", "--out", pt],
+         f"examples must be a whole number from 1 to {NINES - 10} (the training split has {NINES} digits of class 9, and some must "
+         "stay unseen to judge by; got 1000)"),
+        ("adapt: neither class nor language", ["adapt", base09, "--examples", "5", "--method", "lora", "--out", pt],
+         "say what to teach: --new-class K (a conditional digits VAE) or --new-language LOCALE (the names model)"),
+        ("adapt: both class and language", [*teach9, "--new-language", "fi_FI", "--method", "lora", "--out", pt],
+         "say what to teach: --new-class K (a conditional digits VAE) or --new-language LOCALE (the names model)"),
+        ("adapt: a class it cannot learn next", ["adapt", base09, "--new-class", "7", "--examples", "5", "--method", "lora", "--out", pt],
+         "digits-0to8 knows the digits 0-8: the class it can learn next is 9 (got 7)"),
+        ("adapt: a class in words", ["adapt", base09, "--new-class", "nine", "--examples", "5", "--method", "lora", "--out", pt],
+         "argument --new-class: expected a whole number (got 'nine')"),
+        ("adapt: a model that knows every digit", ["adapt", str(f["cvae"]), "--new-class", "10", "--examples", "5", "--method", "lora",
+                                                   "--out", pt], "cvae-digits already knows every digit 0-9: there is no new class to teach it"),
+        ("adapt: a class for an unconditional VAE", ["adapt", str(f["vae"]), "--new-class", "0", "--examples", "5", "--method", "lora",
+                                                     "--out", pt],
+         f"--new-class takes a conditional digits VAE (a cVAE such as digits-0to8); {f['vae']} holds vae-digits, an unconditional VAE"),
+        ("adapt: a class for a GAN", ["adapt", cgan, "--new-class", "10", "--examples", "5", "--method", "lora", "--out", pt],
+         f"--new-class takes a conditional digits VAE (a cVAE such as digits-0to8); {cgan} holds cgan-digits, not a VAE"),
+        ("adapt: a class for the names model", ["adapt", names, "--new-class", "8", "--examples", "5", "--method", "lora", "--out", pt],
+         f"--new-class takes a conditional digits VAE (a cVAE such as digits-0to8); {names} holds charlm-names, not a VAE "
+         "(a new language is --new-language LOCALE)"),
+        ("adapt: a language for a digits model", ["adapt", base09, "--new-language", "fi_FI", "--examples", "5", "--method", "lora",
+                                                  "--out", pt],
+         f"--new-language takes the names model (charlm-names); {base09} holds digits-0to8, not a names model"),
+        ("adapt: a known language", [*teach_names, "de_DE", "--method", "lora", "--out", pt],
+         "charlm-names already knows de_DE (its languages: en_US, de_DE, es_ES, it_IT, nl_NL, sv_SE, tr_TR, el_GR): choose one it has not seen"),
+        ("adapt: not a locale", [*teach_names, "finnish", "--method", "lora", "--out", pt],
+         "unknown locale 'finnish': give a faker locale such as fi_FI"),
+        ("adapt: a language in another alphabet", [*teach_names, "da_DK", "--method", "lora", "--out", pt],
+         "da_DK's names use letters charlm-names has never seen (Øæø): its character embeddings fit only its own alphabet; "
+         "choose a language written in it, such as fi_FI"),
+        ("adapt: a locale faker lacks", [*teach_names, "zz_ZZ", "--method", "lora", "--out", pt],
+         "faker has no person provider for locale 'zz_ZZ'"),
+        ("adapt: rank without lora", [*teach9, "--method", "embedding", "--rank", "2", "--out", pt],
+         "--rank is the LoRA adapters' rank: for --method lora only (got --method embedding)"),
+        ("adapt: zero rank", [*teach9, "--method", "lora", "--rank", "0", "--out", pt], "argument --rank: must be a positive whole number (got 0)"),
+        ("adapt: rank above a layer's side", [*teach9, "--method", "lora", "--rank", "9", "--out", pt],
+         "rank 9 is more than this layer's smaller side (8): a low-rank update must be smaller than the layer"),
+        ("adapt: zero steps", [*teach9, "--method", "lora", "--steps", "0", "--out", pt], "argument --steps: must be a positive whole number (got 0)"),
+        ("adapt: missing checkpoint", ["adapt", str(tmp / "missing.pt"), "--new-class", "9", "--examples", "5", "--method", "lora", "--out", pt],
+         f"checkpoint {tmp / 'missing.pt'} does not exist"),
+        ("adapt: corrupt checkpoint", ["adapt", str(f["corrupt"]), "--new-class", "9", "--examples", "5", "--method", "lora", "--out", pt],
+         f"{f['corrupt']} is not a readable course checkpoint (neither a zip archive nor a pickle: it starts with the bytes "
+         f"{CORRUPT[:8].hex(' ')})"),
+        ("adapt: foreign checkpoint", ["adapt", str(f["foreign"]), "--new-class", "9", "--examples", "5", "--method", "lora", "--out", pt],
+         f"{f['foreign']} is not a genai-course checkpoint (no 'genai-course-checkpoint' marker)"),
+        ("adapt: out over the checkpoint", [*teach9, "--method", "finetune", "--out", base09],
+         f"--out {base09} is the checkpoint being adapted: write the adaptation to another file"),
+        ("adapt: out in a missing folder", [*teach9, "--method", "lora", "--out", str(nope / "m.pt")],
+         f"cannot write checkpoint {nope / 'm.pt'}: folder {nope} does not exist"),
         # ---- build
         ("build: missing root", ["build", "--root", str(nope)], f"no solutions/ folder in {nope} (is --root the course folder?)"),
         ("build: root is a file", ["build", "--root", str(f["text"])], f"no solutions/ folder in {f['text']} (is --root the course folder?)"),
@@ -256,7 +321,7 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
         # ---- no command, unknown command
         ("no command", [], "the following arguments are required: command"),
         ("unknown command", ["serve"], "argument command: invalid choice: 'serve' (choose from train, sample, evaluate, report, check, "
-         "pretrain, tune, build, grade)"),
+         "pretrain, tune, adapt, build, grade)"),
     ]
 
 

@@ -12,7 +12,7 @@ from genai_course import checkpoints, models
 
 def test_registry_names():
     assert list(models.MODELS) == [
-        "gan-ring8", "gan-grid25", "dcgan-digits", "cgan-digits", "vae-digits", "cvae-digits", "charlm-names",
+        "gan-ring8", "gan-grid25", "dcgan-digits", "cgan-digits", "vae-digits", "cvae-digits", "digits-0to8", "charlm-names",
         "ddpm-ring8", "ddpm-grid25", "ddpm-digits",
     ]
 

@@ -4,8 +4,8 @@ Every bad argument or unusable file ends in one clear line on stderr and exit co
 never a traceback.
 
 ``main`` parses (``parser``), sets the thread rule and runs the subcommand, whose function lives
-with its kind: ``training`` (train, pretrain), ``sampling`` (sample), ``evaluation`` (evaluate,
-report) and ``workshop`` (check, build, grade). A command says what went wrong by raising
+with its kind: ``training`` (train, pretrain), ``adapting`` (adapt), ``sampling`` (sample), ``evaluation``
+(evaluate, report) and ``workshop`` (check, build, grade). A command says what went wrong by raising
 ``UsageError`` (``files``); the argument types and their limits are ``genai_course.arguments``.
 """
 

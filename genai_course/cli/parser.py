@@ -10,13 +10,16 @@ import argparse
 from pathlib import Path
 
 from .. import arguments as arg
+from .adapting import cmd_adapt
 from .evaluation import cmd_evaluate, cmd_report
 from .sampling import cmd_sample
 from .training import cmd_pretrain, cmd_train
 from .tuning import cmd_tune
 from .workshop import cmd_build, cmd_check, cmd_grade
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "ADAPT_METHODS"]
+
+ADAPT_METHODS = ("finetune", "replay", "lora", "embedding")  # adapt.METHODS, spelled here so that parsing imports no torch
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a course model with its lesson defaults")
-    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits")
+    p.add_argument("model", help="one of: gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, digits-0to8 (a cVAE of 0-8, lesson 14), charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits")
     p.add_argument("--steps", type=arg.at_most(arg.MAX_STEPS), default=None, help=f"training steps (default: the lesson's; at most {arg.MAX_STEPS:,})")
     p.add_argument("--seed", type=arg.seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="checkpoint file (default runs/MODEL-seedS.pt)")
@@ -55,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=["ancestral", "ddim"], default=None, help="diffusion models: 'ancestral' (every step, fresh noise; the default) or 'ddim' (fewer deterministic steps)")
     p.add_argument("--steps", type=arg.positive_int, default=None, help="diffusion models: DDIM steps (default 50; alone, it selects DDIM)")
     p.add_argument("--seed", type=arg.seed, default=0, help="random seed (default 0)")
+    p.add_argument("--base", default=None, metavar="PATH", help="adapter checkpoints (genai-course adapt with lora or embedding): the base checkpoint, if not where the adapter says (its sha256 must match)")
     p.add_argument("--out", required=True, help="output file: .npz for points and images (array x; y when labels were given; provenance, a JSON string), .txt for text (with FILE.provenance.json)")
     p.set_defaults(func=cmd_sample)
 
@@ -105,6 +109,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", default=None, metavar="FILE", help="the study's SQLite file (default runs/tune/MODEL.db)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser(
+        "adapt", help="teach a trained model a new class or language from a few examples, without starting over (lesson 14)",
+        description="Teach a conditional digits VAE the next class (--new-class K, from K's training digits) or the names model "
+        "a new language (--new-language LOCALE, from faker's names) from --examples examples, by one of four methods: finetune "
+        "(every weight, new examples only), replay (every weight, with the model's own samples of what it knew), lora (low-rank "
+        "adapters on the linear layers and the new class's column, the rest frozen) or embedding (the new class's column or "
+        "language's row only). Prints one line: what trained, the judged result beside the base's, and the bytes written.",
+        epilog="finetune and replay write a whole course checkpoint, which every command takes. lora and embedding write an "
+        "adapter checkpoint: the trained tensors only, with the base's sha256 and path (as given, and relative to the adapter's "
+        "folder); sample, evaluate and the rest load the base from there (sample: or --base PATH) and refuse a base whose sha256 "
+        "differs.",
+    )
+    p.add_argument("checkpoint", help="the model to adapt: a conditional digits VAE (genai-course train digits-0to8) or charlm-names")
+    p.add_argument("--new-class", type=arg.whole, default=None, metavar="K", help="digits: the class to teach, the one after the model's (9 for digits-0to8)")
+    p.add_argument("--new-language", default=None, metavar="LOCALE", help="names: a faker locale the model has not seen (fi_FI in lesson 14)")
+    p.add_argument("--examples", type=arg.positive_int, required=True, metavar="N", help="how many examples to learn from (lesson 14: 20 digits, 50 names)")
+    p.add_argument("--method", choices=ADAPT_METHODS, required=True, help="what trains: finetune, replay, lora or embedding")
+    p.add_argument("--rank", type=arg.positive_int, default=None, metavar="R", help="lora only: the adapters' rank (default 4; at most the smallest layer's side)")
+    p.add_argument("--steps", type=arg.at_most(arg.MAX_STEPS), default=None, help="Adam steps (default: the lesson's, 600 for digits, 300 for names)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="which examples, the adapters' start and the batches (default 0)")
+    p.add_argument("--out", required=True, help="the checkpoint to write (a whole model, or an adapter: see below)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("build", help="regenerate exercises/ from solutions/")
     p.add_argument("--check", action="store_true", help="only check that exercises/ is up to date (exit 1 if not)")

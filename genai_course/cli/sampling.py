@@ -1,7 +1,8 @@
 """``genai-course sample``: samples of a checkpoint, points and images into an .npz, names into a .txt.
 
 Every file carries its provenance (``checkpoints.provenance``): inside the .npz, or beside the
-.txt in ``FILE.provenance.json``. ``-n`` is drawn ``arguments.SAMPLE_CHUNK`` at a time, so
+.txt in ``FILE.provenance.json``; a model made by ``genai-course adapt`` adds ``adapted_from``
+(its base's name, checkpoint and sha256, and the method). ``-n`` is drawn ``arguments.SAMPLE_CHUNK`` at a time, so
 memory stays flat, and the first chunk is the same draw as a run of that size.
 """
 
@@ -24,7 +25,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     out = writable(args.out, "output file")
     try:
-        model = models.load_model(args.checkpoint)
+        model = models.load_model(args.checkpoint, base=args.base)
     except CheckpointError as e:
         raise UsageError(str(e)) from None
     diffusion_options = [o for o, v in (("--guidance", args.guidance), ("--sampler", args.sampler), ("--steps", args.steps)) if v is not None]
@@ -75,8 +76,13 @@ def _provenance_json(checkpoint: str, model: Any, seed: int, command: str, **opt
     import json
 
     from .. import checkpoints
+    from ..models import adapted
 
-    return json.dumps(checkpoints.provenance(checkpoint, model=model.name, seed=seed, command=command, **options), sort_keys=True)
+    record = checkpoints.provenance(checkpoint, model=model.name, seed=seed, command=command, **options)
+    base = adapted.adapted_from(model)
+    if base is not None:  # an adapted model: the base it was adapted from too (an adapter's samples need both files)
+        record["adapted_from"] = base
+    return json.dumps(record, sort_keys=True)
 
 
 def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:

@@ -8,13 +8,16 @@ with ``dataclasses.replace`` to experiment.
   ``fit``, labels, saving and loading, the run's fingerprint and its pretrained copy) and where pretrained runs live;
 * ``gan``, ``vae``, ``text``, ``diffusion``: each family's recipes, with the notes of how they
   were tuned, and its trained model;
-* ``registry``: ``MODELS`` (name -> recipe), ``build``, ``train_model``, ``load_model``.
+* ``registry``: ``MODELS`` (name -> recipe), ``build``, ``train_model``, ``load_model``;
+* ``adapted``: a registry model taught one more class or language (lesson 14, ``genai-course
+  adapt``), its whole or adapter checkpoint, and the rebuild of an adapter on its base.
 """
 
 from ..gan import History  # the GAN's training record, as lessons and tests have long reached it
 from .base import (
     PRETRAINED_ENV, Recipe, TrainedModel, callback_fingerprint, pretrained_file, pretrained_folder,
 )
+from .adapted import Adapted, adapt_model, save_adapted
 from .diffusion import DDPMRecipe, TrainedDDPM
 from .gan import DigitsGANRecipe, GANRecipe, TrainedDigitsGAN, TrainedGAN
 from .registry import MODELS, build, get_class, get_recipe, load_model, train_model
@@ -27,4 +30,5 @@ __all__ = [
     "TrainedGAN", "TrainedDigitsGAN", "TrainedVAE", "TrainedCharLM", "CharLMReport", "TrainedDDPM", "History",
     "MODELS", "get_recipe", "get_class", "build", "train_model", "load_model",
     "PRETRAINED_ENV", "pretrained_folder", "pretrained_file", "callback_fingerprint",
+    "Adapted", "adapt_model", "save_adapted",
 ]

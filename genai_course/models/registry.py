@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 from .. import checkpoints
 from ..loop import Plan
-from . import diffusion, vae
+from . import adapted, diffusion, vae
 from . import gan as gans
 from .base import Recipe, TrainedModel
 from .diffusion import TrainedDDPM
@@ -76,15 +76,29 @@ def train_model(
     return model
 
 
-def load_model(path: str, device: Any = None) -> TrainedModel:
-    """Rebuild a trained model from its checkpoint (read with ``weights_only=True``) on ``device``."""
+def load_model(path: str, device: Any = None, base: str | None = None) -> TrainedModel:
+    """Rebuild a trained model from its checkpoint (read with ``weights_only=True``) on ``device``.
+
+    An adapter checkpoint (``genai-course adapt`` with lora or embedding) is rebuilt on its base
+    checkpoint: ``base`` if given, else the one it records (``adapted.find_base``, which refuses a
+    base of another sha256), grown, given the adapter's tensors and merged (``adapted.apply_adapter``)."""
     ckpt = checkpoints.load_run(path)
+    if adapted.is_adapter(ckpt):
+        base_path = adapted.find_base(path, ckpt, base)
+        return adapted.apply_adapter(load_model(str(base_path), device=device), ckpt, path, base_path)
+    if base is not None:
+        raise checkpoints.CheckpointError(f"{path} holds a whole model ({ckpt['model']}), not an adapter: it takes no base checkpoint")
     try:
         cls = _BY_KIND[ckpt["extra"].get("kind", "gan2d")]
         recipe = cls.recipe_type.from_dict(ckpt["config"])
         model = cls(recipe, name=ckpt["model"], seed=int(ckpt["extra"].get("seed", 0)), device=device)
         model.load_state(ckpt)
         model.history.seconds = float(ckpt["extra"].get("seconds", 0.0))  # how long its training took (speed)
+        made = ckpt["extra"].get("adapted")  # a finetune or replay checkpoint of `genai-course adapt`: its base, for provenance
+        if isinstance(made, dict) and isinstance(made.get("base"), dict):
+            adapted.restore_data(model, made)
+            adapted.set_adapted_from(model, {"method": made.get("method"), "model": made["base"].get("model"),
+                                             "sha256": made["base"].get("sha256"), "checkpoint": made["base"].get("path")})
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise checkpoints.CheckpointError(f"{path} does not hold a usable course model ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
     return model
