@@ -46,6 +46,12 @@ class LessonRun:
     callbacks: Callable[[Any], list[Any]] = _no_callbacks  # model -> the lesson's snapshot callbacks, fresh
     build: Callable[[], Any] | None = None  # the lesson's own model (untrained); None: models.build(model)
     seed: int = 0
+    also: tuple[str, ...] = ()  # later lessons that load this same run (e.g. "14_keep_learning"): selected by their names too
+
+    @property
+    def lessons(self) -> tuple[str, ...]:
+        """Every lesson that loads this run: its own, then ``also``."""
+        return (self.lesson, *self.also)
 
     def make(self) -> Any:
         """The untrained model, built as the lesson builds it."""
@@ -128,7 +134,7 @@ LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("08_vae", "vae-2d", build=_vae_2d),
     LessonRun("08_vae", "dcgan-digits", steps=1200),
     LessonRun("08_vae", "cvae-digits", steps=2400),
-    LessonRun("09_text", "charlm-names"),
+    LessonRun("09_text", "charlm-names", also=("14_keep_learning",)),  # lesson 14 teaches it a new language
     LessonRun("10_diffusion", "ddpm-grid25"),
     LessonRun("10_diffusion", "ddpm-digits"),
     LessonRun("11_testing", "dcgan-digits", steps=1000),
@@ -137,21 +143,23 @@ LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("11_testing", "ddpm-digits", steps=700),
     LessonRun("13_safety", "dcgan-digits", steps=500),
     LessonRun("13_safety", "cvae-digits", steps=1500),
+    LessonRun("14_keep_learning", "digits-0to8"),
 )
 
 
 def select(names: Sequence[str], runs: Sequence[LessonRun] = LESSON_RUNS) -> list[LessonRun]:
-    """The runs named: a lesson ("05" or "05_training_loop"), a model ("dcgan-digits": every run
+    """The runs named: a lesson ("05" or "05_training_loop", with the runs of earlier lessons it
+    loads too: ``LessonRun.also``), a model ("dcgan-digits": every run
     of it), or a file stem ("dcgan-digits-seed0-1200steps"). A course model or its default run
     that no lesson trains ("gan-ring8") is the run ``genai-course train`` makes (lesson "cli").
     ValueError naming what matched nothing."""
     chosen: list[LessonRun] = []
     for name in names:
-        hits = [r for r in runs if name in (r.lesson, r.lesson[:2], r.model, r.file.removesuffix(".pt"), r.file)]
+        hits = [r for r in runs if name in (*r.lessons, *(lesson[:2] for lesson in r.lessons), r.model, r.file.removesuffix(".pt"), r.file)]
         if not hits:  # a course model no lesson trains at its defaults: the run `genai-course train NAME` makes
             hits = [r for r in (LessonRun("cli", m) for m in models.MODELS) if name in (r.model, r.file.removesuffix(".pt"), r.file)]
         if not hits:
-            lessons = sorted({r.lesson[:2] for r in runs})
+            lessons = sorted({lesson[:2] for r in runs for lesson in r.lessons})
             raise ValueError(f"no lesson run is called {name!r}: give a lesson ({', '.join(lessons)}), a model "
                              f"({', '.join(dict.fromkeys(r.model for r in runs))}) or --all; --list shows every run")
         chosen += [r for r in hits if r not in chosen]

@@ -199,9 +199,12 @@ def test_select_names_lessons_models_and_runs():
         "dcgan-digits-seed0-2750steps.pt", "dcgan-digits-seed0-1200steps.pt", "dcgan-digits-seed0-1000steps.pt", "dcgan-digits-seed0-500steps.pt"]
     assert [r.file for r in pretrained.select(["dcgan-digits-seed0-1200steps", "06", "dcgan-digits-seed0-1200steps.pt"])] == [
         "dcgan-digits-seed0-1200steps.pt", "dcgan-digits-seed0-2750steps.pt", "dcgan-gaussian-z-seed0-2750steps.pt"]
+    assert [r.file for r in pretrained.select(["14"])] == [  # lesson 14 loads lesson 09's names model too
+        "charlm-names-seed0-3000steps.pt", "digits-0to8-seed0-2400steps.pt"]
+    assert pretrained.select(["14_keep_learning"]) == pretrained.select(["14"])
     [ring] = pretrained.select(["gan-ring8"])  # no lesson trains it: the run `genai-course train gan-ring8` makes
     assert (ring.lesson, ring.file) == ("cli", "gan-ring8-seed0-12000steps.pt")
-    with pytest.raises(ValueError, match=re.escape("no lesson run is called '04': give a lesson (05, 06, 07, 08, 09, 10, 11, 13), a model (vanilla, ")):
+    with pytest.raises(ValueError, match=re.escape("no lesson run is called '04': give a lesson (05, 06, 07, 08, 09, 10, 11, 13, 14), a model (vanilla, ")):
         pretrained.select(["04"])
 
 
@@ -210,9 +213,10 @@ def test_every_lesson_run_is_a_different_file_and_names_a_real_lesson():
     assert len(files) == len(set(files))
     root = Path(__file__).resolve().parents[1]
     for run in pretrained.LESSON_RUNS:
-        source = (root / "notebooks" / f"{run.lesson}.py").read_text()
-        assert re.search(r"^PRETRAINED = False\b", source, re.M), f"{run.lesson} has no PRETRAINED switch"
-        assert "pretrained=PRETRAINED" in source, f"{run.lesson} never passes the switch on"
+        for lesson in run.lessons:
+            source = (root / "notebooks" / f"{lesson}.py").read_text()
+            assert re.search(r"^PRETRAINED = False\b", source, re.M), f"{lesson} has no PRETRAINED switch"
+            assert "pretrained=PRETRAINED" in source, f"{lesson} never passes the switch on"
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

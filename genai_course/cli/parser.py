@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pretrain", help="train every model the lessons train, so that slow laptops can load them (PRETRAINED = True)")
     p.add_argument("names", nargs="*", help="lessons (05 or 05_training_loop), models (every lesson run of it) or runs (see --list)")
-    p.add_argument("--all", action="store_true", help="every lesson's 17 runs (about 6 minutes on a quiet 2-core machine)")
+    p.add_argument("--all", action="store_true", help="every lesson's 21 runs (about 6 minutes on a quiet 2-core machine)")
     p.add_argument("--out", default=str(Path("runs") / "pretrained"), help="folder for the checkpoints and SHA256SUMS (default runs/pretrained, where lessons look)")
     p.add_argument("--force", action="store_true", help="retrain runs already in the folder (by default an intact, current checkpoint is kept)")
     p.add_argument("--list", action="store_true", help="list every lesson run and exit")

@@ -11,6 +11,8 @@ Lessons call them as ``widgets.NAME``; each lives in the module of its family:
 - ``text``: lesson 09. ``name_generator``, ``next_char_explorer`` and the still ``plot_next_char``.
 - ``diffusion``: lesson 10's reverse process. ``reverse_scrubber``, ``plot_reverse_process``.
 - ``guidance``: lesson 10's classifier-free guidance. ``guidance_slider``, ``plot_guidance``.
+- ``adapt``: lesson 14. ``adaptation_picker`` (each way of teaching a model a new class: its
+  new-class samples beside its old-class samples).
 - ``diagrams``: the structures lessons name, drawn: ``draw_network`` (a network's layers, traced from
   one forward pass by ``trace_layers``), ``draw_gan_step`` (lesson 05), ``draw_conditioning`` (lesson 07).
 
@@ -26,6 +28,7 @@ was in.
 
 from __future__ import annotations
 
+from .adapt import adaptation_picker
 from .diagrams import draw_conditioning, draw_gan_step, draw_network, trace_layers
 from .diffusion import plot_reverse_process, reverse_scrubber
 from .digits import digit_picker, digit_scrubber, interpolation, show_digits
@@ -41,4 +44,5 @@ __all__ = [
     "name_generator", "next_char_explorer", "plot_next_char",
     "reverse_scrubber", "plot_reverse_process", "guidance_slider", "plot_guidance",
     "trace_layers", "draw_network", "draw_gan_step", "draw_conditioning",
+    "adaptation_picker",
 ]
