@@ -13,10 +13,11 @@
 # `raise NotImplementedError` with your code, then run the check cell below it: it prints ✅
 # when your code is right, or says what is wrong.
 #
-# Notation, as in the lesson: a linear layer computes $W x + b$ with $W$ of shape (out, in), so
-# the **column** $W_{:, j}$ holds the weights from input $j$ to every output. An **embedding
-# table** of $K$ rows of width $E$ is a matrix (K, E) whose row $i$ is looked up for index $i$
-# (`nn.Embedding`). A **rank**-$r$ update is a product $B A$ of two thin matrices.
+# Notation, as in the lesson: a linear layer computes $W h + b$ from its input $h$, with $W$
+# of shape (out, in), so the **column** $W_{:, j}$ holds the weights from input $j$ to every
+# output. An **embedding table** of $K$ rows of width $E$ is a matrix (K, E) whose row $i$ is
+# looked up for index $i$ (`nn.Embedding`). A **rank**-$r$ update is a product $B A$ of two
+# thin matrices.
 #
 # Keep all of each answer inside its function, imports and helpers included: when your
 # instructor grades this notebook, only the code inside the exercises' functions is run, in the
