@@ -228,6 +228,8 @@ def test_cli_lists_every_run_and_refuses_bad_requests_in_one_line(tmp_path):
     listed = _cli("--list")
     assert listed.returncode == 0 and len(listed.stdout.splitlines()) == len(pretrained.LESSON_RUNS)
     assert listed.stdout.splitlines()[1].split() == ["05_training_loop", "gan-grid25-seed0-12000steps.pt", "12,000", "steps"]
+    names = [line for line in listed.stdout.splitlines() if "charlm-names" in line]
+    assert len(names) == 1 and names[0].startswith("09_text") and names[0].endswith("(loaded by 14_keep_learning too)")
     for args, message in [
         ((), "say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them"),
         (("--all", "05"), "say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them"),

@@ -76,7 +76,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     if args.list:
         width = max(len(r.file) for r in pretrained.LESSON_RUNS)
         for r in pretrained.LESSON_RUNS:
-            print(f"{r.lesson:<20} {r.file:<{width}}  {r.total_steps:>6,} steps")
+            also = f"  (loaded by {', '.join(r.also)} too)" if r.also else ""
+            print(f"{r.lesson:<20} {r.file:<{width}}  {r.total_steps:>6,} steps{also}")
         return 0
     if bool(args.all) == bool(args.names):
         raise UsageError("say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them")
