@@ -135,6 +135,10 @@ def test_a_different_base_is_refused_and_the_right_one_accepted(digits, tmp_path
     assert (code, out, err) == (2, "", f"genai-course sample: error: base checkpoint {tmp_path / 'nope.pt'} does not exist\n")
     code, _, err = run_main(["sample", str(adapter), "-n", "4", "--base", str(digits.base), "--out", str(tmp_path / "x.npz")], capsys)
     assert code == 0, err
+    code, out, err = run_main(["evaluate", str(adapter), "-n", "100", "--base", str(digits.base), "--json"], capsys)
+    assert code == 0 and json.loads(out)["model"] == "digits-0to8+9", err  # evaluate takes --base too
+    code, out, err = run_main(["evaluate", str(adapter), "-n", "100", "--base", other], capsys)
+    assert (code, out) == (2, "") and err.startswith("genai-course evaluate: error: ") and "pass the checkpoint it was adapted from" in err
     shutil.copy(digits.path("finetune"), tmp_path / "base.pt")  # another model under the base's name, beside the adapter
     code, out, err = run_main(["sample", str(adapter), "-n", "4", "--out", str(tmp_path / "y.npz")], capsys)
     assert (code, out, err.count("\n")) == (2, "", 1) and "pass the checkpoint it was adapted from" in err

@@ -21,7 +21,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..checkpoints import CheckpointError
 
     try:
-        model = models.load_model(args.checkpoint)
+        model = models.load_model(args.checkpoint, base=args.base)
     except CheckpointError as e:
         raise UsageError(str(e)) from None
     try:

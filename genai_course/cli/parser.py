@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"samples to draw (default 1000 digits, 2500 points, one name per held-out name (1,097) in its language; N names: in the held-out mix of languages; at most {arg.MAX_EVALUATE:,})")
     p.add_argument("--seed", type=arg.seed, default=0, help="random seed of the samples and tests (default 0)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.add_argument("--base", default=None, metavar="PATH", help="adapter checkpoints (genai-course adapt with lora or embedding): the base checkpoint, if not where the adapter says (its sha256 must match)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="evaluate every checkpoint in a folder: one Markdown table and a figure")
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "language's row only). Prints one line: what trained, the judged result beside the base's, and the bytes written.",
         epilog="finetune and replay write a whole course checkpoint, which every command takes. lora and embedding write an "
         "adapter checkpoint: the trained tensors only, with the base's sha256 and path (as given, and relative to the adapter's "
-        "folder); sample, evaluate and the rest load the base from there (sample: or --base PATH) and refuse a base whose sha256 "
+        "folder); sample, evaluate and the rest load the base from there (sample and evaluate: or --base PATH) and refuse a base whose sha256 "
         "differs.",
     )
     p.add_argument("checkpoint", help="the model to adapt: a conditional digits VAE (genai-course train digits-0to8) or charlm-names")
