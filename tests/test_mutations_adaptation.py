@@ -69,6 +69,8 @@ ROWS = [
     Mutant("mixed_batch", "mixed_batch", _ORDER, "return x[order], y[torch.randperm(batch_size, generator=generator)]",
            ["labels do not stay with their images"]),
     Mutant("mixed_batch", "mixed_batch", _ORDER, "return x, y", ["the new examples sit together at one end of the batch"]),
+    Mutant("mixed_batch", "mixed_batch", _ORDER, "return x[(torch.arange(batch_size) * 5) % batch_size], y[(torch.arange(batch_size) * 5) % batch_size]",
+           ["the new examples land at the same places in the batch whatever the seed"]),
     Mutant("mixed_batch", "mixed_batch", _PICK_NEW, "torch.randint(len(new_x), (n_new,))", ["the same seed gave two different batches"]),
     Mutant("mixed_batch", "mixed_batch", _ORDER, "return x[order], y[order].float()", ["should have dtype torch.int64"]),
 ]

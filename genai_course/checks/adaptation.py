@@ -12,6 +12,8 @@ observations to the verdict), see ``_protocol``. The judges rebuild every input 
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Callable
 
 import torch
@@ -323,4 +325,7 @@ def _judge_mixed_batch(seen: Observed) -> str:
             theirs = _sources(other[0], pool)
             if picked[picked >= 0].sort().values.tolist() == theirs[theirs >= 0].sort().values.tolist() and 1 < (picked >= 0).sum() < len(pool):
                 raise CheckFailed(f"another seed picked the same {name} examples, only in another order: draw which examples go in at random")
+        if math.comb(case.batch, got) > 100_000 and torch.equal(is_new, _sources(other[0], new_x) >= 0):
+            raise CheckFailed(f"in {what} the new examples land at the same places in the batch whatever the seed: shuffle with the "
+                              "generator, so that where they land is random too")
     return "the right number of new and replayed examples, each with its own label, shuffled, the same for the same seed"
