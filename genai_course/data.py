@@ -139,6 +139,15 @@ class Digits:
         i = torch.randint(self.x_train.shape[0], (n,), generator=generator)  # (n,)
         return self.x_train[i], self.y_train[i]
 
+    def first_classes(self, k: int) -> "Digits":
+        """The digits of classes 0..k-1 only, both splits (lesson 14's base has never seen a 9).
+
+        Labels keep their values, so a class is the same digit in the subset and in the whole."""
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= self.num_classes:
+            raise ValueError(f"k must be a whole number of classes from 1 to {self.num_classes} (got {k!r})")
+        train, test = self.y_train < k, self.y_test < k
+        return Digits(self.x_train[train], self.y_train[train], self.x_test[test], self.y_test[test])
+
 
 @functools.lru_cache(maxsize=1)
 def load_digits() -> Digits:

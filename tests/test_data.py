@@ -176,3 +176,15 @@ def test_make_grid_rows_are_y_columns_are_x():
         for ix in range(R):
             assert image[iy, ix].item() == pytest.approx(ticks[ix].item() + 10 * ticks[iy].item())
     assert grid[0].tolist() == [-2.0, -2.0] and grid[1].tolist() == [-1.0, -2.0] and grid[-1].tolist() == [2.0, 2.0]
+
+
+def test_first_classes_keeps_the_digits_below_k_in_both_splits():
+    d = data.load_digits()
+    sub = d.first_classes(9)
+    assert int(sub.y_train.max()) == 8 and int(sub.y_test.max()) == 8
+    assert len(sub.y_train) == int((d.y_train != 9).sum()) and len(sub.y_test) == int((d.y_test != 9).sum())
+    assert torch.equal(sub.x_train, d.x_train[d.y_train < 9])  # same digits, same order, same labels
+    assert d.first_classes(10).x_train.shape == d.x_train.shape
+    for k in (0, 11, 2.0, True):
+        with pytest.raises(ValueError, match=r"k must be a whole number of classes from 1 to 10 \(got "):
+            d.first_classes(k)

@@ -105,9 +105,8 @@ def retrain_vae(shots: FewShot, config: vaelib.VAEConfig, train: vaelib.VAETrain
                 progress: bool = False) -> tuple[vaelib.VAE, float]:
     """The baseline: a conditional VAE of one more class trained from scratch on every training
     digit of the old classes plus the new examples, as long as the base was. (VAE, seconds)."""
-    d = data.load_digits()
-    old = d.y_train < shots.new_class
-    x, y = torch.cat([d.x_train[old], shots.x]), torch.cat([d.y_train[old], torch.full((len(shots.x),), shots.new_class)])
+    old = data.load_digits().first_classes(shots.new_class)
+    x, y = torch.cat([old.x_train, shots.x]), torch.cat([old.y_train, torch.full((len(shots.x),), shots.new_class)])
     torch.manual_seed(seed)
     model = vaelib.VAE(dataclasses.replace(config, num_classes=shots.new_class + 1))
     history = vaelib.train_vae(model, x, y, dataclasses.replace(train, seed=seed), progress=progress)
@@ -142,14 +141,13 @@ class AdaptationReport:
 def judge_adaptation(vae: vaelib.VAE, shots: FewShot, *, samples: int = 300, seed: int = 0) -> AdaptationReport:
     """Judge ``vae`` (the base, or an adapted copy) with ``samples`` draws of each class, from ``seed``."""
     judge = digit_classifier()
-    d = data.load_digits()
     k_old = shots.new_class
     generator = torch.Generator().manual_seed(seed)
     vae.eval()
     device = next(vae.parameters()).device
     y_old = torch.arange(k_old).repeat_interleave(samples)  # (K samples,)
     x_old = vae.sample(len(y_old), y_old.to(device), generator=generator).cpu()  # the judge runs on the CPU
-    old_real = d.x_test[d.y_test < k_old]
+    old_real = data.load_digits().first_classes(k_old).x_test
     old_accuracy = float((judge(x_old).argmax(1) == y_old).float().mean())
     old_distance = frechet_distance(judge.features(x_old), judge.features(old_real))
     nan = float("nan")
