@@ -158,10 +158,7 @@ def _wrap(base: TrainedModel, merged: nn.Module, new: int | str, *, name: str, s
         model.vae.load_state_dict(merged.state_dict())  # type: ignore[attr-defined]
     else:
         recipe = dataclasses.replace(base.recipe, locales=(*base.recipe.locales, str(new)))
-        model = TrainedCharLM(recipe, name=name, seed=seed, device=base.device)
-        if model.data.vocab.itos != base.data.vocab.itos:  # type: ignore[attr-defined]
-            raise ValueError(f"the names of {', '.join(recipe.locales)} spell with another alphabet than {base.name}'s: "
-                             "its character embeddings would not fit")
+        model = TrainedCharLM(recipe, name=name, seed=seed, device=base.device)  # the same alphabet: _check_new made sure
         model.model.load_state_dict(merged.state_dict())  # type: ignore[attr-defined]
         model.data = _names_data(base.data, shots)  # type: ignore[attr-defined]
     model.step = step
