@@ -106,3 +106,20 @@ def test_bad_calls_say_what_is_wrong(call, message) -> None:
     with pytest.raises(ValueError) as e:
         call()
     assert message in str(e.value)
+
+
+def test_a_trained_registry_model_instead_of_its_network_says_where_the_network_is() -> None:
+    from genai_course import adapt, models
+
+    digits, names = models.build("digits-0to8"), models.build("charlm-names")
+    for call, message in [
+        (lambda: adapt.adapt_vae(digits, adapt.few_shot(5)), "adapt_vae takes the network itself, a vae.VAE (got TrainedVAE; this trained model holds it in .vae)"),
+        (lambda: adapt.judge_adaptation(digits, adapt.few_shot(5)), "judge_adaptation takes the network itself, a vae.VAE (got TrainedVAE;"),
+        (lambda: adapt.replay_set(digits, 9), "replay_set takes the network itself"),
+        (lambda: add_class("a VAE"), "add_class takes the network itself, a vae.VAE (got str)"),
+        (lambda: adapt.adapt_names(names, names.data.vocab, adapt.few_names(names.data.vocab, 8, 5)),
+         "adapt_names takes the network itself, a text.GRULM (got TrainedCharLM; this trained model holds it in .model)"),
+    ]:
+        with pytest.raises(TypeError) as e:
+            call()
+        assert message in str(e.value)

@@ -22,11 +22,11 @@ from .digits import AdaptationReport, Adaptation, FewShot, adapt_vae, few_shot, 
 from .lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
 from .methods import METHODS, AdaptConfig, adapter_state, check_method, prepare, state_bytes, trainable_parameters
 from .names import NEW_LANGUAGE, FewNames, NamesAdaptation, NamesReport, adapt_names, few_names, judge_names, scratch_names
-from .new_class import NewClassInput, NewRowEmbedding, add_class, add_language, merge_classes
+from .new_class import NewClassInput, NewRowEmbedding, add_class, add_language, check_network, merge_classes
 
 __all__ = [
     "LoRALinear", "add_lora", "merge_lora", "lora_parameter_count",
-    "NewClassInput", "NewRowEmbedding", "add_class", "add_language", "merge_classes",
+    "NewClassInput", "NewRowEmbedding", "check_network", "add_class", "add_language", "merge_classes",
     "METHODS", "AdaptConfig", "check_method", "prepare", "trainable_parameters", "adapter_state", "state_bytes",
     "FewShot", "few_shot", "Adaptation", "replay_set", "adapt_vae", "retrain_vae", "AdaptationReport", "judge_adaptation",
     "NEW_LANGUAGE", "FewNames", "few_names", "NamesAdaptation", "adapt_names", "scratch_names", "NamesReport", "judge_names",

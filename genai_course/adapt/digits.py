@@ -20,7 +20,7 @@ from .. import data
 from .. import vae as vaelib
 from ..metrics import digit_classifier, frechet_distance, memorization
 from .methods import AdaptConfig, adapter_state, prepare, state_bytes, trainable_parameters
-from .new_class import add_class
+from .new_class import add_class, check_network
 
 __all__ = ["FewShot", "few_shot", "Adaptation", "replay_set", "adapt_vae", "retrain_vae", "AdaptationReport", "judge_adaptation"]
 
@@ -69,6 +69,7 @@ def replay_set(vae: vaelib.VAE, n: int, generator: torch.Generator | None = None
     """The model's own samples of its classes, in turn: images (n, 1, 8, 8) in [0, 1] and labels (n,).
 
     Decoder means: what the model would draw for each class now, kept as its memory of them."""
+    check_network(vae, vaelib.VAE, "replay_set")
     y = torch.arange(n) % vae.config.num_classes  # (n,)
     vae.eval()
     return vae.sample(n, y.to(next(vae.parameters()).device), generator=generator).cpu(), y
@@ -81,6 +82,7 @@ def adapt_vae(base: vaelib.VAE, shots: FewShot, config: AdaptConfig | None = Non
     up for ``config.method`` (``prepare``) and trained on the negative ELBO with the base's own
     training settings except steps, batch and learning rate."""
     config = config or AdaptConfig()
+    check_network(base, vaelib.VAE, "adapt_vae")
     k = base.config.num_classes
     if shots.new_class != k:
         raise ValueError(f"this VAE knows classes 0..{k - 1}: the class it can learn next is {k} (got examples of {shots.new_class})")
@@ -140,6 +142,7 @@ class AdaptationReport:
 @torch.no_grad()
 def judge_adaptation(vae: vaelib.VAE, shots: FewShot, *, samples: int = 300, seed: int = 0) -> AdaptationReport:
     """Judge ``vae`` (the base, or an adapted copy) with ``samples`` draws of each class, from ``seed``."""
+    check_network(vae, vaelib.VAE, "judge_adaptation")
     judge = digit_classifier()
     k_old = shots.new_class
     generator = torch.Generator().manual_seed(seed)

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from .. import text as textlib
 from .methods import AdaptConfig, adapter_state, prepare, state_bytes, trainable_parameters
-from .new_class import add_language
+from .new_class import add_language, check_network
 
 __all__ = ["NEW_LANGUAGE", "FewNames", "few_names", "NamesAdaptation", "adapt_names", "scratch_names", "NamesReport", "judge_names"]
 
@@ -70,6 +70,7 @@ def _tensors(*splits: textlib.NameSplit, vocab: textlib.Vocab) -> tuple[torch.Te
 def adapt_names(base: textlib.GRULM, vocab: textlib.Vocab, shots: FewNames, config: AdaptConfig | None = None) -> NamesAdaptation:
     """Teach a names model of K languages the language K from ``shots`` (labelled K). The base is copied."""
     config = config or AdaptConfig(steps=300)
+    check_network(base, textlib.GRULM, "adapt_names")
     k = base.num_languages
     if int(shots.train.labels[0]) != k:
         raise ValueError(f"this model knows languages 0..{k - 1}: the new one must be labelled {k}")

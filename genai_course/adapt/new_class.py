@@ -23,7 +23,7 @@ from ..text import GRULM
 from ..vae import VAE
 from .lora import LoRALinear
 
-__all__ = ["NewClassInput", "NewRowEmbedding", "add_class", "add_language", "merge_classes"]
+__all__ = ["NewClassInput", "NewRowEmbedding", "check_network", "add_class", "add_language", "merge_classes"]
 
 
 class NewClassInput(nn.Module):
@@ -78,10 +78,21 @@ class NewRowEmbedding(nn.Module):
         return table
 
 
+def check_network(net: object, kind: type, who: str) -> None:
+    """TypeError unless ``net`` is a ``kind`` network: a trained registry model (``models.train_model``)
+    is not one, it holds its network (``.vae`` of a digits VAE, ``.model`` of the names model)."""
+    if isinstance(net, kind):
+        return
+    inside = next((f"; this trained model holds it in .{a}" for a in ("vae", "model") if isinstance(getattr(net, a, None), kind)), "")
+    raise TypeError(f"{who} takes the network itself, a {kind.__module__.split('.')[-2]}.{kind.__name__} "
+                    f"(got {type(net).__name__}{inside})")
+
+
 def add_class(vae: VAE) -> VAE:
     """A copy of a conditional VAE with one more class, K: the label columns of the encoder's and the
     decoder's first layers get a new column each (``NewClassInput``), the mean of the old ones.
     Old classes compute exactly what they did. The original ``vae`` is not touched."""
+    check_network(vae, VAE, "add_class")
     k = vae.config.num_classes
     if k < 1:
         raise ValueError("this VAE is unconditional (num_classes=0): it has no classes to add one to")
@@ -97,7 +108,8 @@ def add_class(vae: VAE) -> VAE:
 def add_language(model: GRULM) -> GRULM:
     """A copy of a language-conditioned names model with one more language, K: a new row of the
     language embedding (``NewRowEmbedding``), the mean of the old rows."""
-    if not isinstance(model, GRULM) or model.lang is None:
+    check_network(model, GRULM, "add_language")
+    if model.lang is None:
         raise ValueError("add_language takes a GRU names model conditioned on the language (text.GRULM with languages)")
     grown = copy.deepcopy(model)
     grown.lang = NewRowEmbedding(grown.lang, grown.lang.weight.mean(dim=0))
