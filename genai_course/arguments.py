@@ -89,3 +89,23 @@ def guidance(text: str) -> float:
     if not 0 <= value < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a number >= 0 (got {text}); 0 is the plain conditional model")
     return value
+
+
+MAX_BATCH = 1024  # serve --max-batch: samples in one forward pass
+MAX_WAIT_MS = 1000.0  # serve --max-wait-ms: a second is already far too long to make a request wait
+
+
+def port(text: str) -> int:
+    """serve --port: 1 to 65535."""
+    value = whole(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port from 1 to 65535 (got {value})")
+    return value
+
+
+def wait_ms(text: str) -> float:
+    """serve --max-wait-ms: from 0 (take only what is already waiting) to MAX_WAIT_MS."""
+    value = number(text, "a number of milliseconds")
+    if not 0 <= value <= MAX_WAIT_MS:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_WAIT_MS:.0f} milliseconds (got {text})")
+    return value

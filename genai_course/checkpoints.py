@@ -24,6 +24,7 @@ writes carries: which model, the sha256 of the checkpoint that made it, the seed
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import platform
 import re
@@ -38,7 +39,7 @@ import torch
 from . import __version__
 
 __all__ = [
-    "CheckpointError", "FORMAT", "VERSION", "MANIFEST", "save", "load", "sha256", "sidecar_path", "verify_sidecar",
+    "CheckpointError", "FORMAT", "VERSION", "MANIFEST", "save", "load", "load_bytes", "sha256", "sidecar_path", "verify_sidecar",
     "write_manifest", "verify_manifest", "provenance", "write_crafted_checkpoint", "hidden_code", "leave_marker",
     "payload", "load_run",
 ]
@@ -302,10 +303,26 @@ def load(path: str | os.PathLike[str], *, expected_sha256: str | None = None) ->
     not_torch = _sniff(path)
     if not_torch:
         raise CheckpointError(f"{path} is not a readable course checkpoint ({not_torch})")
+    return _unpickle(path, path)
+
+
+def load_bytes(data: bytes, name: str, *, expected_sha256: str) -> dict[str, Any]:
+    """``load`` for a checkpoint held in memory (e.g. just decrypted): ``data`` must hash to
+    ``expected_sha256`` before a byte of it is unpickled; ``name`` is what errors call it."""
+    got = hashlib.sha256(data).hexdigest()
+    if got != str(expected_sha256).strip().lower():
+        raise CheckpointError(_mismatch(Path(name), str(expected_sha256).lower(), got, "the sha256 recorded with it"))
+    if not data.startswith(b"PK"):
+        raise CheckpointError(f"{name} is not a readable course checkpoint (not the zip archive torch.save writes)")
+    return _unpickle(io.BytesIO(data), Path(name))
+
+
+def _unpickle(source: Any, path: Path) -> dict[str, Any]:
+    """torch.load with ``weights_only=True``, and the course's marker and version checked."""
     try:
         with warnings.catch_warnings():  # e.g. torch's note on pickle protocols: noise before a clear error
             warnings.simplefilter("ignore")
-            data = torch.load(path, map_location="cpu", weights_only=True)
+            data = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle errors, zip errors, refused globals ...
         raise CheckpointError(f"{path} is not a readable course checkpoint ({_load_failure(e)})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -363,10 +380,10 @@ def payload(
     return {"model": model, "config": config, "step": int(step), "weights": weights, **more, "extra": extra or {}}
 
 
-def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_run(path: str | os.PathLike[str], data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read a course training checkpoint (one laid out by ``payload``), safely (``load``), with a
-    clear error when it is not one."""
-    data = load(path)
+    clear error when it is not one; ``data``: its contents already read (``load_bytes``), checked the same way."""
+    data = load(path) if data is None else data
     missing = [k for k in ("model", "config", "step", "weights") if k not in data]
     if missing:
         raise CheckpointError(f"{path} is missing {', '.join(missing)}: not a course training checkpoint")

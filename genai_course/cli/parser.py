@@ -13,6 +13,7 @@ from .. import arguments as arg
 from .adapting import cmd_adapt
 from .evaluation import cmd_evaluate, cmd_report
 from .sampling import cmd_sample
+from .serving import DEFAULT_KEYS, cmd_encrypt, cmd_keys, cmd_serve, cmd_verify
 from .training import cmd_pretrain, cmd_train
 from .tuning import cmd_tune
 from .workshop import cmd_build, cmd_check, cmd_grade
@@ -134,6 +135,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the checkpoint to write (a whole model, or an adapter: see below)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_adapt)
+
+    p = sub.add_parser(
+        "serve", help="serve checkpoints over HTTP behind keys, scopes and quotas, with batching and an audit log (lesson 15)",
+        description="Serve course checkpoints (digits as PNG or .npz, points as .npz or JSON, names as JSON), every output "
+        "signed (genai-course verify). Each POST /v1/generate needs 'Authorization: Bearer KEY' (genai-course keys); the key "
+        "file is read on every request. Refusals: 401 no or bad key, 429 over quota (Retry-After), 400 unreadable request, "
+        "403 outside the key's scopes, 404 no such model, 413 too many samples, 503 queue full. One JSON line per request in "
+        "the audit log. The web page is at /.",
+    )
+    p.add_argument("checkpoints", nargs="+", metavar="CKPT", help="checkpoints of 'genai-course train' (or encrypted ones: 'genai-course encrypt')")
+    p.add_argument("--keys", default=str(DEFAULT_KEYS), metavar="FILE", help=f"the key file of 'genai-course keys' (default {DEFAULT_KEYS})")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=arg.port, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--max-batch", type=arg.at_most(arg.MAX_BATCH), default=64, metavar="B", help="samples gathered into one forward pass (default 64; 1 turns batching off)")
+    p.add_argument("--max-wait-ms", type=arg.wait_ms, default=10.0, metavar="W", help="how long the first request of a batch waits for others (default 10 ms)")
+    p.add_argument("--max-queue", type=arg.at_most(100_000), default=256, metavar="Q", help="requests that may wait; one more gets 503 (default 256)")
+    p.add_argument("--audit", default=None, metavar="FILE", help="the audit log, one JSON line per request (default: audit.jsonl beside the key file)")
+    p.add_argument("--signing-key", default=None, metavar="FILE", help="the secret that signs outputs (default: signing.key beside the key file; made on first start)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="seed of the server's random stream (default 0)")
+    p.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("keys", help="add, list or revoke the keys of 'genai-course serve' (stored as salted hashes)")
+    keys = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    k = keys.add_parser("add", help="make a key; it is printed once, alone on stdout")
+    k.add_argument("name", help="the key's name, written in the audit log (1-40 letters, digits, . _ -)")
+    k.add_argument("--scopes", required=True, help="e.g. 'model:cvae-digits label:0-4 max:16'; words: model:NAME or model:*, label:SPEC (3, 0-4, de_DE, *), max:N, admin")
+    k.add_argument("--quota", default="60/min", help="requests a minute, as N/min (default 60/min)")
+    k = keys.add_parser("list", help="every key: name, live or revoked, quota, when made, scopes (never the key)")
+    k = keys.add_parser("revoke", help="revoke a key: from the next request on it lets no one in")
+    k.add_argument("name", help="the key's name")
+    for k in keys.choices.values():
+        k.add_argument("--keys", default=str(DEFAULT_KEYS), metavar="FILE", help=f"the key file (default {DEFAULT_KEYS})")
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("verify", help="check the signature of a file 'genai-course serve' returned (exit 0 valid, 1 not)")
+    p.add_argument("file", help="a .png, .npz or .json file from the server")
+    p.add_argument("--signing-key", default=str(DEFAULT_KEYS.parent / "signing.key"), metavar="FILE", help=f"the server's secret (default {DEFAULT_KEYS.parent / 'signing.key'})")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("encrypt", help="encrypt a checkpoint at rest (Fernet; key in $GENAI_COURSE_CHECKPOINT_KEY) for 'genai-course serve'")
+    p.add_argument("checkpoint", nargs="?", help="the checkpoint to encrypt")
+    p.add_argument("--out", default=None, help="the encrypted file (default CKPT.enc)")
+    p.add_argument("--new-key", action="store_true", help="print a new key for $GENAI_COURSE_CHECKPOINT_KEY and exit")
+    p.set_defaults(func=cmd_encrypt)
 
     p = sub.add_parser("build", help="regenerate exercises/ from solutions/")
     p.add_argument("--check", action="store_true", help="only check that exercises/ is up to date (exit 1 if not)")

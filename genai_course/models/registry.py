@@ -76,7 +76,7 @@ def train_model(
     return model
 
 
-def load_model(path: str, device: Any = None, base: str | None = None) -> TrainedModel:
+def load_model(path: str, device: Any = None, base: str | None = None, contents: dict[str, Any] | None = None) -> TrainedModel:
     """Rebuild a trained model from its checkpoint (read with ``weights_only=True``) on ``device``.
 
     An adapter checkpoint (``genai-course adapt`` with lora or embedding) is rebuilt on its base
