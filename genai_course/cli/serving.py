@@ -51,9 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     try:
         keylib.list_keys(config.keys)  # a damaged key file: say so now, not at the first request
-        for path in (config.audit, config.signing_key):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        app = serving.create_app(config)
+        app = serving.create_app(config)  # the checkpoints first; then the secret and the audit log are made
     except (checkpoints.CheckpointError, SealError, keylib.KeyFileError, signing.SigningError, ValueError) as e:
         raise UsageError(str(e)) from None
     except OSError as e:
