@@ -47,7 +47,7 @@ XDIST = -n $(TEST_WORKERS)
 NBVAL_FLAGS = --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	--nbval-cell-timeout=600 -p no:cacheprovider
 
-# The browser test (tests/test_browser.py) drives this Chromium through Playwright; `make
+# The browser tests (tests/test_browser.py, tests/test_browser_serve.py) drive this Chromium through Playwright; `make
 # browser` installs Debian's package when it is missing and we are root (never `playwright
 # install`, which would download a browser build of its own).
 CHROMIUM = /usr/bin/chromium
@@ -70,11 +70,11 @@ browser:
 	@if [ -x "$(CHROMIUM)" ]; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "browser: installing Debian's chromium for tests/test_browser.py"; \
+		echo "browser: installing Debian's chromium for tests/test_browser*.py"; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
 			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
 	else \
-		echo "browser: no $(CHROMIUM), so tests/test_browser.py skips; install it with: sudo apt-get install -y chromium"; \
+		echo "browser: no $(CHROMIUM), so tests/test_browser*.py skip; install it with: sudo apt-get install -y chromium"; \
 	fi
 
 # The grader runs learners' code in a bubblewrap sandbox (genai_course/grading/sandbox.py); its

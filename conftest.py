@@ -170,7 +170,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 # so they go to one worker in order; so do the browser test's lessons (one JupyterLab server).
 # Every other test is a scope of its own. xdist hands out the biggest scopes first, then the
 # rest in collection order (the slow tests first, above).
-TOGETHER = ("tests/test_browser.py",)
+TOGETHER = ("tests/test_browser.py", "tests/test_browser_serve.py")  # one Chromium (and one server) a file
 
 
 def work_scope(nodeid: str) -> str:

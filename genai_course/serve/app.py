@@ -136,6 +136,7 @@ def create_app(config: ServeConfig) -> Any:
     quotas, executor = Quotas(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampler")
     batchers: dict[str, Batcher[Job]] = {}
     served = {"requests": 0, "since": time.time()}
+    log = AuditLog(config.audit)
 
     def sampler(name: str) -> Any:
         return lambda jobs: models[name].run(jobs)  # models[name] now: a reload swaps it in
@@ -150,6 +151,7 @@ def create_app(config: ServeConfig) -> Any:
         for b in batchers.values():
             await b.stop()
         executor.shutdown(wait=False, cancel_futures=True)
+        log.close()  # the audit file, closed when the server stops
 
     app = FastAPI(title="genai-course serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -181,7 +183,7 @@ def create_app(config: ServeConfig) -> Any:
         mine = [s.describe() for name, s in models.items() if scopes.allows_model(name)]
         for d in mine:
             d["labels"] = [y for y in d["labels"] if scopes.allows_label(y)]
-        return {"models": mine, "max_samples": min(scopes.max_samples, MAX_SAMPLES), "key": key.name}
+        return {"models": mine, "max_samples": min(scopes.max_samples, MAX_SAMPLES), "every_label": scopes.every_label, "key": key.name}
 
     @app.post("/v1/generate")
     async def generate(request: Request) -> Any:
@@ -262,4 +264,4 @@ def create_app(config: ServeConfig) -> Any:
             models[s.name] = s
         return {"reloaded": [s.describe() for s in fresh]}
 
-    return AuditTrail(app, AuditLog(config.audit))
+    return AuditTrail(app, log)

@@ -43,6 +43,7 @@ PAGE = """<!doctype html>
 <script>
 const $ = (id) => document.getElementById(id);
 let models = [];
+let everyLabel = true;
 
 function say(text, ok) {
   const m = $("message");
@@ -55,6 +56,13 @@ async function refusal(response) {
   try { text = (await response.json()).error || text; } catch (e) {}
   const wait = response.headers.get("Retry-After");
   return response.status + ": " + text + (wait && !text.includes("try again") ? " (retry after " + wait + " s)" : "");
+}
+
+async function ask(path, options) {
+  // fetch throws, rather than answers, when the server is gone or the key holds a character
+  // a header cannot carry (a curly quote pasted with it): say so instead of failing silently.
+  try { return await fetch(path, options); }
+  catch (e) { say("the request failed: " + e.message, false); return null; }
 }
 
 function headers() {
@@ -70,20 +78,21 @@ function showLabels() {
     select.disabled = true;
     return;
   }
-  select.add(new Option("every label in turn", ""));
+  if (everyLabel) select.add(new Option("every label in turn", ""));  // a key limited to some labels must name one
   for (const y of model.labels) select.add(new Option(y, y));
   select.disabled = false;
 }
 
 $("connect").onclick = async () => {
-  const response = await fetch("/v1/models", { headers: headers() });
-  if (!response.ok) {
-    say(await refusal(response), false);
+  const response = await ask("/v1/models", { headers: headers() });
+  if (!response || !response.ok) {
+    if (response) say(await refusal(response), false);
     for (const id of ["model", "label", "n", "draw"]) $(id).disabled = true;
     return;
   }
   const info = await response.json();
   models = info.models;
+  everyLabel = info.every_label;
   const select = $("model");
   select.innerHTML = "";
   for (const m of models) select.add(new Option(m.name + " (" + m.kind + ")", m.name));
@@ -99,9 +108,10 @@ $("draw").onclick = async () => {
   const model = models.find((m) => m.name === $("model").value);
   const body = { model: model.name, n: Number($("n").value), format: model.kind === "digits" ? "png" : "json" };
   if ($("label").value) body.label = $("label").value;
-  const response = await fetch("/v1/generate", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+  const response = await ask("/v1/generate", { method: "POST", headers: headers(), body: JSON.stringify(body) });
   const out = $("samples");
   out.innerHTML = "";
+  if (!response) return;
   if (!response.ok) { say(await refusal(response), false); return; }
   const batch = response.headers.get("X-Batch-Samples");
   if (model.kind === "digits") {

@@ -44,15 +44,18 @@ class ServerProcess:
         self.env, self.startup_s = env, startup_s
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
-        self.log = Path(tempfile.mkstemp(prefix="genai-course-serve-", suffix=".log")[1])
+        fd, name = tempfile.mkstemp(prefix="genai-course-serve-", suffix=".log")
+        os.close(fd)
+        self.log, self.printed = Path(name), ""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def output(self, lines: int = 20) -> str:
-        """The last ``lines`` lines the server printed."""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        """The last ``lines`` lines the server printed (kept after ``stop``, which deletes its log file)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else self.printed
+        return "\n".join(text.splitlines()[-lines:])
 
     def start(self) -> "ServerProcess":
         import httpx
@@ -67,7 +70,9 @@ class ServerProcess:
         deadline = time.monotonic() + self.startup_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"the server exited with code {self.process.returncode}:\n{self.output()}")
+                code = self.process.returncode
+                self.stop()
+                raise ServerError(f"the server exited with code {code}:\n{self.output()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
                     return self
@@ -92,6 +97,9 @@ class ServerProcess:
         if process.stdin:
             process.stdin.close()
         atexit.unregister(self.stop)
+        if self.log.exists():  # what it printed stays readable (output), the file goes
+            self.printed = self.log.read_text(errors="replace")
+            self.log.unlink()
         return process.returncode
 
     @property
