@@ -29,6 +29,7 @@ One module per lesson group:
     resume         12.4-12.5   saving the training state, resuming exactly with a new learning rate
     safety         13.1-13.2   checking a manifest of hashes, a restricted unpickler
     adaptation     14.1-14.3   a LoRA adapter for an embedding, one column trained in place, a batch mixed with replay
+    serving        15.1-15.3   a token bucket on an injected clock, the dynamic batcher simulated, what a key's scopes allow
 
 ``observations`` keeps what a probe saw as plain data (records of the learner's values) and
 carries it between processes as JSON and ``.npy`` files. ``_layers`` (which layers a network ran:
@@ -36,7 +37,8 @@ lessons 06-07), ``_vae_slips`` and ``_vae_nets`` (lesson 08's typical mistakes, 
 ``_bigram`` and ``_nucleus`` (lesson 09's table, 9.2's cases), ``_schedules``
 (what the diffusion checks share), ``_guidance`` (10.3's recording network), ``_balls`` (lesson
 11's distances and balls), ``_nets`` (lesson 12's small networks), ``_pickles`` (lesson 13's
-crafted files), ``_reads`` (how 13.1's files are read) and ``_adapt_cases`` (lesson 14's inputs) serve the modules beside them, like
+crafted files), ``_reads`` (how 13.1's files are read), ``_adapt_cases`` (lesson 14's inputs) and ``_serve_cases`` (lesson 15's
+inputs, the batcher's simulation and the slips it names) serve the modules beside them, like
 ``_protocol``.
 """
 
@@ -63,6 +65,7 @@ from .accumulation import accumulate_gradients
 from .resume import restore_state, save_state
 from .safety import check_manifest, safe_load
 from .adaptation import freeze_except_column, lora_embedding, mixed_batch
+from .serving import allowed, gather_batches, token_bucket
 
 __all__ = [
     "CheckFailed", "EXERCISES", "REGISTRY", "Exercise", "OutOfTime", "Verdict",
@@ -76,4 +79,5 @@ __all__ = [
     "knn_radii", "precision_coverage", "two_sided_p_value", "flag_copies",
     "shard", "all_reduce_mean", "accumulate_gradients", "save_state", "restore_state",
     "check_manifest", "safe_load", "lora_embedding", "freeze_except_column", "mixed_batch",
+    "token_bucket", "gather_batches", "allowed",
 ]

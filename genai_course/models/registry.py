@@ -82,7 +82,7 @@ def load_model(path: str, device: Any = None, base: str | None = None, contents:
     An adapter checkpoint (``genai-course adapt`` with lora or embedding) is rebuilt on its base
     checkpoint: ``base`` if given, else the one it records (``adapted.find_base``, which refuses a
     base of another sha256), grown, given the adapter's tensors and merged (``adapted.apply_adapter``)."""
-    ckpt = checkpoints.load_run(path)
+    ckpt = checkpoints.load_run(path, contents)  # contents: an encrypted checkpoint, decrypted in memory
     if adapted.is_adapter(ckpt):
         base_path = adapted.find_base(path, ckpt, base)
         return adapted.apply_adapter(load_model(str(base_path), device=device), ckpt, path, base_path)

@@ -84,7 +84,8 @@ class Servable:
         labels = [self._labels(j) for j in jobs]
         together = None if labels[0] is None else torch.cat([torch.as_tensor(y) for y in labels])
         with self.lock, torch.inference_mode():
-            drawn = self.model.sample(total, generator=self.generator, labels=together)
+            more = {} if together is None else {"labels": together}  # the 2D GANs take no labels
+            drawn = self.model.sample(total, generator=self.generator, **more)
         out, start = [], 0
         for job, y in zip(jobs, labels):
             part = drawn[start : start + job.n]

@@ -114,7 +114,7 @@ def png_bytes(images: np.ndarray, scale: int = 4) -> bytes:
 
 
 def _sig_chunk(signature: str) -> bytes:
-    return _chunk(b"tEXt", _PNG_KEYWORD + b"\x00" + signature.encode("ascii"))
+    return _chunk(b"tEXt", _PNG_KEYWORD + b"\x00" + signature.encode("ascii", errors="replace"))  # a damaged one too
 
 
 def sign_png(png: bytes, secret: bytes) -> bytes:
