@@ -133,9 +133,9 @@ LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("08_vae", "vae-digits", callbacks=_vae_from_step_0),
     LessonRun("08_vae", "vae-2d", build=_vae_2d),
     LessonRun("08_vae", "dcgan-digits", steps=1200),
-    LessonRun("08_vae", "cvae-digits", steps=2400),
-    LessonRun("09_text", "charlm-names", also=("14_keep_learning",)),  # lesson 14 teaches it a new language
-    LessonRun("10_diffusion", "ddpm-grid25"),
+    LessonRun("08_vae", "cvae-digits", steps=2400, also=("15_serving",)),  # lesson 15 serves it
+    LessonRun("09_text", "charlm-names", also=("14_keep_learning", "15_serving")),  # lesson 14 teaches it a new language
+    LessonRun("10_diffusion", "ddpm-grid25", also=("15_serving",)),
     LessonRun("10_diffusion", "ddpm-digits"),
     LessonRun("11_testing", "dcgan-digits", steps=1000),
     LessonRun("11_testing", "cgan-digits", steps=1000),

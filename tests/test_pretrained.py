@@ -202,9 +202,12 @@ def test_select_names_lessons_models_and_runs():
     assert [r.file for r in pretrained.select(["14"])] == [  # lesson 14 loads lesson 09's names model too
         "charlm-names-seed0-3000steps.pt", "digits-0to8-seed0-2400steps.pt"]
     assert pretrained.select(["14_keep_learning"]) == pretrained.select(["14"])
+    assert [r.file for r in pretrained.select(["15"])] == [  # lesson 15 serves the runs of lessons 08, 09 and 10
+        "cvae-digits-seed0-2400steps.pt", "charlm-names-seed0-3000steps.pt", "ddpm-grid25-seed0-4000steps.pt"]
+    assert pretrained.select(["15_serving"]) == pretrained.select(["15"])
     [ring] = pretrained.select(["gan-ring8"])  # no lesson trains it: the run `genai-course train gan-ring8` makes
     assert (ring.lesson, ring.file) == ("cli", "gan-ring8-seed0-12000steps.pt")
-    with pytest.raises(ValueError, match=re.escape("no lesson run is called '04': give a lesson (05, 06, 07, 08, 09, 10, 11, 13, 14), a model (vanilla, ")):
+    with pytest.raises(ValueError, match=re.escape("no lesson run is called '04': give a lesson (05, 06, 07, 08, 09, 10, 11, 13, 14, 15), a model (vanilla, ")):
         pretrained.select(["04"])
 
 
@@ -229,7 +232,7 @@ def test_cli_lists_every_run_and_refuses_bad_requests_in_one_line(tmp_path):
     assert listed.returncode == 0 and len(listed.stdout.splitlines()) == len(pretrained.LESSON_RUNS)
     assert listed.stdout.splitlines()[1].split() == ["05_training_loop", "gan-grid25-seed0-12000steps.pt", "12,000", "steps"]
     names = [line for line in listed.stdout.splitlines() if "charlm-names" in line]
-    assert len(names) == 1 and names[0].startswith("09_text") and names[0].endswith("(loaded by 14_keep_learning too)")
+    assert len(names) == 1 and names[0].startswith("09_text") and names[0].endswith("(loaded by 14_keep_learning, 15_serving too)")
     for args, message in [
         ((), "say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them"),
         (("--all", "05"), "say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them"),

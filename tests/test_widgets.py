@@ -1,7 +1,7 @@
 """The widgets package as a whole: what it exports, and that importing it runs nothing.
 
 Each family has its own test file (test_widgets_points.py, _digits, _vae, _text, _diffusion,
-_guidance, _diagrams; the shared drawing kit in test_widgets_draw.py).
+_guidance, _diagrams, _adapt, _serving; the shared drawing kit in test_widgets_draw.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from genai_course import widgets
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ("points", "digits", "vae", "text", "diffusion", "guidance", "diagrams", "adapt")
+FAMILIES = ("points", "digits", "vae", "text", "diffusion", "guidance", "diagrams", "adapt", "serving")
 
 
 @pytest.mark.parametrize("family", FAMILIES)

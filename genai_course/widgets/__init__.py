@@ -13,6 +13,10 @@ Lessons call them as ``widgets.NAME``; each lives in the module of its family:
 - ``guidance``: lesson 10's classifier-free guidance. ``guidance_slider``, ``plot_guidance``.
 - ``adapt``: lesson 14. ``adaptation_picker`` (each way of teaching a model a new class: its
   new-class samples beside its old-class samples).
+- ``serving``: lesson 15. ``draw_door`` (a request's path through the server's checks),
+  ``draw_png_chunks`` and ``png_chunks`` (a signed PNG), ``draw_batching_timeline`` and
+  ``batching_timeline`` (the batcher simulated), and ``request_panel`` (send a request to a
+  running server by hand).
 - ``diagrams``: the structures lessons name, drawn: ``draw_network`` (a network's layers, traced from
   one forward pass by ``trace_layers``), ``draw_gan_step`` (lesson 05), ``draw_conditioning`` (lesson 07).
 
@@ -33,6 +37,7 @@ from .diagrams import draw_conditioning, draw_gan_step, draw_network, trace_laye
 from .diffusion import plot_reverse_process, reverse_scrubber
 from .digits import digit_picker, digit_scrubber, interpolation, show_digits
 from .guidance import guidance_slider, plot_guidance
+from .serving import batching_timeline, draw_batching_timeline, draw_door, draw_png_chunks, png_chunks, request_panel
 from .points import latent_explorer, plot_decision, plot_points, training_scrubber
 from .text import name_generator, next_char_explorer, plot_next_char
 from .vae import latent_map, latent_traversal, reconstructions, show_reconstructions
@@ -44,5 +49,6 @@ __all__ = [
     "name_generator", "next_char_explorer", "plot_next_char",
     "reverse_scrubber", "plot_reverse_process", "guidance_slider", "plot_guidance",
     "trace_layers", "draw_network", "draw_gan_step", "draw_conditioning",
-    "adaptation_picker",
+    "adaptation_picker", "draw_door", "draw_png_chunks", "png_chunks", "batching_timeline", "draw_batching_timeline",
+    "request_panel",
 ]
