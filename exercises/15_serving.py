@@ -127,10 +127,12 @@ checks.gather_batches(gather_batches)
 
 # %% [markdown]
 # What batching buys and costs: 400 requests of 1 to 4 samples arriving at random, about 60 a
-# second (a Poisson stream), to a model whose pass takes 50 ms whatever its size. With batching
-# off (`max_batch` 1) the worker runs one pass per request, fewer passes a second than requests
-# come, so the queue grows and so do the waits; with batching on, a request may wait for company
-# but the queue drains. **Latency** is the time from a request's arrival to the end of its pass.
+# second (a Poisson stream: the gaps between arrivals are drawn at random, independently, each
+# a sixtieth of a second on average), to a model whose pass takes 50 ms whatever its size. With
+# batching off (`max_batch` 1) the worker runs one pass per request, fewer passes a second than
+# requests come, so the queue grows and so do the waits; with batching on, a request may wait
+# for company but the queue drains. **Latency** is the time from a request's arrival to the end
+# of its pass.
 
 # %%
 try:

@@ -2,11 +2,12 @@
 # # Lesson 15: A generator behind a door
 #
 # By the end of this lesson you can put a trained generator behind a server that decides who
-# may use it and for what; show each of its refusals happen (401, 403, 404, 413, 429, 503) and
-# say which check gave it; store keys so that a stolen key file lets no one in; read the audit
-# log that records every request; check that a file the server returned was made by it and not
-# changed since; keep a checkpoint encrypted on disk; and measure what dynamic batching buys
-# (requests a second) and what it costs (waiting), with a load test.
+# may use it and for what; show each of its refusals happen (400, 401, 403, 404, 413, 429, 503)
+# and say which check gave it; store keys so that a stolen key file lets no one in; read the
+# audit log that records every request; check that a file the server returned was made by it
+# and not changed since, and say what that check cannot prove; keep a checkpoint encrypted on
+# disk; and measure what dynamic batching buys (requests a second) and what it costs (waiting),
+# with a load test.
 #
 # Run time: the training cell prints how long each model took (much less with
 # `PRETRAINED = True`); the load test prints its own timings.
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -57,9 +59,14 @@ def shown(message):
 # ## Three models, saved with their sidecars
 #
 # **Serving** a model means running it as a program that answers requests from other programs,
-# here over HTTP (the protocol of the web). We serve three of the course's models: lesson 08's
-# conditional VAE of digits (2,400 steps, as in that lesson), lesson 09's names model and
-# lesson 10's diffusion model of 2D points.
+# here over HTTP (HyperText Transfer Protocol, the protocol of the web). A request reaches a
+# server at an address and a **port**, a number that picks one program among those listening
+# on that machine. The answer has a body (here a picture, or JSON, JavaScript Object Notation:
+# text holding numbers, strings, lists and dictionaries), and request and answer both carry
+# **headers**: lines `Name: value` sent beside the body, such as who is asking.
+#
+# We serve three of the course's models: lesson 08's conditional VAE of digits (2,400 steps,
+# as in that lesson), lesson 09's names model and lesson 10's diffusion model of 2D points.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -82,14 +89,16 @@ for name, m in trained.items():
 # notebook, the training code or the weights. But a model that anyone can reach raises new
 # questions. Anyone can call it, so who is asking? They can ask for anything, so what may they
 # ask for? As often as they like, so how much? Someone could swap the model file for another,
-# so is it the one we trained? And someone could say a picture came from our model, or deny
-# that it did, so can we prove which outputs are ours?
+# so is it the one we trained? And someone could hand us a picture and say it came from our
+# model, so can we tell which outputs are ours?
 #
 # Two real stories. TorchServe, PyTorch's model server, let anyone who could reach its
-# management interface register a model downloaded from any address (CVE-2023-43654, part of
-# what Oligo Security called "ShellTorch" in 2023; TorchServe 0.8.2 addressed it). Since a
-# model archive may carry code, that door could lead to
-# running someone else's code on the server. LitServe read its API key from the environment
+# management interface register a model downloaded from any address (CVE-2023-43654, a
+# Common Vulnerabilities and Exposures number; part of what Oligo Security called "ShellTorch"
+# in 2023). TorchServe 0.8.2 answered with a warning when the setting that lists the allowed
+# addresses (`allowed_urls`) is left at its default, which allows any; the door is shut only
+# by setting it. Since a model archive may carry code, that door could lead to running someone
+# else's code on the server. LitServe read its API key from the environment
 # once, when the library was imported, so a key set later was never checked and every request
 # got in; the fix (LitServe pull request 754) stops reading it at import and compares keys in
 # constant time (defined below).
@@ -104,6 +113,16 @@ for name, m in trained.items():
 # it now. The server checks a generate request door after door, and the first door that stays
 # shut answers with its code. Every request, whatever its answer, leaves one line in the audit
 # log (below).
+#
+# The order is chosen. The key comes first, so that a stranger learns nothing, not even which
+# models exist. The quota comes next, before the request's body is even read, so that a flood
+# of requests costs the server little. The scopes (403) come before the model's existence
+# (404): a key asking for a model outside its scopes hears "not yours" whether that model
+# exists or not, so it cannot probe for the others. Size comes before the queue, so that a
+# request too big is refused before it takes a place in line. One door is left out of the
+# drawing: just after the size, a format or a label that the model does not have gets a
+# second 400.
+
 
 # %%
 widgets.draw_door()
@@ -113,12 +132,15 @@ plt.show()
 # ## Keys
 #
 # An **API key** is a long random string that a program sends with each request to say who it
-# is (`Authorization: Bearer <key>`). The server must be able to check a key without storing
-# it: a copied key file should let no one in. So the key file keeps, for each key, a **salt**
-# (random bytes, different for every key) and a **hash**: a function that turns any input into
-# a fixed-length fingerprint, easy to compute and infeasible to run backwards. Here the hash is
-# HMAC-SHA256 of the key under the salt (HMAC is defined with the signatures below). The salt
-# makes two equal keys store different hashes.
+# is (the header `Authorization: Bearer <key>`). The server must be able to check a key without
+# storing it: a copied key file should let no one in. So the key file keeps, for each key, a
+# **salt** (random bytes, different for every key) and a **hash**: a function that turns any
+# input into a fixed-length fingerprint, easy to compute and infeasible to run backwards. Here
+# the hash is an **HMAC** (hash-based message authentication code): HMAC-SHA256(k, bytes) is a
+# SHA-256 hash of the bytes mixed with a second input k. For the key file, k is the salt, which
+# is no secret: it only makes two equal keys store different hashes. The signatures below use
+# HMAC with a k that is secret. A key is random enough (43 random characters after its prefix)
+# that no one can find it by trying guesses against the stored hash.
 #
 # Each key carries **scopes**: what it may ask for (`model:NAME`, `label:0-4`, `max:8` samples
 # a request, `admin` for the server's statistics) and a **quota**: how many requests a minute.
@@ -133,7 +155,7 @@ key_of = {
 }
 for r in serve.list_keys(keys_file):
     print(f"{r.name:<6} quota {r.quota:<12} scopes: {r.scopes}")
-print("a key:", len(key_of["alice"]), "characters, starting", serve.KEY_PREFIX)
+print("a key:", len(key_of["alice"]), "characters:", serve.KEY_PREFIX, "then", len(key_of["alice"]) - len(serve.KEY_PREFIX), "random ones")
 
 # %% [markdown]
 # The key file as it is on disk (salts and hashes change every run):
@@ -232,7 +254,7 @@ check("alice asks for 2s as JSON", 400, alice, {"model": "cvae-digits", "label":
 digits_png = check("alice asks for eight 3s", 200, alice, {"model": "cvae-digits", "label": 3, "n": 8}).content
 names_json = check("names asks for German names", 200, key_of["names"], {"model": "charlm-names", "label": "de_DE", "n": 6}).content
 points_json = check("admin asks for 64 points", 200, key_of["admin"], {"model": "ddpm-grid25", "n": 64, "format": "json"}).content
-check("admin asks for 300 points", 413, key_of["admin"], {"model": "ddpm-grid25", "n": 300, "format": "json"})
+_ = check("admin asks for 300 points", 413, key_of["admin"], {"model": "ddpm-grid25", "n": 300, "format": "json"})
 
 # %% [markdown]
 # The 200 answers: the digits come as a PNG picture, decoded here with matplotlib; the names
@@ -297,7 +319,7 @@ print("bob in the key file now: revoked =", [r.revoked for r in serve.list_keys(
 
 # %%
 audit_file = work / "audit.jsonl"
-lines = [line for line in serve.read_audit(audit_file) if line["path"] == "/v1/generate"]
+lines = [line for line in serve.read_audit(audit_file) if line["path"] == "/v1/generate"]  # written before each answer's last bytes
 print(f"{'key':<7} {'model':<13} {'label':<6} {'n':>4} {'format':<7} {'status':>6} {'batch':>6}")
 for line in lines:
     row = [str(line[f]) if line[f] is not None else "-" for f in ("key", "model", "label", "n", "format", "status", "batch")]
@@ -314,12 +336,13 @@ print("lines without a key name (no key, or a wrong one):", sum(line["key"] is N
 # %% [markdown]
 # ## Signed outputs
 #
-# The audit log proves what the server sent; a **signature** travels with the file itself. The
-# server signs every answer with an **HMAC** (hash-based message authentication code):
-# HMAC-SHA256(secret, bytes) is a hash of the bytes mixed with a secret key, 32 random bytes
-# kept in `signing.key` beside the key file. Only a holder of the secret can compute it, and it
-# changes completely if one byte of the file changes. (A plain sha256 proves only that bytes
-# did not change, since anyone can compute it for a forged file.)
+# The audit log records what the server sent, but it stays with the server (and whoever can
+# write that file can change it). A **signature** travels with the file itself. The server
+# signs every answer with an HMAC: HMAC-SHA256(secret, bytes), where the secret is 32 random
+# bytes kept in `signing.key` beside the key file. Only a holder of the secret can compute it,
+# and it changes completely if one byte of the file changes. A plain sha256 written into the
+# file would prove nothing: whoever alters the file computes a new one (lesson 13 kept hashes
+# in a manifest, apart from the files, for that reason).
 #
 # A PNG file is a list of **chunks**, each a length, a type, data and a checksum: `IHDR` (size
 # and kind of image), `IDAT` (the compressed pixels), `IEND` (the end). The server puts its
@@ -372,13 +395,36 @@ for name in ("threes.png", "altered.png"):
     print("exit", done.returncode, "|", shown(done.stdout.strip()).replace(serve.key_id(secret), "KEYID"))  # the key id changes every run
 
 # %% [markdown]
+# What the signature does not prove. It proves that a holder of the secret made the file and
+# that it has not changed since, but only to someone who holds the secret too: checking needs
+# the secret, and whoever has the secret can also sign any file. So it convinces us (and
+# anyone we trust with the secret), not a stranger; for that one needs a public-key
+# signature, which anyone can check and only the signer can make (Going further). And a
+# signature can be removed: cut the chunk out and the picture still opens, unsigned.
+
+# %%
+stripped = serve.verify(unsigned, secret)
+print("the picture with its signature chunk cut out still opens:", plt.imread(io.BytesIO(unsigned)).shape)
+print("verify it:", stripped.ok, "|", stripped.message)
+
+# %% [markdown]
+# A missing signature therefore proves nothing about where a file came from; only a valid one
+# says something, and only to holders of the secret.
+
+# %% [markdown]
 # ## Encrypted at rest
 #
 # **Encryption at rest** keeps a file unreadable on disk to anyone without its key; the program
 # decrypts it in memory when it starts. The course uses **Fernet**, from the `cryptography`
-# package: AES encryption plus an HMAC, so a wrong key or an altered file is refused, never
-# decrypted into garbage. The key comes from the environment variable
+# package: AES (Advanced Encryption Standard) encryption plus an HMAC, so a wrong key or an
+# altered file is refused, never decrypted into garbage. The key comes from an **environment
+# variable** (a named setting a program receives from whoever starts it),
 # `GENAI_COURSE_CHECKPOINT_KEY`, not from a file beside the checkpoint.
+#
+# What it protects against: a copy of the file (a stolen disk, a backup, a shared folder) is
+# useless without the key, and an altered file is refused. What it does not: anyone who can
+# read the key where it is kept, or read the running server's environment or memory, where
+# the checkpoint sits decrypted.
 
 # %%
 fernet_key = serve.new_key()
@@ -410,8 +456,11 @@ except serve.ServerError as e:
 # ## The safe loader at the door
 #
 # A server that loads model files is a target: lesson 13 crafted a checkpoint whose unpickling
-# runs code (harmless here: it would create a marker file). The server loads every checkpoint
-# with the safe loader before it listens, so the crafted file never runs.
+# runs code (harmless here: it would create a marker file). We give it a matching sidecar, as
+# anyone who can write the checkpoint's folder could. A sidecar says only that a file is the
+# one its sidecar names: it catches a damaged file, or one swapped without its sidecar, not a
+# swap of both (lesson 13's manifest, kept elsewhere, does). What stops the crafted file is the
+# safe loader, which the server runs on every checkpoint before it listens.
 
 # %%
 marker = work / "marker.txt"
@@ -429,7 +478,8 @@ print("the marker file was created:", marker.exists())
 #
 # A forward pass has a fixed cost that does not grow with the number of samples (launching
 # each layer, running Python; for diffusion, one pass of the network per denoising step). On
-# this CPU, drawing 64 points of `ddpm-grid25` takes not much longer than drawing one:
+# this CPU, drawing 64 points of `ddpm-grid25` takes far less than 64 times as long as drawing
+# one:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -471,9 +521,11 @@ for max_batch in (1, 4):
 #
 # The load test is a **closed-loop load test**: C clients, each sending a request and waiting
 # for its answer before sending the next, so C requests are always in flight. `serve.run_load`
-# sends exactly 64 requests per setting (each of C clients sends 64 / C), one sample of
-# `ddpm-grid25` each, to 127.0.0.1 only. The first server (batching on: 64 samples or 10 ms)
-# is the one already running; a second one runs with batching off (`--max-batch 1`).
+# sends 64 requests per setting (each of C clients sends 64 / C), except at 64 clients, where
+# each client sends 2 (128 requests), so that the server meets a second round and not only one
+# burst. Each request asks for one sample of `ddpm-grid25`, from 127.0.0.1 only. The first
+# server (batching on: 64 samples or 10 ms) is the one already running; a second one runs with
+# batching off (`--max-batch 1`).
 
 # %%
 off_server = start([paths["ddpm-grid25"]], options=["--max-batch", "1"])
@@ -486,18 +538,19 @@ def passes_histogram(srv):
     return {int(k): v for k, v in httpx.get(srv.url + "/v1/stats", headers=admin_headers).json()["samples_per_pass"]["ddpm-grid25"].items()}
 
 
-results, histograms = {}, {}
+results, histograms, sent = {}, {}, {}
 for batching, srv in (("on", server), ("off", off_server)):
     for clients in CLIENTS:
         before = passes_histogram(srv)
+        sent[clients] = clients * max(2, 64 // clients)  # at least 2 requests a client
         results[batching, clients] = serve.run_load(srv.url, key_of["admin"], load_body, clients=clients,
-                                                    requests_per_client=64 // clients, timeout_s=60)
+                                                    requests_per_client=sent[clients] // clients, timeout_s=60)
         after = passes_histogram(srv)
         histograms[batching, clients] = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) > before.get(k, 0)}
 stats = httpx.get(server.url + "/v1/stats", headers=admin_headers).json()
 print("batching on:", stats["max_batch"], "samples or", stats["max_wait_ms"], "ms | off: --max-batch 1")
-print("settings measured:", len(results), "| requests per setting:", sorted({r.requests for r in results.values()}))
-print("every request answered 200:", all(r.statuses == {200: 64} and r.unanswered == 0 for r in results.values()))
+print("settings measured:", len(results), "| requests sent at 1, 4, 16, 64 clients:", [sent[c] for c in CLIENTS])
+print("every request answered 200:", all(r.statuses == {200: sent[c]} and r.unanswered == 0 for (_, c), r in results.items()))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -520,6 +573,14 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# Read the table and the figure along the number of clients. With batching off, requests a
+# second hardly move from 1 client to 64: the worker runs one pass per request, so it answers
+# at most one request per pass time however many are waiting, and each extra client only
+# lengthens the line: the median latency grows with the number of clients. With batching on,
+# requests a second grow with the clients, since each pass draws every request that waited
+# during the one before, for little more time; its median latency grows far more slowly. At
+# one client the order is reversed: batching on is the slower, a cost read below.
+#
 # Timings differ from run to run and machine to machine; these verdicts do not:
 
 # %%
@@ -529,6 +590,9 @@ print("with batching off every pass drew 1 sample:", all(set(histograms["off", c
 on_16 = histograms["on", 16]
 print("with batching on, at 16 clients most passes drew more than 1:", sum(v for k, v in on_16.items() if k > 1) > on_16.get(1, 0))
 print("with batching on, no pass drew more than max_batch (64):", max(k for h in histograms.values() for k in h) <= 64)
+print("with batching on, 64 clients got more requests a second than 1 client:", results["on", 64].per_second > results["on", 1].per_second)
+print("with batching off, the median latency at 64 clients is above that at 1 client:", results["off", 64].median_ms > results["off", 1].median_ms)
+print("at 64 clients the median latency is lower with batching on than off:", results["on", 64].median_ms < results["off", 64].median_ms)
 
 # %% [markdown]
 # The histogram of samples per forward pass, batching on, for each number of clients (from the
@@ -548,13 +612,28 @@ plt.show()
 print({clients: histograms["on", clients] for clients in CLIENTS})
 
 # %% [markdown]
-# What batching costs: a lone client gains nothing from company, and its request may wait up
+# With one client every pass drew one sample: no other request was ever waiting. With more
+# clients the passes grow, since the requests that arrive while a pass runs go together into
+# the next; no pass can hold more samples than there are clients, because a closed loop of C
+# clients never has more than C requests in flight:
+
+# %%
+print("1 client, batching on: every pass drew 1 sample:", set(histograms["on", 1]) == {1})
+print("no pass drew more samples than there were clients:", all(max(histograms["on", c]) <= c for c in CLIENTS))
+
+# %% [markdown]
+# What batching costs. A lone client gains nothing from company, and its request may wait up
 # to `max_wait` (10 ms here) for other requests that never come. Compare the medians at one
 # client:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(f"1 client, median latency: batching on {results['on', 1].median_ms:.0f} ms, off {results['off', 1].median_ms:.0f} ms")
+
+# %% [markdown]
+# And a bigger pass takes longer than a pass of one (the timing printed before the simulation),
+# so every request in a batch waits for the whole pass: batching trades a little latency for
+# each request for many more requests a second when many are waiting.
 
 # %% [markdown]
 # A **queue** is where requests wait for the model. A queue without a limit lets every request
@@ -572,6 +651,14 @@ print("requests sent:", crowd.requests)
 # %%
 # NBVAL_IGNORE_OUTPUT
 print("statuses:", crowd.statuses)
+
+# %% [markdown]
+# The refusal's `Retry-After` header, from 32 requests sent at once to the same server:
+
+# %%
+with ThreadPoolExecutor(32) as pool:
+    burst = list(pool.map(lambda _: http.post(small_queue.url + "/v1/generate", json=load_body, headers=admin_headers), range(32)))
+print("Retry-After on the 503s:", {r.headers.get("retry-after") for r in burst if r.status_code == 503}, "(seconds)")
 
 # %% [markdown]
 # ## Try it
@@ -600,23 +687,31 @@ shutil.rmtree(work, ignore_errors=True)
 # ## Summary
 #
 # * A server lets others use a model without the notebook; each request passes door after door
-#   (key 401, quota 429, request 400, scopes 403, model 404, size 413, queue 503), and the first
-#   that stays shut answers.
+#   (key 401, quota 429, request 400, scopes 403, model 404, size 413, format or label 400,
+#   queue 503), and the first that stays shut answers; the order tells a stranger nothing.
 # * Keys are stored as salt and HMAC, never as keys, and compared in constant time; the key file
 #   is read on every request, so adding or revoking a key counts at once.
 # * Every request leaves an audit line with the key's name and the sha256 of what was returned;
-#   every returned file carries an HMAC that proves who made it and that it is unchanged.
+#   every returned file carries an HMAC that proves, to holders of the secret, that a holder of
+#   the secret made it and that it is unchanged; a missing signature proves nothing.
 # * Checkpoints can stay encrypted on disk (Fernet, key in the environment) and are loaded with
-#   the safe loader: a wrong key or a crafted file stops the server before it listens.
+#   the safe loader: a wrong key or a crafted file stops the server before it listens. The
+#   encryption protects copies of the file, not a server whose environment can be read; a
+#   sidecar catches a damaged file, not one swapped with its sidecar.
 # * Dynamic batching draws many requests in one forward pass: more requests a second under load,
-#   a short extra wait for a lone client. A bounded queue refuses with 503 rather than stall.
+#   a short extra wait for a lone client and a longer pass for each request in a batch. A
+#   bounded queue refuses with 503 rather than stall.
 #
 # ## Going further
 #
 # * Put the server behind a reverse proxy (e.g. nginx, Caddy) that speaks TLS, so keys and
-#   samples do not cross the network in clear; the proxy can also enforce quotas per address.
+#   samples do not cross the network in clear (TLS, Transport Layer Security, is the encryption
+#   behind `https://`); the proxy can also enforce quotas per address.
 # * Shared keys are simple; larger systems use OAuth 2.0 / OpenID Connect, where an identity
 #   provider issues short-lived tokens and the server checks them.
+# * Public-key signatures (e.g. Ed25519, in the `cryptography` package) sign with a private key
+#   and check with a public one, so anyone can check an output and only the server can sign it,
+#   which an HMAC cannot offer.
 # * Sign the model files themselves, not only the outputs: Sigstore (`model-transparency`)
 #   signs model artifacts; C2PA "content credentials" attach signed provenance to generated
 #   images in a standard way.

@@ -73,22 +73,12 @@ class AuditTrail:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        start, seen = time.perf_counter(), {"status": 500, "bytes": 0}
+        start, seen = time.perf_counter(), {"status": 500, "bytes": 0, "written": False}
         digest = hashlib.sha256()
         scope.setdefault("state", {})
 
-        async def record(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
-            elif message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                digest.update(body)
-                seen["bytes"] += len(body)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record)
-        finally:
+        def write() -> None:
+            seen["written"] = True
             asked = scope["state"].get("audit", {})
             client = scope.get("client")
             self.log.write(
@@ -97,6 +87,23 @@ class AuditTrail:
                 status=seen["status"], bytes=seen["bytes"], sha256=digest.hexdigest(), batch=asked.get("batch"),
                 ms=round((time.perf_counter() - start) * 1000, 2),
             )
+
+        async def record(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                digest.update(body)
+                seen["bytes"] += len(body)
+                if not message.get("more_body", False):
+                    write()  # before the last bytes go out: a client that has its answer finds its line in the log
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            if not seen["written"]:  # no whole answer went out (the app failed, the client left): still one line
+                write()
 
 
 def _read_request(body: bytes) -> tuple[str, int, str | None, str | None] | str:
