@@ -103,3 +103,18 @@ def running(token: str) -> list[str]:
             except OSError:
                 continue
     return found
+
+
+# ---- the browser tests (tests/test_browser.py, tests/test_browser_serve.py): Debian's Chromium, never `playwright install`
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (the Makefile's CHROMIUM)
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def browser_missing(what: str) -> None:
+    """Skip, or fail under CI (where a missing browser is a broken install, not a laptop)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI is set, so this fails instead of skipping)")
+    pytest.skip(what)

@@ -43,29 +43,19 @@ import nbformat
 import numpy as np
 import pytest
 
+from shared import CHROMIUM, CHROMIUM_ARGS, browser_missing
+
 pytestmark = pytest.mark.notebooks  # (one pytest-xdist worker runs both lessons: conftest.py's work_scope)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "runs" / "browser"
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (the Makefile's CHROMIUM)
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 SWITCH_OFF, SWITCH_ON = "PRETRAINED = False", "PRETRAINED = True"
 
 SERVER_START_TIMEOUT = 60  # s until /api/status answers
 KERNEL_IDLE_TIMEOUT = 60  # s from opening a notebook to an idle kernel
 RUN_ALL_TIMEOUT = 600  # s for one lesson's run-all (a hang guard: about 30 s with pretrained runs on a quiet 2-core machine)
 PICTURE_TIMEOUT = 30  # s for the picture to change after a move
-
-
-def _missing(what: str) -> None:
-    """Skip, or fail under CI (where a missing browser is a broken install, not a laptop)."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so this fails instead of skipping)")
-    pytest.skip(what)
 
 
 # ---------------------------------------------------------------------------------------
@@ -149,14 +139,14 @@ def _pretrained_dir(request: pytest.FixtureRequest) -> Path | None:
 def lab(request, tmp_path_factory):
     """A JupyterLab server on a free port over a temporary root; killed (kernels too) at the end."""
     if not CHROMIUM.exists():
-        _missing(
+        browser_missing(
             f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
             "(Debian/Ubuntu; `make test` does it when run as root)"
         )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _missing("the playwright package is missing: pip install -e '.[test]' (or make setup)")
+        browser_missing("the playwright package is missing: pip install -e '.[test]' (or make setup)")
 
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's pictures only
     t0 = time.perf_counter()

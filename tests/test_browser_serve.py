@@ -21,28 +21,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from genai_course import cli, serve
+from shared import CHROMIUM, CHROMIUM_ARGS, browser_missing
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (the Makefile's CHROMIUM)
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 WAIT_MS = 20_000  # the longest any one step of the page may take (a request, a picture decoding)
 BOTH = "model:cvae-digits model:charlm-names max:8"
-
-
-def _missing(what: str) -> None:
-    """Skip, or fail under CI (where a missing browser is a broken install, not a laptop)."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so this fails instead of skipping)")
-    pytest.skip(what)
 
 
 @dataclass
@@ -57,14 +45,14 @@ class Served:
 def served(tmp_path_factory):
     """A server process over a tiny cvae-digits and a tiny charlm-names checkpoint; stopped at the end."""
     if not CHROMIUM.exists():
-        _missing(
+        browser_missing(
             f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
             "(Debian/Ubuntu; `make test` does it when run as root)"
         )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _missing("the playwright package is missing: pip install -e '.[test]' (or make setup)")
+        browser_missing("the playwright package is missing: pip install -e '.[test]' (or make setup)")
     folder = tmp_path_factory.mktemp("browser-serve")
     digits, names = folder / "cvae.pt", folder / "charlm.pt"
     with contextlib.redirect_stdout(io.StringIO()):

@@ -14,23 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genai_course import checkpoints, cli
+from genai_course import checkpoints
 from genai_course.serve import keys as keylib
 from genai_course.serve import sealed, signing
 
 from serve_shared import tiny  # noqa: F401 (fixtures)
+from test_cli import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
-    """cli.main in this process: (exit code, stdout, stderr), argparse's own exits included."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error_line(code: int, out: str, err: str, command: str = "") -> str:
