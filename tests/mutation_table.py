@@ -104,3 +104,30 @@ def mutation_tests(rows: Sequence[Mutant]) -> Any:
         assert_caught(row)
 
     return test_mutant_is_caught
+
+
+def solution_lines(lesson: str) -> set[str]:
+    """The lines of the solution blocks of solutions/NN (and each without its comment), at least 12 characters."""
+    inside, found = False, set()
+    for line in solution_file(lesson).read_text(encoding="utf-8").splitlines():
+        text = line.strip()
+        if text in ("# BEGIN SOLUTION", "# END SOLUTION"):
+            inside = text == "# BEGIN SOLUTION"
+        elif inside:
+            found |= {text, text.split("  #", 1)[0].strip()}
+    return {text for text in found if len(text) >= 12}
+
+
+def no_quote_tests(rows: Sequence[Mutant], lesson: str) -> Any:
+    """A test module's parametrized test: no mutant's message quotes a line of the lesson's solution
+    (the answer the learner is to write); it names the mistake instead."""
+
+    @pytest.mark.parametrize("row", rows, ids=[f"{r.check}-{k}" for k, r in enumerate(rows)])
+    def test_no_message_quotes_the_solution(row: Mutant) -> None:
+        exercise = REGISTRY[row.check]
+        message = exercise.verdict(exercise.probe(mutant_function(row))).message
+        lines = solution_lines(lesson)
+        assert lines
+        assert not [line for line in lines if line in message], message
+
+    return test_no_message_quotes_the_solution

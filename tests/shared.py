@@ -118,3 +118,16 @@ def browser_missing(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} (CI is set, so this fails instead of skipping)")
     pytest.skip(what)
+
+
+def require_browser() -> None:
+    """Skip the test (fail it under CI) unless Chromium and the playwright package are both here."""
+    if not CHROMIUM.exists():
+        browser_missing(
+            f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
+            "(Debian/Ubuntu; `make test` does it when run as root)"
+        )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        browser_missing("the playwright package is missing: pip install -e '.[test]' (or make setup)")

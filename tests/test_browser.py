@@ -43,7 +43,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from shared import CHROMIUM, CHROMIUM_ARGS, browser_missing
+from shared import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 pytestmark = pytest.mark.notebooks  # (one pytest-xdist worker runs both lessons: conftest.py's work_scope)
 
@@ -138,15 +138,7 @@ def _pretrained_dir(request: pytest.FixtureRequest) -> Path | None:
 @pytest.fixture(scope="module")
 def lab(request, tmp_path_factory):
     """A JupyterLab server on a free port over a temporary root; killed (kernels too) at the end."""
-    if not CHROMIUM.exists():
-        browser_missing(
-            f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
-            "(Debian/Ubuntu; `make test` does it when run as root)"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        browser_missing("the playwright package is missing: pip install -e '.[test]' (or make setup)")
+    require_browser()
 
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's pictures only
     t0 = time.perf_counter()

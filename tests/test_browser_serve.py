@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from genai_course import cli, serve
-from shared import CHROMIUM, CHROMIUM_ARGS, browser_missing
+from shared import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 WAIT_MS = 20_000  # the longest any one step of the page may take (a request, a picture decoding)
 BOTH = "model:cvae-digits model:charlm-names max:8"
@@ -44,15 +44,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A server process over a tiny cvae-digits and a tiny charlm-names checkpoint; stopped at the end."""
-    if not CHROMIUM.exists():
-        browser_missing(
-            f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
-            "(Debian/Ubuntu; `make test` does it when run as root)"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        browser_missing("the playwright package is missing: pip install -e '.[test]' (or make setup)")
+    require_browser()
     folder = tmp_path_factory.mktemp("browser-serve")
     digits, names = folder / "cvae.pt", folder / "charlm.pt"
     with contextlib.redirect_stdout(io.StringIO()):

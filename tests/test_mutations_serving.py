@@ -3,10 +3,7 @@ go wrong, is judged failed with a message that names the mistake (tests/mutation
 
 from __future__ import annotations
 
-import pytest
-
-from genai_course.checks import REGISTRY
-from mutation_table import Mutant, mutant_function, mutation_tests, solution_file
+from mutation_table import Mutant, mutation_tests, no_quote_tests
 
 _REFILL = "self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)"
 _TAKE = ("        if self.tokens >= 1:\n            self.tokens -= 1\n            return 0.0\n"
@@ -71,24 +68,4 @@ ROWS = [
 
 test_mutant_is_caught = mutation_tests(ROWS)
 
-
-def _solution_lines() -> set[str]:
-    """The lines of the solution blocks of solutions/15 (and each without its comment), at least 12 characters."""
-    inside, found = False, set()
-    for line in solution_file("15").read_text(encoding="utf-8").splitlines():
-        text = line.strip()
-        if text in ("# BEGIN SOLUTION", "# END SOLUTION"):
-            inside = text == "# BEGIN SOLUTION"
-        elif inside:
-            found |= {text, text.split("  #", 1)[0].strip()}
-    return {text for text in found if len(text) >= 12}
-
-
-@pytest.mark.parametrize("row", ROWS, ids=[f"{r.check}-{k}" for k, r in enumerate(ROWS)])
-def test_no_message_quotes_the_solution(row):
-    """A mutant's message names its mistake without a line of the solution (the answer the learner is to write)."""
-    exercise = REGISTRY[row.check]
-    message = exercise.verdict(exercise.probe(mutant_function(row))).message
-    lines = _solution_lines()
-    assert lines
-    assert not [line for line in lines if line in message], message
+test_no_message_quotes_the_solution = no_quote_tests(ROWS, "15")
