@@ -379,3 +379,34 @@ def test_two_checkpoints_of_one_model_are_refused(tiny, tmp_path):
     config = ServeConfig([str(tiny["gan-grid25"])] * 2, tmp_path / "k.json", tmp_path / "a.jsonl", tmp_path / "s.key")
     with pytest.raises(ValueError, match="two checkpoints hold a model called gan-grid25"):
         create_app(config)
+
+
+def test_reload_reads_the_checkpoints_again_and_refuses_a_changed_one(tiny, tmp_path):
+    """A reload re-checks every file: one whose bytes no longer match its sidecar is refused (409)
+    and the models served stay the ones loaded before; after the file is put back, a reload works."""
+    import shutil
+
+    copies = {}
+    for name, path in tiny.items():
+        copies[name] = tmp_path / path.name
+        shutil.copy(path, copies[name])
+        shutil.copy(str(path) + ".sha256", str(copies[name]) + ".sha256")
+    keys = tmp_path / "keys.json"
+    admin = add_key(keys, "admin", "model:* admin", "1000/min")
+    config = ServeConfig([str(p) for p in copies.values()], keys, tmp_path / "audit.jsonl", tmp_path / "signing.key")
+    with TestClient(create_app(config)) as client:
+        before = client.get("/v1/models", headers=auth(admin)).json()["models"]
+        target = copies["gan-grid25"]
+        original = target.read_bytes()
+        damaged = bytearray(original)
+        damaged[len(damaged) // 2] ^= 0xFF
+        target.write_bytes(bytes(damaged))
+        r = client.post("/v1/reload", headers=auth(admin))
+        assert r.status_code == 409, r.text
+        message = r.json()["error"]
+        assert message.startswith("reload refused, the models served are unchanged: ") and "does not match its hash file" in message
+        assert client.get("/v1/models", headers=auth(admin)).json()["models"] == before
+        assert client.post("/v1/generate", json={"model": "gan-grid25", "n": 2}, headers=auth(admin)).status_code == 200
+        target.write_bytes(original)
+        r = client.post("/v1/reload", headers=auth(admin))
+        assert r.status_code == 200 and [m["sha256"] for m in r.json()["reloaded"]] == [m["sha256"] for m in before]
