@@ -39,7 +39,7 @@ import torch
 from . import __version__
 
 __all__ = [
-    "CheckpointError", "FORMAT", "VERSION", "MANIFEST", "save", "load", "load_bytes", "sha256", "sidecar_path", "verify_sidecar",
+    "CheckpointError", "FORMAT", "VERSION", "MANIFEST", "save", "save_bytes", "load", "load_bytes", "sha256", "sidecar_path", "verify_sidecar",
     "write_manifest", "verify_manifest", "provenance", "write_crafted_checkpoint", "hidden_code", "leave_marker",
     "payload", "load_run",
 ]
@@ -217,19 +217,29 @@ def provenance(checkpoint: str | os.PathLike[str], *, model: str, seed: int | No
 def save(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     """Write ``payload`` (plus the format marker and provenance) to ``path`` atomically, and its hash to
     ``PATH.sha256``; returns the path."""
-    path = Path(path)
     data = {"format": FORMAT, "version": VERSION, **payload, "provenance": _checkpoint_provenance(payload)}
-    fd, tmp = _atomic_tmp(path, "checkpoint")
+    return _write_with_sidecar(Path(path), "checkpoint", lambda f: torch.save(data, f))
+
+
+def save_bytes(path: str | os.PathLike[str], data: bytes, what: str = "file") -> Path:
+    """Write ``data`` to ``path`` atomically with its ``PATH.sha256``, as ``save`` does a checkpoint
+    (e.g. an encrypted checkpoint, ``serve.sealed``); ``what`` names the file in errors."""
+    return _write_with_sidecar(Path(path), what, lambda f: f.write(data))
+
+
+def _write_with_sidecar(path: Path, what: str, write: Any) -> Path:
+    """``write(f)`` into a temporary file beside ``path``, then it and its hash file swapped in."""
+    fd, tmp = _atomic_tmp(path, what)
     side = sidecar_path(path)
     side_tmp = None
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         side_fd, side_tmp = _atomic_tmp(side, "hash file")
         _write_bytes(side_fd, _sha256sum_line(sha256(tmp), path.name).encode("utf-8"))
-        os.replace(tmp, path)  # the checkpoint, then at once its hash: the stale window is two renames wide
+        os.replace(tmp, path)  # the file, then at once its hash: the stale window is two renames wide
         os.replace(side_tmp, side)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -142,7 +142,7 @@ def create_app(config: ServeConfig) -> Any:
     secret = signing.read_secret(config.signing_key)
     quotas, executor = Quotas(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampler")
     batchers: dict[str, Batcher[Job]] = {}
-    served = {"requests": 0, "since": time.time()}
+    served = {"requests": 0}  # answered with samples
     log = AuditLog(config.audit)
 
     def sampler(name: str) -> Any:

@@ -122,7 +122,5 @@ def load_servable(path: str | Path, seed: int = 0) -> Servable:
             raise checkpoints.CheckpointError(f"{path}: an encrypted adapter checkpoint cannot be served; merge it into a whole model first")
         model = models.load_model(path, contents=contents)
         return Servable(model, path, digest, True, seed)
-    if not Path(path).is_file():
-        raise checkpoints.CheckpointError(f"checkpoint {path} does not exist" if not Path(path).exists() else f"checkpoint {path} is a folder, not a file")
-    model = models.load_model(path)
+    model = models.load_model(path)  # the safe loader says in one line if the file is missing, a folder or not a checkpoint
     return Servable(model, path, checkpoints.sha256(path), False, seed)

@@ -67,7 +67,7 @@ async def _load(url: str, key: str, body: dict[str, Any], clients: int, each: in
     async with httpx.AsyncClient(limits=limits, timeout=timeout_s) as http:
         start = time.perf_counter()
         tasks = [asyncio.ensure_future(client(http)) for _ in range(clients)]
-        done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        _, pending = await asyncio.wait(tasks, timeout=timeout_s)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

@@ -65,11 +65,7 @@ def encrypt(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = N
     out = Path(out) if out is not None else path.with_name(path.name + ".enc")
     digest = checkpoints.sha256(path)
     sealed = _HEADER + digest.encode("ascii") + b"\n" + fernet.encrypt(plain)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(sealed)
-    os.replace(tmp, out)
-    checkpoints.sidecar_path(out).write_text(f"{checkpoints.sha256(out)}  {out.name}\n", encoding="utf-8")
-    return out
+    return checkpoints.save_bytes(out, sealed, "encrypted checkpoint")  # atomically, with its .sha256
 
 
 def decrypt(path: str | os.PathLike[str], key: str | None = None) -> tuple[bytes, str]:
