@@ -4,6 +4,7 @@ that module's fixture, with the scope it is declared with here."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from pathlib import Path
@@ -131,3 +132,16 @@ def require_browser() -> None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         browser_missing("the playwright package is missing: pip install -e '.[test]' (or make setup)")
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium launched headless through Playwright with the course's flags, closed after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -43,7 +43,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from shared import CHROMIUM, CHROMIUM_ARGS, require_browser
+from shared import chromium, require_browser
 
 pytestmark = pytest.mark.notebooks  # (one pytest-xdist worker runs both lessons: conftest.py's work_scope)
 
@@ -236,14 +236,8 @@ def _print_times(lab: Lab) -> None:
 
 @pytest.fixture(scope="module")
 def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Console:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from genai_course import cli, serve
-from shared import CHROMIUM, CHROMIUM_ARGS, require_browser
+from shared import chromium, require_browser
 
 WAIT_MS = 20_000  # the longest any one step of the page may take (a request, a picture decoding)
 BOTH = "model:cvae-digits model:charlm-names max:8"
@@ -59,15 +59,11 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(served):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)  # every expect() below waits this long at most
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Page:
