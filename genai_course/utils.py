@@ -1,5 +1,5 @@
 """Small things every floor needs, each written once: seeds, whole-number arguments, the device
-and its precision, one tensor comparison and one label check.
+and its precision, one tensor comparison, one label check and one fingerprint of a network's weights.
 
 Nothing here imports the rest of the course.
 """
@@ -7,13 +7,14 @@ Nothing here imports the rest of the course.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from typing import Any, ContextManager
 
 import numpy as np
 import torch
 
 __all__ = [
-    "set_seed", "whole_number", "get_device", "PRECISIONS", "autocast", "same", "check_labels",
+    "set_seed", "whole_number", "get_device", "PRECISIONS", "autocast", "same", "check_labels", "weights_sha256",
 ]
 
 
@@ -94,3 +95,15 @@ def check_labels(y: torch.Tensor | None, batch: int, num_classes: int, who: str)
         )
     if batch and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise ValueError(f"labels must lie in 0..{num_classes - 1} (got values from {int(y.min())} to {int(y.max())})")
+
+
+def weights_sha256(module: torch.nn.Module) -> str:
+    """sha256 of a network's weights (every entry of its state dict: name, shape, dtype and bytes, in
+    order): the same hex string for the same weights, whatever file holds them (lesson 16's reflow
+    pairs record the model they came from by it)."""
+    h = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()

@@ -24,11 +24,16 @@ def timestep_embedding(t: torch.Tensor, dim: int = 64, max_period: float = 10_00
     return torch.cat([args.sin(), args.cos()], dim=1)
 
 
-def _check_net_inputs(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, shape: tuple[int, ...], num_classes: int, what: str) -> None:
+def _check_net_inputs(
+    x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, shape: tuple[int, ...], num_classes: int, what: str, continuous: bool = False
+) -> None:
     if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
         want = ", ".join(["B", *map(str, shape)])
         raise ValueError(f"{what} takes x of shape ({want}) (got {tuple(x.shape)})")
-    if t.shape != (x.shape[0],) or t.dtype.is_floating_point:
+    if continuous:
+        if t.shape != (x.shape[0],) or not t.dtype.is_floating_point:
+            raise ValueError(f"{what} takes t as ({x.shape[0]},) times in [0, 1], one per example (got {tuple(t.shape)} {t.dtype})")
+    elif t.shape != (x.shape[0],) or t.dtype.is_floating_point:
         raise ValueError(f"{what} takes t as ({x.shape[0]},) whole step numbers, one per example (got {tuple(t.shape)} {t.dtype})")
     if num_classes == 0:
         if y is not None:
@@ -59,36 +64,46 @@ class _Conditioning(nn.Module):
         return e
 
 
+# A continuous time t in [0, 1] (flow matching, lesson 16) enters the same sinusoidal features as
+# t x TIME_SCALE, so it spans the frequencies that a diffusion model's steps 0..T-1 do.
+TIME_SCALE = 1000.0
+
+
 class MLPDenoiser(nn.Module):
     """Noise predictor for 2D points: (x (B, 2), t (B,), y (B,) or None) -> eps (B, 2).
 
     Each of ``depth`` hidden layers of ``width`` units gets the step embedding added before its
-    SiLU, so every layer knows how noisy its input is.
+    SiLU, so every layer knows how noisy its input is. ``dim``: the size of x (2 for points; a
+    VAE's latent size in lesson 16). ``continuous``: t is a time in [0, 1] (floats; lesson 16's
+    velocity networks) instead of whole step numbers.
     """
 
-    def __init__(self, width: int = 256, depth: int = 3, num_classes: int = 0, time_dim: int = 64, fourier: int = 0) -> None:
+    def __init__(
+        self, width: int = 256, depth: int = 3, num_classes: int = 0, time_dim: int = 64, fourier: int = 0,
+        dim: int = 2, continuous: bool = False,
+    ) -> None:
         super().__init__()
-        self.num_classes, self.fourier = num_classes, fourier
+        self.num_classes, self.fourier, self.dim, self.continuous = num_classes, fourier, dim, continuous
         self.cond = _Conditioning(width, num_classes, time_dim)
         self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(fourier, dtype=torch.float32), persistent=False)
-        self.inp = nn.Linear(2 + 4 * fourier, width)
+        self.inp = nn.Linear(dim + 2 * dim * fourier, width)
         self.hidden = nn.ModuleList(nn.Linear(width, width) for _ in range(depth - 1))
         self.emb = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
-        self.out = nn.Linear(width, 2)
+        self.out = nn.Linear(width, dim)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 2) -> (B, 2 + 4F): x, then sin and cos of pi 2^k x for k < F (F = ``fourier``).
+        """x (B, D) -> (B, D + 2DF): x, then sin and cos of pi 2^k x for k < F (F = ``fourier``).
 
         An MLP of x alone draws smooth functions; near the end of the reverse process the noise
         to predict changes sharply from one mode to the next, and these features let it."""
         if not self.fourier:
             return x
-        a = (x[:, :, None] * self.freqs).flatten(1)  # (B, 2F)
+        a = (x[:, :, None] * self.freqs).flatten(1)  # (B, DF)
         return torch.cat([x, a.sin(), a.cos()], dim=1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        _check_net_inputs(x, t, y, (2,), self.num_classes, "MLPDenoiser")
-        e = self.cond(t, y)
+        _check_net_inputs(x, t, y, (self.dim,), self.num_classes, "MLPDenoiser", self.continuous)
+        e = self.cond(t * TIME_SCALE if self.continuous else t, y)
         h = F.silu(self.inp(self.features(x)) + self.emb[0](e))
         for layer, emb in zip(self.hidden, self.emb[1:]):
             h = F.silu(layer(h) + emb(e))
