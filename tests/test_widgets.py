@@ -17,7 +17,7 @@ import pytest
 from genai_course import widgets
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ("points", "digits", "vae", "text", "diffusion", "guidance", "diagrams", "adapt", "serving")
+FAMILIES = ("points", "digits", "vae", "text", "diffusion", "guidance", "diagrams", "adapt", "serving", "flow")
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -17,6 +17,9 @@ Lessons call them as ``widgets.NAME``; each lives in the module of its family:
   ``draw_png_chunks`` and ``png_chunks`` (a signed PNG), ``draw_batching_timeline`` and
   ``batching_timeline`` (the batcher simulated), and ``request_panel`` (send a request to a
   running server by hand).
+- ``flow``: lesson 16's flow matching. ``plot_paths`` (noise-to-sample paths and their straightness),
+  ``plot_velocity_field``, ``calls_scrubber`` (samples by network calls per sample) and the still
+  ``plot_calls``.
 - ``diagrams``: the structures lessons name, drawn: ``draw_network`` (a network's layers, traced from
   one forward pass by ``trace_layers``), ``draw_gan_step`` (lesson 05), ``draw_conditioning`` (lesson 07).
 
@@ -36,6 +39,7 @@ from .adapt import adaptation_picker
 from .diagrams import draw_conditioning, draw_gan_step, draw_network, trace_layers
 from .diffusion import plot_reverse_process, reverse_scrubber
 from .digits import digit_picker, digit_scrubber, interpolation, show_digits
+from .flow import calls_scrubber, plot_calls, plot_paths, plot_velocity_field
 from .guidance import guidance_slider, plot_guidance
 from .serving import batching_timeline, draw_batching_timeline, draw_door, draw_png_chunks, png_chunks, request_panel
 from .points import latent_explorer, plot_decision, plot_points, training_scrubber
@@ -50,5 +54,5 @@ __all__ = [
     "reverse_scrubber", "plot_reverse_process", "guidance_slider", "plot_guidance",
     "trace_layers", "draw_network", "draw_gan_step", "draw_conditioning",
     "adaptation_picker", "draw_door", "draw_png_chunks", "png_chunks", "batching_timeline", "draw_batching_timeline",
-    "request_panel",
+    "request_panel", "plot_paths", "plot_velocity_field", "calls_scrubber", "plot_calls",
 ]

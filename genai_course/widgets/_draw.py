@@ -116,6 +116,17 @@ def mixture_extent(mixture: Mixture) -> float:
     return 1.5 * float(mixture.means.abs().max())
 
 
+def mode_colors(n_modes: int) -> np.ndarray:
+    """One RGBA colour per mode of a mixture: (K, 4); with many modes the hues are spread with a stride,
+    so that neighbouring modes differ."""
+    from matplotlib import colormaps
+
+    if n_modes <= 10:
+        return colormaps["tab10"](np.arange(n_modes))
+    hues = (np.arange(n_modes) * 7 % n_modes) / n_modes
+    return colormaps["hsv"](hues)
+
+
 # ------------------------------------------------------------------------------ digit grids
 
 

@@ -50,17 +50,6 @@ def _points_extent(pts: np.ndarray) -> float:
     return 1.1 * top if top > 0 else 1.0
 
 
-def _mode_colors(n_modes: int) -> np.ndarray:
-    """One RGBA colour per mode: (K, 4)."""
-    from matplotlib import colormaps
-
-    if n_modes <= 10:
-        return colormaps["tab10"](np.arange(n_modes))
-    # many modes: spread hues, with a stride so neighbouring modes differ
-    hues = (np.arange(n_modes) * 7 % n_modes) / n_modes
-    return colormaps["hsv"](hues)
-
-
 def _nearest_mode(x: torch.Tensor, mixture: Mixture) -> tuple[torch.Tensor, torch.Tensor]:
     try:
         from ..metrics import nearest_mode
@@ -273,7 +262,7 @@ def latent_explorer(
     color: Any = "C1"
     plane = None
     if mixture is not None:
-        colors = _mode_colors(mixture.n_modes)  # (K, 4)
+        colors = _draw.mode_colors(mixture.n_modes)  # (K, 4)
         k, _ = _nearest_mode(torch.from_numpy(x), mixture)
         color = colors[k.numpy()]  # (n, 4): each sample in its nearest mode's colour
         if latent_dim == 2:
