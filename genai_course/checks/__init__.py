@@ -30,6 +30,7 @@ One module per lesson group:
     safety         13.1-13.2   checking a manifest of hashes, a restricted unpickler
     adaptation     14.1-14.3   a LoRA adapter for an embedding, one column trained in place, a batch mixed with replay
     serving        15.1-15.3   a token bucket on an injected clock, the dynamic batcher simulated, what a key's scopes allow
+    flow           16.1-16.3   Heun's method for the flow's ODE, the exact velocity field of a few points, paths that never cross in 1D
 
 ``observations`` keeps what a probe saw as plain data (records of the learner's values) and
 carries it between processes as JSON and ``.npy`` files. ``_layers`` (which layers a network ran:
@@ -37,9 +38,10 @@ lessons 06-07), ``_vae_slips`` and ``_vae_nets`` (lesson 08's typical mistakes, 
 ``_bigram`` and ``_nucleus`` (lesson 09's table, 9.2's cases), ``_schedules``
 (what the diffusion checks share), ``_guidance`` (10.3's recording network), ``_balls`` (lesson
 11's distances and balls), ``_nets`` (lesson 12's small networks), ``_pickles`` (lesson 13's
-crafted files), ``_reads`` (how 13.1's files are read), ``_adapt_cases`` (lesson 14's inputs) and ``_serve_cases`` (lesson 15's
-inputs, the batcher's simulation and the slips it names) serve the modules beside them, like
-``_protocol``.
+crafted files), ``_reads`` (how 13.1's files are read), ``_adapt_cases`` (lesson 14's inputs),
+``_serve_cases`` (lesson 15's inputs, the batcher's simulation and the slips it names) and
+``_flow_cases`` (lesson 16's inputs, its references in float64 and the slips they name) serve the
+modules beside them, like ``_protocol``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from .resume import restore_state, save_state
 from .safety import check_manifest, safe_load
 from .adaptation import freeze_except_column, lora_embedding, mixed_batch
 from .serving import allowed, gather_batches, token_bucket
+from .flow import exact_velocity, heun_sample, uncross_1d
 
 __all__ = [
     "CheckFailed", "EXERCISES", "REGISTRY", "Exercise", "OutOfTime", "Verdict",
@@ -79,5 +82,5 @@ __all__ = [
     "knn_radii", "precision_coverage", "two_sided_p_value", "flag_copies",
     "shard", "all_reduce_mean", "accumulate_gradients", "save_state", "restore_state",
     "check_manifest", "safe_load", "lora_embedding", "freeze_except_column", "mixed_batch",
-    "token_bucket", "gather_batches", "allowed",
+    "token_bucket", "gather_batches", "allowed", "heun_sample", "exact_velocity", "uncross_1d",
 ]
