@@ -47,6 +47,7 @@ class LessonRun:
     build: Callable[[], Any] | None = None  # the lesson's own model (untrained); None: models.build(model)
     seed: int = 0
     also: tuple[str, ...] = ()  # later lessons that load this same run (e.g. "14_keep_learning"): selected by their names too
+    uses: tuple[str, ...] = ()  # files of the runs it learns from (lesson 16: a teacher, a VAE), taken from the folder when there
 
     @property
     def lessons(self) -> tuple[str, ...]:
@@ -130,13 +131,13 @@ LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("06_dcgan_digits", "dcgan-digits", callbacks=_digits_from_step_0),
     LessonRun("06_dcgan_digits", "dcgan-gaussian-z", build=_dcgan_gaussian_z),
     LessonRun("07_conditional_gan", "cgan-digits", callbacks=_label_grid),
-    LessonRun("08_vae", "vae-digits", callbacks=_vae_from_step_0),
+    LessonRun("08_vae", "vae-digits", callbacks=_vae_from_step_0, also=("16_flow_matching",)),  # lesson 16 learns in its latents
     LessonRun("08_vae", "vae-2d", build=_vae_2d),
     LessonRun("08_vae", "dcgan-digits", steps=1200),
     LessonRun("08_vae", "cvae-digits", steps=2400, also=("15_serving",)),  # lesson 15 serves it
     LessonRun("09_text", "charlm-names", also=("14_keep_learning", "15_serving")),  # lesson 14 teaches it a new language
-    LessonRun("10_diffusion", "ddpm-grid25", also=("15_serving",)),
-    LessonRun("10_diffusion", "ddpm-digits"),
+    LessonRun("10_diffusion", "ddpm-grid25", also=("15_serving", "16_flow_matching")),  # lesson 16 counts its network calls
+    LessonRun("10_diffusion", "ddpm-digits", also=("16_flow_matching",)),
     LessonRun("11_testing", "dcgan-digits", steps=1000),
     LessonRun("11_testing", "cgan-digits", steps=1000),
     LessonRun("11_testing", "vae-digits", steps=3000),
@@ -144,6 +145,9 @@ LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("13_safety", "dcgan-digits", steps=500),
     LessonRun("13_safety", "cvae-digits", steps=1500),
     LessonRun("14_keep_learning", "digits-0to8"),
+    LessonRun("16_flow_matching", "flow-grid25"),
+    LessonRun("16_flow_matching", "rectified-grid25", uses=(models.pretrained_file("flow-grid25", 0, 3000),)),
+    LessonRun("16_flow_matching", "latent-flow-digits", uses=(models.pretrained_file("vae-digits", 0, 3000),)),
 )
 
 
@@ -186,6 +190,10 @@ def is_current(run: LessonRun, folder: Path) -> bool:
 def pretrain_run(run: LessonRun, folder: Path, progress: bool = True) -> Path:
     """Train one run as its lesson does, and write its checkpoint (and sidecar) into ``folder``."""
     model = run.make()
+    for file in run.uses:  # e.g. rectified-grid25 reflows flow-grid25's run: the one in this folder, not a second one
+        used = folder / file
+        if used.is_file():
+            model.use_run(models.load_model(str(used)))
     callbacks = run.callbacks(model)
     made_before = [len(cb.records) for cb in callbacks]  # records a lesson makes before fit (e.g. step 0)
     before = torch.get_rng_state()  # the lesson's state at fit(): its later cells draw from what training leaves

@@ -19,6 +19,7 @@ from .base import (
 )
 from .adapted import Adapted, adapt_model, save_adapted
 from .diffusion import DDPMRecipe, TrainedDDPM
+from .flow import FlowRecipe, TrainedFlow
 from .gan import DigitsGANRecipe, GANRecipe, TrainedDigitsGAN, TrainedGAN
 from .registry import MODELS, build, get_class, get_recipe, load_model, train_model
 from .text import CharLMRecipe, CharLMReport, TrainedCharLM
@@ -27,7 +28,7 @@ from .vae import TrainedVAE, VAERecipe
 __all__ = [
     "Recipe", "TrainedModel",
     "GANRecipe", "DigitsGANRecipe", "VAERecipe", "CharLMRecipe", "DDPMRecipe",
-    "TrainedGAN", "TrainedDigitsGAN", "TrainedVAE", "TrainedCharLM", "CharLMReport", "TrainedDDPM", "History",
+    "TrainedGAN", "TrainedDigitsGAN", "TrainedVAE", "TrainedCharLM", "CharLMReport", "TrainedDDPM", "TrainedFlow", "FlowRecipe", "History",
     "MODELS", "get_recipe", "get_class", "build", "train_model", "load_model",
     "PRETRAINED_ENV", "pretrained_folder", "pretrained_file", "callback_fingerprint",
     "Adapted", "adapt_model", "save_adapted",

@@ -9,10 +9,11 @@ from typing import Any, Callable, Iterable
 
 from .. import checkpoints
 from ..loop import Plan
-from . import adapted, diffusion, vae
+from . import adapted, diffusion, flow, vae
 from . import gan as gans
 from .base import Recipe, TrainedModel
 from .diffusion import TrainedDDPM
+from .flow import TrainedFlow
 from .gan import TrainedDigitsGAN, TrainedGAN
 from .text import CharLMRecipe, TrainedCharLM
 from .vae import TrainedVAE
@@ -35,9 +36,13 @@ MODELS: dict[str, Callable[[], Recipe]] = {
     "ddpm-ring8": lambda: diffusion.points_recipe("ring8"),
     "ddpm-grid25": lambda: diffusion.points_recipe("grid25"),
     "ddpm-digits": diffusion.digits_recipe,
+    # lesson 16: flow matching, its reflow, and flow matching in vae-digits' latent space
+    "flow-grid25": lambda: flow.points_recipe("grid25"),
+    "rectified-grid25": lambda: flow.rectified_recipe("grid25"),
+    "latent-flow-digits": flow.latent_digits_recipe,
 }
 
-_TRAINED: tuple[type[TrainedModel], ...] = (TrainedGAN, TrainedDigitsGAN, TrainedVAE, TrainedCharLM, TrainedDDPM)
+_TRAINED: tuple[type[TrainedModel], ...] = (TrainedGAN, TrainedDigitsGAN, TrainedVAE, TrainedCharLM, TrainedDDPM, TrainedFlow)
 _BY_KIND = {cls.kind: cls for cls in _TRAINED}  # what a checkpoint's extra["kind"] rebuilds
 _BY_RECIPE = {cls.recipe_type: cls for cls in _TRAINED}  # what a recipe builds
 
