@@ -18,6 +18,7 @@ __all__ = [
 
 MAX_STEPS = 1_000_000  # train --steps: the lessons' runs take 500-12,000
 MAX_SAMPLES = 1_000_000  # sample -n (drawn SAMPLE_CHUNK at a time, so memory stays flat)
+MAX_FLOW_STEPS = 1000  # sample --steps of a flow model: 100 already matches the ODE at 1,000
 SAMPLE_CHUNK = 10_000
 MAX_EVALUATE = 10_000  # evaluate -n: its tests keep every sample's distances to the training set
 MAX_SEED = 2**32 - 1

@@ -131,7 +131,7 @@ LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("06_dcgan_digits", "dcgan-digits", callbacks=_digits_from_step_0),
     LessonRun("06_dcgan_digits", "dcgan-gaussian-z", build=_dcgan_gaussian_z),
     LessonRun("07_conditional_gan", "cgan-digits", callbacks=_label_grid),
-    LessonRun("08_vae", "vae-digits", callbacks=_vae_from_step_0, also=("16_flow_matching",)),  # lesson 16 learns in its latents
+    LessonRun("08_vae", "vae-digits", callbacks=_vae_from_step_0),
     LessonRun("08_vae", "vae-2d", build=_vae_2d),
     LessonRun("08_vae", "dcgan-digits", steps=1200),
     LessonRun("08_vae", "cvae-digits", steps=2400, also=("15_serving",)),  # lesson 15 serves it
@@ -140,7 +140,7 @@ LESSON_RUNS: tuple[LessonRun, ...] = (
     LessonRun("10_diffusion", "ddpm-digits", also=("16_flow_matching",)),
     LessonRun("11_testing", "dcgan-digits", steps=1000),
     LessonRun("11_testing", "cgan-digits", steps=1000),
-    LessonRun("11_testing", "vae-digits", steps=3000),
+    LessonRun("11_testing", "vae-digits", steps=3000, also=("16_flow_matching",)),  # lesson 16 learns in its latents
     LessonRun("11_testing", "ddpm-digits", steps=700),
     LessonRun("13_safety", "dcgan-digits", steps=500),
     LessonRun("13_safety", "cvae-digits", steps=1500),

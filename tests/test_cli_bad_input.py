@@ -28,7 +28,7 @@ from test_cli import run_main
 ROOT = Path(__file__).resolve().parents[1]
 CORRUPT = random.Random(0).randbytes(2048)  # neither a zip nor a pickle
 MODELS = {"gan": "gan-ring8", "cgan": "cgan-digits", "names": "charlm-names", "ddpm": "ddpm-digits", "ddpm2d": "ddpm-grid25",
-          "vae": "vae-digits", "cvae": "cvae-digits", "base09": "digits-0to8"}
+          "vae": "vae-digits", "cvae": "cvae-digits", "base09": "digits-0to8", "flow": "flow-grid25"}
 NINES = 154  # digits of class 9 in the training split: adapt may learn from at most NINES - 10 of them
 
 
@@ -103,6 +103,14 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
          f"cannot resume: {gan} holds gan-ring8 seed 0, not gan-grid25 seed 0"),
         ("train: resume a one-go model", ["train", "charlm-names", "--resume", "--out", pt],
          "charlm-names trains in one go: its checkpoint holds the weights only, so --checkpoint-every and --resume do not apply"),
+        ("train: --from for a model of data", ["train", "gan-ring8", "--from", gan, "--out", pt],
+         "--from is for the models that learn from another (rectified-grid25, latent-flow-digits); gan-ring8 learns from data"),
+        ("train: reflow a GAN", ["train", "rectified-grid25", "--from", gan, "--out", pt],
+         f"--from {gan}: rectified-grid25 reflows a trained flow-grid25 (the same network, on grid25); got gan-ring8"),
+        ("train: latents of a cVAE", ["train", "latent-flow-digits", "--from", str(f["cvae"]), "--out", pt],
+         f"--from {f['cvae']}: latent-flow-digits learns in the latents of a trained vae-digits (4 latents, unconditional); got cvae-digits"),
+        ("train: --from a missing file", ["train", "rectified-grid25", "--from", str(tmp / "missing.pt"), "--out", pt],
+         f"checkpoint {tmp / 'missing.pt'} does not exist"),
         # ---- sample: counts, seeds and files
         ("sample: zero samples", ["sample", gan, "-n", "0", "--out", out], "argument -n: must be a positive whole number (got 0)"),
         ("sample: negative samples", ["sample", gan, "-n", "-5", "--out", out], "argument -n: must be a positive whole number (got -5)"),
@@ -165,9 +173,9 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
         ("sample: temperature for a DDPM", ["sample", ddpm, "-n", "5", "--temperature", "0.5", "--out", out],
          "--temperature and --top-k are for text models; ddpm-digits draws images"),
         ("sample: DDIM steps for names", ["sample", names, "-n", "5", "--steps", "3", "--out", txt],
-         "--steps: for diffusion models only; charlm-names is not one"),
+         "--steps: for diffusion and flow models only; charlm-names is neither"),
         ("sample: guidance for a GAN", ["sample", gan, "-n", "5", "--guidance", "1", "--out", out],
-         "--guidance: for diffusion models only; gan-ring8 is not one"),
+         "--guidance: for diffusion and flow models only; gan-ring8 is neither"),
         ("sample: guidance without a label", ["sample", ddpm, "-n", "5", "--guidance", "2", "--out", out],
          "--guidance needs --label (a class to guide towards) and a conditional model; ddpm-digits was given no --label"),
         ("sample: negative guidance", ["sample", ddpm, "-n", "5", "--label", "3", "--guidance", "-1", "--out", out],
@@ -179,8 +187,20 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
          "--steps must be at most the model's 200 diffusion steps (got 1000000)"),
         ("sample: ancestral with fewer steps", ["sample", ddpm, "-n", "5", "--sampler", "ancestral", "--steps", "20", "--out", out],
          "the ancestral sampler takes all 200 steps; use --sampler ddim for fewer"),
-        ("sample: unknown sampler", ["sample", ddpm, "-n", "5", "--sampler", "euler", "--out", out],
-         "argument --sampler: invalid choice: 'euler' (choose from ancestral, ddim)"),
+        ("sample: unknown sampler", ["sample", ddpm, "-n", "5", "--sampler", "heun", "--out", out],
+         "argument --sampler: invalid choice: 'heun' (choose from ancestral, ddim, euler, midpoint)"),
+        ("sample: a flow's sampler for a DDPM", ["sample", ddpm, "-n", "5", "--sampler", "euler", "--out", out],
+         "--sampler euler is a flow model's; ddpm-digits is a diffusion model: 'ancestral' or 'ddim'"),
+        ("sample: a DDPM's sampler for a flow", ["sample", str(f["flow"]), "-n", "5", "--sampler", "ddim", "--out", out],
+         "--sampler ddim is a diffusion model's; flow-grid25 is a flow model: 'euler' or 'midpoint'"),
+        ("sample: too many flow steps", ["sample", str(f["flow"]), "-n", "5", "--steps", "1001", "--out", out],
+         "--steps must be at most 1000 ODE steps for a flow model (got 1001)"),
+        ("sample: zero flow steps", ["sample", str(f["flow"]), "-n", "5", "--steps", "0", "--out", out],
+         "argument --steps: must be a positive whole number (got 0)"),
+        ("sample: guidance on an unconditional flow", ["sample", str(f["flow"]), "-n", "5", "--guidance", "1", "--out", out],
+         "--guidance needs --label (a class to guide towards) and a conditional model; flow-grid25 is not conditional"),
+        ("sample: a label for the grid's flow", ["sample", str(f["flow"]), "-n", "5", "--label", "1", "--out", out],
+         "model flow-grid25 is not conditional: it takes no --label"),
         ("sample: a base for a whole model", ["sample", gan, "-n", "5", "--base", gan, "--out", out],
          f"{gan} holds a whole model (gan-ring8), not an adapter: it takes no base checkpoint"),
         # ---- evaluate

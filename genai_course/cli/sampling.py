@@ -29,8 +29,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     except CheckpointError as e:
         raise UsageError(str(e)) from None
     diffusion_options = [o for o, v in (("--guidance", args.guidance), ("--sampler", args.sampler), ("--steps", args.steps)) if v is not None]
-    if diffusion_options and not isinstance(model, models.TrainedDDPM):
-        raise UsageError(f"{', '.join(diffusion_options)}: for diffusion models only; {model.name} is not one")
+    if diffusion_options and not isinstance(model, (models.TrainedDDPM, models.TrainedFlow)):
+        raise UsageError(f"{', '.join(diffusion_options)}: for diffusion and flow models only; {model.name} is neither")
     if isinstance(model, models.TrainedCharLM):
         return _sample_text(model, out, args)
     if args.temperature is not None or args.top_k is not None:
@@ -110,7 +110,17 @@ def _sample_images(model: Any, out: Path, args: argparse.Namespace) -> int:
             raise UsageError(f"the ancestral sampler takes all {model.schedule.T} steps; use --sampler ddim for fewer")
         if args.steps is not None and args.steps > model.schedule.T:
             raise UsageError(f"--steps must be at most the model's {model.schedule.T} diffusion steps (got {args.steps})")
+        if args.sampler in ("euler", "midpoint"):
+            raise UsageError(f"--sampler {args.sampler} is a flow model's; {model.name} is a diffusion model: 'ancestral' or 'ddim'")
         options = {"guidance": args.guidance, "sampler": args.sampler, "steps": args.steps}  # --steps alone: DDIM
+    elif isinstance(model, models.TrainedFlow):
+        if args.guidance is not None and (label is None or not num_classes):
+            raise UsageError(f"--guidance needs --label (a class to guide towards) and a conditional model; {model.name} {'is not conditional' if not num_classes else 'was given no --label'}")
+        if args.sampler in ("ancestral", "ddim"):
+            raise UsageError(f"--sampler {args.sampler} is a diffusion model's; {model.name} is a flow model: 'euler' or 'midpoint'")
+        if args.steps is not None and args.steps > arg.MAX_FLOW_STEPS:
+            raise UsageError(f"--steps must be at most {arg.MAX_FLOW_STEPS} ODE steps for a flow model (got {args.steps})")
+        options = {"guidance": args.guidance, "method": args.sampler, "steps": args.steps}  # None: the model's
     labels = None
     if num_classes:
         if label is not None and not 0 <= label < num_classes:

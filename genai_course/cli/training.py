@@ -48,6 +48,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         model = models.build(args.model, seed=args.seed, device=device)
         model.plan = plan
+    if args.source is not None:
+        _learn_from(model, args.source, device)
     total = args.steps or model.recipe.train.steps
     if model.step > total:
         raise UsageError(f"cannot resume: {out} is already at step {model.step}, past --steps {total}")
@@ -68,6 +70,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     where = f", on {device}" if device.type != "cpu" else ""
     print(f"trained {args.model} (seed {args.seed}, {model.step} steps, {model.history.seconds:.1f} s{how}{where}); checkpoint written to {out}")
     return 0
+
+
+def _learn_from(model: object, source: str, device: object) -> None:
+    """``--from CKPT``: the trained model a reflow or latent run learns from, checked to be the one it names."""
+    from .. import models
+    from ..checkpoints import CheckpointError
+
+    learns = getattr(getattr(model, "recipe", None), "teacher", None) or getattr(getattr(model, "recipe", None), "vae", None)
+    if not isinstance(model, models.TrainedFlow) or learns is None:
+        raise UsageError(f"--from is for the models that learn from another (rectified-grid25, latent-flow-digits); {model.name} learns from data")  # type: ignore[attr-defined]
+    try:
+        other = models.load_model(source, device=device)
+    except CheckpointError as e:
+        raise UsageError(str(e)) from None
+    try:
+        model.use_run(other)
+    except ValueError as e:
+        raise UsageError(f"--from {source}: {e}") from None
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
