@@ -236,8 +236,9 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
          f"--pretrained {nope} is no folder: give the folder `genai-course pretrain` wrote (default runs/pretrained)"),
         # ---- pretrain
         ("pretrain: unknown run", ["pretrain", "05x", "--out", str(nope)],
-         "no lesson run is called '05x': give a lesson (05, 06, 07, 08, 09, 10, 11, 13, 14, 15), a model (vanilla, gan-grid25, no-decay, packed, "
-         "dcgan-digits, dcgan-gaussian-z, cgan-digits, vae-digits, vae-2d, cvae-digits, charlm-names, ddpm-grid25, ddpm-digits, digits-0to8) or --all; --list shows every run"),
+         "no lesson run is called '05x': give a lesson (05, 06, 07, 08, 09, 10, 11, 13, 14, 15, 16), a model (vanilla, gan-grid25, no-decay, packed, "
+         "dcgan-digits, dcgan-gaussian-z, cgan-digits, vae-digits, vae-2d, cvae-digits, charlm-names, ddpm-grid25, ddpm-digits, digits-0to8, "
+         "flow-grid25, rectified-grid25, latent-flow-digits) or --all; --list shows every run"),
         ("pretrain: nothing named", ["pretrain", "--out", str(nope)],
          "say what to train: --all, or lessons (05), models (dcgan-digits) or runs; --list shows them"),
         ("pretrain: out is a file", ["pretrain", "05", "--out", str(f["text"])], f"--out {f['text']} is a file, not a folder"),

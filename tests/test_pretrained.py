@@ -20,6 +20,7 @@ import torch
 
 from genai_course import checkpoints, models, pretrained
 from genai_course.pretrained import LessonRun
+from genai_course.utils import weights_sha256
 
 
 def _every(every):
@@ -205,9 +206,12 @@ def test_select_names_lessons_models_and_runs():
     assert [r.file for r in pretrained.select(["15"])] == [  # lesson 15 serves the runs of lessons 08, 09 and 10
         "cvae-digits-seed0-2400steps.pt", "charlm-names-seed0-3000steps.pt", "ddpm-grid25-seed0-4000steps.pt"]
     assert pretrained.select(["15_serving"]) == pretrained.select(["15"])
+    assert [r.file for r in pretrained.select(["16"])] == [  # lesson 16 compares against lesson 10's runs, in lesson 11's VAE
+        "ddpm-grid25-seed0-4000steps.pt", "ddpm-digits-seed0-2000steps.pt", "vae-digits-seed0-3000steps.pt",
+        "flow-grid25-seed0-3000steps.pt", "rectified-grid25-seed0-4000steps.pt", "latent-flow-digits-seed0-1000steps.pt"]
     [ring] = pretrained.select(["gan-ring8"])  # no lesson trains it: the run `genai-course train gan-ring8` makes
     assert (ring.lesson, ring.file) == ("cli", "gan-ring8-seed0-12000steps.pt")
-    with pytest.raises(ValueError, match=re.escape("no lesson run is called '04': give a lesson (05, 06, 07, 08, 09, 10, 11, 13, 14, 15), a model (vanilla, ")):
+    with pytest.raises(ValueError, match=re.escape("no lesson run is called '04': give a lesson (05, 06, 07, 08, 09, 10, 11, 13, 14, 15, 16), a model (vanilla, ")):
         pretrained.select(["04"])
 
 
@@ -273,3 +277,20 @@ def test_records_a_lesson_makes_before_training_must_be_the_runs_own(tiny_recipe
     here, loaded, printed, rngs = _trained_here_and_loaded(lesson, tmp_path, capsys)
     assert printed.startswith("loaded pretrained tiny") and [r["step"] for r in loaded[1][0].records] == [0, 10, 20, 30, 40]
     _assert_same_run(here, loaded, rngs)
+
+
+def test_a_run_that_learns_from_another_takes_the_one_in_its_folder(tmp_path):
+    """rectified-grid25 reflows the flow-grid25 run already pretrained beside it (LessonRun.uses), not a second one."""
+    teacher = models.build("flow-grid25")
+    teacher.fit(steps=5, progress=False)
+    teacher.save(str(tmp_path / "teacher.pt"))
+
+    def small() -> models.TrainedFlow:
+        recipe = models.get_recipe("rectified-grid25")
+        return models.TrainedFlow(dataclasses.replace(recipe, pairs=64, train=dataclasses.replace(recipe.train, steps=3)), name="rectified-grid25")
+
+    run = pretrained.LessonRun("16_flow_matching", "rectified-grid25", build=small, uses=("teacher.pt", "absent.pt"))
+    path = pretrained.pretrain_run(run, tmp_path, progress=False)
+    made = models.load_model(str(path))
+    assert made.teacher_record["weights_sha256"] == weights_sha256(models.load_model(str(tmp_path / "teacher.pt")).ema)
+    assert made.recipe.teacher_recipe["train"]["steps"] == 5  # the run it really reflowed, not the lesson's 3,000-step one

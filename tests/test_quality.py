@@ -16,6 +16,10 @@ lesson's snapshots, as lessons load it with PRETRAINED = True), then `sample`:
   fraction >= 0.85, reverse KL <= 0.02;
 * ddpm-digits, 1,000 samples without a label: confident fraction >= 0.80, class entropy >= 0.98;
   100 of each label with the default guidance: label accuracy >= 0.95, and higher than without guidance;
+* lesson 16 (issue 29): rectified-grid25, 2,500 samples with its default 2 midpoint steps (4 network
+  calls): every mode, high-quality fraction >= 0.90; its teacher flow-grid25 at 100 Euler calls every
+  mode and >= 0.90, but at 4 calls far fewer modes; latent-flow-digits, 100 of each label with its
+  default 10 Euler steps (10 calls) and guidance 1: label accuracy >= 0.95;
 and `genai-course evaluate` (lesson 11) scores each digits GAN and VAE: the same confident fraction
 as the samples above, and a classifier trained only on cgan-digits' or cvae-digits' samples at least
 85% accurate on the real held-out digits. Each run is trained once for the whole test run (conftest's
@@ -36,6 +40,7 @@ import pytest
 import torch
 
 from genai_course import data, metrics, models
+from genai_course.utils import weights_sha256
 
 pytestmark = pytest.mark.slow
 
@@ -184,3 +189,36 @@ def test_ddpm_digits_draws_digits_and_guidance_draws_the_one_asked_for(tmp_path)
     assert unconditional.class_entropy >= 0.98, unconditional
     assert accuracy[model.recipe.guidance] >= 0.95, accuracy
     assert accuracy[model.recipe.guidance] > accuracy[0.0], accuracy
+
+
+def test_reflowed_rectified_flow_covers_the_grid_in_4_network_calls_where_its_teacher_cannot(tmp_path):
+    teacher_file = models.pretrained_file("flow-grid25", 0, models.get_recipe("flow-grid25").train.steps)
+    folder = _PRETRAIN(teacher_file)  # first, so that the reflow run learns from this very run (pretrained.LessonRun.uses)
+    arrays = train_and_sample("rectified-grid25", 2500, tmp_path)  # the CLI's default: 2 midpoint steps, 4 calls
+    mixture = data.get_mixture("grid25")
+    report = metrics.mode_metrics(torch.from_numpy(arrays["x"]), mixture)
+    rect = models.load_model(str(tmp_path / "model.pt"))
+    teacher = models.load_model(str(folder / teacher_file))
+    assert rect.teacher_record["weights_sha256"] == weights_sha256(teacher.ema)  # the pairs came from the run it names
+    g = lambda: torch.Generator().manual_seed(0)
+    slow = metrics.mode_metrics(teacher.sample(2500, g(), method="euler", steps=100), mixture)
+    fast = metrics.mode_metrics(teacher.sample(2500, g(), method="midpoint", steps=2), mixture)
+    print(f"rectified-grid25, 4 calls: {report}; flow-grid25, 100 calls: {slow}; 4 calls: {fast}")
+    assert report.modes == 25 and report.hq_fraction >= 0.90, report  # the issue's target
+    assert slow.modes == 25 and slow.hq_fraction >= 0.90, slow
+    assert fast.modes < 25 and fast.hq_fraction < 0.5, fast  # what reflow buys
+
+
+def test_latent_flow_draws_the_digit_asked_for_in_10_network_calls(tmp_path):
+    _PRETRAIN(models.pretrained_file("vae-digits", 0, 3000))  # the VAE it learns in: lesson 11's run
+    arrays = train_and_sample("latent-flow-digits", 1000, tmp_path)  # every label in turn, 10 Euler steps, guidance 1
+    x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
+    assert y.bincount(minlength=10).tolist() == [100] * 10
+    report = metrics.digit_metrics(x, y)
+    model = models.load_model(str(tmp_path / "model.pt"))
+    model.ema.calls = 0
+    model.sample(10, torch.Generator().manual_seed(0))
+    print(f"latent-flow-digits: {report}")
+    assert model.ema.calls == 10  # the default sampler spends 10 network calls
+    assert report.label_accuracy >= 0.95, report  # the issue's target
+    assert report.confident >= 0.90, report
