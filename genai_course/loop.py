@@ -18,14 +18,14 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import nn
 
 from .utils import PRECISIONS, autocast
 
-__all__ = ["Stream", "Plan", "device_of", "eval_mode", "lr_factor", "minimize", "ema_copy", "update_ema"]
+__all__ = ["Stream", "Plan", "device_of", "eval_mode", "lr_factor", "minimize", "minimize_averaged", "ema_copy", "update_ema"]
 
 
 def _stream_seed(seed: int, index: int) -> int:
@@ -271,3 +271,38 @@ def minimize(
     bar.close()
     model.eval()
     return time.perf_counter() - t0
+
+
+def minimize_averaged(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch_loss: Callable[[int, Stream], tuple[torch.Tensor, dict[str, float]]],
+    config: Any,
+    *,
+    history: Any,
+    ema: nn.Module | None = None,
+    callbacks: Iterable[Callable[[int, nn.Module, dict[str, float]], None]] = (),
+    generator: torch.Generator,
+    start_step: int = 0,
+    stop_at: int | None = None,
+    progress: bool = True,
+    plan: Plan | None = None,
+) -> None:
+    """``minimize`` for a network that samples through the moving average of its weights (lesson 10's
+    diffusion models, lesson 16's flows): after each step ``ema`` follows the weights (decay
+    ``config.ema``), ``history.step`` and ``history.loss`` grow by the step and ``logs["loss"]``, and each
+    callback gets (step, ema or model, logs); ``history.seconds`` grows by the loop's seconds."""
+    callbacks = list(callbacks)
+
+    def after_step(step: int, logs: dict[str, float]) -> None:
+        if ema is not None:
+            update_ema(ema, model, config.ema)
+        history.step.append(step)
+        history.loss.append(logs["loss"])
+        for callback in callbacks:
+            callback(step, ema if ema is not None else model, logs)
+
+    history.seconds += minimize(
+        model, optimizer, batch_loss, config, after_step=after_step, generator=generator,
+        start_step=start_step, stop_at=stop_at, progress=progress, plan=plan,
+    )

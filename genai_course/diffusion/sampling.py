@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -116,6 +117,28 @@ def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, guidance: float
     return (1 + guidance) * eps_cond - guidance * eps_uncond
 
 
+def as_labels(y: Any, n: int, num_classes: int, who: str, *, need: bool) -> torch.Tensor | None:
+    """Labels asked of a conditional model (lesson 10's DDPM, lesson 16's flow), as (n,) int64: one label
+    for all, or n of them, each in 0..K-1. None stays None unless ``need`` (training needs labels);
+    an unconditional model (K = 0) takes none. ``who`` names the model in the errors."""
+    if num_classes == 0:
+        if y is not None:
+            raise ValueError(f"this {who} is unconditional (num_classes=0): it takes no labels")
+        return None
+    if y is None:
+        if need:
+            raise ValueError(f"this {who} is class-conditional: give labels ({n},) in 0..{num_classes - 1}")
+        return None
+    y = torch.as_tensor(y)
+    if y.dim() == 0:
+        y = y.expand(n)
+    if y.shape != (n,) or y.dtype.is_floating_point:
+        raise ValueError(f"labels must be ({n},) whole numbers (got {tuple(y.shape)})")
+    if n and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1} (got {int(y.min())}..{int(y.max())})")
+    return y.long()
+
+
 class DDPM(nn.Module):
     """A noise-prediction network with its noise schedule."""
 
@@ -140,24 +163,6 @@ class DDPM(nn.Module):
         """The predicted noise eps_theta(x_t, t[, y]): like x."""
         return self.net(x, t, y)
 
-    def _labels(self, y: torch.Tensor | None, n: int, *, need: bool) -> torch.Tensor | None:
-        if self.num_classes == 0:
-            if y is not None:
-                raise ValueError("this DDPM is unconditional (num_classes=0): it takes no labels")
-            return None
-        if y is None:
-            if need:
-                raise ValueError(f"this DDPM is class-conditional: give labels (n,) in 0..{self.num_classes - 1}")
-            return None
-        y = torch.as_tensor(y)
-        if y.dim() == 0:
-            y = y.expand(n)
-        if y.shape != (n,) or y.dtype.is_floating_point:
-            raise ValueError(f"labels must be ({n},) whole numbers (got {tuple(y.shape)})")
-        if n and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
-            raise ValueError(f"labels must lie in 0..{self.num_classes - 1} (got {int(y.min())}..{int(y.max())})")
-        return y.long()
-
     def loss(
         self, x0: torch.Tensor, y: torch.Tensor | None = None, *, generator: torch.Generator | None = None, p_uncond: float = 0.0
     ) -> torch.Tensor:
@@ -172,7 +177,7 @@ class DDPM(nn.Module):
         if not 0.0 <= p_uncond <= 1.0:
             raise ValueError(f"p_uncond must be a probability in [0, 1] (got {p_uncond})")
         B = x0.shape[0]
-        y = self._labels(y, B, need=True)
+        y = as_labels(y, B, self.num_classes, "DDPM", need=True)
         t = torch.randint(self.schedule.T, (B,), generator=generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         if y is not None and p_uncond > 0:
@@ -231,7 +236,7 @@ class DDPM(nn.Module):
             raise ValueError(f"n must be a positive whole number of samples (got {n!r})")
         if not isinstance(guidance, (int, float)) or guidance < 0:
             raise ValueError(f"guidance must be a number >= 0 (got {guidance!r}); 0 is the plain conditional model")
-        y = self._labels(labels, n, need=False)
+        y = as_labels(labels, n, self.num_classes, "DDPM", need=False)
         if guidance and y is None:
             raise ValueError("guidance needs labels: it pushes samples towards a class, so say which")
         ts = self.timesteps(sampler, steps)

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-from ..loop import Plan, Stream, ema_copy, minimize, update_ema
+from ..loop import Plan, Stream, ema_copy, minimize_averaged, update_ema
 from .sampling import DDPM
 
 
@@ -66,25 +66,12 @@ def train_ddpm(
     if generator is None:
         generator = torch.Generator().manual_seed(config.seed)
     history = history or DDPMHistory()
-    callbacks = list(callbacks)
 
     def batch_loss(step: int, stream: Stream) -> tuple[torch.Tensor, dict[str, float]]:
         i = torch.randint(x.shape[0], (stream.batch_size,), generator=stream.generator)
         loss = ddpm.loss(x[i], None if y is None else y[i], generator=stream.generator, p_uncond=config.p_uncond)
         return loss, {"loss": loss.item()}
 
-    def after_step(step: int, logs: dict[str, float]) -> None:
-        if ema is not None:
-            update_ema(ema, ddpm, config.ema)
-        history.step.append(step)
-        history.loss.append(logs["loss"])
-        for callback in callbacks:
-            callback(step, ema if ema is not None else ddpm, logs)
-
-    history.seconds += minimize(
-        ddpm, optimizer, batch_loss, config, after_step=after_step, generator=generator,
-        start_step=start_step, stop_at=stop_at, progress=progress, plan=plan,
-    )
+    minimize_averaged(ddpm, optimizer, batch_loss, config, history=history, ema=ema, callbacks=callbacks, generator=generator,
+                      start_step=start_step, stop_at=stop_at, progress=progress, plan=plan)
     return history
-
-

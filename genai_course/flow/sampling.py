@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..diffusion import MLPDenoiser, guided_eps
+from ..diffusion import MLPDenoiser, as_labels, guided_eps
 from ..loop import eval_mode
 from .paths import interpolate, target_velocity
 
@@ -71,22 +71,6 @@ class FlowModel(nn.Module):
         """The predicted velocity v_theta(x, t[, y]): (B, D), t (B,) in [0, 1]."""
         return self.net(x, t, y)
 
-    def _labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor | None:
-        if self.num_classes == 0:
-            if y is not None:
-                raise ValueError("this flow model is unconditional (num_classes=0): it takes no labels")
-            return None
-        if y is None:
-            return None
-        y = torch.as_tensor(y)
-        if y.dim() == 0:
-            y = y.expand(n)
-        if y.shape != (n,) or y.dtype.is_floating_point:
-            raise ValueError(f"labels must be ({n},) whole numbers (got {tuple(y.shape)})")
-        if n and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
-            raise ValueError(f"labels must lie in 0..{self.num_classes - 1} (got {int(y.min())}..{int(y.max())})")
-        return y.long()
-
     def loss(
         self, x1: torch.Tensor, y: torch.Tensor | None = None, *, x0: torch.Tensor | None = None,
         generator: torch.Generator | None = None, p_uncond: float = 0.0,
@@ -100,9 +84,7 @@ class FlowModel(nn.Module):
         if not 0.0 <= p_uncond <= 1.0:
             raise ValueError(f"p_uncond must be a probability in [0, 1] (got {p_uncond})")
         B = x1.shape[0]
-        if self.num_classes and y is None:
-            raise ValueError(f"this flow model is class-conditional: give labels (B,) in 0..{self.num_classes - 1}")
-        y = self._labels(y, B)
+        y = as_labels(y, B, self.num_classes, "flow model", need=True)
         if x0 is None:
             x0 = torch.randn(x1.shape, generator=generator).to(x1.device)
         t = torch.rand(B, generator=generator).to(x1.device)
@@ -135,7 +117,7 @@ class FlowModel(nn.Module):
         check_steps(steps, method)
         if not isinstance(guidance, (int, float)) or guidance < 0:
             raise ValueError(f"guidance must be a number >= 0 (got {guidance!r}); 0 is the plain conditional model")
-        y = self._labels(labels, n)
+        y = as_labels(labels, n, self.num_classes, "flow model", need=False)
         if guidance and y is None:
             raise ValueError("guidance needs labels: it pushes samples towards a class, so say which")
         with eval_mode(self) as device:

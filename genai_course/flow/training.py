@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from ..loop import Plan, Stream, minimize, update_ema
+from ..loop import Plan, Stream, minimize_averaged
 from .reflow import ReflowPairs
 from .sampling import FlowModel
 
@@ -72,7 +72,6 @@ def train_flow(
     if generator is None:
         generator = torch.Generator().manual_seed(config.seed)
     history = history or FlowHistory()
-    callbacks = list(callbacks)
     device = next(flow.parameters()).device
     x1 = x1.to(device)
     x0 = None if x0 is None else x0.to(device)
@@ -83,16 +82,6 @@ def train_flow(
         loss = flow.loss(x1[i], None if y is None else y[i], x0=None if x0 is None else x0[i], generator=stream.generator, p_uncond=config.p_uncond)
         return loss, {"loss": loss.item()}
 
-    def after_step(step: int, logs: dict[str, float]) -> None:
-        if ema is not None:
-            update_ema(ema, flow, config.ema)
-        history.step.append(step)
-        history.loss.append(logs["loss"])
-        for callback in callbacks:
-            callback(step, ema if ema is not None else flow, logs)
-
-    history.seconds += minimize(
-        flow, optimizer, batch_loss, config, after_step=after_step, generator=generator,
-        start_step=start_step, stop_at=stop_at, progress=progress, plan=plan,
-    )
+    minimize_averaged(flow, optimizer, batch_loss, config, history=history, ema=ema, callbacks=callbacks, generator=generator,
+                      start_step=start_step, stop_at=stop_at, progress=progress, plan=plan)
     return history
