@@ -10,7 +10,7 @@ import pytest
 
 from genai_course import models
 
-STEPS = {"cvae-digits": 20, "charlm-names": 20, "gan-grid25": 20, "ddpm-grid25": 10}
+STEPS = {"cvae-digits": 20, "charlm-names": 20, "gan-grid25": 20, "ddpm-grid25": 10, "flow-grid25": 10}
 
 
 def tiny_checkpoint(factory: pytest.TempPathFactory, name: str) -> Path:

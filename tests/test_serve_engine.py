@@ -52,7 +52,7 @@ def test_names_jobs_return_lists_of_names(tiny, monkeypatch):
     assert [s.labels[int(i)] for i in yde] == ["de_DE", "de_DE"]
 
 
-@pytest.mark.parametrize("name", ["gan-grid25", "ddpm-grid25"])
+@pytest.mark.parametrize("name", ["gan-grid25", "ddpm-grid25", "flow-grid25"])
 def test_points_models_take_no_labels(tmp_path_factory, name):
     s = load_servable(tiny_checkpoint(tmp_path_factory, name))
     assert (s.kind, s.labels, s.formats) == ("points", [], ("npz", "json"))
