@@ -53,6 +53,8 @@ def test_a_reflow_run_learns_pairs_drawn_by_its_teacher_and_says_so_in_its_check
     rect.save(str(path))
     loaded = models.load_model(str(path))
     assert loaded.teacher_record == record
+    assert torch.equal(loaded.pairs.x0, rect.pairs.x0) and torch.equal(loaded.pairs.x1, rect.pairs.x1)  # kept, to show and check
+    assert loaded.pairs.source["weights_sha256"] == record["weights_sha256"]
     g = lambda: torch.Generator().manual_seed(0)
     assert torch.equal(loaded.sample(100, g()), rect.sample(100, g()))
     assert loaded.sample(100, g()).shape == (100, 2)

@@ -191,7 +191,7 @@ def test_scrubber_draws_digits_with_their_labels():
 def test_plot_calls_rows_are_models_columns_the_counts():
     fig = widgets.plot_calls(point_samples(), [1, 4], mixture=data.grid25(), fig=Figure())
     axes = fig.axes
-    assert [ax.get_title() for ax in axes] == ["ddpm, 1 calls", "ddpm, 4 calls", "flow, 1 calls", "flow, 4 calls"]
+    assert [ax.get_title() for ax in axes] == ["ddpm, 1 call", "ddpm, 4 calls", "flow, 1 call", "flow, 4 calls"]
     assert [t.get_text() for t in axes[0].texts] == ["no sampler"] and not axes[0].collections
     assert len(axes[1].collections[-1].get_offsets()) == 50  # the samples over the mode centres
     assert axes[1].get_xlim() == axes[3].get_xlim() == (-6.0, 6.0)  # one view: grid25's

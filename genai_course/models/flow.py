@@ -217,16 +217,23 @@ class TrainedFlow(TrainedModel):
             generator=self.generator, stop_at=stop_at, history=self.history, plan=self.plan,
         )
 
-    # ---- checkpoints: which teacher drew the pairs
+    # ---- checkpoints: which teacher drew the pairs, and the pairs themselves (20,000 x 2 x 2 floats)
     def _extra(self) -> dict[str, Any]:
         extra = super()._extra()
         if self.teacher_record is not None:
             extra["teacher"] = dict(self.teacher_record)
+        if self.pairs is not None:
+            extra["pairs"] = {"x0": self.pairs.x0, "x1": self.pairs.x1}
         return extra
 
     def load_state(self, ckpt: dict[str, Any]) -> None:
         super().load_state(ckpt)
-        self.teacher_record = ckpt.get("extra", {}).get("teacher")
+        extra = ckpt.get("extra", {})
+        self.teacher_record = extra.get("teacher")
+        saved = extra.get("pairs")
+        if isinstance(saved, dict) and self.teacher_record is not None:
+            source = {k: self.teacher_record[k] for k in ("weights_sha256", "steps", "method", "guidance") if k in self.teacher_record}
+            self.pairs = flowlib.ReflowPairs(saved["x0"], saved["x1"], None, {"model": self.teacher_record.get("name", ""), **source})
 
     # ---- sampling
     def to_data(self, x: torch.Tensor) -> torch.Tensor:

@@ -212,6 +212,10 @@ def plot_velocity_field(
 # ------------------------------------------------------------------------------ samples by network calls
 
 
+def _calls(k: int) -> str:
+    return "1 call" if k == 1 else f"{k} calls"
+
+
 def _table(samples: Any) -> tuple[dict[str, dict[int, np.ndarray]], bool]:
     """{name: {calls: samples as numpy (points (N, 2) or digits (N, 8, 8))}} and whether they are points."""
     if not isinstance(samples, Mapping) or not samples:
@@ -329,7 +333,7 @@ def calls_scrubber(
         if calls not in cache:
             fig = Figure(figsize=(panels.size[0] * len(names), panels.size[1]), layout="compressed")
             for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
-                panels.draw(ax, name, calls, f"no sampler with {calls} calls", f"{name}, {calls} calls")
+                panels.draw(ax, name, calls, f"no sampler with {_calls(calls)}", f"{name}, {_calls(calls)}")
             _draw.remember(cache, int(calls), fig)
         return cache[int(calls)]
 
@@ -374,5 +378,5 @@ def plot_calls(
     axes = fig.subplots(len(names), len(counts), squeeze=False)
     for row, name in zip(axes, names):
         for ax, k in zip(row, counts):
-            panels.draw(ax, name, k, "no sampler", f"{name}, {k} calls")
+            panels.draw(ax, name, k, "no sampler", f"{name}, {_calls(k)}")
     return fig
