@@ -26,7 +26,7 @@ import torch
 
 from . import checkpoints, gan, models, vae
 
-__all__ = ["LessonRun", "LESSON_RUNS", "select", "is_current", "pretrain_run", "pretrain", "DEFAULT_FOLDER"]
+__all__ = ["LessonRun", "LESSON_RUNS", "select", "is_current", "pretrain_run", "pretrain", "DEFAULT_FOLDER", "Background", "in_background"]
 
 DEFAULT_FOLDER = Path("runs") / "pretrained"
 
@@ -232,3 +232,77 @@ def pretrain(runs: Sequence[LessonRun], folder: str | Path = DEFAULT_FOLDER, *, 
     checkpoints.write_manifest(everything, folder / checkpoints.MANIFEST)
     log(f"{len(paths)} run(s) in {folder}; manifest {folder / checkpoints.MANIFEST} lists {len(everything)} checkpoint(s)")
     return paths
+
+
+# ----------------------------------------------------------------------------- on the other core
+class Background:
+    """`genai-course pretrain NAMES --out FOLDER --quiet` running in a child process (see ``in_background``).
+
+    A lesson kernel uses one PyTorch thread on 2 cores (``threads``); a run it needs but does not
+    teach (lesson 16 compares against lesson 10's models) can train meanwhile on the other core.
+    ``folder()`` waits for it and returns the folder to load from (``model.fit(pretrained=folder)``);
+    a failure raises with the child's last line. ``stop()`` ends it early; so does the end of the
+    Python process that started it (the child is told to stop when its stdin closes)."""
+
+    def __init__(self, names: Sequence[str], folder: str | Path) -> None:
+        import subprocess
+        import sys
+
+        self.names, self.path = list(names), Path(folder)
+        select(self.names)  # a name that matches no run fails here, in the lesson, not in the child
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.log = self.path / "pretrain.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, *self.names, "--out", str(self.path), "--quiet"],
+                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            )
+        self.started = time.perf_counter()
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def folder(self, timeout: float = 1800.0) -> Path:
+        """Wait (at most ``timeout`` s) for the runs and return their folder; RuntimeError if training failed."""
+        import subprocess
+
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise RuntimeError(f"background training of {', '.join(self.names)} did not finish in {timeout:.0f} s; stopped") from None
+        self._release()
+        if code != 0:
+            lines = self.log.read_text(errors="replace").strip().splitlines() or ["(no output)"]
+            raise RuntimeError(f"background training of {', '.join(self.names)} failed (exit {code}): {lines[-1]}")
+        return self.path
+
+    def stop(self) -> None:
+        if self.running():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+                self.process.wait()
+        self._release()
+
+    def _release(self) -> None:
+        """Close the pipe that keeps the child alive (it has ended)."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+
+
+# The child: `genai-course pretrain` (threads by the course's rule for a command), ending itself when its parent's end closes its stdin.
+_CHILD = """
+import os, sys, threading
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(3)), daemon=True).start()
+from genai_course.cli import main
+sys.exit(main(["pretrain", *sys.argv[1:]]))
+"""
+
+
+def in_background(names: Sequence[str], folder: str | Path) -> Background:
+    """Train the lesson runs ``names`` (as ``select`` reads them: "10" is lesson 10's runs) into ``folder``
+    in a child process on the other core, while this one goes on: a ``Background``."""
+    return Background(names, folder)

@@ -66,7 +66,7 @@ checks.heun_sample(heun_sample)
 # %% [markdown]
 # Quality against network calls, on a field whose answer is known: when the data are
 # N(1.5, 0.3^2), the exact flow-matching field (`flow.gaussian_velocity`) carries each noise x0
-# to 1.5 + 0.3 x0. The error is the largest distance from there after the sampler's steps: Heun's
+# to 1.5 + 0.3 x0. The error is the largest distance from there, over the 1,000 samples, after the sampler's steps: Heun's
 # method, two calls a step, against Euler's, one call a step, for the same number of calls.
 
 # %%
@@ -82,7 +82,7 @@ try:
 
     print(f"{'network calls':>13} {'Euler error':>12} {'Heun error':>11}")
     for calls in (2, 4, 8, 16):
-        e, h = (euler(x0, calls) - exact).abs().max(), (heun_sample(field, x0, calls // 2) - exact).abs().max()
+        e, h = (euler(x0, calls) - exact).norm(dim=1).max(), (heun_sample(field, x0, calls // 2) - exact).norm(dim=1).max()
         print(f"{calls:>13} {e:>12.4f} {h:>11.4f}")
 except NotImplementedError:
     print("(finish exercise 16.1 to compare the samplers)")

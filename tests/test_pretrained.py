@@ -294,3 +294,27 @@ def test_a_run_that_learns_from_another_takes_the_one_in_its_folder(tmp_path):
     made = models.load_model(str(path))
     assert made.teacher_record["weights_sha256"] == weights_sha256(models.load_model(str(tmp_path / "teacher.pt")).ema)
     assert made.recipe.teacher_recipe["train"]["steps"] == 5  # the run it really reflowed, not the lesson's 3,000-step one
+
+
+def test_runs_train_in_the_background_and_load_from_its_folder(tmp_path):
+    """Lesson 16 trains lesson 10's runs on the other core: the child's folder is one `fit` loads from."""
+    bg = pretrained.in_background(["vae-2d"], tmp_path / "bg")
+    assert bg.running() or bg.process.returncode == 0
+    folder = bg.folder(timeout=600)
+    assert (folder / "vae-2d-seed0-2400steps.pt").is_file() and (folder / checkpoints.MANIFEST).is_file()
+    model = pretrained.select(["vae-2d"])[0].make()
+    model.fit(pretrained=folder, progress=False)  # loaded, not trained: the same run
+    assert model.step == 2400 and "trained in" in (folder / "pretrain.log").read_text()
+
+
+def test_a_background_run_says_what_failed_and_stops_with_its_parent(tmp_path):
+    with pytest.raises(ValueError, match="no lesson run is called 'nope'"):
+        pretrained.in_background(["nope"], tmp_path)
+    bg = pretrained.in_background(["10"], tmp_path / "stopped")
+    bg.process.stdin.close()  # what the end of the lesson's kernel does
+    assert bg.process.wait(timeout=60) == 3
+    with pytest.raises(RuntimeError, match=r"background training of 10 failed \(exit 3\)"):
+        bg.folder()
+    bg = pretrained.in_background(["10"], tmp_path / "stopped2")
+    bg.stop()
+    assert not bg.running()
