@@ -54,8 +54,10 @@ class FlowRecipe(Recipe):
 # (4,000 steps: 25/0.947) but 14/0.015 at 4. Reflow from its weights, 2 midpoint steps (4 calls):
 # pairs drawn with 8 midpoint steps were too coarse (25/0.57: the student learns the teacher's errors);
 # with 16 (or 32: no better) and 3,000 steps of batch 256 at lr 1e-3, 0.90; 4,000 steps 0.903-0.913
-# (seeds 0-2); lr 2e-3 0.914; batch 512 0.919 (1 Euler call: 0.79). 20,000 pairs did as well as 40,000.
-# The issue's own first try (Euler, 90 s + 60 s) reached 0.81 at 4 calls.
+# (seeds 0-2); at lr 2e-3 0.924-0.928 (seeds 0-2, 20,000 pairs; 4 Euler calls 0.895-0.896, 1 call
+# 0.77-0.79), which batches of 512 (0.920-0.928) or 3,000 steps of them (0.922-0.925) did not beat
+# for more time. 20,000 pairs did as well as 40,000. The issue's own first try (Euler, 90 s of flow
+# matching + 60 s of reflow) reached 0.81 at 4 calls.
 _POINTS: dict[str, Any] = dict(steps=3000, batch_size=256, lr=2e-3, ema=0.995)
 
 
@@ -66,10 +68,10 @@ def points_recipe(mixture: str = "grid25", **train: Any) -> FlowRecipe:
 
 def rectified_recipe(mixture: str = "grid25") -> FlowRecipe:
     """Reflow of ``flow-<mixture>``: starts from the teacher's weights and learns 20,000 pairs (noise, the
-    teacher's 16-midpoint-step sample from it), 4,000 steps of batch 512; samples in 2 midpoint steps."""
+    teacher's 16-midpoint-step sample from it), 4,000 steps of batch 256; samples in 2 midpoint steps."""
     teacher = points_recipe(mixture)
     return FlowRecipe(
-        mixture, copy.deepcopy(teacher.flow), flowlib.FlowTrainConfig(steps=4000, batch_size=512, lr=2e-3, ema=0.995),
+        mixture, copy.deepcopy(teacher.flow), flowlib.FlowTrainConfig(steps=4000, batch_size=256, lr=2e-3, ema=0.995),
         method="midpoint", steps=2, teacher=f"flow-{mixture}", teacher_recipe=teacher.to_dict(),
     )
 
