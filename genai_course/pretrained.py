@@ -241,7 +241,7 @@ class Background:
     A lesson kernel uses one PyTorch thread on 2 cores (``threads``); a run it needs but does not
     teach (lesson 16 compares against lesson 10's models) can train meanwhile on the other core.
     ``folder()`` waits for it and returns the folder to load from (``model.fit(pretrained=folder)``);
-    a failure raises with the child's last line. ``stop()`` ends it early; so does the end of the
+    ``folder(model)`` waits only for that model's runs; a failure raises with the child's last line. ``stop()`` ends it early; so does the end of the
     Python process that started it (the child is told to stop when its stdin closes)."""
 
     def __init__(self, names: Sequence[str], folder: str | Path) -> None:
@@ -262,12 +262,22 @@ class Background:
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def folder(self, timeout: float = 1800.0) -> Path:
-        """Wait (at most ``timeout`` s) for the runs and return their folder; RuntimeError if training failed."""
+    def folder(self, model: str | None = None, timeout: float = 1800.0) -> Path:
+        """Wait (at most ``timeout`` s) for the runs and return their folder; RuntimeError if training failed.
+        ``model``: return as soon as that model's runs are in the folder, current (the others may still train)."""
         import subprocess
 
+        start = time.perf_counter()
+        if model is not None:
+            runs = [r for r in select(self.names) if r.model == model]
+            if not runs:
+                raise ValueError(f"{model} is not among the runs of {', '.join(self.names)}")
+            while self.running() and time.perf_counter() - start < timeout:
+                if all((self.path / r.file).is_file() for r in runs) and all(is_current(r, self.path) for r in runs):
+                    return self.path
+                time.sleep(0.5)
         try:
-            code = self.process.wait(timeout=timeout)
+            code = self.process.wait(timeout=max(0.0, timeout - (time.perf_counter() - start)))
         except subprocess.TimeoutExpired:
             self.stop()
             raise RuntimeError(f"background training of {', '.join(self.names)} did not finish in {timeout:.0f} s; stopped") from None

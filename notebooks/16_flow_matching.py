@@ -55,9 +55,9 @@ from genai_course import pretrained
 lesson10 = None if PRETRAINED else pretrained.in_background(["10"], tempfile.mkdtemp(prefix="lesson16-"))
 
 
-def lesson10_runs():
-    """Where lesson 10's runs load from: runs/pretrained/ (True), or the second process's folder once it is done."""
-    return True if PRETRAINED else lesson10.folder()
+def lesson10_runs(model):
+    """Where lesson 10's run of `model` loads from: runs/pretrained/ (True), or the second process's folder once it is there."""
+    return True if PRETRAINED else lesson10.folder(model)
 
 # %% [markdown]
 # ## The straight path
@@ -290,22 +290,22 @@ for K in (1, 2, 5):
 # step count.
 #
 # For the Gaussian the exact field carries each noise point $x_0$ to $m + s\, x_0$, so we can see
-# how far a few steps land from where they should:
+# how far a few steps land from where they should (the data's own spread is $s = 0.3$):
 
 # %%
 target = m + s * noise  # (500, 2): where each noise point should end
 for name, sampler in (("Euler", my_euler_sample), ("midpoint", my_midpoint_sample)):
     for K in (1, 2, 4):
         err = (sampler(toy_ema, noise, K) - target).norm(dim=1).mean()
-        print(f"{name:8} {K} steps ({K * (2 if name == 'midpoint' else 1)} calls): mean distance from the exact end < 0.05: {bool(err < 0.05)}")
+        print(f"{name:8} {K} steps ({K * (2 if name == 'midpoint' else 1)} calls): mean distance from the exact end < 0.1: {bool(err < 0.1)}")
 
 # %% [markdown]
 # Few Euler steps miss, even here. At $t = 0$ the noise point says nothing about which data point
 # its line goes to, so the average velocity there is $v^*(x, 0) = m - x$ (the formula above at
 # $t = 0$), and one Euler step takes *every* point to $x + (m - x) = m$, the data's mean. The
 # exact paths are not straight: each point first heads for the mean, then settles into its own
-# place in the small cloud. Two midpoint steps follow that bend closely enough, for
-# 4 calls. Keep this in mind for data with 25 modes.
+# place in the small cloud. Two midpoint steps follow that bend closely enough, for 4 calls;
+# four Euler steps, for the same 4 calls, do not. Keep this in mind for data with 25 modes.
 #
 # ## Two models of the grid of 25
 #
@@ -456,7 +456,7 @@ print(f"1 call: flow matching {r_fm.modes} mode; after reflow {r_rf.modes} modes
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-ddpm.fit(progress=False, pretrained=lesson10_runs())
+ddpm.fit(progress=False, pretrained=lesson10_runs("ddpm-grid25"))
 print(f"ddpm-grid25: {ddpm.step} steps, trained in {ddpm.history.seconds:.0f} s")
 
 # %% [markdown]
@@ -658,7 +658,7 @@ plt.show()
 # %%
 # NBVAL_IGNORE_OUTPUT
 ddpm_digits = models.build("ddpm-digits", seed=0)
-ddpm_digits.fit(progress=False, pretrained=lesson10_runs())
+ddpm_digits.fit(progress=False, pretrained=lesson10_runs("ddpm-digits"))
 print(f"ddpm-digits: {ddpm_digits.step} steps, trained in {ddpm_digits.history.seconds:.0f} s")
 
 # %% [markdown]
@@ -708,8 +708,8 @@ held_out = data.load_digits().x_test  # (300, 1, 8, 8)
 with torch.no_grad():
     rebuilt = vae.vae.reconstruct(held_out)  # (300, 1, 8, 8): the VAE's reconstructions, decoder means
 ceiling = metrics.digit_metrics(rebuilt).frechet
-print("the VAE's reconstructions of held-out digits: feature distance within 10% of the latent flow's at 10 calls:",
-      abs(ceiling - lat10["frechet"]) < 0.1 * lat10["frechet"])
+print("the latent flow's feature distance at 10 calls no higher than that of the VAE's reconstructions of held-out digits:",
+      lat10["frechet"] <= ceiling)
 recall = {}
 for name, model, options in (("latent-flow-digits", lat, {}), ("ddpm-digits", ddpm_digits, {"sampler": "ddim", "steps": 10})):
     x, _ = stepcount.draw(model, 300, options, seed=1, labels=torch.arange(300) % 10)
@@ -718,8 +718,9 @@ print("recall at 10 calls: latent flow below 0.1:", recall["latent-flow-digits"]
       recall["ddpm-digits"] > recall["latent-flow-digits"])
 
 # %% [markdown]
-# The latent flow's feature distance is about that of the VAE's reconstructions: the flow has
-# learned the latents well, and the blur is the decoder's (every digit it draws is a decoder's
+# The latent flow's digits are no farther from real handwriting than the VAE's own
+# reconstructions of real digits are: the flow has learned the latents well (guidance even
+# keeps it to typical ones), and the blur is the decoder's (every digit it draws is a decoder's
 # mean, a smooth average, lesson 08). Its recall is near zero: with guidance its digits of one
 # class look much alike (the grid above), as lesson 10 found guidance costs variety, and the
 # decoder's means smooth away the strokes that make handwriting differ. The trade, then: cheap

@@ -318,3 +318,15 @@ def test_a_background_run_says_what_failed_and_stops_with_its_parent(tmp_path):
     bg = pretrained.in_background(["10"], tmp_path / "stopped2")
     bg.stop()
     assert not bg.running()
+
+
+def test_a_background_folder_is_ready_for_one_model_before_the_others(tmp_path):
+    bg = pretrained.in_background(["13"], tmp_path / "bg")  # dcgan-digits (500 steps), then cvae-digits (1,500)
+    try:
+        folder = bg.folder("dcgan-digits", timeout=600)
+        first, second = pretrained.select(["13"])
+        assert pretrained.is_current(first, folder) and bg.running() and not (folder / second.file).exists()
+        with pytest.raises(ValueError, match="ddpm-grid25 is not among the runs of 13"):
+            bg.folder("ddpm-grid25")
+    finally:
+        bg.stop()
