@@ -32,12 +32,12 @@ the EMA copy). Every public name is importable from ``genai_course.diffusion``.
 from __future__ import annotations
 
 from .denoisers import ConvDenoiser, MLPDenoiser, timestep_embedding
-from .sampling import DDPM, DDPMConfig, Trajectory, as_labels, ddim_step, guided_eps, reverse_step
+from .sampling import DDPM, DDPMConfig, Trajectory, as_labels, ddim_step, guided_call, guided_eps, reverse_step
 from .schedule import NoiseSchedule, make_schedule, predict_x0, q_sample
 from .training import DDPMHistory, DDPMTrainConfig, ema_copy, make_optimizer, train_ddpm, update_ema
 
 __all__ = [
-    "NoiseSchedule", "make_schedule", "q_sample", "predict_x0", "reverse_step", "ddim_step", "guided_eps", "as_labels",
+    "NoiseSchedule", "make_schedule", "q_sample", "predict_x0", "reverse_step", "ddim_step", "guided_eps", "guided_call", "as_labels",
     "timestep_embedding", "MLPDenoiser", "ConvDenoiser", "DDPMConfig", "DDPM", "Trajectory",
     "DDPMTrainConfig", "DDPMHistory", "train_ddpm", "update_ema", "ema_copy", "make_optimizer",
 ]

@@ -117,6 +117,17 @@ def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, guidance: float
     return (1 + guidance) * eps_cond - guidance * eps_uncond
 
 
+def guided_call(net: nn.Module, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, num_classes: int, guidance: float) -> torch.Tensor:
+    """net(x, t, y), guided at scale ``guidance`` when labels are given: the labelled and the label-free
+    ("no label" = ``num_classes``) inputs run side by side in ONE forward pass over 2B examples,
+    then ``guided_eps`` mixes the two halves. x (B, ...), t (B,), y (B,) or None -> like x."""
+    if y is None or guidance == 0:
+        return net(x, t, y)
+    both = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, num_classes)]))
+    cond, uncond = both.chunk(2)
+    return guided_eps(cond, uncond, guidance)
+
+
 def as_labels(y: Any, n: int, num_classes: int, who: str, *, need: bool) -> torch.Tensor | None:
     """Labels asked of a conditional model (lesson 10's DDPM, lesson 16's flow), as (n,) int64: one label
     for all, or n of them, each in 0..K-1. None stays None unless ``need`` (training needs labels);
@@ -189,11 +200,7 @@ class DDPM(nn.Module):
     def eps(self, x: torch.Tensor, t: int, y: torch.Tensor | None = None, guidance: float = 0.0) -> torch.Tensor:
         """The (guided) noise prediction for all of x (B, ...) at one step t."""
         tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        if y is None or guidance == 0:
-            return self(x, tt, y)
-        both = self(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([y, torch.full_like(y, self.num_classes)]))
-        cond, uncond = both.chunk(2)
-        return guided_eps(cond, uncond, guidance)
+        return guided_call(self, x, tt, y, self.num_classes, guidance)
 
     def timesteps(self, sampler: str, steps: int | None) -> list[int]:
         """The steps a sampler visits, from T-1 down to 0: all T for "ancestral" (steps must be None

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..diffusion import MLPDenoiser, as_labels, guided_eps
+from ..diffusion import MLPDenoiser, as_labels, guided_call
 from ..loop import eval_mode
 from .paths import interpolate, target_velocity
 
@@ -98,11 +98,7 @@ class FlowModel(nn.Module):
         labelled and label-free inputs side by side in the same call)."""
         self.calls += 1
         tt = torch.full((x.shape[0],), float(t), device=x.device)
-        if y is None or guidance == 0:
-            return self(x, tt, y)
-        both = self(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([y, torch.full_like(y, self.num_classes)]))
-        cond, uncond = both.chunk(2)
-        return guided_eps(cond, uncond, guidance)  # the same mix: (1 + w) v(x, t, y) - w v(x, t, no label)
+        return guided_call(self, x, tt, y, self.num_classes, guidance)  # (1 + w) v(x, t, y) - w v(x, t, no label)
 
     @torch.no_grad()
     def sample(

@@ -4,33 +4,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
 
+from ..diffusion import DDPMHistory, DDPMTrainConfig
 from ..loop import Plan, Stream, minimize_averaged
 from .reflow import ReflowPairs
 from .sampling import FlowModel
 
 
 @dataclass
-class FlowTrainConfig:
+class FlowTrainConfig(DDPMTrainConfig):
+    """Lesson 10's training settings (``diffusion.DDPMTrainConfig``: Adam, learning-rate decay, EMA, label
+    dropping, seed), with the flow recipes' defaults: 4,000 steps of batch 256."""
+
     steps: int = 4000
     batch_size: int = 256
-    lr: float = 2e-3
-    lr_decay: str = "cosine"  # 'none', 'linear' or 'cosine' (to lr_final x lr at the end)
-    lr_final: float = 0.0
-    ema: float = 0.995  # decay of the weights' moving average, which is what samples (0 = off)
-    p_uncond: float = 0.1  # conditional models: chance a label is dropped (for guidance)
-    seed: int = 0  # seeds the batches, times and noise of every step
 
 
-@dataclass
-class FlowHistory:
-    step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+FlowHistory = DDPMHistory  # the same record: steps, losses, seconds
 
 
 def make_optimizer(flow: FlowModel, config: FlowTrainConfig) -> torch.optim.Adam:
