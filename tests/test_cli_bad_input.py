@@ -74,7 +74,7 @@ def rows(f: dict[str, Path], tmp: Path) -> list[tuple[str, list[str], str]]:
         # ---- train
         ("train: unknown model", ["train", "gan-ring9", "--out", pt],
          "unknown model 'gan-ring9': choose one of gan-ring8, gan-grid25, dcgan-digits, cgan-digits, vae-digits, cvae-digits, "
-         "digits-0to8, charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits"),
+         "digits-0to8, charlm-names, ddpm-ring8, ddpm-grid25, ddpm-digits, flow-grid25, rectified-grid25, latent-flow-digits"),
         ("train: zero steps", ["train", "gan-ring8", "--steps", "0"], "argument --steps: must be a positive whole number (got 0)"),
         ("train: negative steps", ["train", "gan-ring8", "--steps", "-3"], "argument --steps: must be a positive whole number (got -3)"),
         ("train: huge steps", ["train", "gan-ring8", "--steps", "1000000000000"], "argument --steps: must be at most 1,000,000 (got 1,000,000,000,000)"),
