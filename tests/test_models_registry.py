@@ -13,7 +13,7 @@ from genai_course import checkpoints, models
 def test_registry_names():
     assert list(models.MODELS) == [
         "gan-ring8", "gan-grid25", "dcgan-digits", "cgan-digits", "vae-digits", "cvae-digits", "digits-0to8", "charlm-names",
-        "ddpm-ring8", "ddpm-grid25", "ddpm-digits",
+        "ddpm-ring8", "ddpm-grid25", "ddpm-digits", "flow-grid25", "rectified-grid25", "latent-flow-digits",
     ]
 
 
@@ -46,6 +46,9 @@ def test_recipe_dict_round_trip(name):
         assert set(as_dict) == {"model", "train", "locales", "temperature"}
     elif isinstance(recipe, models.DDPMRecipe):
         assert set(as_dict) == {"data", "ddpm", "train", "sampler", "sampler_steps", "guidance"}
+    elif isinstance(recipe, models.FlowRecipe):
+        assert set(as_dict) == {"data", "flow", "train", "method", "steps", "guidance", "teacher", "teacher_recipe", "pairs",
+                                "pair_steps", "vae", "vae_recipe"}
     else:
         assert set(as_dict) == {"mixture", "generator", "discriminator", "train", "normalize"}
     assert type(recipe).from_dict(as_dict) == recipe
@@ -54,6 +57,7 @@ def test_recipe_dict_round_trip(name):
 @pytest.mark.parametrize("name, cls, resumable", [
     ("gan-ring8", models.TrainedGAN, True), ("cgan-digits", models.TrainedDigitsGAN, True), ("vae-digits", models.TrainedVAE, True),
     ("charlm-names", models.TrainedCharLM, False), ("ddpm-digits", models.TrainedDDPM, True),
+    ("rectified-grid25", models.TrainedFlow, False),
 ])
 def test_each_name_builds_its_family(name, cls, resumable):
     assert models.get_class(name) is cls and cls.resumable is resumable
