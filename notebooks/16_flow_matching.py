@@ -219,7 +219,7 @@ def my_flow_loss(net, x1, generator=None):
 
 
 mine = my_flow_loss(toy, gauss[:256], torch.Generator().manual_seed(3))
-print(f"loss on a batch: {mine.item():.1f}")
+print("loss on a batch between 0.2 and 1:", 0.2 < mine.item() < 1)
 print("same loss as FlowModel.loss:", utils.same(mine, toy.loss(gauss[:256], generator=torch.Generator().manual_seed(3))))
 
 # %% [markdown]
@@ -352,7 +352,7 @@ for K in (100, 4, 1):
     trajs[f"{K} Euler"] = traj = flow.FlowTrajectory()
     drawn = fm.sample(2000, method="euler", steps=K, noise=noise, trajectory=traj)  # (2000, 2) data units
     reports[K] = metrics.mode_metrics(drawn, mixture)
-    print(f"{K:3} Euler calls: modes {reports[K].modes:2}/25  high-quality fraction >= 0.9: {reports[K].hq_fraction >= 0.9}")
+    print(f"{K:3} Euler calls: all 25 modes: {reports[K].modes == 25}  high-quality fraction >= 0.9: {reports[K].hq_fraction >= 0.9}")
 widgets.plot_paths(trajs, mixture=mixture, scale=fm.scale, n=150)
 plt.show()
 
@@ -409,7 +409,7 @@ print(f"rectified-grid25: {rect.step} steps in {rect.history.seconds:.0f} s")
 # %%
 pairs = rect.pairs
 print("pairs:", len(pairs), " x0:", tuple(pairs.x0.shape), " x1:", tuple(pairs.x1.shape))
-print(f"pairs of lines that cross among the first 20: {crossings(pairs.x0[:20], pairs.x1[:20])} of 190 (independent pairs, above: {crossings(few0, few1)})")
+print(f"pairs of lines that cross among the first 20: at most 4 of 190: {crossings(pairs.x0[:20], pairs.x1[:20]) <= 4}   (independent pairs, above: {crossings(few0, few1)})")
 record = rect.teacher_record
 print("drawn by:", record["name"], f"with {record['steps']} {record['method']} steps")
 print("the weights that drew them are flow-grid25's (sha256 of fm.ema):", record["weights_sha256"] == utils.weights_sha256(fm.ema))
@@ -484,8 +484,8 @@ fm_enough = min(r.calls for r in rows if r.model == "flow-grid25" and r.scores["
 print("fewest calls at which flow-grid25 reaches a high-quality fraction of 0.9:", fm_enough)
 print("ddpm-grid25 with DDIM needs more than 32 calls for it:", max(row["ddpm-grid25", f"ddim-{k}"]["hq"] for k in (1, 2, 4, 8, 16, 32)) < 0.9)
 print("ddpm-grid25's ancestral sampler (200 calls) reaches it:", row["ddpm-grid25", "ancestral-200"]["hq"] >= 0.9)
-print("at 8, 16, 32 and 100 calls flow-grid25's better sampler beats DDIM:",
-      all(max(r.scores["hq"] for r in rows if r.model == "flow-grid25" and r.calls == k) > row["ddpm-grid25", f"ddim-{k}"]["hq"] for k in (8, 16, 32, 100)))
+print("at 8, 16 and 32 calls flow-grid25's better sampler beats DDIM:",
+      all(max(r.scores["hq"] for r in rows if r.model == "flow-grid25" and r.calls == k) > row["ddpm-grid25", f"ddim-{k}"]["hq"] for k in (8, 16, 32)))
 print("flow-grid25 at 8 and 16 calls: Euler's high-quality fraction above midpoint's:",
       all(row["flow-grid25", f"euler-{k}"]["hq"] > row["flow-grid25", f"midpoint-{k // 2}"]["hq"] for k in (8, 16)),
       "  midpoint's reverse KL below Euler's:", all(row["flow-grid25", f"midpoint-{k // 2}"]["reverse_kl"] < row["flow-grid25", f"euler-{k}"]["reverse_kl"] for k in (8, 16)))
@@ -524,7 +524,8 @@ plt.show()
 # size, so a call costs about the same, and the calls are the bill. Quality is where the models
 # differ. The DDPM needs its many steps: with 32 DDIM calls or fewer it puts fewer than 90% of
 # the samples on a mode, and its best of all is the 200-call ancestral sampler. Flow matching
-# does better than DDIM from 8 calls on, but its curved paths need 32 calls to reach 0.9.
+# does better than DDIM at 8 to 32 calls (at 100 the two are about level), but its curved paths
+# need 32 calls to reach 0.9.
 # (Its odd point at 1 call is the collapse seen above: nearly every sample on the centre mode,
 # which counts as high quality for those close enough to it, with 1 mode of 25 reached.) At 8
 # and 16 calls its Euler steps put more samples on a mode than its midpoint steps, whose few
@@ -687,8 +688,7 @@ print("at 1 call: ddpm-digits' feature distance more than 3 times the latent flo
       drow["ddpm-digits", "ddim-1"]["frechet"] > 3 * drow["latent-flow-digits", "euler-1"]["frechet"])
 print("at 4, 10 and 32 calls: ddpm-digits' feature distance below the latent flow's:",
       all(drow["ddpm-digits", f"ddim-{k}"]["frechet"] < drow["latent-flow-digits", f"euler-{k}"]["frechet"] for k in (4, 10, 32)))
-print("lowest feature distance of all: ddpm-digits, 32 DDIM calls:",
-      min(digit_rows, key=lambda r: r.scores["frechet"]).sampler == "ddim-32")
+print("lowest feature distance of all: a ddpm-digits row:", min(digit_rows, key=lambda r: r.scores["frechet"]).model == "ddpm-digits")
 
 # %% [markdown]
 # Both models draw the digit asked for from 4 calls on; at a single call the latent flow already
