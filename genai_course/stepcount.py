@@ -95,7 +95,7 @@ def sweep(
             ways.append((_calls_of(model, opts), label, opts))
         for c, label, opts in ways:
             x, seconds = draw(model, n, opts, seed=seed, labels=labels)
-            y = None if labels is None else torch.as_tensor(labels).expand(n) if torch.as_tensor(labels).dim() == 0 else torch.as_tensor(labels)
+            y = None if labels is None else model.check_labels(labels, n)  # one label for all, or n of them
             rows.append(StepRow(name, label, c, 1000 * seconds / n, score(model, x, y)))
     return rows
 

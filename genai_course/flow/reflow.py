@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..diffusion import as_labels
 from ..utils import weights_sha256
 from .sampling import FlowModel, FlowTrajectory, check_steps
 
@@ -37,7 +38,7 @@ def make_pairs(
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive whole number of pairs (got {n!r})")
     x0 = torch.randn((n, *model.shape), generator=generator)
-    y = None if labels is None else torch.as_tensor(labels).long().expand(n) if torch.as_tensor(labels).dim() == 0 else torch.as_tensor(labels).long()
+    y = as_labels(labels, n, model.num_classes, "flow model", need=False)
     parts = []
     for s in range(0, n, chunk):
         ys = None if y is None else y[s : s + chunk]

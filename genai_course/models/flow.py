@@ -174,20 +174,22 @@ class TrainedFlow(TrainedModel):
         return flowlib.make_pairs(teacher.ema, r.pairs, steps=r.pair_steps, method="midpoint", name=teacher.name,
                                   generator=torch.Generator().manual_seed(10_000 + self.seed))
 
+    def _encoded(self) -> torch.Tensor:
+        """The VAE encoder's means of the training digits (N, 4)."""
+        with torch.no_grad():
+            return self.vae.encoder(self.digits.x_train.to(self.device))[0]
+
     def latent_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std (4,) of the VAE encoder's means over the training digits: latents are standardised by them."""
-        with torch.no_grad():
-            mu, _ = self.vae.encoder(self.digits.x_train.to(self.device))
+        mu = self._encoded()
         return mu.mean(0), mu.std(0)
 
     def training_data(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What the network learns from, in model units: 100,000 points of the mixture (seed 0) over
         its spread; or the training digits' latents (encoder means, standardised) and labels."""
         if self.mixture is None:
-            with torch.no_grad():
-                mu, _ = self.vae.encoder(self.digits.x_train.to(self.device))
-            mean, std = self.latent_stats()
-            return (mu - mean) / std, self.digits.y_train.to(self.device)
+            mu = self._encoded()
+            return (mu - mu.mean(0)) / mu.std(0), self.digits.y_train.to(self.device)
         return self.mixture.sample(100_000, generator=torch.Generator().manual_seed(0)).to(self.device) / self.scale, None
 
     def _train(self, callbacks: list[Any], progress: bool, stop_at: int | None) -> flowlib.FlowHistory:
