@@ -25,11 +25,14 @@ def test_the_judge_knows_real_digits():
 
 
 def test_the_stored_judge_is_what_a_fresh_training_makes():
-    """The judge in the package equals ``train_digit_classifier()`` run afresh here, on one thread.
+    """The judge in the package is what ``train_digit_classifier()`` makes afresh here, on one thread.
 
-    Bit for bit where the arithmetic is the stored judge's (same CPU instruction set, one thread);
-    elsewhere floating-point sums round differently over 720 Adam steps (two threads here move
-    weights by up to 0.05), so there it must agree on every one of the 1,797 digits' classes."""
+    Not bit for bit: two CPUs with the same instruction set (AVX512 on the Intel CPU that froze the
+    judge and on an AMD EPYC) still round 720 Adam steps' sums differently and end up to 0.012 apart
+    in some weight (two threads: up to 0.05). So: every one of the 1,797 digits gets the same class,
+    and no weight is 0.05 or more away; another seed moves weights by 0.8, so a recipe that trains
+    another network fails here (30 epochs against 31 moves them 0.013 and would pass: the recipe
+    itself is compared above)."""
     stored, extra = metrics.load_digit_judge()
     assert extra["recipe"] == metrics.JUDGE_RECIPE and extra["threads"] == 1
     previous = torch.get_num_threads()
@@ -42,9 +45,10 @@ def test_the_stored_judge_is_what_a_fresh_training_makes():
     x = torch.cat([digits.x_train, digits.x_test])
     with torch.no_grad():
         assert torch.equal(fresh(x).argmax(1), stored(x).argmax(1))
-    if extra["cpu_capability"] == torch.backends.cpu.get_cpu_capability():
-        for (name, a), b in zip(fresh.state_dict().items(), stored.state_dict().values()):
-            assert torch.equal(a, b), f"{name} differs: retrain with scripts/freeze_judge.py if the recipe changed"
+    for (name, a), b in zip(fresh.state_dict().items(), stored.state_dict().values()):
+        if a.is_floating_point():
+            gap = (a - b).abs().max().item()
+            assert gap < 0.05, f"{name} is {gap:.3f} away: retrain with scripts/freeze_judge.py if the recipe changed"
 
 
 def test_the_stored_judge_is_checked_against_its_hash(tmp_path):
