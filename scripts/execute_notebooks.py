@@ -7,7 +7,9 @@ For each argument (``NN_name.py`` in py:percent, or ``NN_name.ipynb``) the cells
 from the .py when it exists (it is the source; it is never rewritten), run top to bottom
 in a fresh kernel of *this* Python (cwd = the notebook's folder, 600 s per cell), and
 written with their outputs to the paired ``NN_name.ipynb``. Nothing volatile is kept:
-no widget state (widget outputs keep their text fallback), no execution timestamps, a minimal kernelspec/language_info, and cell
+no widget state (a widget's output becomes a still of its first state: its pictures, its captions, marked
+``"widget_still"`` in the output's metadata, so a notebook opened before running and the website show
+it; run in JupyterLab, it moves; a progress bar keeps its last text, "training: 100% ..."), no execution timestamps, a minimal kernelspec/language_info, and cell
 ids derived from the cell contents, so re-running unchanged notebooks changes nothing
 but outputs that really changed.
 
@@ -19,7 +21,10 @@ Prints the seconds each notebook took.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
+import html
+import io
 import sys
 import time
 from pathlib import Path
@@ -47,6 +52,99 @@ LANGUAGE_INFO = {
 }
 VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+STILL_TEXT = "A still of this widget's first state: run the notebook in JupyterLab to move it."
+TEXT_MODELS = ("LabelModel", "HTMLModel", "TextModel", "TextareaModel", "IntTextModel")
+
+
+def _png(state: dict, buffers: dict) -> bytes | None:
+    for buffer in buffers.values():
+        if list(buffer["path"]) == ["value"]:
+            return base64.b64decode(buffer["data"])
+    value = state.get("value")
+    return value if isinstance(value, bytes) and value else None
+
+
+def _leaves(model_id: str, states: dict, buffers: dict, seen: set) -> tuple[list, list[str]]:
+    """(pictures laid out as nested ("h"|"v", [...]) boxes, texts as HTML) of one widget model, in display order."""
+    if model_id in seen or model_id not in states:
+        return [], []
+    seen.add(model_id)
+    state = states[model_id]
+    name = state.get("_model_name", "")
+    if name == "ImageModel":
+        png = _png(state, buffers.get(model_id, {}))
+        return ([png] if png else []), []
+    if name in TEXT_MODELS:  # as HTML: an HTML widget's value is HTML already, the others' are text
+        text = str(state.get("value", "")).strip()
+        label = str(state.get("description", "")).strip()
+        text = f"{label}: {text}" if label and text else text
+        return [], ([text if name == "HTMLModel" else html.escape(text)] if text else [])
+    pictures, texts = [], []
+    for child in state.get("children", []):
+        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+            p, t = _leaves(child[len("IPY_MODEL_"):], states, buffers, seen)
+            pictures += p
+            texts += t
+    if len(pictures) > 1:
+        pictures = [("h" if name == "HBoxModel" else "v", pictures)]
+    return pictures, texts
+
+
+def _compose(picture):
+    """One PIL image of a picture or of a box of pictures (an HBox side by side, anything else stacked)."""
+    from PIL import Image
+
+    if isinstance(picture, bytes):
+        return Image.open(io.BytesIO(picture)).convert("RGBA")
+    way, parts = picture
+    images = [_compose(p) for p in parts]
+    if way == "h":
+        size = (sum(i.width for i in images), max(i.height for i in images))
+    else:
+        size = (max(i.width for i in images), sum(i.height for i in images))
+    out = Image.new("RGBA", size, (255, 255, 255, 255))
+    at = 0
+    for image in images:
+        out.paste(image, (at, 0) if way == "h" else (0, at))
+        at += image.width if way == "h" else image.height
+    return out
+
+
+def is_progress_bar(model_id: str, states: dict) -> bool:
+    """Whether a widget holds a progress bar (tqdm's notebook bar: an HBox of HTML, FloatProgress, HTML)."""
+    state = states.get(model_id, {})
+    if state.get("_model_name") in ("FloatProgressModel", "IntProgressModel"):
+        return True
+    return any(is_progress_bar(c[len("IPY_MODEL_"):], states) for c in state.get("children", [])
+               if isinstance(c, str) and c.startswith("IPY_MODEL_"))
+
+
+def progress_text(model_id: str, states: dict) -> str:
+    """A progress bar's texts as they stand (at the end of its cell: "training: 100% 3000/3000 [00:27<00:00, ...]")."""
+    _, texts = _leaves(model_id, states, {}, set())
+    return html.unescape(" ".join(texts)).replace("\u2007", " ")  # tqdm pads with figure spaces
+
+
+def widget_still(model_id: str, states: dict, buffers: dict) -> dict | None:
+    """The output data of a widget's still: its pictures as one PNG, else its texts as HTML; None if it shows neither.
+
+    states: model id -> the widget's state, as the kernel sent it; buffers: model id -> {path: base64 buffer}."""
+    pictures, texts = _leaves(model_id, states, buffers, set())
+    data: dict = {"text/plain": STILL_TEXT}
+    if pictures:
+        picture = pictures[0] if len(pictures) == 1 else ("v", pictures)
+        if isinstance(picture, bytes):
+            png = picture
+        else:
+            buf = io.BytesIO()
+            _compose(picture).convert("RGB").save(buf, format="PNG")
+            png = buf.getvalue()
+        data["image/png"] = base64.b64encode(png).decode("ascii")
+    elif texts:
+        data["text/html"] = "".join(f"<div>{t}</div>" for t in texts)
+    else:
+        return None
+    return data
 
 
 class CurrentEnvKernelSpecManager(KernelSpecManager):
@@ -63,6 +161,24 @@ class CurrentEnvKernelSpecManager(KernelSpecManager):
 
             return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
         return super().get_kernel_spec(kernel_name)
+
+
+class StillClient(NotebookClient):
+    """Runs a notebook and, as each widget is displayed, replaces its output with a still of that moment."""
+
+    progress: list = []  # (output, model id) of each progress bar, given its final text after the run
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        data = (out or {}).get("data", {})
+        if WIDGET_VIEW in data and is_progress_bar(data[WIDGET_VIEW]["model_id"], self.widget_state):
+            self.progress.append((out, data[WIDGET_VIEW]["model_id"]))
+        elif WIDGET_VIEW in data:
+            still = widget_still(data[WIDGET_VIEW]["model_id"], self.widget_state, self.widget_buffers)
+            if still is not None:
+                out["data"] = still
+                out.setdefault("metadata", {})["widget_still"] = True
+        return out
 
 
 class CurrentEnvKernelManager(AsyncKernelManager):
@@ -138,19 +254,22 @@ def execute(path: Path) -> float:
         if may_raise(cell) and "raises-exception" not in cell.metadata.get("tags", []):
             cell.metadata.setdefault("tags", []).append("raises-exception")
             added_tags.add(i)
-    client = NotebookClient(
+    client = StillClient(
         nb,
         timeout=CELL_TIMEOUT_S,
         kernel_name=NATIVE_KERNEL_NAME,
         kernel_manager_class=CurrentEnvKernelManager,
         resources={"metadata": {"path": str(src.parent.resolve())}},
         allow_errors=False,
-        store_widget_state=False,
+        store_widget_state=True,  # read for the stills; clean() drops it
         record_timing=False,
     )
     start = time.perf_counter()
+    client.progress = []
     client.execute()
     seconds = time.perf_counter() - start
+    for out, model_id in client.progress:
+        out["data"] = {"text/plain": progress_text(model_id, client.widget_state)}
     clean(nb, added_tags)
     nbformat.validate(nb)
     jupytext.write(nb, ipynb, fmt="ipynb")
