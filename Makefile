@@ -1,6 +1,6 @@
 # genai-course: `make lab` to learn, `make test` to check everything.
 #
-#   make setup      create .venv: CPU PyTorch first, then the course with its lab and test extras
+#   make setup      create .venv: CPU PyTorch first, then the course with its lab, test and site extras
 #   make lab        open JupyterLab on the lessons (headless: make lab LAB_ARGS="--no-browser --ip=127.0.0.1 --port=8888")
 #   make test       exercises in sync, then one pytest run on TEST_WORKERS processes: every test, and
 #                   nbval over every executed notebook (lessons load the run's pretrained models)
@@ -10,6 +10,7 @@
 #   make nbval      re-run every notebooks/*.ipynb and solutions/*.ipynb and compare outputs (lessons train)
 #   make notebooks  re-execute every paired notebook and store its outputs in the .ipynb
 #   make build      regenerate exercises/ from solutions/
+#   make site       the course website in site/_build/html, from the executed notebooks (LESSONS="05 06": a subset)
 #   make bench      measure every time budget (median of several runs) and the models' quality; exit 1
 #                   if a median is over its budget (runs/bench/report.md)
 #   make clean      remove caches and build output (make distclean also removes .venv)
@@ -52,7 +53,7 @@ NBVAL_FLAGS = --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sani
 # install`, which would download a browser build of its own).
 CHROMIUM = /usr/bin/chromium
 
-.PHONY: setup browser sandbox lab test test-fast nbval bench build notebooks clean distclean
+.PHONY: setup browser sandbox lab test test-fast nbval bench build notebooks site clean distclean
 
 setup: $(STAMP)
 
@@ -60,8 +61,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install "$(TORCH_PIN)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
-	$(BIN)/python -m pip install -e ".[lab,test]"
+	$(BIN)/python -m pip install -e ".[lab,test,site]"
 	touch $@
+
+# The website from the committed, executed notebooks (nothing re-runs): site/_build/html.
+# LESSONS="05 06" builds a workshop's subset; docs/instructors.md says how to publish it.
+site: setup
+	$(BIN)/python scripts/build_site.py $(if $(LESSONS),--lessons $(LESSONS))
 
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
@@ -123,7 +129,7 @@ else
 endif
 
 clean:
-	rm -rf build dist out .pytest_cache *.egg-info
+	rm -rf build dist out site .pytest_cache *.egg-info
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 | xargs -0 -r rm -rf
 
 distclean: clean
