@@ -91,6 +91,7 @@ class Links:
 
     def __init__(self, lessons: list[Lesson], page_anchors: dict[str, set[str]]):
         self.pages = {f"notebooks/{l.stem}.ipynb": f"lessons/{l.stem}.ipynb" for l in lessons}
+        self.pages |= {f"lessons/{l.stem}.ipynb": f"lessons/{l.stem}.ipynb" for l in lessons}  # already the site's
         self.pages |= {f"exercises/{l.stem}.ipynb": f"exercises/{l.stem}.ipynb" for l in lessons}
         self.pages |= {f"docs/{name}.md": f"{name}.md" for name in DOCS}
         self.pages |= {"README.md": "index.md", "index.md": "index.md"}

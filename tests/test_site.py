@@ -94,8 +94,25 @@ def test_lesson_pages_show_objectives_run_time_and_widget_stills(site):
     assert text.count("It moves in JupyterLab") == stills
     figures = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
     assert figures >= 6 and text.count("<img") >= figures  # every figure of the notebook is on the page
-    glossary = (site / "glossary.html").read_text(encoding="utf-8")
-    assert 'href="lessons/03_the_discriminator.html"' in glossary  # terms link to the lesson that defines them
+
+
+
+def _article(page: Path) -> str:
+    """The page's own content, without the navigation (which links every page)."""
+    return page.read_text(encoding="utf-8").split("<article", 1)[1].split("</article>", 1)[0]
+
+
+def test_the_glossary_and_the_home_page_link_every_lesson(site):
+    rows = [line for line in (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8").splitlines()
+            if re.search(r"\| \d\d(, \d\d)* \|\s*$", line)]
+    glossary = _article(site / "glossary.html")
+    linked = re.findall(r'href="lessons/\d\d_[a-z0-9_]+\.html">(?:<span[^>]*>)?\d\d<', glossary)
+    assert len(rows) >= 300 and len(linked) >= len(rows)  # each term's lesson is a link to that lesson's page
+    assert "in the repository" not in glossary
+    home = _article(site / "index.html")
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert f'href="lessons/{path.stem}.html"' in home, f"the home page's syllabus does not link {path.stem}"
+    assert "in the repository" not in home
 
 
 def test_every_page_in_a_browser_offline(site):
