@@ -64,6 +64,21 @@ def _png(state: dict, buffers: dict) -> bytes | None:
     return value if isinstance(value, bytes) and value else None
 
 
+def control_text(state: dict) -> str:
+    """A control as text: "[Send]" for a button, "key: alice" for a dropdown, "seed: 0" for a slider or box."""
+    label = str(state.get("description", "")).strip()
+    if state.get("_model_name") == "ButtonModel":
+        return f"[{label}]" if label else ""
+    labels, index = state.get("_options_labels"), state.get("index")
+    if isinstance(labels, list) and isinstance(index, int) and 0 <= index < len(labels):
+        value = labels[index]
+    elif isinstance(state.get("value"), (str, int, float, bool)) and not isinstance(state.get("value"), bytes):
+        value = state["value"]
+    else:
+        return label
+    return f"{label}: {value}" if label else str(value)
+
+
 def _leaves(model_id: str, states: dict, buffers: dict, seen: set) -> tuple[list, list[str]]:
     """(pictures laid out as nested ("h"|"v", [...]) boxes, texts as HTML) of one widget model, in display order."""
     if model_id in seen or model_id not in states:
@@ -79,6 +94,10 @@ def _leaves(model_id: str, states: dict, buffers: dict, seen: set) -> tuple[list
         label = str(state.get("description", "")).strip()
         text = f"{label}: {text}" if label and text else text
         return [], ([text if name == "HTMLModel" else html.escape(text)] if text else [])
+    if name in ("FloatProgressModel", "IntProgressModel"):  # a bar: its texts say where it stands
+        return [], []
+    if "children" not in state and state.get("_view_name"):  # a control: its label and the value it starts at
+        return [], ([html.escape(control_text(state))] if control_text(state) else [])
     pictures, texts = [], []
     for child in state.get("children", []):
         if isinstance(child, str) and child.startswith("IPY_MODEL_"):

@@ -87,7 +87,7 @@ def test_nothing_to_show_is_no_still():
 def test_a_progress_bar_is_told_apart_and_keeps_its_last_text():
     states = {"bar": {"_model_name": "HBoxModel", "children": ["IPY_MODEL_left", "IPY_MODEL_p", "IPY_MODEL_right"]},
               "left": {"_model_name": "HTMLModel", "value": "training: 100%"},
-              "p": {"_model_name": "FloatProgressModel", "value": 3000, "max": 3000},
+              "p": {"_model_name": "FloatProgressModel", "_view_name": "ProgressView", "value": 3000, "max": 3000},
               "right": {"_model_name": "HTMLModel", "value": " 3000/3000 [00:27&lt;00:00, 110.2it/s]"}}
     assert execute_notebooks.is_progress_bar("bar", states)
     assert execute_notebooks.progress_text("bar", states) == "training: 100% 3000/3000 [00:27<00:00, 110.2it/s]"
@@ -107,3 +107,14 @@ def test_the_committed_lessons_carry_stills_not_widget_views():
         assert all("image/png" in o["data"] or "text/html" in o["data"] for o in stills), path.name
         with_stills += bool(stills)
     assert with_stills >= 9  # lessons 02, 05-10, 14, 15 and 16 show widgets
+
+
+def test_a_widget_of_controls_only_shows_what_they_start_at():
+    states = {"root": {"_model_name": "VBoxModel", "children": ["IPY_MODEL_key", "IPY_MODEL_n", "IPY_MODEL_send", "IPY_MODEL_pic"]},
+              "key": {"_model_name": "DropdownModel", "_view_name": "DropdownView", "description": "key",
+                      "_options_labels": ["alice", "bob <admin>"], "index": 1},
+              "n": {"_model_name": "IntSliderModel", "_view_name": "IntSliderView", "description": "n", "value": 16},
+              "send": {"_model_name": "ButtonModel", "_view_name": "ButtonView", "description": "Send"},
+              "pic": {"_model_name": "ImageModel", "_view_name": "ImageView", "format": "png"}}  # no picture yet
+    data = execute_notebooks.widget_still("root", states, {})
+    assert data["text/html"] == "<div>key: bob &lt;admin&gt;</div><div>n: 16</div><div>[Send]</div>"
