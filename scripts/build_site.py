@@ -10,9 +10,8 @@ its objectives, run time and exercises on top; an exercise page is the learner's
 home page, results and glossary are cut from README.md and docs/), then Sphinx with MyST-NB and
 the book theme (jupyter-book 1.x's stack, the ``site`` extra) renders them to
 ``<out>/_build/html`` with warnings as errors: a missing file, image or reference fails the
-build (exit 1). MathJax comes from
-sphinx-mathjax-offline, the theme's scripts and fonts from the theme's package: the site loads
-nothing from anywhere else. A widget's output is the still that scripts/execute_notebooks.py
+build (exit 1). MathJax comes from sphinx-mathjax-offline, the theme's scripts and fonts from
+the theme's package: the site loads nothing from anywhere else. A widget's output is the still that scripts/execute_notebooks.py
 kept of its first state, with one line saying that it moves in JupyterLab.
 """
 
@@ -31,6 +30,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("instructors", "glossary", "tuning", "architecture")  # docs/<name>.md, each a page
+GUIDES = ("instructors", "results", "glossary", "tuning", "architecture")  # their order in the navigation
 STILL_LINE = ("*Above: a still of this widget in its first state. It moves in JupyterLab: run the "
               "notebook yourself (`make lab`) and drag its controls.*")
 NBVAL_MARKERS = {"# NBVAL_IGNORE_OUTPUT", "# NBVAL_RAISES_EXCEPTION", "# NBVAL_SKIP"}
@@ -41,38 +41,43 @@ LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 class Lesson:
     number: str  # "05"
     stem: str  # "05_training_loop"
-    title: str  # the syllabus's title
     objectives: str  # "by the end you can" (markdown)
     exercises: str  # the syllabus's exercise list (markdown)
     run_time: str  # "69.5 s"
 
 
-def syllabus(readme: str) -> dict[str, tuple[str, str, str, str]]:
-    """number -> (title, objectives, exercises, run time) from the README's syllabus table."""
+def syllabus(readme: str) -> dict[str, tuple[str, str, str]]:
+    """number -> (objectives, exercises, run time) from the README's syllabus table."""
     rows = {}
     for line in readme.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 5 and re.fullmatch(r"\d\d", cells[0]):
             run_time = re.sub(r"[^\d.,s ]", "", cells[4]).strip()  # drop the table's footnote marks
-            rows[cells[0]] = (cells[1], cells[2], cells[3], run_time)
+            rows[cells[0]] = (cells[2], cells[3], run_time)
     return rows
 
 
+def lesson_files() -> list[Path]:
+    """Every lesson's executed notebook, in the syllabus's order."""
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
 def lessons(chosen: list[str] | None) -> list[Lesson]:
+    """The lessons to build (all when chosen is None); ValueError names a lesson that is not there."""
     table = syllabus((ROOT / "README.md").read_text())
     found = []
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in lesson_files():
         number = path.name[:2]
         if chosen and number not in chosen:
             continue
         if number not in table:
-            raise SystemExit(f"build_site: lesson {number} ({path.name}) has no row in README.md's syllabus table")
+            raise ValueError(f"build_site: lesson {number} ({path.name}) has no row in README.md's syllabus table")
         found.append(Lesson(number, path.stem, *table[number]))
     if chosen:
         missing = sorted(set(chosen) - {lesson.number for lesson in found})
         if missing:
-            raise SystemExit(f"build_site: no lesson {', '.join(missing)} in notebooks/ "
-                             f"(there are {', '.join(p.name[:2] for p in sorted((ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb')))})")
+            raise ValueError(f"build_site: no lesson {', '.join(missing)} in notebooks/ "
+                             f"(there are {', '.join(p.name[:2] for p in lesson_files())})")
     return found
 
 
@@ -139,7 +144,7 @@ def home_page(readme: str, chosen: list[Lesson]) -> str:
         return f"| [{n}](lessons/{numbers[n]}.ipynb) | [{m.group(2)}](lessons/{numbers[n]}.ipynb) |" if n in numbers else m.group(0)
 
     intro = re.sub(r"^\| (\d\d) \| ([^|]+?) \|", link_row, intro, flags=re.M)
-    if len(chosen) < len(syllabus(readme)):
+    if len(chosen) < len(lesson_files()):
         kept = {l.number for l in chosen}
         intro = "\n".join(line for line in intro.splitlines()
                           if not (m := re.match(r"^\| (\d\d) \|", line)) or m.group(1) in kept)
@@ -242,11 +247,12 @@ def toc(chosen: list[Lesson]) -> str:
     lines += ["  - caption: Exercises", "    chapters:"]
     lines += [f"      - file: exercises/{l.stem}" for l in chosen]
     lines += ["  - caption: For instructors and the curious", "    chapters:"]
-    lines += [f"      - file: {name}" for name in ("instructors", "results", "glossary", "tuning", "architecture")]
+    lines += [f"      - file: {name}" for name in GUIDES]
     return "\n".join(lines) + "\n"
 
 
-def gather(src: Path, chosen: list[Lesson]) -> None:
+def gather(src: Path, chosen: list[Lesson]) -> int:
+    """Write every page and the Sphinx configuration into src; returns the number of pages besides lessons and exercises."""
     readme = (ROOT / "README.md").read_text()
     if src.exists():
         shutil.rmtree(src)
@@ -269,6 +275,7 @@ def gather(src: Path, chosen: list[Lesson]) -> None:
         nbformat.write(exercise_notebook(lesson, links), src / "exercises" / f"{lesson.stem}.ipynb")
     (src / "conf.py").write_text(sphinx_conf())
     (src / "_toc.yml").write_text(toc(chosen))
+    return len(pages)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,12 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         chosen = lessons(args.lessons)
-    except SystemExit as exc:
+    except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
     start = time.perf_counter()
     src = args.out / "_src"
-    gather(src, chosen)
+    pages = gather(src, chosen)
     build = args.out / "_build"
     if build.exists():
         shutil.rmtree(build)
@@ -296,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode != 0:
         print(f"build_site: Sphinx reported warnings or errors (above); the site in {build / 'html'} is incomplete", file=sys.stderr)
         return 1
-    print(f"build_site: {len(chosen)} lessons, {len(chosen)} exercise sets and 6 pages in {build / 'html'} ({seconds:.0f} s)")
+    print(f"build_site: {len(chosen)} lessons, {len(chosen)} exercise sets and {pages} pages in {build / 'html'} ({seconds:.0f} s)")
     return 0
 
 

@@ -185,7 +185,9 @@ class CurrentEnvKernelSpecManager(KernelSpecManager):
 class StillClient(NotebookClient):
     """Runs a notebook and, as each widget is displayed, replaces its output with a still of that moment."""
 
-    progress: list = []  # (output, model id) of each progress bar, given its final text after the run
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.progress: list = []  # (output, model id) of each progress bar, given its final text after the run
 
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
@@ -284,7 +286,6 @@ def execute(path: Path) -> float:
         record_timing=False,
     )
     start = time.perf_counter()
-    client.progress = []
     client.execute()
     seconds = time.perf_counter() - start
     for out, model_id in client.progress:
