@@ -372,8 +372,9 @@ print(f"real points called fake: {real_missed} of {len(real_test)}")
 print(f"fakes called real: {fake_missed} of {len(fake_test)}")
 
 # %% [markdown]
-# The exact counts change with the machine's rounding (D's 500 steps are a chaotic
-# process); what does not change:
+# The exact counts depend on the machine: another CPU rounds D's 500 Adam steps
+# differently, and a few blob points near the edge of the band change sides. What does
+# not change:
 
 # %%
 with torch.no_grad():

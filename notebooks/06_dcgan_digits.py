@@ -556,6 +556,7 @@ for k in range(n_codes):
     majority.append(int(top.indices[0]))
     share.append(float(top.values[0]) / 200)
     print(f"code {k}: class {top.indices[0]} in {share[-1]:.0%} of samples, then class {top.indices[1]} in {float(top.values[1]) / 200:.0%}")
+print(f"all codes together: the most common class in {float(pooled.max() / pooled.sum()):.0%} of samples")
 
 # %%
 print("the codes' majority classes cover at least 8 of the 10 digits:", len(set(majority)) >= 8)
@@ -565,10 +566,10 @@ print("while all codes' samples together hold no class more than once in five:",
 # %% [markdown]
 # $G$ saw no labels, yet the codes split the digits among them: their majority classes
 # cover most of the ten digits, and a code draws its own class in more than half of its
-# samples on average, where a code that meant nothing would give about one in ten (all
-# codes together spread over the classes). The table shows the rest: some codes split
-# between two classes, and a digit can be the majority of two codes while another is no
-# code's. Which code takes which digit, and how cleanly, changes from one training run to
+# samples on average, where a code that meant nothing would draw its commonest class no
+# more often than all codes together do (printed under the table: little more than one
+# in ten). The table shows the rest: some codes split between two classes, and a digit
+# can be the majority of two codes while another is no code's. Which code takes which digit, and how cleanly, changes from one training run to
 # the next, even from one machine's rounding to another's. That is how $G$ can draw every
 # digit with fewer blends.
 
